@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny random-init models built from configs (no download)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+def tiny_model(family: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """A 4-layer random-init causal LM of the given family, hidden size 64."""
+    from transformers import AutoModelForCausalLM, Gemma3TextConfig, LlamaConfig, Qwen2Config
+
+    common = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    if family == "llama":
+        config = LlamaConfig(**common)
+    elif family == "qwen2":
+        config = Qwen2Config(**common)
+    elif family == "gemma3":
+        config = Gemma3TextConfig(**common, head_dim=16, sliding_window=8)
+    else:
+        raise ValueError(family)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    return model.eval()
+
+
+FAMILIES = ["llama", "qwen2", "gemma3"]
+
+
+@pytest.fixture(params=FAMILIES)
+def model(request: pytest.FixtureRequest) -> torch.nn.Module:
+    return tiny_model(request.param)
+
+
+@pytest.fixture
+def ids() -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    return torch.randint(0, 128, (3, 12), generator=g)
