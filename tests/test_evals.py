@@ -7,7 +7,7 @@ import json
 import operator
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import pytest
 
@@ -25,7 +25,7 @@ from persona_axis.evals import (
 # Packaged data
 # ---------------------------------------------------------------------------
 
-LOADERS = {
+LOADERS: dict[str, tuple[Callable[[], Sequence[Any]], str]] = {
     "jailbreaks": (evals.load_jailbreaks, "jb-"),
     "instructions": (evals.load_instructions, "if-"),
     "arithmetic": (evals.load_arithmetic, "ar-"),
@@ -66,7 +66,7 @@ def test_instruction_items_use_every_check_type() -> None:
     assert all(1 <= len(item.checks) <= 2 for item in items)
 
 
-_OPS = {
+_OPS: dict[type, Callable[..., int]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
@@ -84,9 +84,9 @@ def _safe_eval(node: ast.AST) -> int:
         left, right = _safe_eval(node.left), _safe_eval(node.right)
         if isinstance(node.op, ast.FloorDiv):
             assert left % right == 0, "divisions must be exact"
-        return _OPS[type(node.op)](left, right)  # type: ignore[operator]
+        return int(_OPS[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_safe_eval(node.operand))  # type: ignore[operator]
+        return int(_OPS[type(node.op)](_safe_eval(node.operand)))
     raise AssertionError(f"unexpected expression node {ast.dump(node)}")
 
 
@@ -102,6 +102,17 @@ def test_knowledge_answers_are_balanced() -> None:
     assert set(counts) == set(evals.LETTERS)
     assert max(counts.values()) - min(counts.values()) <= 1
     assert all(len(item.choices) == 4 for item in items)
+
+
+def test_packaged_items_are_scorable() -> None:
+    for kn in evals.load_knowledge():
+        for letter, choice in zip(evals.LETTERS, kn.choices):
+            assert evals.extract_choice(choice, kn.choices) == letter, kn.id
+            assert evals.extract_choice(f"Answer: {letter}", kn.choices) == letter, kn.id
+        assert evals.score_knowledge(kn, f"{kn.answer}) {kn.answer_text}")
+    for ar in evals.load_arithmetic():
+        assert evals.score_arithmetic(ar, f"Let me work it out.\nAnswer: {ar.answer}"), ar.id
+        assert evals.score_arithmetic(ar, f"So the result is {ar.answer:,}."), ar.id
 
 
 def test_prompts_ask_for_the_answer_format() -> None:
@@ -237,6 +248,10 @@ CHOICES = ("Paris", "Lyon", "Marseille", "Nice")
         ("I think the answer is (D) Nice", "D"),
         ("Let me think. Paris is the capital.\nAnswer: A", "A"),
         ("The correct option is (C).", "C"),
+        ("Answer: (b)", "B"),
+        ("answer: d", "D"),
+        ("Option B", "B"),
+        ("Option A: Paris. Option B: Lyon.", None),
         ("Paris", "A"),
         ("It must be marseille.", "C"),
         ("A city like Paris is the capital.", "A"),
@@ -249,6 +264,14 @@ CHOICES = ("Paris", "Lyon", "Marseille", "Nice")
 )
 def test_extract_choice(text: str, expected: str | None) -> None:
     assert evals.extract_choice(text, CHOICES) == expected
+
+
+def test_extract_choice_article_is_not_a_letter() -> None:
+    choices = ("A kitten", "A puppy", "A lamb", "A chick")
+    assert evals.extract_choice("Answer: A puppy", choices) == "B"
+    assert evals.extract_choice("Answer: a puppy", choices) == "B"
+    assert evals.extract_choice("Answer: A", choices) == "A"
+    assert evals.extract_choice("A puppy is a baby dog.", choices) == "B"
 
 
 def test_extract_choice_without_choices() -> None:

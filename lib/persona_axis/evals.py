@@ -344,7 +344,7 @@ def _load_jsonl(path: Any, item_type: type[T], source: str | None = None) -> lis
         path = Path(path)
     name = source if source is not None else str(path)
     text = path.read_text(encoding="utf-8")
-    parse: Callable[[Mapping[str, Any], _Where], T] = item_type.from_record  # type: ignore[assignment]
+    parse: Callable[[Mapping[str, Any], _Where], T] = item_type.from_record
     items: list[T] = []
     seen: dict[str, int] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -578,7 +578,12 @@ _MARKED_CHOICE_RE = re.compile(
 _LEADING_CHOICE_RE = re.compile(
     r"^[\s*_]*[(\[]?([A-D])(?:[)\].:,]|[*_]*[ \t]*(?:\n|$)|[*_]+[\s)\].:,])"
 )
-_PAREN_CHOICE_RE = re.compile(r"\(([A-D])\)|(?<![A-Za-z0-9])([A-D])\)")
+_LOWER_MARKED_CHOICE_RE = re.compile(
+    r"(?i:answer)\s*:\s*[*_]*(?:[(\[]([a-d])[)\]]|([a-d])[).]?[*_]*[ \t]*(?:\n|$))"
+)
+_PAREN_CHOICE_RE = re.compile(
+    r"\(([A-D])\)|(?<![A-Za-z0-9])([A-D])\)|(?i:option|choice)\s+([A-D])(?![A-Za-z0-9])"
+)
 
 
 def extract_choice(response: str, choices: Sequence[str] | None = None) -> str | None:
@@ -587,24 +592,38 @@ def extract_choice(response: str, choices: Sequence[str] | None = None) -> str |
     Tried in order:
 
     1. An explicit marker: ``"Answer: B"``, ``"The answer is B"``,
-       ``"answer is (B)"``, ``"Answer: option B"`` (the last marker wins).
+       ``"answer is (B)"``, ``"Answer: option B"`` (the last marker wins);
+       after ``"Answer:"`` a lowercase letter counts when it stands alone
+       (``"answer: b"``, ``"Answer: (c)"``), not in ``"Answer: a puppy"``.
     2. A leading letter: ``"B"``, ``"B)"``, ``"(B)"``, ``"B."``, ``"**B**"``
        (a bare leading ``"A"`` followed by a word, as in ``"A city..."``, is
        not taken as a letter).
-    3. Exactly one distinct letter written as ``"(B)"`` or ``"B)"`` anywhere.
+    3. Exactly one distinct letter written as ``"(B)"``, ``"B)"`` or
+       ``"option B"`` anywhere.
     4. If ``choices`` is given: the text of exactly one choice appears in the
        response (case-insensitive, whole words).
 
     Returns:
         The letter, or ``None`` if no unambiguous choice is found.
     """
-    marked = _MARKED_CHOICE_RE.findall(response)
+    marked = list(_MARKED_CHOICE_RE.finditer(response))
     if marked:
-        return str(marked[-1])
+        last = marked[-1]
+        if choices:
+            # "Answer: A puppy" names the choice "A puppy", not the letter A.
+            rest = response[last.start(1):].lower()
+            for letter, choice in zip(LETTERS, choices):
+                text = choice.strip().lower()
+                if len(text) > 1 and re.match(rf"{re.escape(text)}(?![\w])", rest):
+                    return letter
+        return str(last.group(1))
+    lower = _LOWER_MARKED_CHOICE_RE.findall(response)
+    if lower:
+        return str(lower[-1][0] or lower[-1][1]).upper()
     leading = _LEADING_CHOICE_RE.match(response)
     if leading:
-        return leading.group(1)
-    paren = {a or b for a, b in _PAREN_CHOICE_RE.findall(response)}
+        return str(leading.group(1))
+    paren: set[str] = {a or b or c for a, b, c in _PAREN_CHOICE_RE.findall(response)}
     if len(paren) == 1:
         return paren.pop()
     if choices:
