@@ -1,0 +1,272 @@
+"""The role and trait catalogue, the extraction questions and the default prompts.
+
+The book ships its own catalogue (written for this project) as JSON inside the package:
+275 roles with 5 system prompts each, 240 traits with 5 positive / negative prompt pairs,
+240 extraction questions, and the paper's 5 default prompts. ``load_catalogue(path)`` also
+reads the layout of the paper's public code release, so a reader who has that catalogue can
+run every chapter on it by pointing one parameter at its folder:
+
+    <path>/roles/instructions/<role>.json      {"instruction": [{"pos": "..."}, ...]}
+    <path>/traits/instructions/<trait>.json    {"instruction": [{"pos": "...", "neg": "..."}, ...]}
+    <path>/extraction_questions.jsonl          {"question": "...", "id": ...} per line
+
+Every file is validated on load; an error names the file and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Role",
+    "Trait",
+    "Question",
+    "Catalogue",
+    "CatalogueError",
+    "DEFAULT_PROMPTS",
+    "default_prompts",
+    "load_catalogue",
+    "load_json_data",
+    "with_article",
+]
+
+#: The paper's default set: no system prompt, then four prompts that ask the model to be itself.
+DEFAULT_PROMPTS: tuple[str, ...] = (
+    "",
+    "You are an AI assistant.",
+    "You are a large language model.",
+    "You are {model_name}.",
+    "Respond as yourself.",
+)
+
+CATEGORIES = ("profession", "archetype", "fictional", "mythical", "nonhuman")
+
+
+class CatalogueError(ValueError):
+    """A catalogue file is malformed; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role: ``name`` (lowercase, underscores), ``category``, one-line ``description``, system ``prompts``."""
+
+    name: str
+    category: str
+    description: str
+    prompts: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """The name as words: ``"tax_accountant"`` -> ``"tax accountant"``."""
+        return self.name.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Trait:
+    """A trait with ``pairs`` of (positive, negative) system prompts."""
+
+    name: str
+    description: str
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Question:
+    """An extraction question any role could answer."""
+
+    id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Roles, traits, questions and default prompts, as loaded and validated."""
+
+    roles: tuple[Role, ...]
+    traits: tuple[Trait, ...]
+    questions: tuple[Question, ...]
+    defaults: tuple[str, ...] = DEFAULT_PROMPTS
+    source: str = "persona_axis (built in)"
+
+    def role(self, name: str) -> Role:
+        for r in self.roles:
+            if r.name == name:
+                return r
+        raise KeyError(f"no role {name!r} in the catalogue ({len(self.roles)} roles from {self.source})")
+
+    @property
+    def role_names(self) -> list[str]:
+        return [r.name for r in self.roles]
+
+    def fingerprint(self) -> str:
+        """sha256 of the whole content: part of every cache key that depends on the catalogue."""
+        blob = json.dumps(
+            [[(r.name, r.description, r.prompts) for r in self.roles],
+             [(t.name, t.pairs) for t in self.traits],
+             [(q.id, q.text) for q in self.questions],
+             self.defaults],
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def with_article(noun: str) -> str:
+    """``"evaluator"`` -> ``"an evaluator"``, ``"tax accountant"`` -> ``"a tax accountant"``."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def default_prompts(display_name: str, defaults: tuple[str, ...] = DEFAULT_PROMPTS) -> list[str | None]:
+    """The default prompts for one model, ``None`` standing for "no system prompt"."""
+    return [p.format(model_name=display_name) if p else None for p in defaults]
+
+
+# ----------------------------------------------------------------------------- validation
+def _str(value: Any, where: str, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogueError(f"{where}: field {field!r} must be a non-empty string, got {value!r}")
+    if value != value.strip():
+        raise CatalogueError(f"{where}: field {field!r} has leading or trailing whitespace")
+    return value
+
+
+def _list(value: Any, where: str, field: str, n: int | None = None) -> list[Any]:
+    if not isinstance(value, list) or not value:
+        raise CatalogueError(f"{where}: field {field!r} must be a non-empty list")
+    if n is not None and len(value) != n:
+        raise CatalogueError(f"{where}: field {field!r} must have {n} entries, has {len(value)}")
+    return value
+
+
+def _unique(items: list[str], where: str, what: str) -> None:
+    seen: set[str] = set()
+    for x in items:
+        if x in seen:
+            raise CatalogueError(f"{where}: duplicate {what} {x[:80]!r}")
+        seen.add(x)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise CatalogueError(f"{path}: not valid JSON ({e})") from None
+
+
+def load_json_data(name: str) -> Any:
+    """A JSON file shipped in ``persona_axis/data`` (e.g. ``"prefills.json"``)."""
+    return json.loads(resources.files("persona_axis").joinpath("data", name).read_text(encoding="utf-8"))
+
+
+def _check(cat: Catalogue, counts: tuple[int, int, int] | None, prompts_per_role: int | None) -> Catalogue:
+    where = cat.source
+    _unique([r.name for r in cat.roles], where, "role name")
+    _unique([t.name for t in cat.traits], where, "trait name")
+    _unique([str(q.id) for q in cat.questions], where, "question id")
+    _unique([q.text for q in cat.questions], where, "question")
+    _unique([p for r in cat.roles for p in r.prompts], where, "role prompt")
+    if prompts_per_role is not None:
+        for r in cat.roles:
+            if len(r.prompts) != prompts_per_role:
+                raise CatalogueError(f"{where}: role {r.name!r} has {len(r.prompts)} prompts, expected {prompts_per_role}")
+    if counts is not None:
+        got = (len(cat.roles), len(cat.traits), len(cat.questions))
+        if got != counts:
+            raise CatalogueError(f"{where}: expected {counts} roles/traits/questions, found {got}")
+    return cat
+
+
+def _builtin() -> Catalogue:
+    base = resources.files("persona_axis").joinpath("data")
+    roles_doc = json.loads(base.joinpath("roles.json").read_text(encoding="utf-8"))
+    traits_doc = json.loads(base.joinpath("traits.json").read_text(encoding="utf-8"))
+    roles = []
+    for i, r in enumerate(_list(roles_doc.get("roles"), "roles.json", "roles")):
+        where = f"roles.json, role {i} ({r.get('name', '?')})"
+        cat = _str(r.get("category"), where, "category")
+        if cat not in CATEGORIES:
+            raise CatalogueError(f"{where}: field 'category' must be one of {CATEGORIES}, got {cat!r}")
+        roles.append(Role(_str(r.get("name"), where, "name"), cat, _str(r.get("description"), where, "description"),
+                          tuple(_str(p, where, "prompts") for p in _list(r.get("prompts"), where, "prompts"))))
+    traits = []
+    for i, t in enumerate(_list(traits_doc.get("traits"), "traits.json", "traits")):
+        where = f"traits.json, trait {i} ({t.get('name', '?')})"
+        pairs = tuple((_str(p.get("pos"), where, "pairs.pos"), _str(p.get("neg"), where, "pairs.neg"))
+                      for p in _list(t.get("pairs"), where, "pairs", 5))
+        traits.append(Trait(_str(t.get("name"), where, "name"), _str(t.get("description"), where, "description"), pairs))
+    questions = []
+    lines = base.joinpath("questions.jsonl").read_text(encoding="utf-8").splitlines()
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        q = json.loads(line)
+        where = f"questions.jsonl, line {n}"
+        if not isinstance(q.get("id"), int):
+            raise CatalogueError(f"{where}: field 'id' must be an integer")
+        questions.append(Question(q["id"], _str(q.get("question"), where, "question")))
+    return _check(Catalogue(tuple(roles), tuple(traits), tuple(questions)), (275, 240, 240), 5)
+
+
+def _release(path: Path) -> Catalogue:
+    """Read the layout of the paper's public code release (see the module docstring)."""
+    role_dir, trait_dir = path / "roles" / "instructions", path / "traits" / "instructions"
+    if not role_dir.is_dir():
+        raise CatalogueError(f"{path}: no folder roles/instructions/ (expected the paper's release layout)")
+    roles, defaults = [], DEFAULT_PROMPTS
+    for f in sorted(role_dir.glob("*.json")):
+        doc = _read_json(f)
+        items = _list(doc.get("instruction") if isinstance(doc, dict) else None, str(f), "instruction")
+        prompts = tuple(_str(it.get("pos") if isinstance(it, dict) else None, str(f), f"instruction[{k}].pos")
+                        for k, it in enumerate(items))
+        if f.stem == "default":
+            defaults = ("",) + prompts
+            continue
+        desc = doc.get("description") if isinstance(doc.get("description"), str) and doc["description"].strip() else f.stem.replace("_", " ")
+        roles.append(Role(f.stem, "profession", desc.strip(), prompts))
+    traits = []
+    if trait_dir.is_dir():
+        for f in sorted(trait_dir.glob("*.json")):
+            doc = _read_json(f)
+            items = _list(doc.get("instruction") if isinstance(doc, dict) else None, str(f), "instruction")
+            pairs = tuple((_str(it.get("pos"), str(f), f"instruction[{k}].pos"), _str(it.get("neg"), str(f), f"instruction[{k}].neg"))
+                          for k, it in enumerate(items))
+            traits.append(Trait(f.stem, f.stem.replace("_", " "), pairs))
+    qfile = path / "extraction_questions.jsonl"
+    if not qfile.exists():
+        found = sorted(path.rglob("extraction_questions.jsonl"))
+        if not found:
+            raise CatalogueError(f"{path}: no extraction_questions.jsonl found")
+        qfile = found[0]
+    questions = []
+    for n, line in enumerate(qfile.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise CatalogueError(f"{qfile}, line {n}: not valid JSON ({e})") from None
+        if not isinstance(q, dict):
+            raise CatalogueError(f"{qfile}, line {n}: expected an object with 'question' and 'id'")
+        qid = q.get("id", n - 1)
+        try:
+            qid = int(qid)
+        except (TypeError, ValueError):
+            raise CatalogueError(f"{qfile}, line {n}: field 'id' must be an integer, got {qid!r}") from None
+        questions.append(Question(qid, _str(q.get("question"), f"{qfile}, line {n}", "question")))
+    if not roles:
+        raise CatalogueError(f"{role_dir}: no role files")
+    return _check(Catalogue(tuple(roles), tuple(traits), tuple(questions), defaults, str(path)), None, None)
+
+
+def load_catalogue(path: str | Path | None = None) -> Catalogue:
+    """Load the built-in catalogue (``path=None``) or one in the paper's release layout."""
+    if path is None or str(path) in ("", "builtin"):
+        return _builtin()
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise CatalogueError(f"{p}: catalogue folder not found")
+    return _release(p)

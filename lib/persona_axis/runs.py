@@ -1,0 +1,257 @@
+"""Persona-space rollouts from the catalogue: job lists, cached and resumable collection.
+
+A *job* is one (system prompt, question) pair. ``persona_jobs`` builds the paper's design
+(every role prompt x question, plus the default prompts x questions) at a chosen size;
+``trait_jobs`` the same for positive and negative trait prompts. ``collect`` generates every
+job with ``rollouts.generate``, in chunks saved by ``store.Store``: rerunning after a crash
+resumes at the first missing chunk and ends with the same results as an uninterrupted run,
+because each chunk's batches and random seed depend only on the configuration and the chunk's
+index.
+
+Example:
+    >>> jobs = persona_jobs(load_catalogue(), spec, n_prompts=2, n_questions=4)   # doctest: +SKIP
+    >>> ro = collect(model, tok, spec, jobs, Sampling(max_new_tokens=48))
+    >>> ro.acts.shape          # (n_jobs, n_layers, hidden)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .catalogue import Catalogue, default_prompts
+from .chat import prompt_ids, render
+from .hooks import check_layers
+from .models import ModelSpec
+from .rollouts import Sampling, generate, score
+from .store import Store
+
+__all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "teacher_force", "ENGINE_VERSION"]
+
+ENGINE_VERSION = 1  # bump when generation or activation reading changes
+
+
+@dataclass(frozen=True)
+class Job:
+    """One rollout to make.
+
+    Attributes:
+        group: ``"role"``, ``"default"``, ``"trait+"`` or ``"trait-"``.
+        name: role or trait name (``"default"`` for the default prompts).
+        prompt_index: which of the name's prompts (or prompt pairs).
+        question_id: id of the extraction question.
+        system: system prompt, ``None`` for none.
+        question: the user message.
+    """
+
+    group: str
+    name: str
+    prompt_index: int
+    question_id: int
+    system: str | None
+    question: str
+
+
+@dataclass
+class Rollouts:
+    """Collected rollouts.
+
+    Attributes:
+        table: one row per job (the ``Job`` fields plus ``response``, ``n_tokens``, ``finished``).
+        acts: ``(n_jobs, n_layers, hidden)`` float32, mean layer output over response tokens.
+        layers: layer index of each entry of ``acts``' second axis.
+        model: the model's name.
+        path: the store folder; ``key`` its configuration hash.
+    """
+
+    table: Any  # pandas.DataFrame
+    acts: torch.Tensor
+    layers: list[int]
+    model: str
+    path: Path
+    key: str
+
+    def layer(self, layer: int) -> torch.Tensor:
+        """``(n_jobs, hidden)`` activations at one layer."""
+        if layer not in self.layers:
+            raise KeyError(f"layer {layer} was not recorded; recorded layers: {self.layers[0]}..{self.layers[-1]}")
+        return self.acts[:, self.layers.index(layer)]
+
+
+def _take(n: int | None, total: int, what: str) -> int:
+    if n is None:
+        return total
+    if not 1 <= n <= total:
+        raise ValueError(f"{what} must be between 1 and {total}, got {n}")
+    return n
+
+
+def persona_jobs(
+    cat: Catalogue,
+    spec: ModelSpec,
+    *,
+    n_prompts: int | None = None,
+    n_questions: int | None = None,
+    roles: Sequence[str] | None = None,
+    include_default: bool = True,
+) -> list[Job]:
+    """Role prompts x questions, then the default prompts x the same questions.
+
+    Uses the first ``n_prompts`` prompts of every role (all 5 by default) and the first
+    ``n_questions`` questions (all by default). The default set always uses all its prompts,
+    so the default vector is an average over them, as in the paper.
+    """
+    selected = [cat.role(r) for r in roles] if roles is not None else list(cat.roles)
+    nq = _take(n_questions, len(cat.questions), "n_questions")
+    questions = cat.questions[:nq]
+    jobs = []
+    for role in selected:
+        npr = _take(n_prompts, len(role.prompts), "n_prompts")
+        for pi, system in enumerate(role.prompts[:npr]):
+            jobs += [Job("role", role.name, pi, q.id, system, q.text) for q in questions]
+    if include_default:
+        for pi, dsys in enumerate(default_prompts(spec.display_name, cat.defaults)):
+            jobs += [Job("default", "default", pi, q.id, dsys, q.text) for q in questions]
+    return jobs
+
+
+def trait_jobs(cat: Catalogue, *, n_pairs: int | None = None, n_questions: int | None = None,
+               traits: Sequence[str] | None = None) -> list[Job]:
+    """Positive and negative trait prompts x questions (groups ``"trait+"`` and ``"trait-"``)."""
+    by_name = {t.name: t for t in cat.traits}
+    if traits is not None:
+        missing = [t for t in traits if t not in by_name]
+        if missing:
+            raise KeyError(f"traits not in the catalogue: {missing}")
+    selected = [by_name[t] for t in traits] if traits is not None else list(cat.traits)
+    questions = cat.questions[: _take(n_questions, len(cat.questions), "n_questions")]
+    jobs = []
+    for t in selected:
+        for pi, (pos, neg) in enumerate(t.pairs[: _take(n_pairs, len(t.pairs), "n_pairs")]):
+            for q in questions:
+                jobs.append(Job("trait+", t.name, pi, q.id, pos, q.text))
+                jobs.append(Job("trait-", t.name, pi, q.id, neg, q.text))
+    return jobs
+
+
+def _jobs_sha(jobs: Sequence[Job]) -> str:
+    return hashlib.sha256(json.dumps([asdict(j) for j in jobs], sort_keys=True).encode()).hexdigest()
+
+
+def _model_id(spec: ModelSpec) -> str:
+    return f"{spec.name}@{spec.gguf_sha256[:16]}" if spec.embedded else spec.name
+
+
+def _progress_bar(total: int, initial: int, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="rollout", smoothing=0.1)
+
+
+def collect(
+    model: Any,
+    tok: Any,
+    spec: ModelSpec,
+    jobs: Sequence[Job],
+    sampling: Sampling = Sampling(),
+    *,
+    layers: Sequence[int] | None = None,
+    batch_size: int = 64,
+    chunk_size: int = 256,
+    root: Path | None = None,
+    progress: bool = True,
+    stop_after: Callable[[int], bool] | None = None,
+) -> Rollouts:
+    """Generate every job (or load it from the cache) and return rollouts with activations.
+
+    Args:
+        jobs: from ``persona_jobs`` / ``trait_jobs`` or built by hand.
+        sampling: decoding settings (paper: temperature 0.7, top_p 0.9, 512 new tokens).
+        layers: layers to record; ``None`` records all.
+        batch_size: rows decoded together. ``chunk_size``: rows per saved chunk.
+        root: cache root (default ``store.artifacts_dir()``).
+        stop_after: test hook; called with each finished chunk index, returning True stops the
+            run there (as a crash would).
+
+    Returns:
+        ``Rollouts`` in the order of ``jobs``.
+    """
+    import pandas as pd
+
+    if not jobs:
+        raise ValueError("no jobs to run")
+    idx = check_layers(model, None if layers is None else list(layers))
+    config = {
+        "engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
+        "sampling": asdict(sampling), "layers": idx, "batch_size": batch_size, "chunk_size": chunk_size,
+        "jobs": _jobs_sha(jobs), "n_jobs": len(jobs),
+    }
+    store = Store("rollouts", config, root)
+    n_chunks = (len(jobs) + chunk_size - 1) // chunk_size
+    done = [i for i in range(n_chunks) if store.has_chunk(i)]
+    bar = _progress_bar(len(jobs), sum(min(chunk_size, len(jobs) - i * chunk_size) for i in done), spec.name) if progress else None
+    try:
+        for c in range(n_chunks):
+            if store.has_chunk(c):
+                continue
+            chunk = jobs[c * chunk_size:(c + 1) * chunk_size]
+            prompts = [prompt_ids(tok, spec, j.system, [j.question]) for j in chunk]
+            order = sorted(range(len(chunk)), key=lambda k: len(prompts[k]))  # less padding
+            res = generate(model, tok, [prompts[k] for k in order], sampling, layers=idx, batch_size=batch_size,
+                           generator_seed=sampling.seed * 1_000_003 + c,
+                           progress=(lambda n: bar.update(n)) if bar is not None else None)
+            inv = [0] * len(order)
+            for pos, k in enumerate(order):
+                inv[k] = pos
+            rows = []
+            for k, j in enumerate(chunk):
+                p = inv[k]
+                rows.append({**asdict(j), "response": res.texts[p], "n_tokens": res.n_tokens[p],
+                             "finished": res.finished[p], "tokens": res.tokens[p]})
+            store.save_chunk(c, {"acts": res.acts[inv]}, rows)
+            if stop_after is not None and stop_after(c):
+                raise KeyboardInterrupt(f"stopped after chunk {c} (test hook)")
+    finally:
+        if bar is not None:
+            bar.close()
+    acts, rows = [], []
+    for c in range(n_chunks):
+        t, r = store.load_chunk(c)
+        acts.append(t["acts"])
+        rows += r
+    table = pd.DataFrame(rows)
+    return Rollouts(table=table, acts=torch.cat(acts), layers=idx, model=spec.name, path=store.path, key=store.hash)
+
+
+def teacher_force(
+    model: Any,
+    tok: Any,
+    spec: ModelSpec,
+    conversations: Sequence[tuple[str | None, Sequence[str]]],
+    *,
+    layers: Sequence[int] | None = None,
+    batch_size: int = 8,
+) -> list[torch.Tensor]:
+    """Mean activations over every assistant response of given conversations.
+
+    Renders each ``(system, turns)`` with this model's format (chat template or base
+    transcript) and reads the responses teacher-forced. Used to run a base model on an instruct
+    model's rollouts, and to replay multi-turn conversations.
+
+    Returns:
+        One ``(n_responses, n_layers, hidden)`` float32 tensor per conversation.
+    """
+    rendered = [render(tok, spec, system, list(turns)) for system, turns in conversations]
+    flat = score(model, [r.input_ids for r in rendered], [r.spans for r in rendered], layers=layers,
+                 batch_size=batch_size, pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
+    out, k = [], 0
+    for r in rendered:
+        out.append(flat[k:k + len(r.spans)])
+        k += len(r.spans)
+    return out

@@ -1,0 +1,68 @@
+"""A few tests on the embedded models (fetched and dequantised into the cache on first use)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from persona_axis.chat import prompt_ids
+from persona_axis.hooks import cap, find_layers, record
+from persona_axis.models import REGISTRY, get_spec, load_model
+from persona_axis.rollouts import Sampling, generate, score
+
+pytestmark = pytest.mark.real_model
+
+
+@pytest.fixture(scope="module")
+def smollm():
+    return load_model("smollm2-135m-instruct")
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_registry_matches_the_loaded_model(name: str) -> None:
+    model, tok, spec = load_model(name)
+    assert len(find_layers(model)) == spec.n_layers
+    assert model.config.get_text_config().hidden_size == spec.hidden_size
+    assert model.dtype == torch.bfloat16
+    assert bool(tok.chat_template) == (spec.kind == "instruct")
+
+
+def test_bf16_generation_activations_match_teacher_forced(smollm) -> None:
+    model, tok, spec = smollm
+    prompts = [prompt_ids(tok, spec, s, [q]) for s in (None, "You are a whale.") for q in ("Who are you?", "What do you fear?")]
+    res = generate(model, tok, prompts, Sampling(max_new_tokens=16, seed=0), batch_size=4)
+    seqs = [p + t for p, t in zip(prompts, res.tokens)]
+    tf = score(model, seqs, [[(len(p), len(s))] for p, s in zip(prompts, seqs)], pad_id=tok.pad_token_id)
+    rel = (tf - res.acts).norm(dim=-1) / tf.norm(dim=-1)
+    assert rel.max() < 0.03, rel.max()
+
+
+def test_greedy_matches_hf_generate(smollm) -> None:
+    model, tok, spec = smollm
+    p = prompt_ids(tok, spec, "You are a pirate.", ["Describe your morning."])
+    res = generate(model, tok, [p], Sampling(temperature=0, max_new_tokens=20), batch_size=1)
+    hf = model.generate(torch.tensor([p]), max_new_tokens=20, do_sample=False)[0, len(p):].tolist()
+    assert hf[: len(res.tokens[0])] == res.tokens[0]
+
+
+def test_cap_floor_holds_on_a_real_model(smollm) -> None:
+    model, tok, spec = smollm
+    ids = torch.tensor([prompt_ids(tok, spec, "You are a ghost.", ["Where are you?"])])
+    v = torch.randn(spec.hidden_size, generator=torch.Generator().manual_seed(0))
+    u = v / v.norm()
+    with torch.no_grad(), record(model, [10]) as before:
+        model(ids)
+    tau = float((before.stacked(10)[0, 1:].float() @ u).quantile(0.75))
+    with torch.no_grad(), cap(model, v, tau, [10]), record(model, [10]) as after:
+        model(ids)
+    proj = after.stacked(10)[0].float() @ u
+    assert (proj >= tau - 0.05 * abs(tau) - 0.05).all()  # bf16 rounding of the rewritten rows
+
+
+def test_unknown_model_lists_known_names() -> None:
+    with pytest.raises(KeyError, match="smollm2-135m-instruct"):
+        get_spec("gpt-5")
+    with pytest.raises(KeyError, match="Embedded models"):
+        load_model("no-such-model")
+    with pytest.raises(ValueError, match="0..29"):
+        get_spec("smollm2-135m-instruct").check_layer(30)

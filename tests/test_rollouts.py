@@ -1,0 +1,96 @@
+"""The rollout engine: activations recorded while generating, caching, resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers import CharTokenizer, tiny_spec
+from persona_axis.rollouts import Sampling, generate, sample_next, score
+from persona_axis.runs import Job, collect
+from persona_axis.store import CacheError
+
+
+def _prompts(n: int) -> list[list[int]]:
+    g = torch.Generator().manual_seed(5)
+    return [torch.randint(2, 128, (int(torch.randint(3, 9, (1,), generator=g)),), generator=g).tolist() for _ in range(n)]
+
+
+def test_generation_activations_match_teacher_forced_pass(model) -> None:
+    """fp32 tiny model: recording during generation equals a teacher-forced pass (to rounding)."""
+    tok = CharTokenizer()
+    prompts = _prompts(6)
+    res = generate(model, tok, prompts, Sampling(max_new_tokens=10, seed=1), batch_size=4)
+    seqs = [p + t for p, t in zip(prompts, res.tokens)]
+    spans = [[(len(p), len(p) + len(t))] for p, t in zip(prompts, res.tokens)]
+    tf = score(model, seqs, spans, pad_id=tok.pad_token_id)
+    nonempty = torch.tensor([n > 0 for n in res.n_tokens])
+    assert nonempty.any()
+    torch.testing.assert_close(res.acts[nonempty], tf[nonempty], rtol=1e-4, atol=1e-4)
+    assert res.acts.shape == (6, 4, 64)
+
+
+def test_greedy_is_deterministic_and_independent_of_batching(model) -> None:
+    tok = CharTokenizer()
+    prompts = _prompts(5)
+    a = generate(model, tok, prompts, Sampling(temperature=0, max_new_tokens=8), batch_size=5)
+    b = generate(model, tok, prompts, Sampling(temperature=0, max_new_tokens=8), batch_size=2)
+    assert a.tokens == b.tokens
+    torch.testing.assert_close(a.acts, b.acts, rtol=1e-4, atol=1e-4)
+
+
+def test_rows_stop_at_eos_and_eos_is_not_a_response_token(model) -> None:
+    tok = CharTokenizer()
+    tok.eos_token_id = 7
+    res = generate(model, tok, _prompts(8), Sampling(temperature=1.0, top_p=1.0, top_k=128, max_new_tokens=30, seed=2), batch_size=8)
+    for toks, fin, n in zip(res.tokens, res.finished, res.n_tokens):
+        assert 7 not in toks
+        assert n == len(toks)
+        assert fin or n == 30
+
+
+def test_top_p_keeps_the_nucleus_only() -> None:
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    gen = torch.Generator().manual_seed(0)
+    seen = {int(sample_next(logits, Sampling(temperature=1.0, top_p=0.75, top_k=4), gen)[0]) for _ in range(300)}
+    assert seen == {0, 1}
+    with pytest.raises(ValueError, match="top_p"):
+        Sampling(top_p=0)
+
+
+def _jobs(n: int) -> list[Job]:
+    return [Job("role", f"r{i % 3}", 0, i, f"You are {i}.", f"Question {i}?") for i in range(n)]
+
+
+def test_collect_resumes_to_the_same_result(model, tmp_path) -> None:
+    tok, spec = CharTokenizer(), tiny_spec()
+    jobs = _jobs(10)
+    samp = Sampling(max_new_tokens=6, seed=4)
+    full = collect(model, tok, spec, jobs, samp, batch_size=2, chunk_size=3, root=tmp_path / "a", progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        collect(model, tok, spec, jobs, samp, batch_size=2, chunk_size=3, root=tmp_path / "b", progress=False,
+                stop_after=lambda c: c == 1)
+    assert len(list((tmp_path / "b").rglob("chunk-*.jsonl"))) == 2
+    resumed = collect(model, tok, spec, jobs, samp, batch_size=2, chunk_size=3, root=tmp_path / "b", progress=False)
+    assert resumed.table["response"].tolist() == full.table["response"].tolist()
+    assert torch.equal(resumed.acts, full.acts)
+    assert resumed.key == full.key
+
+
+def test_other_configuration_never_reads_cached_results(model, tmp_path) -> None:
+    tok, spec = CharTokenizer(), tiny_spec()
+    jobs = _jobs(4)
+    a = collect(model, tok, spec, jobs, Sampling(max_new_tokens=4, seed=0), root=tmp_path, progress=False)
+    b = collect(model, tok, spec, jobs, Sampling(max_new_tokens=4, seed=1), root=tmp_path, progress=False)
+    c = collect(model, tok, spec, jobs[:3], Sampling(max_new_tokens=4, seed=0), root=tmp_path, progress=False)
+    assert len({a.key, b.key, c.key}) == 3 and a.path != b.path
+    again = collect(model, tok, spec, jobs, Sampling(max_new_tokens=4, seed=0), root=tmp_path, progress=False)
+    assert again.path == a.path and torch.equal(again.acts, a.acts)
+
+
+def test_corrupt_chunk_gives_clear_error(model, tmp_path) -> None:
+    tok, spec = CharTokenizer(), tiny_spec()
+    ro = collect(model, tok, spec, _jobs(3), Sampling(max_new_tokens=3), root=tmp_path, progress=False)
+    (ro.path / "chunk-00000.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(CacheError, match="Delete it and rerun"):
+        collect(model, tok, spec, _jobs(3), Sampling(max_new_tokens=3), root=tmp_path, progress=False)
