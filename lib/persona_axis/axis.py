@@ -1,0 +1,134 @@
+"""The Assistant Axis as a value type: contrast vectors, projections, calibration, capping.
+
+Sign convention (fixed here, everywhere in the book): the axis points **from role-playing
+toward the default Assistant**. Per layer,
+
+    axis[l] = mean(default activations at l) - mean(role vectors at l)
+
+so a larger projection ``<h, axis[l]> / |axis[l]|`` means "more Assistant-like". Projections are
+in raw activation units (the residual stream's own scale), not normalised by the norm of ``h``.
+
+Example:
+    >>> ax = contrast_axis(default_acts, role_acts, layers, model="smollm2-135m-instruct")  # doctest: +SKIP
+    >>> ax.project(acts, layer=15)         # (n,) projections on the unit axis
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .store import atomic_save_tensors, load_tensors
+
+__all__ = ["Axis", "contrast_axis", "SIGN_CONVENTION"]
+
+SIGN_CONVENTION = "points from role-playing toward the default Assistant (larger projection = more Assistant-like)"
+
+
+@dataclass
+class Axis:
+    """One direction per layer.
+
+    Attributes:
+        vectors: ``(n_layers, hidden)`` float32, raw (not unit) contrast vectors.
+        layers: the layer index of each row of ``vectors``.
+        model: name of the model the axis belongs to.
+        method: how it was made (e.g. ``"contrast: default - mean(fully role vectors)"``).
+        sign: the sign convention, ``SIGN_CONVENTION``.
+        info: anything else worth keeping (numbers of vectors, config hashes, percentiles...).
+    """
+
+    vectors: torch.Tensor
+    layers: list[int]
+    model: str
+    method: str
+    sign: str = SIGN_CONVENTION
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.layers):
+            raise ValueError(f"vectors must be (n_layers, hidden) with one row per layer; got {tuple(self.vectors.shape)} for {len(self.layers)} layers")
+
+    def row(self, layer: int) -> int:
+        if layer not in self.layers:
+            raise KeyError(f"the axis has no layer {layer}; it has layers {self.layers[0]}..{self.layers[-1]}")
+        return self.layers.index(layer)
+
+    def vector(self, layer: int) -> torch.Tensor:
+        """Raw contrast vector at ``layer``: ``(hidden,)``."""
+        return self.vectors[self.row(layer)]
+
+    def unit(self, layer: int) -> torch.Tensor:
+        """Unit vector at ``layer``: ``(hidden,)``."""
+        v = self.vector(layer)
+        return v / v.norm()
+
+    def units(self, layers: Sequence[int] | None = None) -> dict[int, torch.Tensor]:
+        """``layer -> unit vector``, for the hooks."""
+        return {layer: self.unit(layer) for layer in (self.layers if layers is None else layers)}
+
+    def project(self, acts: torch.Tensor, layer: int) -> torch.Tensor:
+        """Projection of activations on the unit axis at ``layer``.
+
+        Args:
+            acts: ``(..., hidden)`` activations of that layer.
+
+        Returns:
+            ``(...)`` float32; larger = more Assistant-like.
+        """
+        return acts.float() @ self.unit(layer)
+
+    def __neg__(self) -> Axis:
+        return Axis(-self.vectors, list(self.layers), self.model, f"negated ({self.method})",
+                    "points from the default Assistant toward role-playing", dict(self.info))
+
+    def save(self, path: str | Path) -> Path:
+        """Save as safetensors with the metadata in the header (atomic)."""
+        p = Path(path)
+        meta = {"layers": json.dumps(self.layers), "model": self.model, "method": self.method,
+                "sign": self.sign, "info": json.dumps(self.info, default=str)}
+        atomic_save_tensors(p, {"vectors": self.vectors.float()}, meta)
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> Axis:
+        tensors, meta = load_tensors(Path(path))
+        try:
+            return cls(tensors["vectors"], json.loads(meta["layers"]), meta["model"], meta["method"], meta["sign"],
+                       json.loads(meta.get("info", "{}")))
+        except KeyError as e:
+            raise ValueError(f"{path} is not an Axis file (missing {e}); save axes with Axis.save") from None
+
+
+def contrast_axis(
+    default_acts: torch.Tensor,
+    role_vectors: torch.Tensor,
+    layers: Sequence[int],
+    *,
+    model: str,
+    method: str = "contrast: mean(default rollouts) - mean(role vectors)",
+    info: dict[str, Any] | None = None,
+) -> Axis:
+    """The contrast axis: mean default activation minus mean role vector, per layer.
+
+    Args:
+        default_acts: ``(n_default, n_layers, hidden)`` activations of the default rollouts.
+        role_vectors: ``(n_roles, n_layers, hidden)`` role vectors (each a mean over one role's
+            rollouts, the paper's "fully role-playing" ones).
+        layers: layer index of the second axis.
+
+    Returns:
+        An ``Axis`` pointing toward the Assistant.
+    """
+    if default_acts.ndim != 3 or role_vectors.ndim != 3:
+        raise ValueError("default_acts and role_vectors must be (n, n_layers, hidden)")
+    if len(default_acts) == 0 or len(role_vectors) == 0:
+        raise ValueError("need at least one default rollout and one role vector")
+    vec = default_acts.float().mean(0) - role_vectors.float().mean(0)
+    return Axis(vec, list(layers), model, method, SIGN_CONVENTION,
+                {"n_default": len(default_acts), "n_roles": len(role_vectors), **(info or {})})
