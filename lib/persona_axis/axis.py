@@ -25,7 +25,7 @@ import torch
 
 from .store import atomic_save_tensors, load_tensors
 
-__all__ = ["Axis", "contrast_axis", "SIGN_CONVENTION"]
+__all__ = ["Axis", "contrast_axis", "calibrate", "SIGN_CONVENTION"]
 
 SIGN_CONVENTION = "points from role-playing toward the default Assistant (larger projection = more Assistant-like)"
 
@@ -132,3 +132,34 @@ def contrast_axis(
     vec = default_acts.float().mean(0) - role_vectors.float().mean(0)
     return Axis(vec, list(layers), model, method, SIGN_CONVENTION,
                 {"n_default": len(default_acts), "n_roles": len(role_vectors), **(info or {})})
+
+
+def calibrate(
+    axis: Axis,
+    acts: torch.Tensor,
+    layers: Sequence[int],
+    percentiles: Sequence[float] = (1, 25, 50, 75),
+) -> dict[int, dict[float, float]]:
+    """Percentiles of the projections of calibration activations on the axis, per layer.
+
+    The paper computes them over all persona-space rollouts (roles and default).
+
+    Args:
+        acts: ``(n, n_layers, hidden)`` activations whose second axis follows ``axis.layers``.
+        layers: layers to calibrate.
+        percentiles: values in [0, 100].
+
+    Returns:
+        ``{layer: {percentile: projection}}`` in raw activation units.
+    """
+    for p in percentiles:
+        if not 0 <= p <= 100:
+            raise ValueError(f"percentile {p} is outside 0-100")
+    if acts.ndim != 3 or acts.shape[1] != len(axis.layers):
+        raise ValueError(f"acts must be (n, {len(axis.layers)}, hidden) following axis.layers; got {tuple(acts.shape)}")
+    out: dict[int, dict[float, float]] = {}
+    for layer in layers:
+        proj = axis.project(acts[:, axis.row(layer)], layer)
+        q = torch.quantile(proj, torch.tensor([p / 100 for p in percentiles]))
+        out[layer] = {float(p): float(v) for p, v in zip(percentiles, q)}
+    return out

@@ -1,0 +1,157 @@
+"""Build the book: stage the sources, execute every chapter with papermill, run Jupyter Book.
+
+    python -m persona_axis.build                  # the full default run (preset "book")
+    python -m persona_axis.build --preset quick   # every chapter with small parameters
+    python -m persona_axis.build --only 00_quickstart --preset tiny
+
+Nothing is written into the tracked source folders. The sources (``_config.yml``,
+``_toc.yml``, ``book/``) are copied to ``<build>/src``; each chapter, a jupytext MyST notebook in
+``notebooks/``, is converted to ``.ipynb`` there and executed by papermill with the preset's
+parameters; the execution status page gets a table of each notebook's run time and parameters;
+then ``jupyter-book build`` writes the site to ``<build>/html`` (``-n -W --keep-going``: any
+warning fails the build, after reporting all of them). A notebook that fails leaves its
+executed copy, with the traceback, in ``<build>/src/notebooks`` and the build stops with an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PRESETS", "notebooks", "stage", "execute", "build_site", "main"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Parameters every chapter receives, per preset (chapters map the preset to their own sizes).
+PRESETS = ("tiny", "quick", "book", "paper")
+
+
+def notebooks(root: Path = ROOT) -> list[Path]:
+    """Chapter sources, in the order of their file names."""
+    return sorted((root / "notebooks").glob("[0-9][0-9]_*.md"))
+
+
+def stage(build: Path, root: Path = ROOT) -> Path:
+    """Copy the book's sources to ``build/src`` (replacing an older copy); return it."""
+    src = build / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, src / name)
+    shutil.copytree(root / "book", src / "book")
+    (src / "notebooks").mkdir()
+    return src
+
+
+def execute(nb_source: Path, src: Path, preset: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Convert one chapter to ``.ipynb`` under ``src/notebooks`` and execute it with papermill.
+
+    Returns a status record: name, seconds, parameters, ok, error.
+    """
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    target = src / "notebooks" / (nb_source.stem + ".ipynb")
+    nb = jupytext.read(nb_source)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, target)
+    params = {"preset": preset, **(extra or {})}
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {"name": nb_source.stem, "parameters": params, "ok": True, "error": ""}
+    try:
+        pm.execute_notebook(str(target), str(target), parameters=params, cwd=str(target.parent),
+                            kernel_name="python3", progress_bar=False, log_output=False)
+    except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
+        record["ok"] = False
+        record["error"] = f"{type(e).__name__}: {str(e)[:2000]}"
+    record["seconds"] = round(time.perf_counter() - t0, 1)
+    return record
+
+
+def _status_table(records: list[dict[str, Any]], preset: str) -> str:
+    lines = [f"Preset: `{preset}`. Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
+             "| notebook | status | run time (s) | parameters |", "|---|---|---|---|"]
+    for r in records:
+        params = ", ".join(f"`{k}={v!r}`" for k, v in r["parameters"].items())
+        lines.append(f"| {{doc}}`{r['name']} <../notebooks/{r['name']}>` | {'ok' if r['ok'] else 'failed'} | {r['seconds']} | {params} |")
+    total = sum(r["seconds"] for r in records)
+    lines += ["", f"Total notebook execution time: {total:.0f} s."]
+    return "\n".join(lines)
+
+
+def build_site(src: Path, build: Path) -> None:
+    """Run ``jupyter-book build`` on the staged sources; the site lands in ``build/html``."""
+    out = build / "jb"
+    if out.exists():
+        shutil.rmtree(out)
+    cmd = [sys.executable, "-m", "jupyter_book", "build", str(src), "--path-output", str(out), "-n", "-W", "--keep-going"]
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
+    if jb:
+        cmd = [jb, *cmd[3:]]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    log = build / "jupyter-book.log"
+    log.write_text(res.stdout + "\n" + res.stderr)
+    if res.returncode != 0:
+        tail = "\n".join((res.stdout + res.stderr).splitlines()[-40:])
+        raise RuntimeError(f"jupyter-book build failed (full log: {log}):\n{tail}")
+    html = build / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    shutil.move(str(out / "_build" / "html"), str(html))
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Execute the chapters and build the book.")
+    ap.add_argument("--preset", default="book", choices=PRESETS)
+    ap.add_argument("--only", nargs="*", help="notebook names to execute (default: all)")
+    ap.add_argument("--build-dir", default=str(ROOT / "_build"))
+    ap.add_argument("--no-site", action="store_true", help="execute notebooks only")
+    ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="extra notebook parameter (value parsed as JSON when it can be)")
+    args = ap.parse_args(argv)
+    extra: dict[str, Any] = {}
+    for k, v in args.param:
+        try:
+            extra[k] = json.loads(v)
+        except json.JSONDecodeError:
+            extra[k] = v
+    t0 = time.perf_counter()
+    build = Path(args.build_dir).resolve()
+    src = stage(build)
+    chosen = [nb for nb in notebooks() if not args.only or nb.stem in args.only]
+    if args.only and len(chosen) != len(args.only):
+        known = ", ".join(nb.stem for nb in notebooks())
+        raise SystemExit(f"unknown notebook in --only {args.only}; known: {known}")
+    records = []
+    for nb in chosen:
+        print(f"executing {nb.stem} (preset {args.preset}) ...", flush=True)
+        rec = execute(nb, src, args.preset, extra)
+        print(f"  {'ok' if rec['ok'] else 'FAILED'} in {rec['seconds']} s", flush=True)
+        records.append(rec)
+    (build / "execution.json").write_text(json.dumps(records, indent=1))
+    status = src / "book" / "status.md"
+    if status.exists():
+        status.write_text(status.read_text().replace("<!-- EXECUTION-TABLE -->", _status_table(records, args.preset)))
+    failed = [r for r in records if not r["ok"]]
+    if failed:
+        for r in failed:
+            print(f"\n{r['name']} failed; executed copy with the traceback: {src / 'notebooks' / (r['name'] + '.ipynb')}\n{r['error']}", file=sys.stderr)
+        return 1
+    if not args.no_site:
+        build_site(src, build)
+        print(f"site: {build / 'html' / 'index.html'}")
+    print(f"book build finished in {time.perf_counter() - t0:.0f} s (preset {args.preset})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

