@@ -346,3 +346,27 @@ def load_model(
     if spec is None:
         spec = spec_from_config(name, model.config, tok)
     return model, tok, spec
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m persona_axis.models fetch [NAME ...]``: fetch and dequantise (all by default)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m persona_axis.models")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("fetch", help="fetch, verify and dequantise embedded models into the cache")
+    f.add_argument("names", nargs="*", help=f"default: all of {', '.join(REGISTRY)}")
+    sub.add_parser("list", help="list the embedded models")
+    args = ap.parse_args(argv)
+    if args.cmd == "list":
+        for s in REGISTRY.values():
+            print(f"{s.name:30s} {s.family:12s} {s.kind:9s} layers={s.n_layers} hidden={s.hidden_size}")
+        return 0
+    for name in args.names or list(REGISTRY):
+        get_spec(name)
+        print(f"{name}: {dequantise(name)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+# persona-axis: two commands do everything on a fresh machine: `make book` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+MODELS_STAMP := $(VENV)/.models-stamp
+
+.PHONY: all setup models book book-quick test test-fast lab typecheck bench clean
+
+all: book
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[book,embed,test]'
+	touch $@
+
+setup: $(STAMP)
+
+# fetch, verify and dequantise the three embedded models into the cache (~/.cache/persona-axis)
+$(MODELS_STAMP): $(STAMP) lib/persona_axis/models.py
+	$(PY) -m persona_axis.models fetch
+	touch $@
+
+models: $(MODELS_STAMP)
+
+book: models
+	@start=$$(date +%s); $(PY) -m persona_axis.build --preset book; rc=$$?; \
+	echo "make book: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+book-quick: models
+	@start=$$(date +%s); $(PY) -m persona_axis.build --preset quick; rc=$$?; \
+	echo "make book-quick: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+test: models
+	@start=$$(date +%s); $(PY) -m pytest -ra; rc=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+test-fast: setup
+	$(PY) -m pytest -ra -m "not real_model and not notebooks"
+
+typecheck: setup
+	$(PY) -m mypy lib/persona_axis
+
+bench: models
+	$(PY) benchmarks/rollout_throughput.py
+
+# JupyterLab on the chapters; jupytext makes the MyST text notebooks open as notebooks
+lab: setup
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' \
+		> $(VENV)/share/jupyter/lab/settings/overrides.json
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf _build

@@ -1,0 +1,61 @@
+"""Every chapter executes with tiny parameters through papermill, and the book builds with -n -W."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from persona_axis.build import notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [pytest.mark.notebooks, pytest.mark.real_model]
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean build directory: stage, execute every notebook (preset tiny), build the site."""
+    out = tmp_path_factory.mktemp("book")
+    res = subprocess.run([sys.executable, "-m", "persona_axis.build", "--preset", "tiny", "--build-dir", str(out)],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return out
+
+
+def test_every_notebook_executed(built: Path) -> None:
+    records = json.loads((built / "execution.json").read_text())
+    assert [r["name"] for r in records] == [nb.stem for nb in notebooks()]
+    assert all(r["ok"] for r in records)
+    for nb in notebooks():
+        executed = json.loads((built / "src" / "notebooks" / f"{nb.stem}.ipynb").read_text())
+        code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+        assert code and all(c.get("execution_count") for c in code)
+        assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
+
+
+def test_site_has_every_chapter_with_figures(built: Path) -> None:
+    html = built / "html"
+    assert (html / "index.html").exists()
+    for nb in notebooks():
+        page = html / "notebooks" / f"{nb.stem}.html"
+        assert page.exists(), page
+    quick = (html / "notebooks" / "00_quickstart.html").read_text()
+    assert quick.count("<img") >= 2  # the projection strip and the capping bars
+    status = (html / "book" / "status.html").read_text()
+    assert "00_quickstart" in status and "tiny" in status
+
+
+def test_notebooks_start_with_a_parameters_cell_and_define_nothing() -> None:
+    import jupytext
+
+    for nb_path in notebooks():
+        nb = jupytext.read(nb_path)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert "parameters" in code[0].metadata.get("tags", []), nb_path
+        for c in code:
+            assert not any(line.startswith(("def ", "class ")) for line in c.source.splitlines()), nb_path
+            assert "sys.path" not in c.source and "pip install" not in c.source
