@@ -72,6 +72,12 @@ def execute(nb_source: Path, src: Path, preset: str, extra: dict[str, Any] | Non
     except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
         record["ok"] = False
         record["error"] = f"{type(e).__name__}: {str(e)[:2000]}"
+    executed = nbformat.read(target, as_version=4)
+    for cell in executed.cells:  # the cell papermill injects: behind a toggle, like the parameters
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            tags.append("hide-cell")
+    nbformat.write(executed, target)
     record["seconds"] = round(time.perf_counter() - t0, 1)
     return record
 
