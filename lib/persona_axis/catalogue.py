@@ -33,6 +33,9 @@ __all__ = [
     "load_catalogue",
     "load_json_data",
     "with_article",
+    "pick_roles",
+    "PAPER_ASSISTANT_END",
+    "PAPER_FAR_END",
 ]
 
 #: The paper's default set: no system prompt, then four prompts that ask the model to be itself.
@@ -45,6 +48,10 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
 )
 
 CATEGORIES = ("profession", "archetype", "fictional", "mythical", "nonhuman")
+
+#: Roles the paper reports at the Assistant end and at the far end of PC1.
+PAPER_ASSISTANT_END = ("evaluator", "reviewer", "consultant", "generalist", "analyst")
+PAPER_FAR_END = ("bard", "ghost", "leviathan", "hermit", "pilgrim", "actor", "eldritch", "whale")
 
 
 class CatalogueError(ValueError):
@@ -118,6 +125,19 @@ class Catalogue:
 def with_article(noun: str) -> str:
     """``"evaluator"`` -> ``"an evaluator"``, ``"tax accountant"`` -> ``"a tax accountant"``."""
     return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def pick_roles(cat: Catalogue, n: int | None) -> list[str] | None:
+    """``n`` roles spread over the catalogue, always including the paper's PC1 end roles.
+
+    ``None`` means all roles (returned as ``None`` so that job lists stay "all roles").
+    """
+    if n is None or n >= len(cat.roles):
+        return None
+    must = [r for r in PAPER_ASSISTANT_END + PAPER_FAR_END if r in cat.role_names][:n]
+    rest = [r for r in cat.role_names if r not in must]
+    step = max(1, len(rest) // max(1, n - len(must)))
+    return sorted(must + rest[::step][: n - len(must)])
 
 
 def default_prompts(display_name: str, defaults: tuple[str, ...] = DEFAULT_PROMPTS) -> list[str | None]:

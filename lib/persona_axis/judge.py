@@ -65,6 +65,9 @@ __all__ = [
     "minilm_folder",
     "load_hand_labels",
     "fit_thresholds",
+    "first_person_rate",
+    "names_role",
+    "has_list",
 ]
 
 #: The labels, by number.
@@ -91,6 +94,9 @@ REFUSAL_CUES: tuple[str, ...] = (
     r"\bI (?:must|have to) (?:decline|refuse)",
     r"\bI(?:'m| am) not comfortable",
     r"\b(?:can(?:'|no)t|cannot) (?:assist|help) with (?:that|this)",
+    r"\bI(?:'m| am) sorry,? but I do(?:n't| not) have",
+    r"\bI (?:can(?:'|no)t|cannot|am not able to|do(?:n't| not) have the ability to) (?:address|discuss|engage in|talk about)",
+    r"\bMy purpose is to (?:assist|help|provide)",
 )
 
 #: Phrases in which a response calls itself an AI (case-insensitive regexes).
@@ -135,6 +141,9 @@ class Judgement:
         ai_cue: the AI self-identification phrase found, if any.
         role_similarity: cosine similarity of the response to the role (name + description).
         assistant_similarity: its largest cosine similarity to the generic assistant references.
+        first_person: share of the words that are I / me / my / I'm ... (a voice, not an essay).
+        role_named: whether the role's name (or its last word) occurs in the response.
+        list_format: whether the response has a numbered / bulleted list or bold headings.
         raw: the LLM judge's answer (empty for the offline judge).
     """
 
@@ -143,6 +152,9 @@ class Judgement:
     ai_cue: str | None = None
     role_similarity: float = math.nan
     assistant_similarity: float = math.nan
+    first_person: float = math.nan
+    role_named: bool = False
+    list_format: bool = False
     raw: str = ""
 
     @property
@@ -154,6 +166,29 @@ class Judgement:
     def name(self) -> str:
         """The label's name (``"fully"``...), ``"unparsed"`` for -1."""
         return LABELS.get(self.label, "unparsed")
+
+
+_FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself", "i'm", "i've", "i'd", "i'll"})
+
+
+def first_person_rate(text: str) -> float:
+    """Share of the words of ``text`` that are first-person singular (0 for an empty text)."""
+    words = re.findall(r"[a-z']+", text.lower().replace("\u2019", "'"))
+    return sum(w in _FIRST_PERSON for w in words) / len(words) if words else 0.0
+
+
+def names_role(text: str, role_name: str) -> bool:
+    """Whether ``text`` mentions the role: its name as words, or the last word (``"cat"`` for ``house_cat``)."""
+    words = role_name.replace("_", " ").strip().split()
+    if not words:
+        return False
+    pats = {" ".join(words), words[-1]}
+    return any(re.search(rf"\b{re.escape(p)}(?:s|es)?\b", text, flags=re.IGNORECASE) for p in pats)
+
+
+def has_list(text: str) -> bool:
+    """Whether ``text`` has assistant-style formatting: numbered or bulleted lines, or bold headings."""
+    return bool(re.search(r"(?:^|\n)\s*(?:\d+[.)]|[-*\u2022] )|\*\*", text))
 
 
 def find_cue(text: str, cues: Sequence[str]) -> str | None:
@@ -257,32 +292,45 @@ def _default_embedder() -> Embedder:
 
 @dataclass(frozen=True)
 class OfflineJudge:
-    """The default judge: cue regexes plus MiniLM similarities; no network, no LLM.
+    """The default judge: cue regexes plus MiniLM similarities and a few style cues; no network.
 
-    The rule, applied in order:
+    For each response it computes a *role score*::
 
-    1. a refusal cue in a response of at most ``refusal_max_words`` words -> 0;
-    2. an AI self-identification cue -> 2 if ``margin >= ai_role_margin`` (the response is still
-       about as close to the role as to a generic assistant answer), else 1;
-    3. otherwise 3 if ``margin >= in_role_margin``, 2 if ``margin >= some_role_margin``, else 1;
+        score = (role_similarity - assistant_similarity)
+                + first_person_weight * first_person
+                + role_named_bonus * role_named
+                - list_penalty * list_format
 
-    where ``margin = role_similarity - assistant_similarity``: the cosine similarity of the
-    response to ``"<role name>: <description>"`` minus its largest similarity to
-    ``assistant_references``. The default thresholds were fitted on the even-id half of the
-    book's hand labels (``fit_thresholds``); see ``benchmarks/judge_agreement.py``.
+    (the similarity of the response to ``"<role name>: <description>"`` minus its largest
+    similarity to ``assistant_references``; the share of first-person words, since a role speaks
+    and an assistant writes essays; whether the role is named, as in "As a pirate, I..."; whether
+    the response is formatted like an assistant's list). Then, in order:
+
+    1. empty response, or a refusal cue in a response of at most ``refusal_max_words`` words -> 0;
+    2. an AI self-identification cue -> 2 if ``score >= ai_role_score`` (the role still shows),
+       else 1;
+    3. otherwise 3 if ``score >= in_role_score``, 2 if ``score >= some_role_score``, else 1.
+
+    The default weights and thresholds were fitted with ``fit_thresholds`` on the even-id half of
+    the book's hand labels; ``benchmarks/judge_agreement.py`` reports the agreement on the
+    held-out odd-id half.
 
     Attributes:
         refusal_max_words: longer responses with a refusal phrase are judged by the other rules.
-        ai_role_margin, in_role_margin, some_role_margin: the margins above.
+        first_person_weight, role_named_bonus, list_penalty: the weights of the score.
+        ai_role_score, in_role_score, some_role_score: the thresholds above.
         refusal_cues, ai_cues: regexes (case-insensitive).
         assistant_references: generic assistant answers.
-        embedder: the sentence embedder (``None``: the shared bundled MiniLM).
+        embedder: the sentence embedder (``None``: one shared bundled MiniLM).
     """
 
     refusal_max_words: int = 40
-    ai_role_margin: float = 0.05
-    in_role_margin: float = 0.0
-    some_role_margin: float = -0.1
+    first_person_weight: float = 1.0
+    role_named_bonus: float = 0.1
+    list_penalty: float = 0.1
+    ai_role_score: float = 0.0
+    in_role_score: float = 0.1
+    some_role_score: float = -0.1
     refusal_cues: tuple[str, ...] = REFUSAL_CUES
     ai_cues: tuple[str, ...] = AI_CUES
     assistant_references: tuple[str, ...] = ASSISTANT_REFERENCES
@@ -294,7 +342,7 @@ class OfflineJudge:
         return f"{role_name.replace('_', ' ')}: {role_description}".strip()
 
     def evidence(self, role_name: str, role_description: str, responses: Sequence[str]) -> list[Judgement]:
-        """Cues and similarities of each response, with ``label=-1`` (see ``decide``)."""
+        """Cues, similarities and style features of each response, with ``label=-1`` (see ``decide``)."""
         import torch
 
         responses = list(responses)
@@ -305,8 +353,14 @@ class OfflineJudge:
         vecs = emb.encode(responses)
         role_sim = (vecs @ refs[0]).tolist()
         asst_sim = torch.max(vecs @ refs[1:].T, dim=1).values.tolist() if len(refs) > 1 else [0.0] * len(responses)
-        return [Judgement(-1, find_cue(r, self.refusal_cues), find_cue(r, self.ai_cues), float(rs), float(a_s))
+        return [Judgement(-1, find_cue(r, self.refusal_cues), find_cue(r, self.ai_cues), float(rs), float(a_s),
+                          first_person_rate(r), names_role(r, role_name), has_list(r))
                 for r, rs, a_s in zip(responses, role_sim, asst_sim)]
+
+    def score(self, ev: Judgement) -> float:
+        """The role score of one response (see the class docstring)."""
+        return (ev.margin + self.first_person_weight * ev.first_person
+                + self.role_named_bonus * ev.role_named - self.list_penalty * ev.list_format)
 
     def decide(self, ev: Judgement, response: str) -> int:
         """The label for one response from its evidence (the rule in the class docstring)."""
@@ -314,11 +368,12 @@ class OfflineJudge:
             return 0
         if ev.refusal_cue is not None and len(response.split()) <= self.refusal_max_words:
             return 0
+        s = self.score(ev)
         if ev.ai_cue is not None:
-            return 2 if ev.margin >= self.ai_role_margin else 1
-        if ev.margin >= self.in_role_margin:
+            return 2 if s >= self.ai_role_score else 1
+        if s >= self.in_role_score:
             return 3
-        if ev.margin >= self.some_role_margin:
+        if s >= self.some_role_score:
             return 2
         return 1
 
@@ -329,39 +384,64 @@ class OfflineJudge:
         return [replace(ev, label=self.decide(ev, r)) for ev, r in zip(evs, responses)]
 
 
-def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_true: Sequence[int],
-                   base: OfflineJudge | None = None, grid: Sequence[float] | None = None) -> OfflineJudge:
-    """Grid-search the margins of ``OfflineJudge`` that maximise Cohen's kappa on labelled rows.
+def _kappa(y: Any, p: Any, k: int = 4) -> Any:
+    """Cohen's kappa of ``y`` against each row of ``p`` (``(m, n)`` int arrays), vectorised."""
+    import numpy as np
 
-    ``evidence`` comes from ``OfflineJudge.evidence`` (computed once); ``refusal_max_words`` is
-    kept from ``base``. Ties are broken towards the first grid point, so the result is
-    deterministic.
+    n = y.shape[0]
+    po = (p == y[None, :]).mean(axis=1)
+    ty = np.stack([(y == c).mean() for c in range(k)])
+    tp = np.stack([(p == c).mean(axis=1) for c in range(k)], axis=1)
+    pe = tp @ ty
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kap = np.where(pe < 1, (po - pe) / (1 - pe), 0.0)
+    return kap if n else np.zeros(p.shape[0])
+
+
+def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_true: Sequence[int],
+                   base: OfflineJudge | None = None, *, weights: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
+                   bonuses: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2), penalties: Sequence[float] = (0.0, 0.1, 0.2),
+                   grid: Sequence[float] | None = None) -> OfflineJudge:
+    """Grid-search the weights and thresholds of ``OfflineJudge`` for the best Cohen's kappa.
+
+    ``evidence`` comes from ``OfflineJudge.evidence`` (computed once, on labelled rows);
+    ``refusal_max_words``, the cue lists and the embedder are kept from ``base``. The search is
+    exhaustive over ``weights x bonuses x penalties x grid x grid x grid`` (thresholds on a 0.01
+    grid by default) and deterministic: ties go to the first point in that order.
     """
-    from sklearn.metrics import cohen_kappa_score
+    import numpy as np
 
     base = base or OfflineJudge()
-    grid = list(grid) if grid is not None else [round(-0.3 + 0.01 * i, 2) for i in range(61)]
-    y = list(y_true)
-    best, best_score = base, -math.inf
-    # the three margins act on disjoint rows (AI cue / no cue), so fit them in two steps
-    for ai in grid:
-        cand = replace(base, ai_role_margin=ai, in_role_margin=math.inf, some_role_margin=-math.inf)
-        pred = [cand.decide(e, r) for e, r in zip(evidence, responses)]
-        s = cohen_kappa_score(y, pred)
-        if s > best_score:
-            best, best_score = cand, s
-    ai_best = best.ai_role_margin
-    best_score = -math.inf
-    for hi in grid:
-        for lo in grid:
-            if lo > hi:
-                continue
-            cand = replace(base, ai_role_margin=ai_best, in_role_margin=hi, some_role_margin=lo)
-            pred = [cand.decide(e, r) for e, r in zip(evidence, responses)]
-            s = cohen_kappa_score(y, pred)
-            if s > best_score:
-                best, best_score = cand, s
-    return best
+    g = np.asarray(grid if grid is not None else [round(-0.4 + 0.01 * i, 2) for i in range(81)])
+    y = np.asarray(list(y_true), dtype=int)
+    margin = np.array([e.margin for e in evidence])
+    fp = np.array([e.first_person for e in evidence])
+    named = np.array([float(e.role_named) for e in evidence])
+    lst = np.array([float(e.list_format) for e in evidence])
+    ai = np.array([e.ai_cue is not None for e in evidence])
+    fixed = np.array([base.decide(replace(e, ai_cue=None), r) == 0 for e, r in zip(evidence, responses)])
+    best: tuple[float, OfflineJudge] = (-math.inf, base)
+    for w in weights:
+        for bonus in bonuses:
+            for pen in penalties:
+                s = margin + w * fp + bonus * named - pen * lst
+                # AI-cue rows: 2 if s >= t else 1, for every t at once
+                ai_pred = np.where(s[None, :] >= g[:, None], 2, 1)
+                # other rows: 3 / 2 / 1 for every (hi, lo) pair with lo <= hi
+                hi, lo = np.meshgrid(g, g, indexing="ij")
+                keep = lo <= hi
+                hi, lo = hi[keep], lo[keep]
+                other = np.where(s[None, :] >= hi[:, None], 3, np.where(s[None, :] >= lo[:, None], 2, 1))
+                for ti, t in enumerate(g):
+                    pred = np.where(ai[None, :], ai_pred[ti][None, :], other)
+                    pred = np.where(fixed[None, :], 0, pred)
+                    kap = _kappa(y, pred)
+                    j = int(np.argmax(kap))
+                    if kap[j] > best[0] + 1e-12:
+                        best = (float(kap[j]), replace(base, first_person_weight=float(w), role_named_bonus=float(bonus),
+                                                       list_penalty=float(pen), ai_role_score=float(t),
+                                                       in_role_score=float(hi[j]), some_role_score=float(lo[j])))
+    return best[1]
 
 
 def load_hand_labels(path: str | Path | None = None) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["use_style", "ASSISTANT", "ROLE", "CAPPED", "projection_strip", "capping_bars"]
+__all__ = ["use_style", "ASSISTANT", "ROLE", "CAPPED", "projection_strip", "capping_bars", "scree", "persona_map", "relative_positions", "per_layer"]
 
 ASSISTANT = "#1f6f8b"  # the Assistant end
 ROLE = "#c05640"  # the role-playing end
@@ -67,6 +67,122 @@ def capping_bars(values: Mapping[str, float], *, reference: float | None = None,
         ax.axhline(reference, ls="--", color="0.3", lw=1, label="cap threshold")
         ax.legend(loc="best")
     ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def scree(ratios: Sequence[float], *, threshold: float = 0.7, title: str = "", max_components: int = 30) -> Any:
+    """Variance share per component (bars) and cumulative share (line), with the threshold marked."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    use_style()
+    r = np.asarray(ratios, dtype=float)[:max_components]
+    cum = np.cumsum(np.asarray(ratios, dtype=float))[:max_components]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    x = np.arange(1, len(r) + 1)
+    ax.bar(x, r, color=ASSISTANT, label="per component")
+    ax.plot(x, cum, color=ROLE, marker="o", ms=3, label="cumulative")
+    ax.axhline(threshold, ls="--", color="0.4", lw=1)
+    hit = int(np.argmax(cum >= threshold)) + 1 if (cum >= threshold).any() else None
+    if hit:
+        ax.axvline(hit, ls=":", color="0.4", lw=1)
+        ax.text(hit + 0.3, 0.05, f"{hit} PCs for {threshold:.0%}", fontsize=9)
+    ax.set_xlabel("principal component")
+    ax.set_ylabel("share of variance")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="center right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def persona_map(scores: Any, names: Sequence[str], color: Sequence[float], *, annotate: Sequence[str] = (),
+                default: Any = None, dims: int = 2, title: str = "", color_label: str = "projection on the axis") -> Any:
+    """Roles in the space of the first 2 (or 3) principal components, coloured by a value.
+
+    Args:
+        scores: ``(n, >= dims)`` coordinates.
+        color: one value per role (e.g. its projection on the Assistant Axis).
+        annotate: names to label on the plot.
+        default: coordinates of the default vector, drawn as a star.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    use_style()
+    s = np.asarray(scores, dtype=float)
+    fig = plt.figure(figsize=(7.5, 6))
+    if dims == 3:
+        ax = fig.add_subplot(projection="3d")
+        sc = ax.scatter(s[:, 0], s[:, 1], s[:, 2], c=color, cmap="coolwarm_r", s=14)
+        if default is not None:
+            ax.scatter([default[0]], [default[1]], [default[2]], marker="*", s=250, c="black", label="default")
+        ax.set_zlabel("PC3")
+    else:
+        ax = fig.add_subplot()
+        sc = ax.scatter(s[:, 0], s[:, 1], c=color, cmap="coolwarm_r", s=16)
+        for i, n in enumerate(names):
+            if n in annotate:
+                ax.annotate(n, (s[i, 0], s[i, 1]), fontsize=8, xytext=(3, 3), textcoords="offset points")
+        if default is not None:
+            ax.scatter([default[0]], [default[1]], marker="*", s=250, c="black", label="default", zorder=5)
+    ax.set_xlabel("PC1")
+    ax.set_ylabel("PC2")
+    fig.colorbar(sc, ax=ax, shrink=0.7, label=color_label)
+    if default is not None:
+        ax.legend(loc="best")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def relative_positions(positions: Sequence[float], *, paper_pc1: float = 0.03, paper_rest: tuple[float, float] = (0.27, 0.50),
+                       title: str = "") -> Any:
+    """The default's distance from the nearest end of each PC's role range, with the paper's values."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    use_style()
+    p = np.asarray(positions, dtype=float)
+    x = np.arange(1, len(p) + 1)
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    ax.bar(x, p, color=[ASSISTANT] + [ROLE] * (len(p) - 1), label="ours")
+    ax.axhspan(*paper_rest, color="0.85", zorder=0, label=f"paper, PCs 2-10 ({paper_rest[0]}-{paper_rest[1]})")
+    ax.scatter([1], [paper_pc1], marker="D", color="black", zorder=5, label=f"paper, PC1 ({paper_pc1})")
+    ax.set_xticks(x)
+    ax.set_xlabel("principal component")
+    ax.set_ylabel("distance from nearest end\n(0 = at an end, 0.5 = centre)")
+    ax.set_ylim(0, 0.55)
+    ax.legend(loc="upper left", fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def per_layer(series: Mapping[str, Mapping[int, float]], *, ylabel: str, hlines: Mapping[str, float] | None = None,
+              title: str = "", mark: int | None = None) -> Any:
+    """One line per series over layers (e.g. cos(axis, PC1) for each model), with reference lines."""
+    import matplotlib.pyplot as plt
+
+    use_style()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for name, values in series.items():
+        layers = sorted(values)
+        ax.plot(layers, [values[layer] for layer in layers], marker="o", ms=3, label=name)
+    for label, y in (hlines or {}).items():
+        ax.axhline(y, ls="--", color="0.5", lw=1)
+        ax.text(ax.get_xlim()[0], y, f" {label}", va="bottom", fontsize=8, color="0.3")
+    if mark is not None:
+        ax.axvline(mark, ls=":", color="0.4", lw=1)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="best", fontsize=8)
     if title:
         ax.set_title(title)
     fig.tight_layout()

@@ -32,7 +32,7 @@ from .models import ModelSpec
 from .rollouts import Sampling, generate, score
 from .store import Store
 
-__all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "teacher_force", "ENGINE_VERSION"]
+__all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "label", "persona_rollouts", "trait_rollouts", "teacher_force", "ENGINE_VERSION"]
 
 ENGINE_VERSION = 1  # bump when generation or activation reading changes
 
@@ -255,3 +255,75 @@ def teacher_force(
         out.append(flat[k:k + len(r.spans)])
         k += len(r.spans)
     return out
+
+
+def label(ro: Rollouts, cat: Catalogue, judge: Any, *, judge_id: str | None = None, progress: bool = True) -> Rollouts:
+    """Add the judge's 0-3 label to every role rollout (default and trait rollouts get ``None``).
+
+    Labels are cached beside the rollouts, in ``labels-<judge_id>.json``: the same rollouts
+    judged by the same judge configuration are labelled once.
+
+    Args:
+        judge: anything with ``judge(role_name, role_description, responses) -> [Judgement]``
+            (``persona_axis.judge.OfflineJudge`` or ``LLMJudge``).
+        judge_id: names the judge configuration in the cache (default: its class and settings).
+    """
+    from .store import atomic_write_text, config_hash
+
+    if judge_id is None:
+        settings = {k: v for k, v in vars(judge).items() if isinstance(v, (int, float, str, bool, tuple, list))}
+        judge_id = f"{type(judge).__name__}-{config_hash(settings)}"
+    path = ro.path / f"labels-{judge_id}.json"
+    if path.exists():
+        labels = json.loads(path.read_text())
+        if len(labels) != len(ro.table):
+            raise ValueError(f"{path} has {len(labels)} labels for {len(ro.table)} rollouts; delete it and rerun")
+    else:
+        labels = [None] * len(ro.table)
+        roles = ro.table[ro.table["group"] == "role"].groupby("name").groups
+        bar = _progress_bar(len(roles), 0, "judging roles") if progress else None
+        for name, index in roles.items():
+            role = cat.role(str(name))
+            out = judge.judge(role.name, role.description, ro.table.loc[index, "response"].tolist())
+            for i, j in zip(index, out):
+                labels[int(i)] = int(j.label)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        atomic_write_text(path, json.dumps(labels))
+    table = ro.table.copy()
+    table["label"] = labels
+    return Rollouts(table=table, acts=ro.acts, layers=ro.layers, model=ro.model, path=ro.path, key=ro.key)
+
+
+def persona_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params: dict[str, Any], *,
+                     judge: Any = None, seed: int = 0, progress: bool = True) -> Rollouts:
+    """The persona-space rollouts of a chapter preset (``presets.preset("persona_space", ...)``), labelled.
+
+    Every chapter that needs the persona space calls this with the same parameters and so loads
+    the same cached rollouts and labels. ``judge=None`` uses the offline judge.
+    """
+    from .catalogue import pick_roles
+
+    jobs = persona_jobs(cat, spec, n_prompts=params["n_prompts"], n_questions=params["n_questions"],
+                        roles=pick_roles(cat, params["roles"]))
+    ro = collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
+                 batch_size=params["batch_size"], progress=progress)
+    if judge is None:
+        from .judge import OfflineJudge
+
+        judge = OfflineJudge()
+    return label(ro, cat, judge, progress=progress)
+
+
+def trait_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params: dict[str, Any], *,
+                   seed: int = 0, progress: bool = True) -> Rollouts:
+    """The trait-space rollouts of a chapter preset (positive and negative prompts x questions)."""
+    names = None
+    if params["traits"] is not None and params["traits"] < len(cat.traits):
+        step = max(1, len(cat.traits) // params["traits"])
+        names = [t.name for t in cat.traits][::step][: params["traits"]]
+    jobs = trait_jobs(cat, n_pairs=params["trait_pairs"], n_questions=params["trait_questions"], traits=names)
+    return collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
+                   batch_size=params["batch_size"], progress=progress)

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["RoleVectors", "role_vectors", "default_vector", "PCAResult", "pca", "role_composition", "relative_position"]
+__all__ = ["RoleVectors", "role_vectors", "default_vector", "PCAResult", "pca", "role_composition", "relative_position", "trait_vectors"]
 
 
 @dataclass
@@ -175,3 +175,16 @@ def relative_position(pca_result: PCAResult, x: torch.Tensor) -> torch.Tensor:
     s = pca_result.project(x)
     lo, hi = pca_result.scores.min(0).values, pca_result.scores.max(0).values
     return (s - lo) / (hi - lo).clamp(min=1e-12)
+
+
+def trait_vectors(table: Any, acts: torch.Tensor, layers: Sequence[int]) -> RoleVectors:
+    """Per trait, mean activation of its positive rollouts minus that of its negative ones.
+
+    Points from the trait's opposite toward the trait; ``labels`` are ``None``, ``counts`` the
+    number of positive rollouts.
+    """
+    pos = role_vectors(table, acts, layers, group="trait+")
+    neg = role_vectors(table, acts, layers, group="trait-")
+    if pos.names != neg.names:
+        raise ValueError("every trait needs both positive and negative rollouts")
+    return RoleVectors(pos.vectors - neg.vectors, pos.names, [None] * len(pos.names), pos.counts, list(layers))

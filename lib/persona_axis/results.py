@@ -1,0 +1,60 @@
+"""Per-chapter results saved for later chapters, comparison tables and the dashboard.
+
+Each chapter saves one JSON document per model: ``<artifacts>/results/<chapter>/<model>.json``
+with the numbers it reports and the configuration that produced them. Tables that put the
+paper's value beside ours for every model read them back with ``load_all``; a model whose
+chapter has not been run yet shows as missing, never as a made-up value.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .store import CacheError, artifacts_dir, atomic_write_text
+
+__all__ = ["save_result", "load_result", "load_all", "results_dir"]
+
+
+def results_dir(chapter: str) -> Path:
+    d = artifacts_dir() / "results" / chapter
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _file(chapter: str, model: str) -> Path:
+    return results_dir(chapter) / (model.replace("/", "__") + ".json")
+
+
+def save_result(chapter: str, model: str, numbers: dict[str, Any], config: dict[str, Any]) -> Path:
+    """Save a chapter's numbers for one model (atomic), with its configuration and a timestamp."""
+    doc = {"chapter": chapter, "model": model, "numbers": numbers, "config": config,
+           "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    path = _file(chapter, model)
+    atomic_write_text(path, json.dumps(doc, indent=1, default=float))
+    return path
+
+
+def load_result(chapter: str, model: str) -> dict[str, Any] | None:
+    """The saved document, or ``None`` if the chapter was not run for this model."""
+    path = _file(chapter, model)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise CacheError(f"{path} is corrupt. Delete it and rerun the chapter.") from None
+
+
+def load_all(chapter: str) -> dict[str, dict[str, Any]]:
+    """``model -> document`` for every model the chapter was run for."""
+    out = {}
+    for f in sorted(results_dir(chapter).glob("*.json")):
+        try:
+            doc = json.loads(f.read_text())
+        except json.JSONDecodeError:
+            raise CacheError(f"{f} is corrupt. Delete it and rerun the chapter.") from None
+        out[doc["model"]] = doc
+    return out
