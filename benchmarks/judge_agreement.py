@@ -71,3 +71,81 @@ def make_unlabelled(out: Path, seed: int = 0, max_new_tokens: int = 64) -> None:
         del model
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     print(f"wrote {len(rows)} rows to {out}")
+
+
+def is_fit_row(row: dict[str, Any]) -> bool:
+    """Rows with even ids were used to fit the default thresholds of ``OfflineJudge``."""
+    return int(row["id"]) % 2 == 0
+
+
+def _fmt(x: float) -> str:
+    return "  nan" if x != x else f"{x:5.2f}"
+
+
+def report(title: str, y: Sequence[int], p: Sequence[int]) -> None:
+    """Print accuracy, kappa (overall and one-vs-rest per label), 3-vs-not and the confusion matrix."""
+    from persona_axis.judge import LABELS, agreement
+
+    a = agreement(y, p)
+    b = agreement([int(v == 3) for v in y], [int(v == 3) for v in p], labels=(0, 1))
+    print(f"\n== {title}  (n={a['n']})")
+    print(f"accuracy {_fmt(a['accuracy'])}   kappa {_fmt(a['kappa'])}   "
+          f"| label 3 vs not: accuracy {_fmt(b['accuracy'])} kappa {_fmt(b['kappa'])} "
+          f"precision {_fmt(b['per_label'][1]['precision'])} recall {_fmt(b['per_label'][1]['recall'])}")
+    print("label          support  predicted  kappa(1-vs-rest)  precision  recall")
+    for lab, d in a["per_label"].items():
+        print(f"{lab} {LABELS[lab]:<10} {d['support']:8d} {d['predicted']:10d} {_fmt(d['kappa']):>17} "
+              f"{_fmt(d['precision']):>10} {_fmt(d['recall']):>7}")
+    print("confusion (rows: hand label 0..3, columns: judge 0..3)")
+    for lab, row in zip(a["labels"], a["confusion"]):
+        print(f"  {lab}: " + " ".join(f"{v:4d}" for v in row))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--labels", type=Path, default=LABELS_PATH, help="hand-label file (jsonl)")
+    ap.add_argument("--generate", type=Path, default=None, metavar="OUT",
+                    help="sample the unlabelled responses into OUT and stop (loads both models)")
+    ap.add_argument("--refit", action="store_true",
+                    help="re-run fit_thresholds on the fit rows and report with the refitted judge")
+    args = ap.parse_args()
+    if args.generate is not None:
+        make_unlabelled(args.generate)
+        return
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from persona_axis.catalogue import load_catalogue
+    from persona_axis.judge import OfflineJudge, fit_thresholds, load_hand_labels
+
+    rows = load_hand_labels(args.labels)
+    cat = load_catalogue()
+    judge = OfflineJudge()
+    evidence = []
+    for row in rows:  # one role per call would batch better; 240 rows take seconds either way
+        evidence += judge.evidence(row["role"], cat.role(row["role"]).description, [row["response"]])
+    if args.refit:
+        fit_idx = [i for i, r in enumerate(rows) if is_fit_row(r)]
+        judge = fit_thresholds([evidence[i] for i in fit_idx], [rows[i]["response"] for i in fit_idx],
+                               [rows[i]["label"] for i in fit_idx], judge)
+    params = ("first_person_weight", "role_named_bonus", "list_penalty", "ai_role_score", "in_role_score",
+              "some_role_score", "refusal_max_words")
+    print(("refitted" if args.refit else "default") + " OfflineJudge: "
+          + ", ".join(f"{k}={getattr(judge, k)}" for k in params))
+    pred = [judge.decide(e, r["response"]) for e, r in zip(evidence, rows)]
+    print(f"{len(rows)} hand-labelled rows; 'fit' = even ids (used to fit the defaults), "
+          "'held-out' = odd ids (never seen by the fit)")
+
+    def sub(keep: Any) -> tuple[list[int], list[int]]:
+        idx = [i for i, r in enumerate(rows) if keep(r)]
+        return [rows[i]["label"] for i in idx], [pred[i] for i in idx]
+
+    report("HELD-OUT (odd ids), all models", *sub(lambda r: not is_fit_row(r)))
+    report("FIT rows (even ids), all models", *sub(is_fit_row))
+    for m in sorted({r["model"] for r in rows}):
+        report(f"HELD-OUT, {m}", *sub(lambda r, m=m: r["model"] == m and not is_fit_row(r)))
+        report(f"FIT, {m}", *sub(lambda r, m=m: r["model"] == m and is_fit_row(r)))
+    report("ALL rows (fit + held-out; optimistic)", *sub(lambda r: True))
+
+
+if __name__ == "__main__":
+    main()

@@ -25,7 +25,7 @@ import torch
 
 from .store import atomic_save_tensors, load_tensors
 
-__all__ = ["Axis", "contrast_axis", "calibrate", "SIGN_CONVENTION"]
+__all__ = ["Axis", "contrast_axis", "calibrate", "axis_path", "SIGN_CONVENTION"]
 
 SIGN_CONVENTION = "points from role-playing toward the default Assistant (larger projection = more Assistant-like)"
 
@@ -163,3 +163,10 @@ def calibrate(
         q = torch.quantile(proj, torch.tensor([p / 100 for p in percentiles]))
         out[layer] = {float(p): float(v) for p, v in zip(percentiles, q)}
     return out
+
+
+def axis_path(model: str, key: str) -> Path:
+    """Where chapter 2 saves the axis of a model built from the rollouts with store key ``key``."""
+    from .store import artifacts_dir
+
+    return artifacts_dir() / "axes" / f"{model.replace('/', '__')}-{key}.safetensors"

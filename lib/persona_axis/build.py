@@ -24,12 +24,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 __all__ = ["PRESETS", "notebooks", "stage", "execute", "build_site", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Parameters every chapter receives, per preset (chapters map the preset to their own sizes).
 PRESETS = ("tiny", "quick", "book", "paper")
+
+#: Chapters the book also shows for other models: each variant is executed (before the main
+#: page, so the main page's comparison tables include it) into its own page, listed under the
+#: chapter in the table of contents.
+VARIANTS: dict[str, list[dict[str, Any]]] = {
+    "01_persona_space": [{"model": "qwen2.5-coder-0.5b-instruct"}],
+    "02_assistant_axis": [{"model": "qwen2.5-coder-0.5b-instruct"}],
+}
 
 
 def notebooks(root: Path = ROOT) -> list[Path]:
@@ -50,22 +60,37 @@ def stage(build: Path, root: Path = ROOT) -> Path:
     return src
 
 
-def execute(nb_source: Path, src: Path, preset: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def variant_name(stem: str, params: dict[str, Any]) -> str:
+    """File stem of a chapter's variant page: ``01_persona_space--qwen2.5-coder-0.5b-instruct``."""
+    slug = "-".join(str(v).replace("/", "_") for v in params.values())
+    return f"{stem}--{slug}"
+
+
+def execute(nb_source: Path, src: Path, preset: str, extra: dict[str, Any] | None = None,
+            name: str | None = None) -> dict[str, Any]:
     """Convert one chapter to ``.ipynb`` under ``src/notebooks`` and execute it with papermill.
 
-    Returns a status record: name, seconds, parameters, ok, error.
+    ``name`` gives the executed copy another file name (for variants); its title then names
+    the variant's parameters. Returns a status record: name, seconds, parameters, ok, error.
     """
     import jupytext
     import nbformat
     import papermill as pm
 
-    target = src / "notebooks" / (nb_source.stem + ".ipynb")
+    name = name or nb_source.stem
+    target = src / "notebooks" / (name + ".ipynb")
     nb = jupytext.read(nb_source)
+    if name != nb_source.stem:
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and cell.source.startswith("# "):
+                first, _, rest = cell.source.partition("\n")
+                cell.source = f"{first}: {', '.join(str(v) for v in (extra or {}).values())}\n{rest}"
+                break
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, target)
     params = {"preset": preset, **(extra or {})}
     t0 = time.perf_counter()
-    record: dict[str, Any] = {"name": nb_source.stem, "parameters": params, "ok": True, "error": ""}
+    record: dict[str, Any] = {"name": name, "parameters": params, "ok": True, "error": ""}
     try:
         pm.execute_notebook(str(target), str(target), parameters=params, cwd=str(target.parent),
                             kernel_name="python3", progress_bar=False, log_output=False)
@@ -80,6 +105,16 @@ def execute(nb_source: Path, src: Path, preset: str, extra: dict[str, Any] | Non
     nbformat.write(executed, target)
     record["seconds"] = round(time.perf_counter() - t0, 1)
     return record
+
+
+def _add_sections(toc: Any, parent: str, files: list[str]) -> None:
+    """List ``files`` as sections under ``parent`` in a parsed ``_toc.yml``."""
+    for part in toc.get("parts", [toc]):
+        for entry in part.get("chapters", []):
+            if entry.get("file") == parent:
+                entry.setdefault("sections", []).extend({"file": f} for f in files)
+                return
+    raise ValueError(f"{parent} is not a chapter of _toc.yml")
 
 
 def _status_table(records: list[dict[str, Any]], preset: str) -> str:
@@ -138,11 +173,17 @@ def main(argv: list[str] | None = None) -> int:
         known = ", ".join(nb.stem for nb in notebooks())
         raise SystemExit(f"unknown notebook in --only {args.only}; known: {known}")
     records = []
+    toc = yaml.safe_load((src / "_toc.yml").read_text())
     for nb in chosen:
-        print(f"executing {nb.stem} (preset {args.preset}) ...", flush=True)
-        rec = execute(nb, src, args.preset, extra)
-        print(f"  {'ok' if rec['ok'] else 'FAILED'} in {rec['seconds']} s", flush=True)
-        records.append(rec)
+        runs = [(variant_name(nb.stem, v), {**extra, **v}) for v in ([] if extra else VARIANTS.get(nb.stem, []))]
+        for name, params in runs + [(nb.stem, extra)]:
+            print(f"executing {name} (preset {args.preset}) ...", flush=True)
+            rec = execute(nb, src, args.preset, params, name=name)
+            print(f"  {'ok' if rec['ok'] else 'FAILED'} in {rec['seconds']} s", flush=True)
+            records.append(rec)
+        if runs:
+            _add_sections(toc, f"notebooks/{nb.stem}", [f"notebooks/{n}" for n, _ in runs])
+    (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     (build / "execution.json").write_text(json.dumps(records, indent=1))
     status = src / "book" / "status.md"
     if status.exists():

@@ -325,12 +325,12 @@ class OfflineJudge:
     """
 
     refusal_max_words: int = 40
-    first_person_weight: float = 1.0
+    first_person_weight: float = 2.0
     role_named_bonus: float = 0.1
-    list_penalty: float = 0.1
-    ai_role_score: float = 0.0
-    in_role_score: float = 0.1
-    some_role_score: float = -0.1
+    list_penalty: float = 0.2
+    ai_role_score: float = -0.11
+    in_role_score: float = 0.27
+    some_role_score: float = 0.06
     refusal_cues: tuple[str, ...] = REFUSAL_CUES
     ai_cues: tuple[str, ...] = AI_CUES
     assistant_references: tuple[str, ...] = ASSISTANT_REFERENCES
