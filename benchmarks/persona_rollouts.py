@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from persona_axis.catalogue import load_catalogue
+from persona_axis.catalogue import load_catalogue, pick_roles
 from persona_axis.models import load_model
 from persona_axis.presets import preset
 from persona_axis.rollouts import Sampling
@@ -24,17 +24,17 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--preset", default="book")
     args = ap.parse_args()
-    p = preset("rollouts", args.preset)
+    p = preset("persona_space", args.preset)  # the rollouts chapters 1 and 2 use
     model, tok, spec = load_model(args.model)
     cat = load_catalogue()
-    roles = None if p["roles"] is None else cat.role_names[:: max(1, len(cat.roles) // p["roles"])][: p["roles"]]
-    jobs = persona_jobs(cat, spec, n_prompts=p["n_prompts"], n_questions=p["n_questions"], roles=roles)
+    jobs = persona_jobs(cat, spec, n_prompts=p["n_prompts"], n_questions=p["n_questions"], roles=pick_roles(cat, p["roles"]))
     t0 = time.perf_counter()
     ro = collect(model, tok, spec, jobs, Sampling(max_new_tokens=p["max_new_tokens"], seed=0), batch_size=p["batch_size"])
     dt = time.perf_counter() - t0
     n_tok = int(ro.table["n_tokens"].sum())
-    print(f"[{args.model}, preset {args.preset}] {len(jobs)} rollouts, {n_tok} response tokens, "
-          f"{dt:.0f} s ({n_tok / dt:.0f} tok/s, {len(jobs) / dt:.1f} rollouts/s); "
+    timing = (f"{dt:.0f} s ({n_tok / dt:.0f} tok/s, {len(jobs) / dt:.1f} rollouts/s)" if dt > 5
+              else "loaded from the cache; delete the cache folder to time a fresh run")
+    print(f"[{args.model}, preset {args.preset}] {len(jobs)} rollouts, {n_tok} response tokens, {timing}; "
           f"finished at EOS: {ro.table['finished'].mean():.0%}; cache: {ro.path}")
 
 

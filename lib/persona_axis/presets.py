@@ -16,12 +16,6 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "book": {"n_questions": 8, "n_prompts": 3, "max_new_tokens": 48, "answer_tokens": 64},
         "paper": {"n_questions": 240, "n_prompts": 5, "max_new_tokens": 512, "answer_tokens": 256},
     },
-    "rollouts": {
-        "tiny": {"roles": 6, "n_prompts": 1, "n_questions": 2, "max_new_tokens": 8, "batch_size": 16},
-        "quick": {"roles": 40, "n_prompts": 2, "n_questions": 4, "max_new_tokens": 32, "batch_size": 64},
-        "book": {"roles": None, "n_prompts": 2, "n_questions": 8, "max_new_tokens": 64, "batch_size": 64},
-        "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "batch_size": 64},
-    },
     "persona_space": {
         "tiny": {"roles": 8, "n_prompts": 1, "n_questions": 2, "max_new_tokens": 12, "labels": None, "min_count": 1,
                  "traits": 8, "trait_pairs": 1, "trait_questions": 1, "batch_size": 32},
