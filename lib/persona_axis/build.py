@@ -133,10 +133,10 @@ def build_site(src: Path, build: Path) -> None:
     out = build / "jb"
     if out.exists():
         shutil.rmtree(out)
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(src), "--path-output", str(out), "-n", "-W", "--keep-going"]
-    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
-    if jb:
-        cmd = [jb, *cmd[3:]]
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
+    if jb is None:
+        raise RuntimeError("jupyter-book is not installed: pip install -e '.[book]' (or run `make book`)")
+    cmd = [jb, "build", str(src), "--path-output", str(out), "-n", "-W", "--keep-going"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     log = build / "jupyter-book.log"
     log.write_text(res.stdout + "\n" + res.stderr)

@@ -15,7 +15,7 @@ from typing import Any
 
 from .store import CacheError, artifacts_dir, atomic_write_text
 
-__all__ = ["save_result", "load_result", "load_all", "results_dir"]
+__all__ = ["save_result", "load_result", "load_all", "results_dir", "comparison_table", "BOOK_MODELS"]
 
 
 def results_dir(chapter: str) -> Path:
@@ -58,3 +58,35 @@ def load_all(chapter: str) -> dict[str, dict[str, Any]]:
             raise CacheError(f"{f} is corrupt. Delete it and rerun the chapter.") from None
         out[doc["model"]] = doc
     return out
+
+
+#: The instruct models every results table shows, in this order, whether or not they were run.
+BOOK_MODELS = ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct")
+
+
+def comparison_table(rows: list[tuple[str, str, str, str, str]], models: tuple[str, ...] = BOOK_MODELS) -> Any:
+    """The paper's value beside ours, one column per model.
+
+    Args:
+        rows: ``(quantity, paper's value, chapter, key in that chapter's numbers, format spec)``.
+        models: columns always shown; any other model with saved results is appended.
+
+    Returns:
+        A ``pandas.DataFrame``; a model whose chapter has not been run reads "not yet run",
+        and a last row gives the preset each model ran with.
+    """
+    import pandas as pd
+
+    docs = {ch: load_all(ch) for ch in {r[2] for r in rows}}
+    seen = sorted({m for d in docs.values() for m in d} - set(models))
+    table = pd.DataFrame({"quantity": [r[0] for r in rows] + ["preset"],
+                          "paper": [r[1] for r in rows] + ["275 roles x 1,200 rollouts"]})
+    for m in (*models, *seen):
+        cells = []
+        for _, _, chapter, key, fmt in rows:
+            doc = docs[chapter].get(m)
+            cells.append(format(doc["numbers"][key], fmt) if doc else "not yet run")
+        run = next((docs[ch][m] for ch in docs if m in docs[ch]), None)
+        cells.append(run["config"].get("preset", "?") if run else "not yet run")
+        table[m] = cells
+    return table

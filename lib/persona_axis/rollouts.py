@@ -183,7 +183,8 @@ def _generate_batch(
             sampled += int(alive.sum())
             is_eos = torch.isin(tokens, eos_t)
             feeding = alive & ~is_eos  # rows whose new token is a response token
-            out_tokens[:, step] = torch.where(feeding, tokens, torch.full_like(tokens, pad_id))
+            fed = torch.where(feeding, tokens, torch.full_like(tokens, pad_id))
+            out_tokens[:, step] = fed
             lengths += feeding.long()
             alive = feeding
             if not bool(alive.any()):
@@ -193,7 +194,7 @@ def _generate_batch(
             counts += acc.weight
             mask = torch.cat([mask, torch.ones((b, 1), dtype=mask.dtype, device=device)], dim=1)
             out = model(
-                input_ids=torch.where(feeding, tokens, torch.full_like(tokens, pad_id))[:, None],
+                input_ids=fed[:, None],
                 attention_mask=mask, position_ids=next_pos, use_cache=True, logits_to_keep=1, **{ckw: cache},
             )
             acc.weight = None
