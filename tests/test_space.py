@@ -88,8 +88,25 @@ def test_role_vectors_filter_by_label_and_count() -> None:
     rv = role_vectors(table, acts, [0], labels=(3, 2), min_count=2)
     assert rv.names == ["a"] and rv.labels == [3] and rv.counts == [2]
     assert torch.equal(rv.vectors[0, 0], torch.tensor([0.5, 0.5]))
-    rv_all = role_vectors(table, acts, [0])
+    rv_all = role_vectors(table, acts, [0], labels=None, min_count=1)
     assert rv_all.names == ["a", "b"]
     assert torch.equal(default_vector(table, acts)[0], torch.tensor([6.5, 6.5]))
     with pytest.raises(ValueError, match="min_count"):
         role_vectors(table, acts, [0], labels=(3,), min_count=5)
+
+
+def test_compare_vector_sets_reports_each_variant() -> None:
+    from persona_axis.space import compare_vector_sets
+
+    g = torch.Generator().manual_seed(7)
+    names = [f"r{i}" for i in range(12) for _ in range(4)]
+    table = pd.DataFrame({"group": ["role"] * 48 + ["default"] * 4, "name": names + ["default"] * 4,
+                          "label": [3, 3, 2, 1] * 12 + [None] * 4})
+    acts = torch.randn(52, 2, 8, generator=g)
+    acts[48:] += 5.0  # the default sits apart
+    out = compare_vector_sets(table, acts, [0, 1], 1, {"all": {"labels": None, "min_count": 1},
+                                                       "fully": {"labels": (3,), "min_count": 2},
+                                                       "impossible": {"labels": (0,), "min_count": 1}})
+    assert out["n"].tolist() == [12, 12, 0]
+    assert 0 < out.loc[0, "PC1 share"] <= 1 and out.loc[0, "PCs for 70%"] >= 1
+    assert out.loc[2, "PC1 share"] is None or pd.isna(out.loc[2, "PC1 share"])

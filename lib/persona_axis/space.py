@@ -14,7 +14,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["RoleVectors", "role_vectors", "default_vector", "PCAResult", "pca", "role_composition", "relative_position", "trait_vectors"]
+#: The paper's filter: separate vectors for "fully" (3) and "somewhat" (2) role-playing rollouts,
+#: each kept when it has at least 10 rollouts. The official code keeps label 3 with >= 50.
+PAPER_LABELS: tuple[int, ...] = (3, 2)
+PAPER_MIN_COUNT = 10
+CODE_LABELS: tuple[int, ...] = (3,)
+CODE_MIN_COUNT = 50
+
+__all__ = ["RoleVectors", "role_vectors", "default_vector", "PCAResult", "pca", "role_composition", "relative_position", "trait_vectors", "compare_vector_sets",
+           "PAPER_LABELS", "PAPER_MIN_COUNT", "CODE_LABELS", "CODE_MIN_COUNT"]
 
 
 @dataclass
@@ -45,8 +53,8 @@ def role_vectors(
     acts: torch.Tensor,
     layers: Sequence[int],
     *,
-    labels: Sequence[int] | None = None,
-    min_count: int = 1,
+    labels: Sequence[int] | None = PAPER_LABELS,
+    min_count: int = PAPER_MIN_COUNT,
     group: str = "role",
 ) -> RoleVectors:
     """Average the rollouts of each role (and each kept label) into role vectors.
@@ -183,8 +191,54 @@ def trait_vectors(table: Any, acts: torch.Tensor, layers: Sequence[int]) -> Role
     Points from the trait's opposite toward the trait; ``labels`` are ``None``, ``counts`` the
     number of positive rollouts.
     """
-    pos = role_vectors(table, acts, layers, group="trait+")
-    neg = role_vectors(table, acts, layers, group="trait-")
+    pos = role_vectors(table, acts, layers, labels=None, min_count=1, group="trait+")
+    neg = role_vectors(table, acts, layers, labels=None, min_count=1, group="trait-")
     if pos.names != neg.names:
         raise ValueError("every trait needs both positive and negative rollouts")
     return RoleVectors(pos.vectors - neg.vectors, pos.names, [None] * len(pos.names), pos.counts, list(layers))
+
+
+def compare_vector_sets(
+    table: Any,
+    acts: torch.Tensor,
+    layers: Sequence[int],
+    layer: int,
+    variants: dict[str, dict[str, Any]],
+) -> Any:
+    """Persona-space summary numbers for several ways of building role vectors.
+
+    Args:
+        variants: ``name -> role_vectors keyword arguments`` (e.g. ``{"labels": None}`` for
+            unfiltered vectors, ``{"labels": (3, 2), "min_count": 10}`` for the paper's filter).
+        layer: the layer to analyse.
+
+    Returns:
+        A ``pandas.DataFrame`` with, per variant: number of vectors, PC1 variance share,
+        components for 70%, the default's distance from the nearest end of PC1, and the cosine
+        of PC1 with the contrast axis built from the same vectors. Variants whose filter keeps
+        fewer than 3 vectors are reported with that count and no numbers.
+    """
+    import pandas as pd
+
+    from .axis import contrast_axis
+
+    dv = default_vector(table, acts)
+    li = list(layers).index(layer)
+    defaults = acts[torch.tensor((table.reset_index(drop=True)["group"] == "default").to_numpy())]
+    out = []
+    for name, kwargs in variants.items():
+        try:
+            rv = role_vectors(table, acts, layers, **kwargs)
+        except ValueError:
+            out.append([name, 0, None, None, None, None])
+            continue
+        if len(rv.names) < 3:
+            out.append([name, len(rv.names), None, None, None, None])
+            continue
+        sp = pca(rv.at(layer), rv.names).oriented(dv[li])
+        pos = relative_position(sp, dv[li])[0]
+        ax = contrast_axis(defaults, rv.vectors, layers, model="comparison")
+        out.append([name, len(rv.names), float(sp.explained_variance_ratio[0]), sp.n_for(0.7),
+                    float(min(pos, 1 - pos)), float(sp.components[0] @ ax.unit(layer))])
+    return pd.DataFrame(out, columns=["role vectors", "n", "PC1 share", "PCs for 70%", "default's distance from PC1 end",
+                                      "cos(PC1, contrast axis)"])
