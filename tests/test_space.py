@@ -110,3 +110,20 @@ def test_compare_vector_sets_reports_each_variant() -> None:
     assert out["n"].tolist() == [12, 12, 0]
     assert 0 < out.loc[0, "PC1 share"] <= 1 and out.loc[0, "PCs for 70%"] >= 1
     assert out.loc[2, "PC1 share"] is None or pd.isna(out.loc[2, "PC1 share"])
+
+
+def test_composition_correlations_align_roles_by_name() -> None:
+    from persona_axis.space import RoleVectors, composition_correlations, compositions
+
+    g = torch.Generator().manual_seed(9)
+    d_a, d_b = torch.randn(8, generator=g), torch.randn(16, generator=g)
+    coef = torch.linspace(-2, 2, 10)
+    names = [f"r{i}" for i in range(10)]
+    va = RoleVectors((coef[:, None] * d_a + 0.1 * torch.randn(10, 8, generator=g))[:, None], names, [3] * 10, [1] * 10, [0])
+    # model b: other hidden size, roles in another order, one role missing
+    perm = list(reversed(range(9)))
+    vb = RoleVectors((coef[perm, None] * d_b + 0.1 * torch.randn(9, 16, generator=g))[:, None], [names[i] for i in perm], [3] * 9, [1] * 9, [0])
+    ca = compositions(va, 0, pca(va.at(0), names).components)
+    cb = compositions(vb, 0, pca(vb.at(0), vb.names).components)
+    corr = composition_correlations({"a": ca, "b": cb}, absolute=True)
+    assert corr.loc["a", "b"] > 0.95 and corr.loc["a", "a"] == 1.0

@@ -324,7 +324,9 @@ def load_model(
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a load from the cache takes seconds; its bars only clutter the book
     dtype = torch.bfloat16 if dtype is None else dtype
     if device_map is None and torch.cuda.is_available():
         device_map = "auto" if torch.cuda.device_count() > 1 else {"": 0}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["use_style", "ASSISTANT", "ROLE", "CAPPED", "projection_strip", "capping_bars", "scree", "persona_map", "relative_positions", "per_layer"]
+__all__ = ["use_style", "ASSISTANT", "ROLE", "CAPPED", "projection_strip", "capping_bars", "scree", "persona_map", "relative_positions", "per_layer", "correlation_heatmaps"]
 
 ASSISTANT = "#1f6f8b"  # the Assistant end
 ROLE = "#c05640"  # the role-playing end
@@ -185,5 +185,25 @@ def per_layer(series: Mapping[str, Mapping[int, float]], *, ylabel: str, hlines:
     ax.legend(loc="best", fontsize=8)
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def correlation_heatmaps(matrices: Mapping[str, Any], *, title: str = "", vmin: float = -1.0) -> Any:
+    """One annotated heatmap per matrix (e.g. PC1, PC2, PC3 correlations between models)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    use_style()
+    n = len(matrices)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 1, 4.2), squeeze=False)
+    for ax, (name, m) in zip(axes[0], matrices.items()):
+        short = [str(c).split(" (")[0].replace("-instruct", "") for c in m.columns]
+        sns.heatmap(m.astype(float), annot=True, fmt=".2f", vmin=vmin, vmax=1, cmap="vlag", cbar=False, ax=ax,
+                    xticklabels=short, yticklabels=short, square=True)
+        ax.set_title(name)
+        ax.tick_params(axis="x", rotation=30)
+    if title:
+        fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
     return fig

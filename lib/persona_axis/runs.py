@@ -32,7 +32,7 @@ from .models import ModelSpec
 from .rollouts import Sampling, generate, score
 from .store import Store
 
-__all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "label", "persona_rollouts", "trait_rollouts", "teacher_force", "ENGINE_VERSION"]
+__all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "label", "persona_rollouts", "trait_rollouts", "rescore", "teacher_force", "ENGINE_VERSION"]
 
 ENGINE_VERSION = 1  # bump when generation or activation reading changes
 
@@ -149,7 +149,7 @@ def _model_id(spec: ModelSpec) -> str:
 
 
 def _progress_bar(total: int, initial: int, desc: str) -> Any:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # the text bar: works in a terminal and in a notebook without widgets
 
     return tqdm(total=total, initial=initial, desc=desc, unit="rollout", smoothing=0.1)
 
@@ -327,3 +327,48 @@ def trait_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params
     jobs = trait_jobs(cat, n_pairs=params["trait_pairs"], n_questions=params["trait_questions"], traits=names)
     return collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
                    batch_size=params["batch_size"], progress=progress)
+
+
+def rescore(
+    model: Any,
+    tok: Any,
+    spec: ModelSpec,
+    ro: Rollouts,
+    *,
+    layers: Sequence[int] | None = None,
+    batch_size: int = 16,
+    chunk_size: int = 256,
+    root: Path | None = None,
+    progress: bool = True,
+) -> Rollouts:
+    """Read another model's activations on existing rollouts, teacher-forced (cached, resumable).
+
+    Each rollout ``(system, question, response)`` is rendered in *this* model's format (its chat
+    template, or ``chat.base_transcript`` for a base model) and the mean activation over the
+    response tokens is read at every layer. This is how the paper runs a base model on the
+    instruct model's rollouts. The table (and its labels) is the original's.
+    """
+    idx = check_layers(model, None if layers is None else list(layers))
+    config = {"engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
+              "rollouts": ro.key, "layers": idx, "chunk_size": chunk_size}
+    store = Store("rescored", config, root)
+    n = len(ro.table)
+    n_chunks = (n + chunk_size - 1) // chunk_size
+    done = sum(min(chunk_size, n - c * chunk_size) for c in range(n_chunks) if store.has_chunk(c))
+    bar = _progress_bar(n, done, f"{spec.name} reading") if progress else None
+    try:
+        for c in range(n_chunks):
+            if store.has_chunk(c):
+                continue
+            rows = ro.table.iloc[c * chunk_size:(c + 1) * chunk_size]
+            convs = [(r.system if isinstance(r.system, str) and r.system else None, [r.question, r.response.strip() or "..."])
+                     for r in rows.itertuples()]
+            acts = torch.cat([a for a in teacher_force(model, tok, spec, convs, layers=idx, batch_size=batch_size)])
+            store.save_chunk(c, {"acts": acts}, [{"i": int(i)} for i in rows.index])
+            if bar is not None:
+                bar.update(len(rows))
+    finally:
+        if bar is not None:
+            bar.close()
+    acts = torch.cat([store.load_chunk(c)[0]["acts"] for c in range(n_chunks)])
+    return Rollouts(table=ro.table, acts=acts, layers=idx, model=spec.name, path=store.path, key=store.hash)

@@ -21,7 +21,7 @@ PAPER_MIN_COUNT = 10
 CODE_LABELS: tuple[int, ...] = (3,)
 CODE_MIN_COUNT = 50
 
-__all__ = ["RoleVectors", "role_vectors", "default_vector", "PCAResult", "pca", "role_composition", "relative_position", "trait_vectors", "compare_vector_sets",
+__all__ = ["RoleVectors", "role_vectors", "default_vector", "PCAResult", "pca", "role_composition", "relative_position", "trait_vectors", "compare_vector_sets", "compositions", "composition_correlations", "pair_values",
            "PAPER_LABELS", "PAPER_MIN_COUNT", "CODE_LABELS", "CODE_MIN_COUNT"]
 
 
@@ -242,3 +242,49 @@ def compare_vector_sets(
                     float(min(pos, 1 - pos)), float(sp.components[0] @ ax.unit(layer))])
     return pd.DataFrame(out, columns=["role vectors", "n", "PC1 share", "PCs for 70%", "default's distance from PC1 end",
                                       "cos(PC1, contrast axis)"])
+
+
+def compositions(vectors: RoleVectors, layer: int, components: torch.Tensor, k: int = 3) -> Any:
+    """Role composition of the first ``k`` components: ``DataFrame`` (role x ``PC1..PCk``) of cosines.
+
+    Rows are named by role (with `` (label)`` appended for vectors of labels other than 3 or
+    ``None``), so compositions from models of different hidden sizes line up by role.
+    """
+    import pandas as pd
+
+    names = [n if lab in (None, 3) else f"{n} ({lab})" for n, lab in zip(vectors.names, vectors.labels)]
+    x = vectors.at(layer)
+    return pd.DataFrame({f"PC{i + 1}": role_composition(x, components[i]).tolist() for i in range(min(k, len(components)))},
+                        index=names)
+
+
+def composition_correlations(per_model: Any, column: str = "PC1", absolute: bool = False) -> Any:
+    """Pearson correlation of one component's role composition between every pair of models.
+
+    Args:
+        per_model: ``model -> DataFrame`` from ``compositions``; only roles present in both
+            models of a pair enter that pair's correlation.
+        absolute: report ``|r|`` (for components whose sign is not anchored).
+
+    Returns:
+        A symmetric ``DataFrame`` (models x models); the diagonal is 1.
+    """
+    import pandas as pd
+
+    names = list(per_model)
+    out = pd.DataFrame(1.0, index=names, columns=names)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            common = per_model[a].index.intersection(per_model[b].index)
+            if len(common) < 3:
+                r = float("nan")
+            else:
+                r = float(per_model[a].loc[common, column].corr(per_model[b].loc[common, column]))
+            out.loc[a, b] = out.loc[b, a] = abs(r) if absolute else r
+    return out
+
+
+def pair_values(matrix: Any) -> list[float]:
+    """The entries above the diagonal of a square ``DataFrame``: one value per pair of models."""
+    n = len(matrix)
+    return [float(matrix.iloc[i, j]) for i in range(n) for j in range(i + 1, n)]
