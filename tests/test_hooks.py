@@ -137,3 +137,17 @@ def test_bad_cap_kind(model) -> None:
     with pytest.raises(ValueError, match="floor"):
         with cap(model, torch.randn(64), 0.0, [0], kind="clip"):  # type: ignore[arg-type]
             pass
+
+
+def test_steering_sweep_zero_equals_unsteered(model) -> None:
+    from helpers import CharTokenizer
+    from persona_axis.rollouts import Sampling, generate
+    from persona_axis.steering import sweep
+
+    tok = CharTokenizer()
+    prompts = [[5, 6, 7, 8], [9, 10, 11]]
+    samp = Sampling(max_new_tokens=6, seed=3)
+    out = sweep(model, tok, prompts, torch.randn(64), 1, [0.0, 5.0], norm=2.0, sampling=samp, samples=2)
+    plain = generate(model, tok, [p for p in prompts for _ in range(2)], samp)
+    assert out[out.coefficient == 0.0]["text"].tolist() == plain.texts
+    assert list(out.columns) == ["coefficient", "prompt", "sample", "text"] and len(out) == 8

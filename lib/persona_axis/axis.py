@@ -25,7 +25,7 @@ import torch
 
 from .store import atomic_save_tensors, load_tensors
 
-__all__ = ["Axis", "contrast_axis", "calibrate", "axis_path", "SIGN_CONVENTION"]
+__all__ = ["Axis", "contrast_axis", "calibrate", "axis_path", "typical_norm", "SIGN_CONVENTION"]
 
 SIGN_CONVENTION = "points from role-playing toward the default Assistant (larger projection = more Assistant-like)"
 
@@ -170,3 +170,25 @@ def axis_path(model: str, key: str) -> Path:
     from .store import artifacts_dir
 
     return artifacts_dir() / "axes" / f"{model.replace('/', '__')}-{key}.safetensors"
+
+
+def typical_norm(model: Any, tok: Any, texts: Sequence[str], layer: int) -> float:
+    """Median norm of one layer's per-token activations over some texts (first token excluded).
+
+    Steering coefficients in the book are multiples of this number, so that "0.5" means half a
+    typical activation at that layer whatever the model (Gemma's norms are far larger than
+    others'). The first token is left out: its norm is 100-1000x the rest (attention sink).
+    """
+    from .hooks import record
+
+    norms = []
+    with torch.no_grad(), record(model, [layer]) as rec:
+        for text in texts:
+            ids = tok(text, return_tensors="pt")["input_ids"].to(next(model.parameters()).device)
+            model(input_ids=ids)
+    for h in rec.outputs[layer]:
+        if h.shape[1] > 1:
+            norms.append(h[0, 1:].float().norm(dim=-1))
+    if not norms:
+        raise ValueError("the texts are too short: need at least two tokens")
+    return float(torch.cat(norms).median())

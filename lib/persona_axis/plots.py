@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["use_style", "ASSISTANT", "ROLE", "CAPPED", "projection_strip", "capping_bars", "scree", "persona_map", "relative_positions", "per_layer", "correlation_heatmaps"]
+__all__ = ["use_style", "ASSISTANT", "ROLE", "CAPPED", "projection_strip", "capping_bars", "scree", "persona_map", "relative_positions", "per_layer", "correlation_heatmaps", "label_shares", "sns_palette"]
 
 ASSISTANT = "#1f6f8b"  # the Assistant end
 ROLE = "#c05640"  # the role-playing end
@@ -207,3 +207,37 @@ def correlation_heatmaps(matrices: Mapping[str, Any], *, title: str = "", vmin: 
         fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
     return fig
+
+
+def label_shares(shares: Any, *, xlabel: str = "steering coefficient (x typical activation norm)", title: str = "",
+                 note: str = "negative: away from the Assistant; positive: toward it") -> Any:
+    """Stacked areas of label shares against steering strength.
+
+    Args:
+        shares: ``DataFrame`` indexed by coefficient, one column per label, rows summing to 1.
+    """
+    import matplotlib.pyplot as plt
+
+    use_style()
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    x = [float(v) for v in shares.index]
+    ax.stackplot(x, [shares[c].to_numpy() for c in shares.columns], labels=list(shares.columns), alpha=0.85,
+                 colors=sns_palette(len(shares.columns)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of completions")
+    ax.set_ylim(0, 1)
+    ax.axvline(0, color="0.2", lw=1, ls=":")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    if note:
+        ax.text(0.0, -0.28, note, transform=ax.transAxes, fontsize=8, color="0.35")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def sns_palette(n: int) -> list[Any]:
+    """The house palette for ``n`` categories."""
+    import seaborn as sns
+
+    return list(sns.color_palette("Set2", n))

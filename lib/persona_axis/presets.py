@@ -26,6 +26,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "labels": [3, 2], "min_count": 10,
                   "traits": None, "trait_pairs": 5, "trait_questions": 240, "batch_size": 64},
     },
+    "base_vs_instruct": {
+        "tiny": {"coefficients": [-0.2, 0.0, 0.2], "samples": 1, "max_new_tokens": 12},
+        "quick": {"coefficients": [-0.3, -0.15, 0.0, 0.15, 0.3], "samples": 2, "max_new_tokens": 24},
+        "book": {"coefficients": [-0.4, -0.2, -0.1, 0.0, 0.1, 0.2, 0.4], "samples": 8, "max_new_tokens": 32},
+        "paper": {"coefficients": [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0], "samples": 50, "max_new_tokens": 64},
+    },
 }
 
 

@@ -1,0 +1,58 @@
+"""Steering sweeps: generate under additive steering at several strengths.
+
+Coefficients are given in units of a layer's typical activation norm (``axis.typical_norm``),
+so a sweep means the same thing for every model. With an Assistant Axis (pointing toward the
+Assistant), positive coefficients steer toward the Assistant and negative ones away from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .hooks import steer
+from .rollouts import Sampling, generate
+
+__all__ = ["sweep"]
+
+
+def sweep(
+    model: Any,
+    tok: Any,
+    prompts: Sequence[Sequence[int]],
+    direction: torch.Tensor,
+    layer: int,
+    coefficients: Sequence[float],
+    norm: float,
+    sampling: Sampling,
+    *,
+    samples: int = 1,
+    batch_size: int = 64,
+) -> Any:
+    """Generate every prompt ``samples`` times at every steering strength.
+
+    Args:
+        prompts: token ids of each prompt.
+        direction: ``(hidden,)``; normalised here.
+        layer: the steered layer (every position).
+        coefficients: strengths in units of ``norm``; the added vector is ``c * norm * unit``.
+        norm: the layer's typical activation norm (``axis.typical_norm``).
+        sampling: decoding settings; each strength uses the same seed, so coefficient 0 is the
+            unsteered model and differences between strengths come from the steering.
+
+    Returns:
+        ``DataFrame`` with columns ``coefficient``, ``prompt``, ``sample``, ``text``.
+    """
+    import pandas as pd
+
+    unit = direction.float() / direction.float().norm()
+    batch = [list(p) for p in prompts for _ in range(samples)]
+    rows = []
+    for c in coefficients:
+        with steer(model, unit, float(c) * norm, [layer]):
+            res = generate(model, tok, batch, sampling, layers=[layer], batch_size=batch_size)
+        for k, text in enumerate(res.texts):
+            rows.append({"coefficient": float(c), "prompt": k // samples, "sample": k % samples, "text": text})
+    return pd.DataFrame(rows)
