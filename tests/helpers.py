@@ -15,7 +15,7 @@ class CharTokenizer:
     pad_token_id = 1
 
     def __call__(self, text: str, add_special_tokens: bool = True, return_offsets_mapping: bool = False) -> dict[str, Any]:
-        ids = [2 + (ord(c) % 126) for c in text]
+        ids = [2 + ((ord(c) - 32) % 126) for c in text]  # printable ASCII round-trips through decode
         out: dict[str, Any] = {"input_ids": ids}
         if return_offsets_mapping:
             out["offset_mapping"] = [(i, i + 1) for i in range(len(text))]

@@ -94,3 +94,12 @@ def test_corrupt_chunk_gives_clear_error(model, tmp_path) -> None:
     (ro.path / "chunk-00000.safetensors").write_bytes(b"not a tensor file")
     with pytest.raises(CacheError, match="Delete it and rerun"):
         collect(model, tok, spec, _jobs(3), Sampling(max_new_tokens=3), root=tmp_path, progress=False)
+
+
+def test_store_keeps_unicode_line_separators(tmp_path) -> None:
+    from persona_axis.store import Store
+
+    s = Store("x", {"a": 1}, tmp_path)
+    rows = [{"response": "one\u2028two\x85three"}, {"response": "four"}]
+    s.save_chunk(0, {"t": torch.zeros(2)}, rows)
+    assert s.load_chunk(0)[1] == rows

@@ -127,3 +127,23 @@ def test_composition_correlations_align_roles_by_name() -> None:
     cb = compositions(vb, 0, pca(vb.at(0), vb.names).components)
     corr = composition_correlations({"a": ca, "b": cb}, absolute=True)
     assert corr.loc["a", "b"] > 0.95 and corr.loc["a", "a"] == 1.0
+
+
+def test_get_axis_is_cached_and_calibrated(tmp_path, monkeypatch) -> None:
+    from persona_axis.axis import get_axis, threshold
+    from persona_axis.runs import Rollouts
+
+    monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
+    g = torch.Generator().manual_seed(2)
+    table = pd.DataFrame({"group": ["role"] * 8 + ["default"] * 4, "name": ["a"] * 4 + ["b"] * 4 + ["default"] * 4,
+                          "label": [3, 3, 1, 1, 3, 3, 3, 2, None, None, None, None]})
+    acts = torch.randn(12, 2, 6, generator=g)
+    acts[8:] += 3.0
+    ro = Rollouts(table=table, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k")
+    ax = get_axis(ro, {"labels": [3, 2], "min_count": 2})
+    assert ax.info["n_fully_vectors"] == 2
+    proj = ax.project(acts[:, 1], 5)
+    assert abs(threshold(ax, 5, 50) - float(proj.median())) < 0.5
+    assert torch.equal(get_axis(ro, {"labels": [3, 2], "min_count": 2}).vectors, ax.vectors)
+    with pytest.raises(KeyError, match="not calibrated"):
+        threshold(ax, 5, 10)

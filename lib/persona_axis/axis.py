@@ -25,7 +25,7 @@ import torch
 
 from .store import atomic_save_tensors, load_tensors
 
-__all__ = ["Axis", "contrast_axis", "calibrate", "axis_path", "typical_norm", "SIGN_CONVENTION"]
+__all__ = ["Axis", "contrast_axis", "calibrate", "axis_path", "typical_norm", "get_axis", "threshold", "SIGN_CONVENTION"]
 
 SIGN_CONVENTION = "points from role-playing toward the default Assistant (larger projection = more Assistant-like)"
 
@@ -192,3 +192,49 @@ def typical_norm(model: Any, tok: Any, texts: Sequence[str], layer: int) -> floa
     if not norms:
         raise ValueError("the texts are too short: need at least two tokens")
     return float(torch.cat(norms).median())
+
+
+def get_axis(ro: Any, params: dict[str, Any], *, percentiles: Sequence[float] = (1, 25, 50, 75)) -> Axis:
+    """The Assistant Axis of a set of persona-space rollouts, built once and cached.
+
+    The paper's contrast axis: mean of all default rollouts minus the mean of the "fully"
+    role-playing role vectors (label 3, at least ``params["min_count"]`` rollouts; every rollout
+    of a role when ``params["labels"]`` is ``None``). Calibration percentiles of the projections
+    of all rollouts (roles and default) are stored in ``info["percentiles"][layer][p]``.
+
+    Args:
+        ro: labelled ``runs.Rollouts`` (from ``runs.persona_rollouts``).
+        params: the chapter preset (``labels``, ``min_count``).
+    """
+    from .space import role_vectors
+    from .store import config_hash
+
+    labels = [3] if params.get("labels") else None
+    min_count = int(params["min_count"]) if labels else 1
+    key = config_hash({"rollouts": ro.key, "labels": labels, "min_count": min_count, "percentiles": list(percentiles)})
+    path = axis_path(ro.model, key)
+    if path.exists():
+        return Axis.load(path)
+    fully = role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count)
+    defaults = ro.acts[torch.tensor((ro.table["group"] == "default").to_numpy())]
+    axis = contrast_axis(defaults, fully.vectors, ro.layers, model=ro.model,
+                         method="contrast: mean(default rollouts) - mean('fully' role vectors)",
+                         info={"rollouts": ro.key, "labels": labels, "min_count": min_count, "n_fully_vectors": len(fully.names),
+                               "n_default_rollouts": len(defaults)})
+    cal = calibrate(axis, ro.acts, ro.layers, percentiles)
+    axis.info["percentiles"] = {str(layer): {str(p): v for p, v in q.items()} for layer, q in cal.items()}
+    axis.save(path)
+    return axis
+
+
+def threshold(axis: Axis, layer: int, percentile: float) -> float:
+    """A stored calibration percentile of ``axis`` at ``layer`` (see ``get_axis``)."""
+    if not 0 <= percentile <= 100:
+        raise ValueError(f"percentile {percentile} is outside 0-100")
+    table = axis.info.get("percentiles", {}).get(str(layer))
+    if table is None:
+        raise KeyError(f"the axis has no calibration at layer {layer}; build it with get_axis")
+    key = str(float(percentile))
+    if key not in table:
+        raise KeyError(f"percentile {percentile} was not calibrated; available: {sorted(float(k) for k in table)}")
+    return float(table[key])

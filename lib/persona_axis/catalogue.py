@@ -219,7 +219,7 @@ def _builtin() -> Catalogue:
                       for p in _list(t.get("pairs"), where, "pairs", 5))
         traits.append(Trait(_str(t.get("name"), where, "name"), _str(t.get("description"), where, "description"), pairs))
     questions = []
-    lines = base.joinpath("questions.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = base.joinpath("questions.jsonl").read_text(encoding="utf-8").split("\n")
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -262,7 +262,7 @@ def _release(path: Path) -> Catalogue:
             raise CatalogueError(f"{path}: no extraction_questions.jsonl found")
         qfile = found[0]
     questions = []
-    for n, line in enumerate(qfile.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(qfile.read_text(encoding="utf-8").split("\n"), 1):
         if not line.strip():
             continue
         try:

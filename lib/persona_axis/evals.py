@@ -347,7 +347,7 @@ def _load_jsonl(path: Any, item_type: type[T], source: str | None = None) -> lis
     parse: Callable[[Mapping[str, Any], _Where], T] = item_type.from_record
     items: list[T] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         where = _Where(name, lineno)

@@ -456,7 +456,7 @@ def load_hand_labels(path: str | Path | None = None) -> list[dict[str, Any]]:
         text = resources.files("persona_axis").joinpath("data/judge/hand_labels.jsonl").read_text(encoding="utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
 
 
 # --------------------------------------------------------------------------------------------

@@ -32,6 +32,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "book": {"coefficients": [-0.4, -0.2, -0.1, 0.0, 0.1, 0.2, 0.4], "samples": 8, "max_new_tokens": 32},
         "paper": {"coefficients": [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0], "samples": 50, "max_new_tokens": 64},
     },
+    "steering": {
+        "tiny": {"roles": 2, "coefficients": [-0.5, 0.0, 0.5], "max_new_tokens": 12},
+        "quick": {"roles": 6, "coefficients": [-0.8, -0.4, 0.0, 0.4], "max_new_tokens": 32},
+        "book": {"roles": 20, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 48},
+        "paper": {"roles": 50, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 256},
+    },
 }
 
 

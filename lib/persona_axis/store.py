@@ -135,7 +135,10 @@ class Store:
         """Load chunk ``i``; a damaged chunk gives a ``CacheError`` that says what to do."""
         tensors, _ = load_tensors(self._chunk(i, "safetensors"))
         rows = []
-        for n, line in enumerate(self._chunk(i, "jsonl").read_text(encoding="utf-8").splitlines(), 1):
+        # split on "\n" only: JSON keeps U+2028, U+0085 and the like raw, and str.splitlines() would cut there
+        for n, line in enumerate(self._chunk(i, "jsonl").read_text(encoding="utf-8").split("\n"), 1):
+            if not line:
+                continue
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:

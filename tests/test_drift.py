@@ -1,0 +1,59 @@
+"""Drift: conversations played turn by turn, the monitor, predictability of the position."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from helpers import CharTokenizer, tiny_spec
+from persona_axis.axis import Axis
+from persona_axis.drift import DriftMonitor, converse, load_conversations, predictability
+from persona_axis.hooks import steer
+from persona_axis.rollouts import Sampling
+
+
+def test_scripts_shipped() -> None:
+    df = load_conversations()
+    assert df.groupby("domain").size().to_dict() == {"coding": 12, "philosophy": 12, "therapy": 12, "writing": 12}
+    assert all(len(t) == 10 for t in df["user_turns"])
+    assert all(len(t) == 3 for t in load_conversations(per_domain=2, turns=3)["user_turns"])
+
+
+def test_converse_plays_every_turn_with_history(model) -> None:
+    tok, spec = CharTokenizer(), tiny_spec()
+    axis = Axis(torch.randn(4, 64), [0, 1, 2, 3], "tiny", "random")
+    out = converse(model, tok, spec, [["hi", "how are you?", "bye"], ["yo"]], axis, 2, Sampling(max_new_tokens=4), ids=["a", "b"])
+    assert out.groupby("conversation").size().to_dict() == {"a": 3, "b": 1}
+    assert out["turn"].tolist() == [0, 0, 1, 2]
+
+
+def test_monitor_flags_a_steered_conversation(model) -> None:
+    """Steering away along the axis during the chat drives replies below the floor; unsteered does not."""
+    tok, spec = CharTokenizer(), tiny_spec()
+    direction = torch.randn(64, generator=torch.Generator().manual_seed(0))
+    axis = Axis(torch.stack([direction] * 4), [0, 1, 2, 3], "tiny", "random")
+    turns = ["hello there", "tell me more", "and then?"]
+    plain = DriftMonitor(model, tok, spec, axis, 2, threshold=-1e9).chat(turns)
+    floor = min(plain.projections) - 1.0
+    mon = DriftMonitor(model, tok, spec, axis, 2, threshold=floor)
+    assert not mon.chat(turns).drifted
+    with steer(model, axis.unit(2), -25.0, [2]):
+        report = mon.chat(turns)
+    assert report.drifted and report.first_flag == 0 and all(report.flagged)
+    replay = mon.score(["hi", "hello friend"])
+    assert len(replay.projections) == 1
+
+
+def test_predictability_recovers_a_linear_signal() -> None:
+    rng = np.random.default_rng(0)
+    n_conv, turns, d = 12, 8, 16
+    w = rng.normal(size=d)
+    x = rng.normal(size=(n_conv * turns, d))
+    table = pd.DataFrame({"conversation": np.repeat(np.arange(n_conv), turns), "turn": np.tile(np.arange(turns), n_conv),
+                          "projection": x @ w + 0.1 * rng.normal(size=n_conv * turns)})
+    r = predictability(table, x)
+    assert r["r2_position"] > 0.9 and r["n_conversations"] == 12
+    with pytest.raises(ValueError, match="two conversations"):
+        predictability(table[table.conversation == 0], x[:turns])
