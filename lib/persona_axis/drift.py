@@ -25,7 +25,7 @@ from .models import ModelSpec
 from .rollouts import Sampling, generate
 from .runs import teacher_force
 
-__all__ = ["DriftReport", "DriftMonitor", "converse", "load_conversations", "predictability"]
+__all__ = ["DriftReport", "DriftMonitor", "converse", "load_conversations", "predictability", "flag_summary"]
 
 
 @dataclass
@@ -194,3 +194,12 @@ def predictability(table: Any, embeddings: Any, *, n_splits: int = 5, alphas: Se
     dpred = cross_val_predict(RidgeCV(alphas=list(alphas)), x[has], dy, groups=groups[has], cv=GroupKFold(k))
     return {"r2_position": float(r2_score(y, pred)), "r2_change": float(r2_score(dy, dpred)),
             "n": int(len(t)), "n_conversations": int(len(set(groups)))}
+
+
+def flag_summary(table: Any, floor: float, by: str = "domain") -> Any:
+    """Per group: share of replies below ``floor`` and share of conversations with at least one."""
+    import pandas as pd
+
+    t = table.assign(flagged=table["projection"] < floor)
+    per_conv = t.groupby([by, "conversation"])["flagged"].any().groupby(level=0).mean()
+    return pd.DataFrame({"replies flagged": t.groupby(by)["flagged"].mean(), "conversations flagged": per_conv})

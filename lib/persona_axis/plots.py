@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["use_style", "ASSISTANT", "ROLE", "CAPPED", "projection_strip", "capping_bars", "scree", "persona_map", "relative_positions", "per_layer", "correlation_heatmaps", "label_shares", "sns_palette"]
+__all__ = ["use_style", "ASSISTANT", "ROLE", "CAPPED", "projection_strip", "capping_bars", "scree", "persona_map", "relative_positions", "per_layer", "correlation_heatmaps", "label_shares", "sns_palette", "trajectories"]
 
 ASSISTANT = "#1f6f8b"  # the Assistant end
 ROLE = "#c05640"  # the role-playing end
@@ -241,3 +241,29 @@ def sns_palette(n: int) -> list[Any]:
     import seaborn as sns
 
     return list(sns.color_palette("Set2", n))
+
+
+def trajectories(table: Any, *, hlines: Mapping[str, float] | None = None, title: str = "",
+                 ylabel: str = "projection on the Assistant Axis") -> Any:
+    """Mean projection per turn for each domain, with 95% confidence bands.
+
+    Args:
+        table: columns ``domain``, ``turn`` (0-based) and ``projection``.
+        hlines: reference levels, e.g. ``{"25th percentile of rollouts": -3.1}``.
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    use_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    t = table.assign(turn=table["turn"] + 1)
+    sns.lineplot(data=t, x="turn", y="projection", hue="domain", errorbar=("ci", 95), marker="o", ax=ax)
+    for label, y in (hlines or {}).items():
+        ax.axhline(y, ls="--", color="0.5", lw=1)
+        ax.text(t["turn"].max(), y, f"{label} ", ha="right", va="bottom", fontsize=8, color="0.3")
+    ax.set_xlabel("turn")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

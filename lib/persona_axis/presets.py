@@ -38,6 +38,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "book": {"roles": 20, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 48},
         "paper": {"roles": 50, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 256},
     },
+    "drift": {
+        "tiny": {"per_domain": 2, "turns": 2, "max_new_tokens": 12},
+        "quick": {"per_domain": 4, "turns": 4, "max_new_tokens": 32},
+        "book": {"per_domain": 10, "turns": 8, "max_new_tokens": 48},
+        "paper": {"per_domain": 12, "turns": 10, "max_new_tokens": 512},
+    },
 }
 
 
