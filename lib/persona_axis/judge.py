@@ -53,6 +53,7 @@ __all__ = [
     "BASE_PREFILL_CATEGORIES",
     "IDENTITY_CATEGORIES",
     "looks_nonsensical",
+    "load_identity_labels",
     "RUBRIC",
     "LABELS",
     "REFUSAL_CUES",
@@ -734,3 +735,11 @@ class CategoryJudge:
             else:
                 out.append(self.categories[k][0])
         return out
+
+
+def load_identity_labels() -> list[dict[str, Any]]:
+    """Hand-labelled identity answers of steered SmolLM2 (``data/judge/identity_labels.jsonl``)."""
+    from importlib import resources
+
+    text = resources.files("persona_axis").joinpath("data/judge/identity_labels.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
