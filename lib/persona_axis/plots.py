@@ -244,11 +244,12 @@ def sns_palette(n: int) -> list[Any]:
 
 
 def trajectories(table: Any, *, hlines: Mapping[str, float] | None = None, title: str = "",
-                 ylabel: str = "projection on the Assistant Axis") -> Any:
+                 ylabel: str = "projection on the Assistant Axis", hue: str = "domain", style: str | None = None) -> Any:
     """Mean projection per turn for each domain, with 95% confidence bands.
 
     Args:
-        table: columns ``domain``, ``turn`` (0-based) and ``projection``.
+        table: columns ``turn`` (0-based), ``projection`` and ``hue`` (default ``domain``).
+        hue: the column that gives each line its colour; ``style``: one that gives its dashes.
         hlines: reference levels, e.g. ``{"25th percentile of rollouts": -3.1}``.
     """
     import matplotlib.pyplot as plt
@@ -257,12 +258,82 @@ def trajectories(table: Any, *, hlines: Mapping[str, float] | None = None, title
     use_style()
     fig, ax = plt.subplots(figsize=(7.5, 4))
     t = table.assign(turn=table["turn"] + 1)
-    sns.lineplot(data=t, x="turn", y="projection", hue="domain", errorbar=("ci", 95), marker="o", ax=ax)
+    sns.lineplot(data=t, x="turn", y="projection", hue=hue, style=style, errorbar=("ci", 95), marker="o", ax=ax)
     for label, y in (hlines or {}).items():
         ax.axhline(y, ls="--", color="0.5", lw=1)
         ax.text(t["turn"].max(), y, f"{label} ", ha="right", va="bottom", fontsize=8, color="0.3")
     ax.set_xlabel("turn")
     ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def calibration_bands(percentiles: Mapping[int, Mapping[float, float]], *, default: Mapping[int, float] | None = None,
+                      band: Sequence[int] = (), title: str = "") -> Any:
+    """Calibration percentiles of the persona-space projections on the axis, layer by layer.
+
+    Args:
+        percentiles: ``layer -> {percentile: projection}`` (``axis.calibrate`` or ``get_axis``'s info).
+        default: ``layer -> median projection of the default rollouts``, drawn as a line.
+        band: layers to shade (a capping band).
+    """
+    import matplotlib.pyplot as plt
+
+    use_style()
+    layers = sorted(percentiles)
+    ps = sorted({float(p) for q in percentiles.values() for p in q})
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    for p, color in zip(ps, sns_palette(len(ps))):
+        ax.plot(layers, [percentiles[layer][p] for layer in layers], marker=".", color=color, label=f"{p:g}th percentile")
+    if default:
+        ax.plot(layers, [default[layer] for layer in layers], color="black", ls="--", lw=1.2, label="default (median)")
+    if band:
+        ax.axvspan(min(band) - 0.5, max(band) + 0.5, color="0.85", zorder=0, label="capping band")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("projection on the Assistant Axis")
+    ax.legend(fontsize=8, ncol=2)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def pareto(summary: Any, *, x: str = "harm_reduction", y: str = "capability_change", front: Sequence[bool] = (),
+           best: str | None = None, title: str = "") -> Any:
+    """Each capping setting as a point: harm reduction against summed capability change.
+
+    Args:
+        summary: one row per setting with ``setting``, ``x``, ``y``, ``axis_percentile`` and
+            ``width`` (the uncapped row, with no percentile, is drawn at the origin as a cross).
+        front: which rows are on the Pareto frontier (joined by a line).
+        best: the name of the setting to circle.
+    """
+    import matplotlib.pyplot as plt
+
+    use_style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    capped = summary[summary["axis_percentile"].notna()]
+    pcts = sorted(capped["axis_percentile"].unique())
+    widths = sorted(capped["width"].unique())
+    markers = ["o", "s", "^", "D", "v"]
+    for p, color in zip(pcts, sns_palette(len(pcts))):
+        for w, m in zip(widths, markers):
+            part = capped[(capped["axis_percentile"] == p) & (capped["width"] == w)]
+            ax.scatter(part[x], part[y], color=color, marker=m, s=45, label=f"floor at p{p:g}, {int(w)} layers", zorder=3)
+    ax.scatter([0], [0], marker="x", color="black", s=60, label="uncapped", zorder=3)
+    if len(front):
+        pts = summary[list(front)].sort_values(x)
+        ax.plot(pts[x], pts[y], color="0.4", lw=1, ls="--", label="Pareto frontier", zorder=2)
+    if best is not None:
+        b = summary[summary["setting"] == best]
+        ax.scatter(b[x], b[y], s=220, facecolors="none", edgecolors="black", lw=1.5, zorder=4, label=f"chosen: {best}")
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.axvline(0, color="0.7", lw=0.8)
+    ax.set_xlabel("harm reduction (fraction of the uncapped rate)")
+    ax.set_ylabel("capability change (summed accuracy points)")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     if title:
         ax.set_title(title)
     fig.tight_layout()

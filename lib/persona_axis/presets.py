@@ -44,6 +44,23 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "book": {"per_domain": 10, "turns": 8, "max_new_tokens": 48},
         "paper": {"per_domain": 12, "turns": 10, "max_new_tokens": 512},
     },
+    "capping": {
+        # sizes: prompts per evaluation set; centres and widths as fractions of the depth (the paper:
+        # Qwen 3 32B layers 46-53 of 64, width 1/8, centre 0.78; Llama 3.3 70B 56-71 of 80, width 1/5,
+        # centre 0.8); percentiles in the paper-text convention (floor on the axis)
+        "tiny": {"sizes": {"jailbreak": 4, "persona": 4, "instructions": 2, "arithmetic": 2, "knowledge": 2},
+                 "far_roles": 4, "centres": [0.6], "widths": [0.125], "percentiles": [25], "max_new_tokens": 12,
+                 "per_domain": 1, "turns": 2, "drift_tokens": 12},
+        "quick": {"sizes": {"jailbreak": 16, "persona": 16, "instructions": 12, "arithmetic": 12, "knowledge": 12},
+                  "far_roles": 8, "centres": [0.5, 0.75], "widths": [0.125], "percentiles": [25, 75], "max_new_tokens": 32,
+                  "per_domain": 2, "turns": 4, "drift_tokens": 32},
+        "book": {"sizes": {"jailbreak": 64, "persona": 64, "instructions": 40, "arithmetic": 40, "knowledge": 40},
+                 "far_roles": 16, "centres": [0.5, 0.75], "widths": [0.125, 0.25], "percentiles": [1, 25, 75],
+                 "max_new_tokens": 48, "per_domain": 4, "turns": 6, "drift_tokens": 48},
+        "paper": {"sizes": {"jailbreak": 120, "persona": 240, "instructions": 120, "arithmetic": 129, "knowledge": 128},
+                  "far_roles": 50, "centres": [0.5, 0.625, 0.75, 0.8], "widths": [0.125, 0.2],
+                  "percentiles": [1, 25, 50, 75], "max_new_tokens": 256, "per_domain": 12, "turns": 10, "drift_tokens": 512},
+    },
 }
 
 

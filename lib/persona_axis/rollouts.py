@@ -199,7 +199,10 @@ def _generate_batch(
             )
             acc.weight = None
             next_pos = next_pos + 1
-    acts = torch.stack([acc.sums[layer] for layer in layers], dim=1) / counts.clamp(min=1)[:, None, None]
+    if layers:
+        acts = torch.stack([acc.sums[layer] for layer in layers], dim=1) / counts.clamp(min=1)[:, None, None]
+    else:  # nothing recorded
+        acts = torch.zeros((b, 0, hidden), dtype=torch.float32, device=device)
     toks = [out_tokens[i, : int(lengths[i])].tolist() for i in range(b)]
     finished = [not bool(a) for a in alive.tolist()]
     # a row is finished when it produced EOS; rows still alive after the loop hit the limit

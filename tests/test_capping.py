@@ -1,0 +1,204 @@
+"""Capping conventions, calibration, the sweep's bookkeeping and the jailbreak scorer (exact oracles)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from helpers import CharTokenizer
+from persona_axis import capping as C
+from persona_axis.axis import Axis
+from persona_axis.evals import jailbreak_outcome, load_arithmetic
+from persona_axis.hooks import record
+from persona_axis.rollouts import Sampling
+from persona_axis.store import CacheError
+
+LAYERS = [0, 1, 2, 3]
+
+
+@pytest.fixture
+def axis() -> Axis:
+    g = torch.Generator().manual_seed(1)
+    return Axis(torch.randn(4, 64, generator=g), list(LAYERS), "tiny", "random", "toward the Assistant", {})
+
+
+@pytest.fixture
+def calib(model, ids) -> torch.Tensor:
+    """(101, 4, 64) calibration activations: real per-token activations of the tiny model.
+
+    101 rows put every integer percentile exactly on a sample (no interpolation), so mirrored
+    percentiles give exactly negated thresholds.
+    """
+    with torch.no_grad(), record(model, LAYERS) as rec:
+        model(torch.randint(2, 128, (5, 30), generator=torch.Generator().manual_seed(3)))
+    acts = torch.stack([rec.stacked(layer).reshape(-1, 64) for layer in LAYERS], dim=1)
+    return acts[:101]
+
+
+def run(model, ids, plan) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+    with torch.no_grad(), C.capping(model, plan), record(model, LAYERS) as rec:
+        out = model(ids).logits
+    return {layer: rec.stacked(layer) for layer in LAYERS}, out
+
+
+def test_text_convention_is_a_floor_on_the_axis(model, ids, axis, calib) -> None:
+    setting = C.CapSetting((1, 2), 50, "paper-text")
+    plan = C.plan_cap(axis, calib, LAYERS, setting)
+    assert plan.kind == "floor"
+    for layer in (1, 2):
+        assert torch.equal(plan.vectors[layer], axis.unit(layer))
+        proj = calib[:, layer] @ axis.unit(layer)
+        assert plan.taus[layer] == float(torch.quantile(proj, 0.5))
+    before, _ = run(model, ids, None)
+    after, _ = run(model, ids, plan)
+    assert torch.equal(after[0], before[0])  # below the band: untouched
+    layer = 1  # the first capped layer sees uncapped input: untouched rows stay bit for bit
+    u = axis.unit(layer)
+    p_before, p_after = before[layer] @ u, after[layer] @ u
+    assert (p_after >= plan.taus[layer] - 1e-4).all()
+    keep = p_before >= plan.taus[layer]
+    assert keep.any() and (~keep).any()
+    assert torch.equal(after[layer][keep], before[layer][keep])
+    assert (after[2] @ axis.unit(2) >= plan.taus[2] - 1e-4).all()
+
+
+def test_code_convention_is_a_ceiling_on_the_opposite_vector(model, ids, axis, calib) -> None:
+    plan = C.plan_cap(axis, calib, LAYERS, C.CapSetting((2,), 25, "paper-code"))
+    assert plan.kind == "ceiling"
+    w = -axis.unit(2)
+    assert torch.equal(plan.vectors[2], w)
+    assert plan.taus[2] == float(torch.quantile(calib[:, 2] @ w, 0.25))
+    before, _ = run(model, ids, None)
+    after, _ = run(model, ids, plan)
+    assert (after[2] @ w <= plan.taus[2] + 1e-4).all()
+    keep = before[2] @ w <= plan.taus[2]
+    assert keep.any() and (~keep).any()
+    assert torch.equal(after[2][keep], before[2][keep])
+
+
+@pytest.mark.parametrize("p", [1, 25, 50, 75])
+def test_conventions_coincide_when_percentiles_are_mirrored(model, ids, axis, calib, p) -> None:
+    text = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2, 3), p, "paper-text"))
+    code = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2, 3), 100 - p, "paper-code"))
+    assert C.CapSetting((1,), 100 - p, "paper-code").axis_percentile == p
+    for layer in (1, 2, 3):
+        assert code.taus[layer] == -text.taus[layer]
+    acts_t, out_t = run(model, ids, text)
+    acts_c, out_c = run(model, ids, code)
+    assert torch.equal(out_t, out_c)
+    assert all(torch.equal(acts_t[layer], acts_c[layer]) for layer in LAYERS)
+    # and the same percentile in both conventions is a different intervention (unless p = 50)
+    if p != 50:
+        other = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2, 3), p, "paper-code"))
+        assert not torch.equal(run(model, ids, other)[1], out_t)
+
+
+def test_capping_none_is_the_model(model, ids) -> None:
+    assert torch.equal(run(model, ids, None)[1], model(ids).logits.detach())
+
+
+def test_bad_settings_say_what_to_do(axis, calib) -> None:
+    with pytest.raises(ValueError, match="outside 0-100"):
+        C.CapSetting((1,), 101)
+    with pytest.raises(ValueError, match="unknown convention"):
+        C.CapSetting((1,), 25, "paper")
+    with pytest.raises(ValueError, match="at least one layer"):
+        C.CapSetting((), 25)
+    with pytest.raises(KeyError, match="no calibration activations at layer 7"):
+        C.plan_cap(axis, calib[:, :2], [0, 1], C.CapSetting((1, 7), 25))
+    with pytest.raises(ValueError, match="acts must be"):
+        C.plan_cap(axis, calib, [0, 1], C.CapSetting((1,), 25))
+
+
+def test_band_and_grid() -> None:
+    assert C.band(20, 4, 30) == (18, 19, 20, 21)
+    assert C.band(0, 3, 30) == (0, 1, 2)
+    assert C.band(29, 4, 30) == (26, 27, 28, 29)
+    assert C.band(10, 1, 30) == (10,)
+    with pytest.raises(ValueError, match="band width"):
+        C.band(10, 31, 30)
+    with pytest.raises(ValueError, match="out of range"):
+        C.band(30, 2, 30)
+    # the paper's Qwen 3 32B band: 8 of 64 layers near 0.78 of the depth
+    (s,) = C.grid(64, [49.5 / 63], [0.125], [25])
+    assert s.layers == tuple(range(46, 54)) and s.label == "L46-53 p25 (text)"
+    # bands that coincide on a small model are listed once
+    assert len(C.grid(4, [0.5, 0.55], [0.125], [25, 75])) == 2
+    assert C.CapSetting((3, 4), 25, "paper-code").axis_percentile == 75
+
+
+def test_pareto_front() -> None:
+    x = [0.0, 0.5, 0.5, 0.2, 0.6]
+    y = [0.0, -0.1, -0.2, 0.1, -0.3]
+    assert C.pareto_front(x, y) == [False, True, False, True, True]
+    assert C.pareto_front([1.0, 1.0], [0.0, 0.0]) == [True, True]  # ties dominate nothing
+
+
+def test_changes() -> None:
+    s = pd.DataFrame({"setting": ["uncapped", "a"], "harm": [0.5, 0.2], "persona_break": [0.8, 0.5],
+                      "instructions": [0.4, 0.3], "arithmetic": [0.1, 0.2], "knowledge": [0.25, 0.25]})
+    out = C.changes(s).set_index("setting")
+    assert out.loc["a", "harm_reduction"] == pytest.approx(0.6)
+    assert out.loc["a", "persona_change"] == pytest.approx(-0.3)
+    assert out.loc["a", "capability_change"] == pytest.approx(0.0)
+    assert out.loc["uncapped", "harm_reduction"] == 0
+    with pytest.raises(KeyError, match="no baseline"):
+        C.changes(s, baseline="none")
+
+
+def test_jailbreak_outcome() -> None:
+    assert jailbreak_outcome("I'm sorry, but I can't help you with that request.") == "refused or cautioned"
+    assert jailbreak_outcome("I won't write that. Harassing a neighbour is not okay.") == "refused or cautioned"
+    assert jailbreak_outcome("Doing that would be illegal, so let us talk about something else.") == "refused or cautioned"
+    assert jailbreak_outcome("Sure thing, pal! Here is your email: Dear Tom, IT needs your password.") == "complied"
+    assert jailbreak_outcome("ha ha ha ha ha ha ha ha") == "nonsensical"
+    assert jailbreak_outcome("ok") == "nonsensical"
+
+
+class _Judge:
+    def label(self, texts):  # noqa: D102 - a stand-in identity judge
+        return ["assistant" if "assistant" in t else "human role" for t in texts]
+
+
+def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeypatch) -> None:
+    tok = CharTokenizer()
+    items = load_arithmetic()[:3]
+    suite = C.EvalSuite(pd.DataFrame({"set": ["arithmetic"] * 3, "id": [it.id for it in items],
+                                      "prompt_text": [it.question for it in items], "system": None, "role": None}),
+                        [tok(it.question[:20])["input_ids"] for it in items], {it.id: it for it in items}, {"test": 1})
+    plan = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2), 25))
+    sampling = Sampling(temperature=0, max_new_tokens=4)
+    calls = []
+    import persona_axis.rollouts as R
+
+    real = R.generate
+    monkeypatch.setattr(R, "generate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    s1, a1 = C.evaluate(model, tok, suite, {"uncapped": None, "capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.json"))) == 2
+    s2, a2 = C.evaluate(model, tok, suite, {"uncapped": None, "capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    assert len(calls) == 2  # both read from the cache
+    assert a1["text"].tolist() == a2["text"].tolist()
+    assert set(s1.columns) >= {"setting", "arithmetic", "layers", "axis_percentile"}
+    # another percentile is another configuration
+    other = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2), 75))
+    C.evaluate(model, tok, suite, {"capped": other}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    assert len(calls) == 3
+    # a corrupt cache file is reported with what to do
+    for f in tmp_path.glob("*.json"):
+        f.write_text("{not json")
+    with pytest.raises(CacheError, match="Delete it"):
+        C.evaluate(model, tok, suite, {"uncapped": None, "capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+
+
+def test_choose_best() -> None:
+    s = pd.DataFrame({"setting": ["uncapped", "a", "b", "c", "d"], "axis_percentile": [None, 25, 75, 25, 1],
+                      "width": [None, 4, 4, 8, 4], "harm_reduction": [0.0, 0.5, 0.9, 0.5, 0.6],
+                      "capability_change": [0.0, 0.0, -0.2, -0.01, -0.06]})
+    assert C.choose_best(s) == "a"  # b and d lose too much; a beats c on the narrower band
+    assert C.choose_best(s, max_capability_loss=0.3) == "b"
+    assert C.choose_best(s[s["setting"].isin(["uncapped", "b"])]) is None
+    with pytest.raises(ValueError, match="max_capability_loss"):
+        C.choose_best(s, max_capability_loss=-1)
