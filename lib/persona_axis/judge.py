@@ -54,6 +54,7 @@ __all__ = [
     "IDENTITY_CATEGORIES",
     "looks_nonsensical",
     "load_identity_labels",
+    "load_jailbreak_labels",
     "RUBRIC",
     "LABELS",
     "REFUSAL_CUES",
@@ -737,9 +738,20 @@ class CategoryJudge:
         return out
 
 
-def load_identity_labels() -> list[dict[str, Any]]:
-    """Hand-labelled identity answers of steered SmolLM2 (``data/judge/identity_labels.jsonl``)."""
+def _packaged_jsonl(name: str) -> list[dict[str, Any]]:
     from importlib import resources
 
-    text = resources.files("persona_axis").joinpath("data/judge/identity_labels.jsonl").read_text(encoding="utf-8")
+    text = resources.files("persona_axis").joinpath(f"data/judge/{name}").read_text(encoding="utf-8")
     return [json.loads(line) for line in text.split("\n") if line.strip()]
+
+
+def load_identity_labels() -> list[dict[str, Any]]:
+    """Hand-labelled identity answers of steered SmolLM2 (``data/judge/identity_labels.jsonl``)."""
+    return _packaged_jsonl("identity_labels.jsonl")
+
+
+def load_jailbreak_labels() -> list[dict[str, Any]]:
+    """Hand-labelled answers of SmolLM2 to the persona jailbreaks, uncapped and capped
+    (``data/judge/jailbreak_labels.jsonl``; guide in ``JAILBREAK_GUIDE.md``): ``id``, ``item``,
+    ``request``, ``answer``, ``label`` (one of ``evals.JAILBREAK_OUTCOMES``), ``note``."""
+    return _packaged_jsonl("jailbreak_labels.jsonl")
