@@ -55,7 +55,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "far_roles": 8, "centres": [0.5, 0.75], "widths": [0.125], "percentiles": [25, 75], "max_new_tokens": 32,
                   "per_domain": 2, "turns": 4, "drift_tokens": 32},
         "book": {"sizes": {"jailbreak": 64, "persona": 64, "instructions": 40, "arithmetic": 40, "knowledge": 40},
-                 "far_roles": 16, "centres": [0.5, 0.75], "widths": [0.125, 0.25], "percentiles": [1, 25, 75],
+                 "far_roles": 16, "centres": [0.5, 0.75], "widths": [0.125, 0.25], "percentiles": [25, 75],
                  "max_new_tokens": 48, "per_domain": 4, "turns": 6, "drift_tokens": 48},
         "paper": {"sizes": {"jailbreak": 120, "persona": 240, "instructions": 120, "arithmetic": 129, "knowledge": 128},
                   "far_roles": 50, "centres": [0.5, 0.625, 0.75, 0.8], "widths": [0.125, 0.2],
