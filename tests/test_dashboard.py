@@ -73,6 +73,8 @@ def test_r2_position_boundaries(art: Path, value: float, status: str) -> None:
     (0.10, 0.39, "0.10 (0.39) · partly", PARTLY),                # both low
     (0.20, 0.90, "0.20 (0.90) · reproduced", REPRODUCED),       # change exactly at 0.20
     (0.21, 0.90, "0.21 (0.90) · not at this scale", NOT_AT_SCALE),
+    (-0.67, -0.25, "−0.67 (−0.25) · partly", PARTLY),          # negative R²s count as 0: no gap
+    (-0.50, 0.30, "−0.50 (0.30) · reproduced", REPRODUCED),    # 0.30 - 0 = 0.30
 ])
 def test_r2_change_rule(art: Path, change: float, position: float, text: str, status: str) -> None:
     save_result("06_drift", SMOL, {"r2_change": change, "r2_position": position}, {})
@@ -267,11 +269,15 @@ def test_prune_toc_drops_pages_not_staged(tmp_path: Path) -> None:
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "book" / "dashboard.md").write_text("# d")
     (tmp_path / "notebooks" / "02_assistant_axis.ipynb").write_text("{}")
+    (tmp_path / "notebooks" / "02_assistant_axis--qwen2.5-coder-0.5b-instruct.ipynb").write_text("{}")
     toc = {"root": "book/intro", "parts": [
         {"caption": "a", "chapters": [{"file": "book/dashboard"}, {"file": "notebooks/00_quickstart"}]},
         {"caption": "b", "chapters": [{"file": "notebooks/02_assistant_axis",
-                                       "sections": [{"file": "notebooks/02_assistant_axis--qwen"}]}]},
+                                       "sections": [{"file": "notebooks/02_assistant_axis--qwen2.5-coder-0.5b-instruct"},
+                                                    {"file": "notebooks/02_assistant_axis--smollm2-135m-instruct"}]}]},
         {"caption": "c", "chapters": [{"file": "notebooks/07_capping"}]}]}
-    assert _prune_toc(toc, tmp_path) == ["notebooks/00_quickstart", "notebooks/02_assistant_axis--qwen", "notebooks/07_capping"]
+    assert _prune_toc(toc, tmp_path) == ["notebooks/00_quickstart", "notebooks/02_assistant_axis--smollm2-135m-instruct",
+                                         "notebooks/07_capping"]
     assert toc["parts"] == [{"caption": "a", "chapters": [{"file": "book/dashboard"}]},
-                            {"caption": "b", "chapters": [{"file": "notebooks/02_assistant_axis"}]}]
+                            {"caption": "b", "chapters": [{"file": "notebooks/02_assistant_axis", "sections": [
+                                {"file": "notebooks/02_assistant_axis--qwen2.5-coder-0.5b-instruct"}]}]}]

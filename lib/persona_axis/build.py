@@ -124,7 +124,8 @@ def _prune_toc(toc: Any, src: Path) -> list[str]:
     ``--only`` did not execute); return their names. A part left without chapters is dropped."""
     def staged(entry: Any) -> bool:
         f = entry.get("file")
-        return f is None or any((src / f).with_suffix(ext).exists() for ext in (".md", ".ipynb"))
+        # not Path.with_suffix: a variant's name has dots in it ("...qwen2.5-coder-0.5b-instruct")
+        return f is None or any((src / f"{f}{ext}").exists() for ext in (".md", ".ipynb"))
 
     dropped: list[str] = []
 

@@ -252,7 +252,8 @@ def _rate_change(v: tuple[float, float]) -> str:
     change, position = v
     if change > 0.20:
         return NOT_AT_SCALE
-    return REPRODUCED if position - change >= 0.30 else PARTLY
+    # a negative R² (worse than predicting the mean) is no predictive power: it counts as 0
+    return REPRODUCED if max(position, 0.0) - max(change, 0.0) >= 0.30 else PARTLY
 
 
 _DRIFTERS, _STEADY = ("therapy", "philosophy"), ("coding", "writing")
@@ -381,8 +382,8 @@ CLAIMS: tuple[Claim, ...] = (
           lambda x: REPRODUCED if x >= 0.53 else PARTLY if x >= 0.20 else NOT_AT_SCALE, _f2),
     Claim("The message predicts how far the reply moves much less well (R², change; position in brackets)", "about 0.10", "06_drift",
           "r2_change, r2_position",
-          "not at this scale if R²(change) > 0.20; else reproduced if R²(position) exceeds it by ≥ 0.30, "
-          "else partly (the change is unpredictable, but so is the position)",
+          "not at this scale if R²(change) > 0.20; else reproduced if R²(position) exceeds it by ≥ 0.30 "
+          "(a negative R² counts as 0), else partly (the change is unpredictable, but so is the position)",
           _rate_change, lambda v: f"{_f2(v[0])} ({_f2(v[1])})", read=_read_change),
     Claim("Therapy and philosophy conversations drift away from the Assistant more than coding and writing "
           "(change in projection, first to last turn)",
