@@ -7,8 +7,10 @@
 Nothing is written into the tracked source folders. The sources (``_config.yml``,
 ``_toc.yml``, ``book/``) are copied to ``<build>/src``; each chapter, a jupytext MyST notebook in
 ``notebooks/``, is converted to ``.ipynb`` there and executed by papermill with the preset's
-parameters; the execution status page gets a table of each notebook's run time and parameters;
-then ``jupyter-book build`` writes the site to ``<build>/html`` (``-n -W --keep-going``: any
+parameters; the execution status page gets a table of each notebook's run time and parameters,
+and the dashboard page the paper's claims rated against every saved result
+(``persona_axis.dashboard``); chapters not executed (``--only``) are left out of the table of
+contents; then ``jupyter-book build`` writes the site to ``<build>/html`` (``-n -W --keep-going``: any
 warning fails the build, after reporting all of them). A notebook that fails leaves its
 executed copy, with the traceback, in ``<build>/src/notebooks`` and the build stops with an error.
 """
@@ -117,6 +119,38 @@ def _add_sections(toc: Any, parent: str, files: list[str]) -> None:
     raise ValueError(f"{parent} is not a chapter of _toc.yml")
 
 
+def _prune_toc(toc: Any, src: Path) -> list[str]:
+    """Drop the entries of a parsed ``_toc.yml`` whose page is not in ``src`` (a chapter that
+    ``--only`` did not execute); return their names. A part left without chapters is dropped."""
+    def staged(entry: Any) -> bool:
+        f = entry.get("file")
+        # not Path.with_suffix: a variant's name has dots in it ("...qwen2.5-coder-0.5b-instruct")
+        return f is None or any((src / f"{f}{ext}").exists() for ext in (".md", ".ipynb"))
+
+    dropped: list[str] = []
+
+    def prune(entries: list[Any]) -> list[Any]:
+        kept = []
+        for e in entries:
+            if not staged(e):
+                dropped.append(e["file"])
+                continue
+            if "sections" in e:
+                e["sections"] = prune(e["sections"])
+                if not e["sections"]:
+                    del e["sections"]
+            kept.append(e)
+        return kept
+
+    if "parts" in toc:
+        for part in toc["parts"]:
+            part["chapters"] = prune(part.get("chapters", []))
+        toc["parts"] = [p for p in toc["parts"] if p["chapters"]]
+    elif "chapters" in toc:
+        toc["chapters"] = prune(toc["chapters"])
+    return dropped
+
+
 def _status_table(records: list[dict[str, Any]], preset: str) -> str:
     lines = [f"Preset: `{preset}`. Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
              "| notebook | status | run time (s) | parameters |", "|---|---|---|---|"]
@@ -183,11 +217,20 @@ def main(argv: list[str] | None = None) -> int:
             records.append(rec)
         if runs:
             _add_sections(toc, f"notebooks/{nb.stem}", [f"notebooks/{n}" for n, _ in runs])
+    dropped = _prune_toc(toc, src)
+    if dropped:
+        print(f"not in this build (left out of the table of contents): {', '.join(dropped)}")
     (src / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     (build / "execution.json").write_text(json.dumps(records, indent=1))
     status = src / "book" / "status.md"
     if status.exists():
         status.write_text(status.read_text().replace("<!-- EXECUTION-TABLE -->", _status_table(records, args.preset)))
+    dashboard = src / "book" / "dashboard.md"
+    if dashboard.exists():  # from every saved result, also those of chapters this build did not run
+        from .dashboard import render_dashboard
+
+        table = render_dashboard(notebooks_dir=src / "notebooks", preset=args.preset)
+        dashboard.write_text(dashboard.read_text().replace("<!-- DASHBOARD -->", table))
     failed = [r for r in records if not r["ok"]]
     if failed:
         for r in failed:
