@@ -162,9 +162,9 @@ def test_cross_model_with_one_model_is_not_yet_run(art: Path) -> None:
 
 def test_capping_claims(art: Path) -> None:
     save_result("07_capping", QWEN, {"harm_baseline": 0.8, "harm_capped": 0.4, "harm_reduction": 0.5,
-                                     "capability_change": -1.0, "best_layers": "17-20", "best_percentile": 25,
+                                     "capability_change": -0.01, "best_layers": "17-20", "best_percentile": 25,
                                      "best_convention": "paper"}, {"preset": "book"})
-    save_result("07_capping", SMOL, {"harm_reduction": 0.1999, "capability_change": -5.01, "best_layers": "3-5",
+    save_result("07_capping", SMOL, {"harm_reduction": 0.1999, "capability_change": -0.0501, "best_layers": "3-5",
                                      "best_percentile": 50, "best_convention": "code"}, {"preset": "book"})
     harm = claim("07_capping", "harm_reduction (harm_baseline → harm_capped)")
     assert cell(harm, QWEN) == ("50% fewer (0.80 → 0.40) · reproduced", REPRODUCED)
@@ -179,6 +179,10 @@ def test_capping_claims(art: Path) -> None:
     pct = claim("07_capping", "best_percentile, best_convention")
     assert cell(pct, QWEN) == ("25th (paper convention) · reproduced", REPRODUCED)
     assert cell(pct, SMOL) == ("50th (code convention) · partly", PARTLY)
+    for p, conv, status in [(25, "paper-text", REPRODUCED), (75, "paper-text", REPRODUCED), (25, "paper-code", REPRODUCED),
+                            (1, "paper-text", PARTLY), (75, "paper-code", REPRODUCED), (1, "paper-code", NOT_AT_SCALE)]:
+        save_result("07_capping", SMOL, {"best_percentile": p, "best_convention": conv}, {"preset": "book"})
+        assert cell(pct, SMOL)[1] == status, (p, conv)
 
 
 def test_capping_band_of_a_hub_model(art: Path) -> None:

@@ -317,7 +317,16 @@ def _read_percentile(numbers: Mapping[str, Any], model: str, results: Results) -
 
 
 def _rate_percentile(v: tuple[float, str]) -> str:
-    p = v[0]
+    """The paper's 25th percentile in either of its conventions: a floor at p25 on the axis (its
+    text) or a ceiling at p25 on the opposite vector, i.e. a floor at p75 (its code)."""
+    from .capping import CONVENTIONS, axis_percentile
+
+    p, convention = v
+    if convention in CONVENTIONS:
+        floor = axis_percentile(p, convention)
+        if floor in (25.0, 75.0):
+            return REPRODUCED
+        return PARTLY if floor <= 50 else NOT_AT_SCALE
     return REPRODUCED if p == 25 else PARTLY if p <= 50 else NOT_AT_SCALE
 
 
@@ -398,17 +407,19 @@ CLAIMS: tuple[Claim, ...] = (
           _fmt_harm, read=_read_harm),
     Claim("Capping costs no capability (summed change in accuracy points over the capability sets)",
           "no loss; some benchmarks improve", "07_capping", "capability_change",
-          "reproduced if ≥ −1 point, partly if ≥ −5 points, else not at this scale",
-          lambda x: REPRODUCED if x >= -1 else PARTLY if x >= -5 else NOT_AT_SCALE,
-          lambda x: f"{x:+.1f} points".replace("-", "−")),
+          "reproduced if ≥ −1 point, partly if ≥ −5 points, else not at this scale (saved as a sum of "
+          "accuracy fractions: −0.05 is five points)",
+          lambda x: REPRODUCED if x * 100 >= -1 else PARTLY if x * 100 >= -5 else NOT_AT_SCALE,
+          lambda x: f"{x * 100:+.1f} points".replace("-", "−")),
     Claim("The best capping band lies late in the network", "Qwen 3 32B 46-53 of 64, Llama 3.3 70B 56-71 of 80",
           "07_capping", "best_layers",
           "by the band's centre as a share of the layers (the paper's: 77%, 79%): reproduced if 70-90%, partly "
           "if ≥ 50%, else not at this scale",
           _rate_band, _fmt_band, read=_read_band),
     Claim("The best capping threshold", "25th percentile", "07_capping", "best_percentile, best_convention",
-          "reproduced if the 25th percentile, partly if another percentile ≤ 50, else not at this scale "
-          "(the percentile as the chapter saved it, in the convention shown)",
+          "reproduced if the paper's 25th percentile in either of its conventions (a floor at p25 on the "
+          "axis, or the code's ceiling at p25 on the opposite vector = a floor at p75), partly if another "
+          "floor at or below p50, else not at this scale",
           _rate_percentile, _fmt_percentile, read=_read_percentile),
 )
 
