@@ -97,6 +97,10 @@ def test_every_kind_of_fault_is_reported_exactly(tmp_path: Path) -> None:
     assert not report.ok and report.ignored == []
     assert report.pages == ["b.html", "console.html", "figure.html", "gone.html", "index.html", "orphan.html"]
     assert report.figures == 3
+    # a page asked for a screenshot that does not exist is missing too
+    shots = check_site(site, screenshots=tmp_path / "shots", shoot=["b.html", "dashboard.html"])
+    assert Problem("dashboard.html", MISSING_PAGE, "HTTP 404; linked from the list of pages to photograph") in shots.problems
+    assert shots.screenshots == {"b.html": tmp_path / "shots" / "b.png"}
 
 
 def test_known_problems_are_ignored_but_shown(tmp_path: Path) -> None:

@@ -123,21 +123,24 @@ class Ignore:
         return problem.kind == self.kind and re.search(self.pattern, problem.detail) is not None
 
 
-#: Keep this list short: each entry says why the problem is not ours, or what removes it.
+#: Keep this list short: each entry says why the problem is not ours, or what removes it. The
+#: last three go once ``_config.yml`` has, under ``sphinx:``, the extra extensions
+#: ``sphinx-mathjax-offline`` and ``persona_axis.sphinx_assets`` and, under ``config:``,
+#: ``html_context: {default_mode: auto}`` (checked: the tiny build then has no problem at all).
 IGNORED: tuple[Ignore, ...] = (
     Ignore(CONSOLE_ERROR, r"^failed to load /favicon\.ico: ",
-           "Chromium asks for /favicon.ico by itself when a page names no icon; on the published "
+           "Chromium may ask for /favicon.ico by itself when a page names no icon; on the published "
            "site that is the web server's root, not a file of the book."),
     Ignore(CONSOLE_ERROR, r"^uncaught SyntaxError: Identifier 'THEBE_JS_URL' has already been declared$",
-           "Sphinx 7.x (pinned by Jupyter Book 1.x) writes inline scripts added by extensions twice "
-           "(sphinx-doc/sphinx#13402, fixed in Sphinx 8.2); removed by listing the extension "
-           "persona_axis.sphinx_assets in _config.yml (sphinx: extra_extensions)."),
+           "Sphinx 7.x (required by Jupyter Book 1.x) writes inline scripts added by extensions twice "
+           "(sphinx-doc/sphinx#13402, fixed in Sphinx 8.2); until _config.yml lists the extension "
+           "persona_axis.sphinx_assets (sphinx: extra_extensions)."),
     Ignore(CONSOLE_ERROR, r"^failed to load https://cdn\.jsdelivr\.net/npm/mathjax@3/",
-           "MathJax comes from a CDN, so formulas do not render offline; removed by the package "
-           "sphinx-mathjax-offline listed in _config.yml (sphinx: extra_extensions)."),
+           "MathJax comes from a CDN, so formulas show as TeX source offline; until _config.yml lists "
+           "the extension sphinx-mathjax-offline (sphinx: extra_extensions)."),
     Ignore(CONSOLE_ERROR, r"^console\.error: Got invalid theme mode: \. Resetting to auto\.",
-           "pydata-sphinx-theme logs this on a reader's first visit when no default colour mode "
-           "is set; removed by html_theme_options.default_mode in _config.yml."),
+           "pydata-sphinx-theme logs this on a reader's first visit when no colour mode is set; "
+           "until _config.yml sets it (sphinx: config: html_context: default_mode: auto)."),
 )
 
 
@@ -386,8 +389,7 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
     Args:
         root: the folder with ``index.html``.
         screenshots: folder for full-page PNGs of the pages in ``shoot`` (none when ``None``);
-            a page in ``shoot`` that does not exist is skipped (and reported as missing when
-            something links to it).
+            a page to photograph that does not exist is reported as a missing page.
         shoot: site paths of the pages to photograph, e.g. ``"book/dashboard.html"``.
         chromium: the browser binary (default: ``$PERSONA_AXIS_CHROMIUM`` or :data:`CHROMIUM`).
         ignore: known problems to let pass (default :data:`IGNORED`; ``()`` reports everything).
@@ -420,7 +422,8 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
     with serve(root) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_FLAGS), headless=True)
         try:
-            queue = ["index.html"] + on_disk
+            wanted = [p for p in shoot if p not in on_disk] if screenshots is not None else []
+            queue = ["index.html"] + on_disk + wanted
             while queue:
                 path = queue.pop(0)
                 if path in visits:
@@ -454,7 +457,8 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
                 problems += [Problem(src, BROKEN_LINK, f"{href} -> HTTP {status}") for src, href in sources]
     for path, visit in visits.items():
         if visit.status >= 400 or (visit.status == 0 and not visit.problems):
-            froms = ", ".join(linked_from.get(path, {})) or "nothing (the start page)"
+            froms = ", ".join(linked_from.get(path, {})) or (
+                "the list of pages to photograph" if path in wanted else "nothing (the start page)")
             problems.append(Problem(path, MISSING_PAGE, f"HTTP {visit.status}; linked from {froms}"))
     for src, href, target, fragment in anchors:
         visit = visits[target]
