@@ -232,7 +232,7 @@ def _is_page(path: str) -> bool:
     return path.endswith("/") or Path(path).suffix in _PAGE_SUFFIXES
 
 
-def _site_path(url: str, base: str) -> str:
+def _site_path(url: str) -> str:
     """``http://127.0.0.1:PORT/a/b.html?x#y`` -> ``a/b.html`` (a folder -> its ``index.html``)."""
     path = unquote(urlsplit(url).path).lstrip("/")
     if path == "" or path.endswith("/"):
@@ -439,7 +439,7 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
                         continue  # external (or mailto:, javascript:): not followed
                     report.links += 1
                     target_url, fragment = urldefrag(url)
-                    target = _site_path(target_url, base)
+                    target = _site_path(target_url)
                     if _is_page(target):
                         linked_from.setdefault(target, {})[path] = None
                         if fragment and fragment != "top" and not fragment.startswith(":~:"):
