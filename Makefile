@@ -4,8 +4,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 MODELS_STAMP := $(VENV)/.models-stamp
+CHROMIUM := /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup models book book-quick test test-fast lab typecheck bench clean
+.PHONY: all setup models chromium book book-quick test test-fast lab typecheck bench clean
 
 all: book
 
@@ -24,19 +26,29 @@ $(MODELS_STAMP): $(STAMP) lib/persona_axis/models.py
 
 models: $(MODELS_STAMP)
 
-book: models
-	@start=$$(date +%s); $(PY) -m persona_axis.build --preset book; rc=$$?; \
+# Debian's Chromium, for the browser check of the built site (persona_axis.sitecheck)
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+chromium: $(CHROMIUM)
+
+# the build, then every page opened in headless Chromium; screenshots in _build/screenshots
+book: models chromium
+	@start=$$(date +%s); $(PY) -m persona_axis.build --preset book && \
+	$(PY) -m persona_axis.sitecheck _build/html --screenshots _build/screenshots; rc=$$?; \
 	echo "make book: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-book-quick: models
-	@start=$$(date +%s); $(PY) -m persona_axis.build --preset quick; rc=$$?; \
+book-quick: models chromium
+	@start=$$(date +%s); $(PY) -m persona_axis.build --preset quick && \
+	$(PY) -m persona_axis.sitecheck _build/html --screenshots _build/screenshots; rc=$$?; \
 	echo "make book-quick: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-test: models
+test: models chromium
 	@start=$$(date +%s); $(PY) -m pytest -ra; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-test-fast: setup
+test-fast: setup chromium
 	$(PY) -m pytest -ra -m "not real_model and not notebooks"
 
 typecheck: setup

@@ -1,9 +1,16 @@
-"""Shared fixtures: tiny random-init models built from configs (no download)."""
+"""Shared fixtures: tiny random-init models built from configs (no download); one tiny build of the book."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_model(family: str, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
@@ -37,3 +44,18 @@ def model(request: pytest.FixtureRequest) -> torch.nn.Module:
 def ids() -> torch.Tensor:
     g = torch.Generator().manual_seed(1)
     return torch.randint(0, 128, (3, 12), generator=g)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clean build directory: stage, execute every notebook (preset tiny), build the site.
+
+    Built once per session and shared by tests/test_book.py and tests/test_site.py (~5 min).
+    """
+    out = tmp_path_factory.mktemp("book")
+    # results of tiny runs go to their own folder, never over those of a real `make book`
+    env = {**os.environ, "PERSONA_AXIS_ARTIFACTS": str(tmp_path_factory.mktemp("artifacts"))}
+    res = subprocess.run([sys.executable, "-m", "persona_axis.build", "--preset", "tiny", "--build-dir", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return out

@@ -1,32 +1,18 @@
-"""Every chapter executes with tiny parameters through papermill, and the book builds with -n -W."""
+"""Every chapter executes with tiny parameters through papermill, and the book builds with -n -W.
+
+The build is the session fixture ``built`` (tests/conftest.py), shared with tests/test_site.py.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from persona_axis.build import notebooks
 
-ROOT = Path(__file__).resolve().parents[1]
-
 pytestmark = [pytest.mark.notebooks, pytest.mark.real_model]
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clean build directory: stage, execute every notebook (preset tiny), build the site."""
-    out = tmp_path_factory.mktemp("book")
-    # results of tiny runs go to their own folder, never over those of a real `make book`
-    env = {**os.environ, "PERSONA_AXIS_ARTIFACTS": str(tmp_path_factory.mktemp("artifacts"))}
-    res = subprocess.run([sys.executable, "-m", "persona_axis.build", "--preset", "tiny", "--build-dir", str(out)],
-                         cwd=ROOT, capture_output=True, text=True, env=env)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    return out
 
 
 def test_every_notebook_executed(built: Path) -> None:

@@ -4,7 +4,8 @@ Modules: ``models`` (embedded models), ``chat`` (rendering and response spans), 
 (``record``, ``steer``, ``cap``), ``catalogue`` (roles, traits, questions), ``rollouts``
 (generation that records activations), ``runs`` (cached persona-space rollouts), ``store``,
 ``judge``, ``space`` (role vectors, PCA), ``axis`` (the Assistant Axis), ``steering``,
-``evals``, ``results``, ``plots``, ``presets``, ``build`` (the book).
+``evals``, ``results``, ``plots``, ``presets``, ``build`` (the book), ``sitecheck`` (the built
+site opened in headless Chromium), ``sphinx_assets`` (a Sphinx extension for the book).
 """
 
 import warnings as _warnings
