@@ -56,6 +56,7 @@ typecheck: setup
 
 bench: models
 	$(PY) benchmarks/rollout_throughput.py
+	$(PY) benchmarks/capping_overhead.py
 
 # JupyterLab on the chapters; jupytext makes the MyST text notebooks open as notebooks
 lab: setup
