@@ -147,8 +147,8 @@ class _Accumulator:
 
     def fn(self, layer: int) -> Callable[[torch.Tensor], None]:
         def add(h: torch.Tensor) -> None:
-            if self.weight is not None:
-                self.sums[layer] += h[:, -1, :].float() * self.weight[:, None]
+            if self.weight is not None:  # layers may sit on other GPUs (device_map="auto")
+                self.sums[layer] += h[:, -1, :].float().to(self.sums[layer].device) * self.weight[:, None]
 
         return add
 
@@ -309,7 +309,7 @@ def score(
         with add_layer_hooks(model, {layer: keep(layer) for layer in idx}):
             model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False, logits_to_keep=1)
         width = ids.shape[1]
-        stacked = torch.stack([got[layer] for layer in idx], dim=1).float()  # (b, L, seq, H)
+        stacked = torch.stack([got[layer].to(device) for layer in idx], dim=1).float()  # (b, L, seq, H)
         for row, seq in enumerate(seqs):
             shift = width - len(seq)
             for a, b in spans[start + row]:
