@@ -76,3 +76,25 @@ def test_registry_facts() -> None:
     assert (g.kind, g.n_layers, g.hidden_size, g.middle_layer) == ("base", 18, 640, 9)
     with pytest.raises(KeyError, match="gemma3-270m-base"):
         get_spec("llama-7b")
+
+
+def test_spec_from_config_asks_the_template_about_system_messages():
+    from transformers import LlamaConfig
+
+    from persona_axis.models import spec_from_config
+
+    class Tok:
+        def __init__(self, accepts: bool) -> None:
+            self.accepts = accepts
+            self.chat_template = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+
+        def apply_chat_template(self, messages, tokenize=False):
+            if messages[0]["role"] == "system" and not self.accepts:
+                raise ValueError("System role not supported")
+            return "rendered"
+
+    config = LlamaConfig(num_hidden_layers=3, hidden_size=32, num_attention_heads=4, vocab_size=64)
+    assert spec_from_config("org/gemma-like", config, Tok(False)).system_role is False
+    spec = spec_from_config("org/llama-like", config, Tok(True))
+    assert spec.system_role is True and spec.n_layers == 3 and spec.kind == "instruct"
+    assert spec_from_config("org/base", config, None).system_role is False

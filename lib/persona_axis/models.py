@@ -300,9 +300,19 @@ def spec_from_config(name: str, config: Any, tokenizer: Any = None) -> ModelSpec
         kind="instruct" if template else "base",
         n_layers=int(text_config.num_hidden_layers),
         hidden_size=int(text_config.hidden_size),
-        system_role=bool(template) and "system" in str(template),
+        system_role=bool(template) and _accepts_system(tokenizer),
         display_name=Path(name).name,
     )
+
+
+def _accepts_system(tokenizer: Any) -> bool:
+    """Whether the chat template renders a system message (Gemma 2's mentions "system" only to
+    raise an error for it)."""
+    try:
+        tokenizer.apply_chat_template([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}], tokenize=False)
+    except Exception:  # templates raise their own exception types (jinja2 TemplateError, ValueError...)
+        return False
+    return True
 
 
 def load_model(
