@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PRESETS", "notebooks", "stage", "execute", "build_site", "main"]
+__all__ = ["PRESETS", "notebooks", "stage", "execute", "suffix_labels", "build_site", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,6 +69,40 @@ def variant_name(stem: str, params: dict[str, Any]) -> str:
     return f"{stem}--{slug}"
 
 
+#: Lines that define a label in a chapter's markdown: ``:label: x`` (exercises, definitions)
+#: and ``(x)=`` targets. Figure names live in cell metadata (``mystnb.figure.name``).
+_LABEL_LINES = (re.compile(r"^:label:\s*(\S+)\s*$", re.M), re.compile(r"^\((\S+)\)=\s*$", re.M))
+
+
+def suffix_labels(nb: Any, suffix: str) -> set[str]:
+    """Give every label a notebook defines the suffix ``suffix``, and its references with them.
+
+    A variant page is a second copy of a chapter, so without this each of its figure names,
+    exercise and definition labels and targets would clash with the main page's (Sphinx:
+    "duplicate label"). References in the notebook's markdown to those labels are renamed
+    too, so the variant's text cites its own figures; references to labels defined in other
+    pages are left alone. Returns the labels that were renamed.
+    """
+    labels: set[str] = set()
+    for cell in nb.cells:
+        name = cell.metadata.get("mystnb", {}).get("figure", {}).get("name")
+        if name:
+            labels.add(str(name))
+        if cell.cell_type == "markdown":
+            for rx in _LABEL_LINES:
+                labels.update(rx.findall(cell.source))
+    if not labels:
+        return labels
+    word = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True)) + r")(?![\w-])")
+    for cell in nb.cells:
+        fig = cell.metadata.get("mystnb", {}).get("figure", {})
+        if fig.get("name") in labels:
+            fig["name"] = f"{fig['name']}{suffix}"
+        if cell.cell_type == "markdown":
+            cell.source = word.sub(lambda m: m.group(1) + suffix, cell.source)
+    return labels
+
+
 def execute(nb_source: Path, src: Path, preset: str, extra: dict[str, Any] | None = None,
             name: str | None = None) -> dict[str, Any]:
     """Convert one chapter to ``.ipynb`` under ``src/notebooks`` and execute it with papermill.
@@ -88,6 +123,7 @@ def execute(nb_source: Path, src: Path, preset: str, extra: dict[str, Any] | Non
                 first, _, rest = cell.source.partition("\n")
                 cell.source = f"{first}: {', '.join(str(v) for v in (extra or {}).values())}\n{rest}"
                 break
+        suffix_labels(nb, name[len(nb_source.stem):])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, target)
     params = {"preset": preset, **(extra or {})}
