@@ -285,3 +285,12 @@ def test_prune_toc_drops_pages_not_staged(tmp_path: Path) -> None:
     assert toc["parts"] == [{"caption": "a", "chapters": [{"file": "book/dashboard"}]},
                             {"caption": "b", "chapters": [{"file": "notebooks/02_assistant_axis", "sections": [
                                 {"file": "notebooks/02_assistant_axis--qwen2.5-coder-0.5b-instruct"}]}]}]
+
+
+def test_a_value_saved_as_none_means_nothing_found(art: Path) -> None:
+    save_result("07_capping", SMOL, {"harm_baseline": 0.5, "harm_capped": None, "harm_reduction": None,
+                                     "capability_change": None, "best_layers": None, "best_percentile": None,
+                                     "best_convention": None, "n_layers": 30}, {"preset": "book"})
+    for key in ("harm_reduction (harm_baseline → harm_capped)", "capability_change", "best_layers",
+                "best_percentile, best_convention"):
+        assert cell(claim("07_capping", key), SMOL) == ("none found in this run", NOT_AT_SCALE), key

@@ -460,6 +460,11 @@ def _cell(claim: Claim, model: str, results: Results) -> Cell:
     doc = results.get(claim.chapter, claim.saved_under or model)
     if doc is None:
         return Cell(NOT_RUN, NOT_RUN)
+    primary = claim.key.split()[0].rstrip(",")
+    if primary in doc["numbers"] and doc["numbers"][primary] is None:
+        # the chapter ran and found nothing to report, e.g. chapter 7 when no capping setting
+        # met its criterion
+        return Cell("none found in this run", NOT_AT_SCALE)
     try:
         value = claim.value(doc["numbers"], model, results)
     except KeyError:  # saved by an older version of the chapter
