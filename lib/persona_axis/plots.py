@@ -286,7 +286,7 @@ def calibration_bands(percentiles: Mapping[int, Mapping[float, float]], *, defau
     ps = sorted({float(p) for q in percentiles.values() for p in q})
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for p, color in zip(ps, sns_palette(len(ps))):
-        ax.plot(layers, [percentiles[layer][p] for layer in layers], marker=".", color=color, label=f"{p:g}th percentile")
+        ax.plot(layers, [percentiles[layer][p] for layer in layers], marker=".", color=color, label=f"percentile {p:g}")
     if default:
         ax.plot(layers, [default[layer] for layer in layers], color="black", ls="--", lw=1.2, label="default (median)")
     if band:
