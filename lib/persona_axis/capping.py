@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
@@ -36,7 +36,6 @@ __all__ = ["CONVENTIONS", "CapSetting", "CapPlan", "band", "grid", "plan_cap", "
            "EvalSuite", "build_suite", "score_suite", "summarise", "evaluate", "pareto_front", "changes", "choose_best",
            "CAPABILITY_SETS"]
 
-Convention = Literal["paper-text", "paper-code"]
 CONVENTIONS: tuple[str, ...] = ("paper-text", "paper-code")
 
 #: Evaluation sets scored as capabilities (accuracy, higher is better).
