@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from .dashboard import render_dashboard
+
 __all__ = ["PRESETS", "notebooks", "stage", "execute", "suffix_labels", "build_site", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -263,8 +265,6 @@ def main(argv: list[str] | None = None) -> int:
         status.write_text(status.read_text().replace("<!-- EXECUTION-TABLE -->", _status_table(records, args.preset)))
     dashboard = src / "book" / "dashboard.md"
     if dashboard.exists():  # from every saved result, also those of chapters this build did not run
-        from .dashboard import render_dashboard
-
         table = render_dashboard(notebooks_dir=src / "notebooks", preset=args.preset)
         dashboard.write_text(dashboard.read_text().replace("<!-- DASHBOARD -->", table))
     failed = [r for r in records if not r["ok"]]

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .store import CacheError, artifacts_dir, atomic_write_text
 
-__all__ = ["save_result", "load_result", "load_all", "results_dir", "comparison_table", "BOOK_MODELS"]
+__all__ = ["save_result", "load_result", "load_all", "results_dir", "comparison_table", "BOOK_MODELS", "Results"]
 
 
 def results_dir(chapter: str) -> Path:
@@ -28,13 +30,29 @@ def _file(chapter: str, model: str) -> Path:
     return results_dir(chapter) / (model.replace("/", "__") + ".json")
 
 
-def save_result(chapter: str, model: str, numbers: dict[str, Any], config: dict[str, Any]) -> Path:
-    """Save a chapter's numbers for one model (atomic), with its configuration and a timestamp."""
+def save_result(chapter: str, model: str, numbers: dict[str, Any], config: dict[str, Any], *,
+                intervals: Mapping[str, Any] | None = None) -> Path:
+    """Save a chapter's numbers for one model (atomic), with its configuration and a timestamp.
+
+    ``intervals`` maps a key of ``numbers`` to its ``stats.Interval`` (or to a dict
+    ``model -> Interval`` for a per-model number saved under ``"all"``); they are stored as
+    dicts under ``numbers["intervals"]``, where ``persona_axis.claims`` reads them.
+    """
+    if intervals:
+        numbers = {**numbers, "intervals": {k: _interval_dict(v) for k, v in intervals.items()}}
     doc = {"chapter": chapter, "model": model, "numbers": numbers, "config": config,
            "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     path = _file(chapter, model)
     atomic_write_text(path, json.dumps(doc, indent=1, default=float))
     return path
+
+
+def _interval_dict(v: Any) -> Any:
+    if hasattr(v, "to_dict"):
+        return v.to_dict()
+    if isinstance(v, Mapping):
+        return {str(k): _interval_dict(x) for k, x in v.items()}
+    raise TypeError(f"an interval must be a stats.Interval (or a dict of them), got {type(v).__name__}")
 
 
 def load_result(chapter: str, model: str) -> dict[str, Any] | None:
@@ -90,3 +108,47 @@ def comparison_table(rows: list[tuple[str, str, str, str, str]], models: tuple[s
         cells.append(run["config"].get("preset", "?") if run else "not yet run")
         table[m] = cells
     return table
+
+
+@dataclass(frozen=True)
+class Results:
+    """Every saved chapter result: ``docs[chapter][saved-under model] -> document``.
+
+    A document is what ``save_result`` wrote: ``{"chapter", "model", "numbers", "config",
+    "saved"}``. Build it with ``Results.load``; ``persona_axis.claims`` rates it.
+    """
+
+    docs: Mapping[str, Mapping[str, Mapping[str, Any]]]
+
+    @classmethod
+    def load(cls, chapters: Sequence[str], root: Path | None = None) -> Results:
+        """Read ``<root>/results/<chapter>/*.json`` for each chapter (root: ``artifacts_dir()``).
+
+        Reads only: a chapter without a folder has no results (no folder is created).
+
+        Raises:
+            CacheError: a results file is not valid JSON or lacks ``model`` / ``numbers``.
+        """
+        root = artifacts_dir() if root is None else root
+        docs: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for chapter in dict.fromkeys(chapters):
+            docs[chapter] = {}
+            folder = root / "results" / chapter
+            for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+                try:
+                    doc = json.loads(f.read_text())
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    raise CacheError(f"{f} is corrupt. Delete it and rerun the chapter.") from None
+                if not isinstance(doc, dict) or not isinstance(doc.get("numbers"), dict) or "model" not in doc:
+                    raise CacheError(f"{f} is not a chapter result (no 'model' or 'numbers'). "
+                                     "Delete it and rerun the chapter.")
+                docs[chapter][str(doc["model"])] = doc
+        return cls(docs)
+
+    def get(self, chapter: str, model: str) -> Mapping[str, Any] | None:
+        """The document ``chapter`` saved under ``model``, or ``None``."""
+        return self.docs.get(chapter, {}).get(model)
+
+    def models(self) -> list[str]:
+        """Every model some chapter saved a result under (except chapter 3's ``"all"``)."""
+        return sorted({m for d in self.docs.values() for m in d} - {"all"})
