@@ -1,0 +1,185 @@
+"""The chapters' rated numbers with their bootstrap intervals, computed fast enough to resample.
+
+Persona-space statistics (PC1's share, components for 70%, the default's place on PC1, the
+cosine of the Assistant Axis with PC1) are recomputed on every resample of the role vectors,
+the unit the paper's PCA treats as independent. Redoing a PCA on ``(n, hidden)`` vectors 2,000
+times is slow; everything here works on the ``(n, n)`` Gram matrix of the vectors instead,
+which a resample only re-indexes (``G[idx][:, idx]``), with exactly the values the chapters
+compute from ``space.pca`` and ``axis.contrast_axis`` on the full data (tested).
+
+Example:
+    >>> ivs = space_intervals(rv.at(layer), dv[layers.index(layer)])    # doctest: +SKIP
+    >>> str(ivs["pc1_share"])                                           # doctest: +SKIP
+    '0.21 [0.18, 0.25]'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .stats import MIN_RESAMPLES, Interval
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["bootstrap_many", "space_intervals", "axis_pc1_intervals"]
+
+
+def bootstrap_many(n_units: int, statistics: Callable[[np.ndarray], dict[str, float]], *, unit: str,
+                   n_resamples: int = 2000, level: float = 0.95, seed: int = 0) -> dict[str, Interval]:
+    """Several statistics from the same resamples: ``statistics(idx) -> {name: value}``.
+
+    As ``stats.bootstrap_indices``, for statistics that share the expensive part (one PCA gives
+    PC1's share, the components for 70% and the default's position). Non-finite values drop
+    out of their own interval only.
+
+    Raises:
+        ValueError: fewer than 2 units or fewer than ``stats.MIN_RESAMPLES`` resamples.
+    """
+    if n_units < 2:
+        raise ValueError(f"a bootstrap needs at least 2 independent units, got {n_units}: run a larger preset")
+    if n_resamples < MIN_RESAMPLES:
+        raise ValueError(f"n_resamples={n_resamples}: the book's intervals use at least {MIN_RESAMPLES}")
+    rng = np.random.default_rng(seed)
+    # small matrices, many of them: BLAS threads only contend (on a shared machine, badly)
+    with threadpool_limits(1):
+        estimate = statistics(np.arange(n_units))
+        draws: dict[str, list[float]] = {k: [] for k in estimate}
+        for _ in range(n_resamples):
+            for k, v in statistics(rng.integers(0, n_units, n_units)).items():
+                draws[k].append(float(v))
+    out = {}
+    for k, values in draws.items():
+        arr = np.asarray(values)
+        arr = arr[np.isfinite(arr)]
+        lo, hi = (np.quantile(arr, [(1 - level) / 2, (1 + level) / 2]) if len(arr) >= n_resamples / 2
+                  else (math.nan, math.nan))
+        out[k] = Interval(float(estimate[k]), float(lo), float(hi), level, len(arr), unit, n_units, seed)
+    return out
+
+
+def _centre(g: np.ndarray) -> np.ndarray:
+    """``C g C`` with ``C = I - 11'/n`` on the last two dimensions: the Gram matrix of centred rows."""
+    return g - g.mean(-1, keepdims=True) - g.mean(-2, keepdims=True) + g.mean((-1, -2), keepdims=True)
+
+
+def space_intervals(vectors: torch.Tensor, default: torch.Tensor, *, n_resamples: int = 2000, seed: int = 0,
+                    fraction: float = 0.70) -> dict[str, Interval]:
+    """Chapter 1's numbers with intervals, resampling role vectors.
+
+    Args:
+        vectors: ``(n, hidden)`` role vectors at one layer (the PCA's input).
+        default: ``(hidden,)`` the default vector at that layer.
+
+    Returns:
+        ``{"pc1_share", "n_for_70", "default_pc1_distance"}`` -> ``Interval``: PC1's share of
+        the variance, the components whose cumulative share reaches ``fraction``, and the
+        default's distance from the nearer end of the roles' range on PC1 (``min(p, 1 - p)``,
+        clamped at 0, as ``space.relative_position`` gives it).
+    """
+    x = vectors.double().numpy()
+    g, pd = x @ x.T, x @ default.double().numpy()
+    n = len(x)
+
+    def stat(idx: np.ndarray) -> dict[str, float]:
+        gi = g[np.ix_(idx, idx)]
+        lam, u = np.linalg.eigh(_centre(gi))
+        lam, u = np.clip(lam[::-1], 0, None), u[:, ::-1]
+        total = float(lam.sum())
+        if total <= 0:
+            return {"pc1_share": math.nan, "n_for_70": math.nan, "default_pc1_distance": math.nan}
+        share = lam / total
+        hit = np.nonzero(np.cumsum(share) >= fraction - 1e-9)[0]
+        n70 = int(hit[0]) + 1 if len(hit) else len(share)
+        scores = u[:, 0] * math.sqrt(lam[0])
+        vec = pd[idx] - gi.mean(1)
+        proj = float((vec - vec.mean()) @ u[:, 0] / math.sqrt(lam[0]))
+        lo, hi = float(scores.min()), float(scores.max())
+        p = (proj - lo) / max(hi - lo, 1e-12)
+        return {"pc1_share": float(share[0]), "n_for_70": float(min(n70, n - 1)),
+                "default_pc1_distance": max(min(p, 1 - p), 0.0)}
+
+    return bootstrap_many(n, stat, unit="role vectors", n_resamples=n_resamples, seed=seed)
+
+
+def _top_eigvec(gc: np.ndarray, start: np.ndarray, max_iters: int = 60, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
+    """Top eigenpair of each ``(L, n, n)`` symmetric PSD matrix by power iteration from ``start``
+    (a warm start near the answer: the full data's eigenvector, re-indexed), to ``tol``."""
+    v = start / np.clip(np.linalg.norm(start, axis=-1, keepdims=True), 1e-300, None)
+    for _ in range(max_iters):
+        w = (gc @ v[..., None])[..., 0]
+        w /= np.clip(np.linalg.norm(w, axis=-1, keepdims=True), 1e-300, None)
+        done = np.abs(w - v).max() < tol
+        v = w
+        if done:
+            break
+    lam = np.einsum("li,lij,lj->l", v, gc, v)
+    return lam, v
+
+
+def axis_pc1_intervals(vectors: torch.Tensor, fully: Sequence[bool], default: torch.Tensor, layers: Sequence[int],
+                       middle: int, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, Interval | dict[int, float]]:
+    """Chapter 2's cosines of the Assistant Axis with PC1, with intervals, resampling role vectors.
+
+    On each resample the axis is rebuilt (mean default activation minus the mean of the
+    resampled "fully" vectors, as ``axis.get_axis``) and PC1 is refitted on the resampled role
+    vectors, oriented so that the default scores positive, at every layer.
+
+    Args:
+        vectors: ``(n, n_layers, hidden)`` role vectors (all labels kept for the PCA).
+        fully: ``(n,)`` which of them the axis averages (label 3; all when unlabelled).
+        default: ``(n_layers, hidden)`` the mean default activation.
+        layers: layer index of the second axis.
+        middle: the layer whose cosine is ``cos_axis_pc1_middle``.
+
+    Returns:
+        ``{"cos_axis_pc1_middle": Interval, "cos_axis_pc1_min": Interval (the lowest over
+        layers, recomputed on each resample), "per_layer": {layer: cosine}}``.
+    """
+    x = vectors.double().numpy().transpose(1, 0, 2)          # (L, n, d)
+    dflt = default.double().numpy()                           # (L, d)
+    g = x @ x.transpose(0, 2, 1)                              # (L, n, n)
+    pd = np.einsum("lnd,ld->ln", x, dflt)                     # (L, n)
+    dd = (dflt * dflt).sum(-1)                                # (L,)
+    f_all = np.asarray(list(fully), dtype=bool)
+    if not f_all.any():
+        raise ValueError("no 'fully' role vector to build the axis from: run a larger preset")
+    mid = list(layers).index(middle)
+    lam_full, u_all = np.linalg.eigh(_centre(g))
+    u_full = u_all[..., -1]                                   # (L, n): the full data's PC1, warm start for resamples
+
+    def cosines(idx: np.ndarray) -> np.ndarray:
+        f = f_all[idx]
+        if not f.any():
+            return np.full(len(layers), math.nan)
+        gi = g[:, idx][:, :, idx]
+        if len(idx) == len(f_all) and bool((idx == np.arange(len(idx))).all()):
+            lam, u = lam_full[..., -1], u_full
+        else:
+            lam, u = _top_eigvec(_centre(gi), u_full[:, idx])
+        sd = np.sqrt(np.clip(lam, 1e-300, None))
+        to_default = pd[:, idx] - gi.mean(-1)                 # X_i (default - mean_i)
+        to_default -= to_default.mean(-1, keepdims=True)
+        sign = np.sign((to_default * u).sum(-1))
+        sign[sign == 0] = 1
+        xa = pd[:, idx] - gi[:, :, f].mean(-1)                # X_i axis_i
+        xa -= xa.mean(-1, keepdims=True)
+        axis_norm = np.sqrt(np.clip(dd - 2 * pd[:, idx][:, f].mean(-1) + gi[:, f][:, :, f].mean((-1, -2)), 1e-300, None))
+        return sign * (xa * u).sum(-1) / sd / axis_norm
+
+    est = cosines(np.arange(len(f_all)))
+
+    def stat(idx: np.ndarray) -> dict[str, float]:
+        c = cosines(idx)
+        return {"cos_axis_pc1_middle": float(c[mid]), "cos_axis_pc1_min": float(c.min())}
+
+    out: dict[str, Interval | dict[int, float]] = dict(
+        bootstrap_many(len(f_all), stat, unit="role vectors", n_resamples=n_resamples, seed=seed))
+    out["per_layer"] = {int(layer): float(est[i]) for i, layer in enumerate(layers)}
+    return out

@@ -1,0 +1,57 @@
+"""The Gram-matrix statistics give exactly what the chapters compute with space.pca and the contrast axis."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from persona_axis.axis import contrast_axis
+from persona_axis.measures import axis_pc1_intervals, bootstrap_many, space_intervals
+from persona_axis.space import pca, relative_position
+
+
+def low_rank(n: int, d: int, seed: int, layers: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    shape = (n, layers, d) if layers else (n, d)
+    scale = torch.tensor([5.0, 2.0, 1.0] + [0.2] * (d - 3))
+    return torch.randn(*shape, generator=g) * scale
+
+
+def test_space_statistics_match_the_chapter() -> None:
+    x, default = low_rank(30, 12, 0), torch.randn(12, generator=torch.Generator().manual_seed(1)) * 3
+    ivs = space_intervals(x, default, n_resamples=1000)
+    sp = pca(x, [str(i) for i in range(len(x))]).oriented(default)
+    pos = relative_position(sp, default)[0]
+    assert ivs["pc1_share"].estimate == pytest.approx(float(sp.explained_variance_ratio[0]), abs=1e-6)
+    assert ivs["n_for_70"].estimate == sp.n_for(0.70)
+    assert ivs["default_pc1_distance"].estimate == pytest.approx(max(min(float(pos), 1 - float(pos)), 0.0), abs=1e-6)
+    for k, iv in ivs.items():
+        assert iv.low <= iv.estimate <= iv.high or k == "n_for_70", k
+        assert iv.unit == "role vectors" and iv.n_units == 30 and iv.n_resamples == 1000
+
+
+def test_axis_pc1_cosines_match_the_chapter() -> None:
+    layers = [0, 1, 2]
+    x = low_rank(25, 10, 2, layers=3)
+    fully = [i % 3 != 0 for i in range(25)]
+    default = x.mean(0) + torch.randn(3, 10, generator=torch.Generator().manual_seed(3)) * 4
+    got = axis_pc1_intervals(x, fully, default, layers, 1, n_resamples=1000)
+    axis = contrast_axis(default.unsqueeze(0), x[torch.tensor(fully)], layers, model="m")
+    for i, layer in enumerate(layers):
+        sp = pca(x[:, i], [str(j) for j in range(25)], n_components=1).oriented(default[i])
+        assert got["per_layer"][layer] == pytest.approx(float(sp.components[0].double() @ axis.unit(layer).double()), abs=1e-6)
+    assert got["cos_axis_pc1_middle"].estimate == pytest.approx(got["per_layer"][1])
+    assert got["cos_axis_pc1_min"].estimate == pytest.approx(min(got["per_layer"].values()))
+    assert got["cos_axis_pc1_min"].high <= got["cos_axis_pc1_middle"].high + 1e-12
+
+
+def test_axis_needs_a_fully_vector() -> None:
+    with pytest.raises(ValueError, match="no 'fully' role vector"):
+        axis_pc1_intervals(low_rank(5, 4, 0, layers=1), [False] * 5, torch.zeros(1, 4), [0], 0)
+
+
+def test_bootstrap_many_shares_resamples() -> None:
+    ivs = bootstrap_many(10, lambda idx: {"a": float(idx.mean()), "b": float(idx.mean()) * 2}, unit="u")
+    assert ivs["b"].low == pytest.approx(2 * ivs["a"].low) and ivs["b"].high == pytest.approx(2 * ivs["a"].high)
+    with pytest.raises(ValueError, match="at least 2"):
+        bootstrap_many(1, lambda idx: {"a": 0.0}, unit="u")
