@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from persona_axis.axis import contrast_axis
-from persona_axis.measures import axis_pc1_intervals, bootstrap_many, space_intervals
+from persona_axis.measures import axis_pc1_intervals, bootstrap_many, drift_intervals, space_intervals
 from persona_axis.space import pca, relative_position
 
 
@@ -55,3 +55,46 @@ def test_bootstrap_many_shares_resamples() -> None:
     assert ivs["b"].low == pytest.approx(2 * ivs["a"].low) and ivs["b"].high == pytest.approx(2 * ivs["a"].high)
     with pytest.raises(ValueError, match="at least 2"):
         bootstrap_many(1, lambda idx: {"a": 0.0}, unit="u")
+
+
+def test_drift_intervals_resample_conversations() -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    rows, emb = [], []
+    for d, shift in (("therapy", -1.0), ("philosophy", -1.0), ("coding", 0.0), ("writing", 0.0)):
+        for c in range(4):
+            for turn in range(3):
+                e = rng.normal(size=4)
+                rows.append({"conversation": f"{d}{c}", "turn": turn, "domain": d,
+                             "projection": 0.2 * float(e[0]) + shift * turn + rng.normal(0, 0.1)})
+                emb.append(e)
+    table = pd.DataFrame(rows)
+    got = drift_intervals(table, np.array(emb), n_resamples=1000, seed=0)
+    assert got["r2_position"].unit == "conversations" and got["r2_position"].n_units == 16
+    assert got["r2_position"].low <= got["r2_position"].estimate <= got["r2_position"].high
+    # therapy and philosophy fall by 2 over three turns, coding and writing do not: gap about -2
+    gap = got["domain_drift_gap"]
+    ends = table.pivot(index="conversation", columns="turn", values="projection")
+    change = (ends[2] - ends[0]).groupby(table.groupby("conversation")["domain"].first()).mean()
+    want = (change["therapy"] + change["philosophy"]) / 2 - (change["coding"] + change["writing"]) / 2
+    assert gap.estimate == pytest.approx(want) and want == pytest.approx(-2.0, abs=0.4)
+    assert gap.high < 0 and gap.unit == "conversations" and gap.n_units == 16
+
+
+@pytest.mark.parametrize(("n", "d"), [(40, 8), (30, 60)])
+def test_ridge_cv_predict_equals_scikit_learn(n: int, d: int) -> None:
+    import numpy as np
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+
+    from persona_axis.drift import ridge_cv_predict
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, d))
+    y = x[:, 0] * 2 + rng.normal(size=n) + 3
+    groups = np.repeat(np.arange(n // 5), 5)
+    alphas = (0.1, 1.0, 10.0, 100.0)
+    want = cross_val_predict(RidgeCV(alphas=list(alphas)), x, y, groups=groups, cv=GroupKFold(4))
+    assert np.allclose(ridge_cv_predict(x, y, groups, 4, alphas), want, atol=1e-8)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -182,4 +182,52 @@ def axis_pc1_intervals(vectors: torch.Tensor, fully: Sequence[bool], default: to
     out: dict[str, Interval | dict[int, float]] = dict(
         bootstrap_many(len(f_all), stat, unit="role vectors", n_resamples=n_resamples, seed=seed))
     out["per_layer"] = {int(layer): float(est[i]) for i, layer in enumerate(layers)}
+    return out
+
+
+def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, seed: int = 0,
+                    drifters: Sequence[str] = ("therapy", "philosophy"),
+                    steady: Sequence[str] = ("coding", "writing")) -> dict[str, Interval]:
+    """Chapter 6's numbers with intervals, resampling conversations (the independent unit).
+
+    Args:
+        table: ``drift.converse``'s table with a ``domain`` column (one row per reply).
+        embeddings: ``(len(table), d)`` embeddings of the user messages.
+
+    Returns:
+        ``"r2_position"`` and ``"r2_position_minus_change"`` (``drift.predictability`` refitted
+        on each resample of whole conversations; a conversation drawn twice stays in one fold),
+        and ``"domain_drift_gap"``: the mean change of the replies' projection (last turn minus
+        first) over the ``drifters``' conversations minus that over the ``steady`` ones, the
+        two groups resampled independently.
+    """
+    from .drift import predictability
+    from .stats import unpaired_bootstrap
+
+    t = table.reset_index(drop=True)
+    x = np.asarray(embeddings, dtype=float)
+    convs = list(dict.fromkeys(t["conversation"]))
+    rows = {c: np.flatnonzero(t["conversation"].to_numpy() == c) for c in convs}
+
+    def r2(idx: np.ndarray) -> dict[str, float]:
+        take = np.concatenate([rows[convs[i]] for i in idx])
+        sub = t.iloc[take].copy()
+        # a conversation drawn twice is two conversations for the change's "previous reply"
+        copy = np.concatenate([[k] * len(rows[convs[i]]) for k, i in enumerate(idx)])
+        sub["conversation"] = [f"{c}#{k}" for c, k in zip(sub["conversation"], copy)]
+        sub = sub.reset_index(drop=True)
+        try:
+            got = predictability(sub, x[take], groups=[str(c) for c in t["conversation"].iloc[take]])
+        except ValueError:  # fewer than two distinct conversations in the resample
+            return {"r2_position": math.nan, "r2_position_minus_change": math.nan}
+        return {"r2_position": got["r2_position"], "r2_position_minus_change": got["r2_position"] - got["r2_change"]}
+
+    out = bootstrap_many(len(convs), r2, unit="conversations", n_resamples=n_resamples, seed=seed)
+    first = t.sort_values("turn").groupby("conversation").first()
+    last = t.sort_values("turn").groupby("conversation").last()
+    change = (last["projection"] - first["projection"]).rename("change").to_frame().join(first["domain"])
+    a = change.loc[change["domain"].isin(drifters), "change"].to_numpy()
+    b = change.loc[change["domain"].isin(steady), "change"].to_numpy()
+    with threadpool_limits(1):
+        out["domain_drift_gap"] = unpaired_bootstrap(a, b, unit="conversations", n_resamples=max(n_resamples, 2000), seed=seed)
     return out
