@@ -52,4 +52,5 @@ def label(ro: Rollouts, cat: Catalogue, judge: Any, *, judge_id: str | None = No
         atomic_write_text(path, json.dumps(labels))
     table = ro.table.copy()
     table["label"] = labels
-    return Rollouts(table=table, acts=ro.acts, layers=ro.layers, model=ro.model, path=ro.path, key=ro.key)
+    return Rollouts(table=table, acts=ro.acts, layers=ro.layers, model=ro.model, path=ro.path, key=ro.key,
+                    labels_key=judge_id)
