@@ -28,7 +28,7 @@ import torch
 from .catalogue import Catalogue, default_prompts
 from .chat import prompt_ids
 from .hooks import check_layers
-from .models import ModelSpec
+from .models import ModelSpec, model_id
 from .rollouts import Sampling, generate, teacher_force
 from .store import Store
 
@@ -148,7 +148,7 @@ def _jobs_sha(jobs: Sequence[Job]) -> str:
 
 
 def _model_id(spec: ModelSpec) -> str:
-    return f"{spec.name}@{spec.gguf_sha256[:16]}" if spec.embedded else spec.name
+    return model_id(spec)
 
 
 def _progress_bar(total: int, initial: int, desc: str) -> Any:

@@ -7,7 +7,7 @@ import os
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .rubric import AI_CUES, REFUSAL_CUES, RUBRIC, Judgement, JudgeError, find_cue
@@ -44,9 +44,20 @@ class LLMJudge:
     ``complete(prompts) -> answers`` to the constructor (tests use a stub).
     """
 
-    def __init__(self, complete: Callable[[list[str]], list[str]], *, rubric: str = RUBRIC) -> None:
+    def __init__(self, complete: Callable[[list[str]], list[str]], *, rubric: str = RUBRIC,
+                 source: Mapping[str, Any] | None = None) -> None:
         self.complete = complete
         self.rubric = rubric
+        self.source = dict(source) if source is not None else None
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that decides its labels, for cache keys: the rubric, the prompt template
+        and ``source`` (the model and its weights, or the endpoint and model name, and the
+        decoding settings). A judge built from a bare function must be given ``source``."""
+        if self.source is None:
+            raise JudgeError("this LLMJudge has no source, so its labels cannot be cached apart from another "
+                             "judge's: build it with from_model / from_endpoint, or pass source={'model': ...}")
+        return {"rubric": self.rubric, "template": JUDGE_TEMPLATE, "source": self.source}
 
     def prompt(self, role_name: str, role_description: str, response: str, question: str | None = None) -> str:
         """The judge prompt for one response."""
@@ -72,6 +83,7 @@ class LLMJudge:
                    system: str | None = None) -> LLMJudge:
         """A judge backed by a local model (greedy decoding through ``rollouts.generate``)."""
         from ..chat import prompt_ids
+        from ..models import model_id
         from ..rollouts import Sampling, generate
 
         def complete(prompts: list[str]) -> list[str]:
@@ -80,7 +92,8 @@ class LLMJudge:
                            batch_size=batch_size, layers=[0])
             return list(res.texts)
 
-        return cls(complete)
+        return cls(complete, source={"model": model_id(spec), "system": system, "max_new_tokens": max_new_tokens,
+                                     "decoding": "greedy"})
 
     @classmethod
     def from_endpoint(cls, url: str, model_name: str, api_key_env: str | None = "OPENAI_API_KEY", *,
@@ -119,4 +132,5 @@ class LLMJudge:
                     raise JudgeError(f"unexpected answer from {endpoint}: {str(data)[:300]}") from e
             return answers
 
-        return cls(complete)
+        return cls(complete, source={"endpoint": endpoint, "model": model_name, "max_tokens": max_tokens,
+                                     "temperature": 0})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,13 @@ class OfflineJudge:
     ai_cues: tuple[str, ...] = AI_CUES
     assistant_references: tuple[str, ...] = ASSISTANT_REFERENCES
     embedder: Embedder | None = field(default=None, compare=False, repr=False)
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that decides its labels, for cache keys: every compared field (weights,
+        thresholds, cue lists, references) and the embedder's identity."""
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
+        out["embedder"] = (self.embedder or default_embedder()).identity()
+        return out
 
     @staticmethod
     def role_text(role_name: str, role_description: str) -> str:
