@@ -182,20 +182,20 @@ def predictability(table: Any, embeddings: Any, *, n_splits: int = 5, alphas: Se
 
     t = table.reset_index(drop=True)
     x = np.asarray(embeddings, dtype=float)
-    groups = t["conversation"].to_numpy() if groups is None else np.asarray(groups)
-    if len(groups) != len(t):
-        raise ValueError(f"groups has {len(groups)} labels for {len(t)} rows")
-    k = min(n_splits, len(set(groups)))
+    folds = t["conversation"].to_numpy() if groups is None else np.asarray(groups)
+    if len(folds) != len(t):
+        raise ValueError(f"groups has {len(folds)} labels for {len(t)} rows")
+    k = min(n_splits, len(set(folds)))
     if k < 2:
         raise ValueError("need at least two conversations for cross-validation")
     y = t["projection"].to_numpy(dtype=float)
-    pred = ridge_cv_predict(x, y, groups, k, alphas)
+    pred = ridge_cv_predict(x, y, folds, k, alphas)
     prev = t.groupby("conversation")["projection"].shift(1).to_numpy(dtype=float)
     has = ~np.isnan(prev)
     dy = (y - prev)[has]
-    dpred = ridge_cv_predict(x[has], dy, groups[has], k, alphas)
+    dpred = ridge_cv_predict(x[has], dy, folds[has], k, alphas)
     return {"r2_position": _r2(y, pred), "r2_change": _r2(dy, dpred),
-            "n": int(len(t)), "n_conversations": int(len(set(groups)))}
+            "n": int(len(t)), "n_conversations": int(len(set(t["conversation"])))}
 
 
 def _r2(y: Any, pred: Any) -> float:
