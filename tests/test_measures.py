@@ -98,3 +98,24 @@ def test_ridge_cv_predict_equals_scikit_learn(n: int, d: int) -> None:
     alphas = (0.1, 1.0, 10.0, 100.0)
     want = cross_val_predict(RidgeCV(alphas=list(alphas)), x, y, groups=groups, cv=GroupKFold(4))
     assert np.allclose(ridge_cv_predict(x, y, groups, 4, alphas), want, atol=1e-8)
+
+
+def test_steering_shift_is_paired_over_prompts() -> None:
+    import pandas as pd
+
+    from persona_axis.measures import steering_shift
+
+    rows = []
+    for p in range(6):
+        for c in (-1.0, -0.5, 0.0, 0.5):
+            # prompts 0-2 turn into a human role when steered away; the others never do
+            label = "human role" if (c < 0 and p < 3) else "assistant"
+            rows.append({"prompt": p, "coefficient": c, "label": label})
+    runs = pd.DataFrame(rows)
+    away = steering_shift(runs, ["human role", "mystical or theatrical"], compare="away-unsteered")
+    assert away.estimate == pytest.approx(0.5) and away.paired and away.unit == "prompts" and away.n_units == 6
+    assert 0 <= away.low <= 0.5 <= away.high <= 1
+    toward = steering_shift(runs, ["assistant"], compare="toward-away")
+    assert toward.estimate == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="compare must be"):
+        steering_shift(runs, ["assistant"], compare="sideways")

@@ -246,11 +246,11 @@ CLAIMS: tuple[Claim, ...] = (
           side=">", threshold=0.0, applies_to="base", why="the paper gives a direction, not a size"),
     Claim("C10", "Steered away from the Assistant, models claim human, non-human or mystical identities "
           "(share away minus unsteered)", "steered away: other identities",
-          "more human and mystical identities", "05_steering", "roles_away_minus_unsteered", "questions",
+          "more human and mystical identities", "05_steering", "roles_away_minus_unsteered", "prompts",
           side=">=", threshold=0.10, null=0.0, why="ten points, a visible shift; the paper gives no size"),
     Claim("C11", "Steered toward the Assistant, models say they are an assistant (share toward minus away)",
           "steered toward: assistant", "more assistant identities", "05_steering", "assistant_toward_minus_away",
-          "questions", side=">", threshold=0.0, why="the paper gives a direction, not a size"),
+          "prompts", side=">", threshold=0.0, why="the paper gives a direction, not a size"),
     Claim("C12", "The user's message predicts where the reply lands on the axis (R², position)",
           "message predicts position", "0.53-0.77", "06_drift", "r2_position", "conversations",
           side=">=", threshold=0.53, paper_value=0.53, null=0.0, why="the paper's lowest"),

@@ -231,3 +231,36 @@ def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, see
     with threadpool_limits(1):
         out["domain_drift_gap"] = unpaired_bootstrap(a, b, unit="conversations", n_resamples=max(n_resamples, 2000), seed=seed)
     return out
+
+
+def steering_shift(runs: Any, labels: Sequence[str], *, compare: str, n_resamples: int = 2000, seed: int = 0) -> Interval:
+    """How much steering moves the share of answers with one of ``labels``, paired over prompts.
+
+    Every prompt is answered at every steering strength with the same seed, so a prompt is the
+    independent unit and the strengths are paired on it.
+
+    Args:
+        runs: one row per answer, with ``prompt``, ``coefficient`` and ``label`` columns.
+        labels: the labels counted.
+        compare: ``"away-unsteered"`` (mean share over the negative strengths minus the share at
+            0, or at the mean of all strengths when 0 was not run) or ``"toward-away"`` (mean
+            over the positive strengths minus mean over the negative ones).
+
+    Returns:
+        The paired bootstrap interval of the mean over prompts of that difference (in shares).
+    """
+    from .stats import bootstrap
+
+    hit = runs.assign(hit=runs["label"].isin(list(labels)).astype(float))
+    per = hit.pivot_table(index="prompt", columns="coefficient", values="hit", aggfunc="mean")
+    coefs = np.asarray(per.columns, dtype=float)
+    away, toward = per.loc[:, coefs < 0].mean(1), per.loc[:, coefs > 0].mean(1)
+    if compare == "away-unsteered":
+        plain = per.loc[:, coefs == 0].mean(1) if (coefs == 0).any() else per.mean(1)
+        diff = (away - plain).to_numpy()
+    elif compare == "toward-away":
+        diff = (toward - away).to_numpy()
+    else:
+        raise ValueError(f"compare must be 'away-unsteered' or 'toward-away', got {compare!r}")
+    iv = bootstrap(diff, np.mean, unit="prompts", n_resamples=n_resamples, seed=seed)
+    return Interval(**{**iv.to_dict(), "paired": True})
