@@ -119,3 +119,22 @@ def test_steering_shift_is_paired_over_prompts() -> None:
     assert toward.estimate == pytest.approx(0.5)
     with pytest.raises(ValueError, match="compare must be"):
         steering_shift(runs, ["assistant"], compare="sideways")
+
+
+def test_lowest_pair_intervals() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from persona_axis.measures import lowest_pair_intervals
+
+    rng = np.random.default_rng(0)
+    roles = [f"r{i}" for i in range(40)]
+    t = rng.normal(size=40)
+    comp = {"a": pd.DataFrame({"PC1": t}, index=roles), "b": pd.DataFrame({"PC1": t + rng.normal(0, 0.5, 40)}, index=roles),
+            "c": pd.DataFrame({"PC1": -t[10:]}, index=roles[10:])}
+    got = lowest_pair_intervals(comp, ["a", "b", "c"])
+    ab = float(np.corrcoef(comp["a"]["PC1"].loc[roles[10:]], comp["b"]["PC1"].loc[roles[10:]])[0, 1])
+    assert got["a"].estimate == pytest.approx(-1.0) and got["c"].estimate == pytest.approx(min(-1.0, -ab))
+    assert got["b"].estimate == pytest.approx(-ab)          # b's lowest partner is c (anti-correlated)
+    assert got["a"].n_units == 30 and got["a"].unit == "roles"
+    assert lowest_pair_intervals(comp, ["a", "z"]) == {"a": None, "z": None}

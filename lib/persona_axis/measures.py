@@ -264,3 +264,40 @@ def steering_shift(runs: Any, labels: Sequence[str], *, compare: str, n_resample
         raise ValueError(f"compare must be 'away-unsteered' or 'toward-away', got {compare!r}")
     iv = bootstrap(diff, np.mean, unit="prompts", n_resamples=n_resamples, seed=seed)
     return Interval(**{**iv.to_dict(), "paired": True})
+
+
+def lowest_pair_intervals(per_model: Any, models: Sequence[str], column: str = "PC1", *, unit: str = "roles",
+                          n_resamples: int = 2000, seed: int = 0) -> dict[str, Interval | None]:
+    """Chapter 3: each model's lowest correlation of compositions with another of ``models``.
+
+    The units are the roles (or traits) every one of ``models`` has; each resample draws them
+    with replacement and recomputes every pair's Pearson correlation of the ``column``
+    composition, then each model's lowest. The components themselves are held fixed (a refit of
+    each model's PCA on every resample is left out: it would only widen the interval).
+
+    Args:
+        per_model: ``model -> DataFrame`` from ``space.compositions`` (index: role names).
+        models: the models compared (instruct models; a base model's row is left out).
+
+    Returns:
+        ``model -> Interval``, or ``None`` for a model with no partner.
+    """
+    names = [m for m in models if m in per_model]
+    if len(names) < 2:
+        return {m: None for m in models}
+    common = sorted(set.intersection(*(set(per_model[m].index) for m in names)))
+    data = np.stack([per_model[m].loc[common, column].to_numpy(dtype=float) for m in names])   # (models, units)
+
+    def lowest(idx: np.ndarray) -> dict[str, float]:
+        x = data[:, idx]
+        x = x - x.mean(1, keepdims=True)
+        norm = np.sqrt((x * x).sum(1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (x @ x.T) / np.outer(norm, norm)
+        np.fill_diagonal(r, np.inf)
+        return {m: float(r[i].min()) for i, m in enumerate(names)}
+
+    if len(common) < 3:
+        return {m: None for m in models}
+    got = bootstrap_many(len(common), lowest, unit=unit, n_resamples=n_resamples, seed=seed)
+    return {m: got.get(m) for m in models}
