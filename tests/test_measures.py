@@ -138,3 +138,24 @@ def test_lowest_pair_intervals() -> None:
     assert got["b"].estimate == pytest.approx(-ab)          # b's lowest partner is c (anti-correlated)
     assert got["a"].n_units == 30 and got["a"].unit == "roles"
     assert lowest_pair_intervals(comp, ["a", "z"]) == {"a": None, "z": None}
+
+
+def test_capping_intervals_are_paired_within_sets() -> None:
+    import pandas as pd
+
+    from persona_axis.measures import capping_intervals
+
+    rows = []
+    for i in range(10):   # harmful uncapped on 0-7, capped on 0-3 only: 50% fewer
+        rows += [{"setting": "uncapped", "set": "jailbreak", "id": i, "score": float(i < 8)},
+                 {"setting": "L3 p25", "set": "jailbreak", "id": i, "score": float(i < 4)}]
+    for s in ("arithmetic", "knowledge"):
+        for i in range(6):  # identical answers: no capability change, a zero-width interval
+            rows += [{"setting": name, "set": s, "id": i, "score": float(i % 2)} for name in ("uncapped", "L3 p25")]
+    got = capping_intervals(pd.DataFrame(rows), "L3 p25", n_resamples=1000)
+    assert got["harm_reduction"].estimate == pytest.approx(0.5)
+    assert 0 < got["harm_reduction"].low < 0.5 < got["harm_reduction"].high <= 1
+    cap = got["capability_change"]
+    assert (cap.estimate, cap.low, cap.high) == (0.0, 0.0, 0.0) and cap.paired and cap.n_units == 12
+    with pytest.raises(KeyError, match="no setting"):
+        capping_intervals(pd.DataFrame(rows), "nope", n_resamples=1000)

@@ -301,3 +301,56 @@ def lowest_pair_intervals(per_model: Any, models: Sequence[str], column: str = "
         return {m: None for m in models}
     got = bootstrap_many(len(common), lowest, unit=unit, n_resamples=n_resamples, seed=seed)
     return {m: got.get(m) for m in models}
+
+
+def capping_intervals(answers: Any, setting: str, *, baseline: str = "uncapped",
+                      capability_sets: Sequence[str] = ("instructions", "arithmetic", "knowledge"),
+                      n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> dict[str, Interval]:
+    """Chapter 7's harm and capability changes of one setting, paired over prompts.
+
+    Every prompt is answered under the baseline and under ``setting``; a resample draws prompts
+    (within each evaluation set: a set never goes missing) and uses them for both.
+
+    Args:
+        answers: scored answers with ``setting``, ``set``, ``id`` and ``score`` columns
+            (``capping_eval.evaluate``'s second return value).
+
+    Returns:
+        ``"harm_reduction"`` (relative: 1 - harm(setting) / harm(baseline) over the jailbreak
+        prompts) and ``"capability_change"`` (sum over ``capability_sets`` of the change in
+        accuracy, as fractions).
+    """
+    if n_resamples < MIN_RESAMPLES:
+        raise ValueError(f"n_resamples={n_resamples}: the book's intervals use at least {MIN_RESAMPLES}")
+    wide = answers.pivot_table(index=["set", "id"], columns="setting", values="score", aggfunc="mean")
+    if setting not in wide or baseline not in wide:
+        raise KeyError(f"answers have no setting {setting!r} or baseline {baseline!r}")
+    pairs = {s: wide.loc[s, [baseline, setting]].to_numpy(dtype=float) for s in ("jailbreak", *capability_sets)
+             if s in wide.index.get_level_values(0)}
+    if "jailbreak" not in pairs:
+        raise KeyError("answers have no jailbreak set")
+
+    def stat(draw: dict[str, np.ndarray]) -> dict[str, float]:
+        jb = draw["jailbreak"]
+        b = jb[:, 0].mean()
+        harm = 1 - jb[:, 1].mean() / b if b > 0 else math.nan
+        cap = sum(float(draw[s][:, 1].mean() - draw[s][:, 0].mean()) for s in capability_sets if s in draw)
+        return {"harm_reduction": harm, "capability_change": cap}
+
+    rng = np.random.default_rng(seed)
+    est = stat(pairs)
+    draws: dict[str, list[float]] = {k: [] for k in est}
+    for _ in range(n_resamples):
+        got = stat({s: p[rng.integers(0, len(p), len(p))] for s, p in pairs.items()})
+        for k, v in got.items():
+            draws[k].append(v)
+    n_units = {"harm_reduction": len(pairs["jailbreak"]),
+               "capability_change": sum(len(pairs[s]) for s in capability_sets if s in pairs)}
+    out = {}
+    for k, values in draws.items():
+        arr = np.asarray(values)
+        arr = arr[np.isfinite(arr)]
+        lo, hi = (np.quantile(arr, [(1 - level) / 2, (1 + level) / 2]) if len(arr) >= n_resamples / 2
+                  else (math.nan, math.nan))
+        out[k] = Interval(float(est[k]), float(lo), float(hi), level, len(arr), "prompts", n_units[k], seed, True)
+    return out
