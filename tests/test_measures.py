@@ -159,3 +159,33 @@ def test_capping_intervals_are_paired_within_sets() -> None:
     assert (cap.estimate, cap.low, cap.high) == (0.0, 0.0, 0.0) and cap.paired and cap.n_units == 12
     with pytest.raises(KeyError, match="no setting"):
         capping_intervals(pd.DataFrame(rows), "nope", n_resamples=1000)
+
+
+def test_composition_reliability_of_clean_and_noisy_roles() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from persona_axis.measures import composition_reliability, retest_reliability
+
+    rng = np.random.default_rng(0)
+    d, n_roles = 16, 30
+    centres = rng.normal(size=(n_roles, d)) + 5 * np.eye(d)[0]
+    rows, acts = [], []
+    for r in range(n_roles):
+        for p in range(2):
+            for q in range(3):
+                rows.append({"group": "role", "name": f"r{r}", "prompt_index": p, "question_id": q})
+                acts.append(centres[r] + rng.normal(0, 0.01, d))
+    rows.append({"group": "default", "name": "default", "prompt_index": 0, "question_id": 0})
+    acts.append(np.zeros(d))
+    t = pd.DataFrame(rows)
+    x = torch.tensor(np.array(acts))[:, None, :]
+    u = torch.tensor(rng.normal(size=d))
+    clean = composition_reliability(t, x, [0], 0, u)
+    assert clean.reliability == pytest.approx(1.0, abs=1e-3) and clean.n_units == 30 and clean.halves == "even vs odd prompt"
+    noisy = composition_reliability(t, x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype) * 3, [0], 0, u)
+    assert noisy.reliability < 0.9
+    a = pd.DataFrame({"conversation": ["c1", "c1", "c2", "c2"], "turn": [0, 1, 0, 1], "projection": [1.0, 2.0, 3.0, 4.0]})
+    assert retest_reliability(a, a).reliability == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="share 0 replies"):
+        retest_reliability(a, a.assign(conversation="c9"))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .stats import MIN_RESAMPLES, Interval
+from .stats import MIN_RESAMPLES, Interval, Reliability
 
 if TYPE_CHECKING:
     import torch
@@ -354,3 +354,59 @@ def capping_intervals(answers: Any, setting: str, *, baseline: str = "uncapped",
                   else (math.nan, math.nan))
         out[k] = Interval(float(est[k]), float(lo), float(hi), level, len(arr), "prompts", n_units[k], seed, True)
     return out
+
+
+def composition_reliability(table: Any, acts: torch.Tensor, layers: Sequence[int], layer: int,
+                            component: torch.Tensor) -> Reliability:
+    """Split-half reliability of the roles' compositions on one component (a noise ceiling's input).
+
+    Each role's rollouts are split in two halves, by system prompt when the run used more than
+    one (prompt 0 against prompt 1, ...: even against odd prompt index), else by question (even
+    against odd question id); each half gives the role a vector (the mean of its rollouts) and
+    a composition (cosine with ``component``, held fixed). The halves' correlation over roles,
+    stepped up by Spearman-Brown, is the reliability of a composition made from all rollouts.
+
+    Args:
+        table: the rollouts' table (``group``, ``name``, ``prompt_index``, ``question_id``).
+        acts: ``(n_rollouts, n_layers, hidden)``.
+        component: ``(hidden,)`` e.g. PC1 at ``layer``.
+
+    Raises:
+        ValueError: fewer than 3 roles have rollouts in both halves.
+    """
+    from .stats import split_half
+
+    t = table.reset_index(drop=True)
+    roles = t[t["group"] == "role"]
+    by = "prompt_index" if roles["prompt_index"].nunique() > 1 else "question_id"
+    half = roles[by].to_numpy() % 2
+    x = acts[:, list(layers).index(layer)].double().numpy()
+    u = component.double().numpy()
+    u = u / np.linalg.norm(u)
+    a, b = [], []
+    for name in dict.fromkeys(roles["name"]):
+        rows = roles.index[roles["name"] == name].to_numpy()
+        h = half[np.searchsorted(roles.index.to_numpy(), rows)]
+        if (h == 0).any() and (h == 1).any():
+            va, vb = x[rows[h == 0]].mean(0), x[rows[h == 1]].mean(0)
+            a.append(float(va @ u / np.linalg.norm(va)))
+            b.append(float(vb @ u / np.linalg.norm(vb)))
+    what = "prompt" if by == "prompt_index" else "question"
+    return split_half(np.array(a), np.array(b), halves=f"even vs odd {what}")
+
+
+def retest_reliability(first: Any, second: Any) -> Reliability:
+    """Test-retest reliability of reply projections: the same conversations replayed twice
+    (two seeds), Pearson correlation over (conversation, turn). Not stepped up: each R² is
+    measured on single replies, so this is the share of their variance a predictor could
+    explain at best (the ceiling of R²).
+
+    Raises:
+        ValueError: the two runs share fewer than 3 (conversation, turn) pairs.
+    """
+    key = ["conversation", "turn"]
+    both = first.set_index(key)["projection"].to_frame("a").join(second.set_index(key)["projection"].rename("b"), how="inner")
+    if len(both) < 3:
+        raise ValueError(f"the two runs share {len(both)} replies; need at least 3")
+    r = float(np.corrcoef(both["a"], both["b"])[0, 1])
+    return Reliability(r, r, len(both), "seed 0 vs seed 1 (test-retest)")
