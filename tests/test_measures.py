@@ -189,3 +189,22 @@ def test_composition_reliability_of_clean_and_noisy_roles() -> None:
     assert retest_reliability(a, a).reliability == pytest.approx(1.0)
     with pytest.raises(ValueError, match="share 0 replies"):
         retest_reliability(a, a.assign(conversation="c9"))
+
+
+def test_r2_variants_show_leakage() -> None:
+    """Each conversation has its own offset that its messages reveal: random folds leak it, grouped folds do not."""
+    import numpy as np
+    import pandas as pd
+
+    from persona_axis.drift import r2_variants
+
+    rng = np.random.default_rng(0)
+    rows, emb = [], []
+    for c in range(12):
+        code = rng.normal(size=6)
+        for turn in range(6):
+            rows.append({"conversation": f"c{c}", "turn": turn, "projection": float(code[0] * 3 + rng.normal(0, 0.3))})
+            emb.append(np.concatenate([rng.normal(size=6) * 0.1 + np.eye(12)[c][:6] * 0 + code * 0, np.eye(12)[c]]))
+    got = r2_variants(pd.DataFrame(rows), np.array(emb))
+    assert got["in_sample"] > 0.8 and got["random_kfold"] > 0.5
+    assert got["grouped_kfold"] < 0.3 < got["random_kfold"]

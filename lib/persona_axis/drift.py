@@ -241,3 +241,25 @@ def flag_summary(table: Any, floor: float, by: str = "domain") -> Any:
     t = table.assign(flagged=table["projection"] < floor)
     per_conv = t.groupby([by, "conversation"])["flagged"].any().groupby(level=0).mean()
     return pd.DataFrame({"replies flagged": t.groupby(by)["flagged"].mean(), "conversations flagged": per_conv})
+
+
+def r2_variants(table: Any, embeddings: Any, *, n_splits: int = 5, alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0)) -> dict[str, float]:
+    """R² of the reply's position under three validations, to show what leakage between the
+    turns of one conversation does: ``in_sample`` (fit and score on every reply), ``random_kfold``
+    (folds of single replies: a conversation's turns on both sides) and ``grouped_kfold``
+    (whole conversations per fold, as ``predictability``). The penalty is chosen inside each
+    training fold (leave-one-out), so the choice never sees the fold it is scored on."""
+    import numpy as np
+
+    t = table.reset_index(drop=True)
+    x = np.asarray(embeddings, dtype=float)
+    y = t["projection"].to_numpy(dtype=float)
+    groups = t["conversation"].to_numpy()
+    k = min(n_splits, len(set(groups)))
+    rows = np.arange(len(t)) % k            # random folds: replies dealt out in turn, not by conversation
+    rng = np.random.default_rng(0)
+    rng.shuffle(rows)
+    single = np.zeros(len(t), dtype=int)    # one group holding everything: train on all, predict all
+    inside = ridge_cv_predict(np.vstack([x, x]), np.concatenate([y, y]), np.concatenate([single, single + 1]), 2, alphas)[:len(t)]
+    return {"in_sample": _r2(y, inside), "random_kfold": _r2(y, ridge_cv_predict(x, y, rows, k, alphas)),
+            "grouped_kfold": _r2(y, ridge_cv_predict(x, y, groups, k, alphas))}
