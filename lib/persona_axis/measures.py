@@ -254,9 +254,9 @@ def steering_shift(runs: Any, labels: Sequence[str], *, compare: str, n_resample
     hit = runs.assign(hit=runs["label"].isin(list(labels)).astype(float))
     per = hit.pivot_table(index="prompt", columns="coefficient", values="hit", aggfunc="mean")
     coefs = np.asarray(per.columns, dtype=float)
-    away, toward = per.loc[:, coefs < 0].mean(1), per.loc[:, coefs > 0].mean(1)
+    away, toward = per.loc[:, coefs < 0].mean(axis=1), per.loc[:, coefs > 0].mean(axis=1)
     if compare == "away-unsteered":
-        plain = per.loc[:, coefs == 0].mean(1) if (coefs == 0).any() else per.mean(1)
+        plain = per.loc[:, coefs == 0].mean(axis=1) if (coefs == 0).any() else per.mean(axis=1)
         diff = (away - plain).to_numpy()
     elif compare == "toward-away":
         diff = (toward - away).to_numpy()
