@@ -47,7 +47,7 @@ def got(c: Claim, model: str) -> tuple[str, str]:
     (math.nan, math.nan, INCONCLUSIVE),
 ])
 def test_strict_above_rule(lo: float, hi: float, status: str) -> None:
-    assert claim("cos_axis_pc1_middle").rate(iv(lo, hi, 0.5)) == status
+    assert claim("cos_axis_pc1_middle").rate(iv(lo, hi)) == status
 
 
 @pytest.mark.parametrize(("lo", "hi", "status"), [
@@ -81,6 +81,18 @@ def test_direction_only_rule(lo: float, hi: float, status: str) -> None:
 ])
 def test_harm_rule_uses_the_paper_value_above_its_threshold(lo: float, hi: float, status: str) -> None:
     assert claim("harm_reduction").rate(iv(lo, hi)) == status
+
+
+def test_an_interval_that_misses_its_estimate_is_inconclusive(art: Path) -> None:
+    """A PCA of few role vectors: resamples with duplicates have lower rank, so PC1's share rises
+    on every resample and the interval can miss the estimate; no verdict is drawn from it."""
+    c = claim("pc1_share")
+    assert c.rate(iv(0.41, 0.64, 0.41)) == REPRODUCED
+    assert c.rate(iv(0.41, 0.64, 0.40)) == INCONCLUSIVE
+    assert claim("n_for_70").rate(iv(2, 3, 4)) == INCONCLUSIVE
+    save_result("01_persona_space", SMOL, {"pc1_share": 0.30}, {}, intervals={"pc1_share": iv(0.31, 0.64, 0.30)})
+    _, rows = evaluate([c])
+    assert rows[0].cells[SMOL].status == INCONCLUSIVE and "outside its interval" in rows[0].cells[SMOL].note
 
 
 def test_capability_rule_in_points() -> None:

@@ -10,7 +10,8 @@ written from the same fields, so the page and the code cannot disagree):
 * ``reproduced``: the whole interval lies on the paper's side of the threshold;
 * ``partly``: it lies on the paper's side of no effect, but not wholly past the threshold;
 * ``not reproduced here``: it lies wholly on the other side of the paper's value;
-* ``inconclusive``: none of these (too wide to decide), or no interval was saved;
+* ``inconclusive``: none of these (too wide to decide), no interval was saved, or the interval
+  misses our own estimate (a resampling biased at this sample size);
 * ``not yet run``: no saved result for this model.
 
 A claim about a setting the chapter chose (the best capping band or percentile) has no interval
@@ -128,7 +129,9 @@ class Claim:
         """The status of an interval (see the module docstring for the rules)."""
         if not self.rated:
             return NOT_RATED
-        if math.isnan(iv.low) or math.isnan(iv.high):
+        if math.isnan(iv.low) or math.isnan(iv.high) or not iv.low <= iv.estimate <= iv.high:
+            # no interval, or one the resampling biased so much that it misses our own number
+            # (e.g. a PCA of a handful of role vectors, where a resample's duplicates lower its rank)
             return INCONCLUSIVE
         near, far = (iv.low, iv.high) if self.side in (">", ">=") else (iv.high, iv.low)
         if self._past(near, self.threshold):
@@ -334,6 +337,8 @@ def cell(c: Claim, model: str, results: Results) -> Cell:
     iv = Interval.from_dict(saved)
     note = f"{iv.level:.0%} bootstrap interval, {iv.n_resamples} resamples of {iv.n_units} {iv.unit}" + \
         (" (paired)" if iv.paired else "")
+    if not iv.low <= iv.estimate <= iv.high:
+        note += "; the estimate lies outside its interval: the resampling is biased at this sample size"
     return Cell(c.fmt_interval(iv), c.rate(iv), iv, note)
 
 

@@ -95,7 +95,7 @@ def _legend() -> str:
         "reproduced": "the whole interval is on the paper's side of its threshold",
         "partly": "the effect has the paper's sign and the interval excludes no effect, but it does not clear the threshold",
         "not reproduced here": "the interval excludes the paper's value",
-        "inconclusive": "the interval is too wide to decide (or no interval was saved)",
+        "inconclusive": "the interval is too wide to decide (or no interval was saved, or the resampling is so biased at this sample size that the interval misses our own number)",
         "not yet run": "no saved result for this model",
         NOT_RATED: "shown beside the paper's number but a different statistic",
     }
