@@ -21,7 +21,8 @@ from helpers import CharTokenizer
 from persona_axis.catalogue import load_catalogue
 from persona_axis.judge import Judgement, JudgeError, LLMJudge, OfflineJudge
 from persona_axis.labels import judge_key, label, labels_config
-from persona_axis.models import ModelSpec, model_id
+from persona_axis.fingerprint import model_id
+from persona_axis.models import ModelSpec
 from persona_axis.rollouts import Sampling
 from persona_axis.runs import Job, Rollouts, collect, rescore
 from persona_axis.store import Store, config_hash

@@ -122,6 +122,7 @@ def test_compare_vector_sets_reports_each_variant() -> None:
                                                        "impossible": {"labels": (0,), "min_count": 1}})
     assert out["n"].tolist() == [12, 12, 0]
     assert 0 < out.loc[0, "PC1 share"] <= 1 and out.loc[0, "PCs for 70%"] >= 1
+    assert out.loc[2, "PC1 share"] is None or pd.isna(out.loc[2, "PC1 share"])
     # the distance and cosine columns, recomputed from the primitives for the "all" variant
     rv = role_vectors(table, acts, [0, 1], labels=None, min_count=1)
     dv = default_vector(table, acts)[1]
@@ -148,7 +149,6 @@ def test_compare_vector_sets_on_a_line() -> None:
     assert out.loc[0, "n"] == 10 and out.loc[0, "PC1 share"] == pytest.approx(1.0, abs=1e-5)
     assert out.loc[0, "cos(PC1, contrast axis)"] == pytest.approx(1.0, abs=1e-5)
     assert out.loc[0, "default's distance from PC1 end"] == pytest.approx(-2.0, abs=1e-4)   # 5 on a line from -1 to 1
-    assert out.loc[2, "PC1 share"] is None or pd.isna(out.loc[2, "PC1 share"])
 
 
 def test_composition_correlations_align_roles_by_name() -> None:
