@@ -67,7 +67,7 @@ def _rollouts(tmp_path: Path) -> tuple[Rollouts, Any]:
     cat = load_catalogue()
     names = [r.name for r in cat.roles[:2]]
     table = pd.DataFrame({"group": ["role"] * 4 + ["default"], "name": [names[0]] * 2 + [names[1]] * 2 + ["default"],
-                          "response": ["Arr, matey!", "I am an AI.", "Hello there.", "Sure.", "Hi."]})
+                          "question": ["Who are you?"] * 5, "response": ["Arr, matey!", "I am an AI.", "Hello there.", "Sure.", "Hi."]})
     return Rollouts(table=table, acts=torch.zeros(5, 1, 4), layers=[0], model="m", path=tmp_path, key="rollouts-k"), cat
 
 
