@@ -21,7 +21,8 @@ from helpers import CharTokenizer
 from persona_axis.catalogue import load_catalogue
 from persona_axis.judge import Judgement, JudgeError, LLMJudge, OfflineJudge
 from persona_axis.labels import judge_key, label, labels_config
-from persona_axis.models import ModelSpec, model_id
+from persona_axis.fingerprint import model_id
+from persona_axis.models import ModelSpec
 from persona_axis.rollouts import Sampling
 from persona_axis.runs import Job, Rollouts, collect, rescore
 from persona_axis.store import Store, config_hash
@@ -66,7 +67,7 @@ def _rollouts(tmp_path: Path) -> tuple[Rollouts, Any]:
     cat = load_catalogue()
     names = [r.name for r in cat.roles[:2]]
     table = pd.DataFrame({"group": ["role"] * 4 + ["default"], "name": [names[0]] * 2 + [names[1]] * 2 + ["default"],
-                          "response": ["Arr, matey!", "I am an AI.", "Hello there.", "Sure.", "Hi."]})
+                          "question": ["Who are you?"] * 5, "response": ["Arr, matey!", "I am an AI.", "Hello there.", "Sure.", "Hi."]})
     return Rollouts(table=table, acts=torch.zeros(5, 1, 4), layers=[0], model="m", path=tmp_path, key="rollouts-k"), cat
 
 

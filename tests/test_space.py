@@ -123,6 +123,32 @@ def test_compare_vector_sets_reports_each_variant() -> None:
     assert out["n"].tolist() == [12, 12, 0]
     assert 0 < out.loc[0, "PC1 share"] <= 1 and out.loc[0, "PCs for 70%"] >= 1
     assert out.loc[2, "PC1 share"] is None or pd.isna(out.loc[2, "PC1 share"])
+    # the distance and cosine columns, recomputed from the primitives for the "all" variant
+    rv = role_vectors(table, acts, [0, 1], labels=None, min_count=1)
+    dv = default_vector(table, acts)[1]
+    sp = pca(rv.at(1), rv.names).oriented(dv)
+    pos = float(relative_position(sp, dv)[0])
+    ax = contrast_axis(acts[48:], rv.vectors, [0, 1], model="x")
+    assert out.loc[0, "default's distance from PC1 end"] == pytest.approx(min(pos, 1 - pos), abs=1e-6)
+    assert out.loc[0, "cos(PC1, contrast axis)"] == pytest.approx(float(sp.components[0] @ ax.unit(1)), abs=1e-6)
+    assert out.loc[0, "PC1 share"] == pytest.approx(float(sp.explained_variance_ratio[0]), abs=1e-6)
+
+
+def test_compare_vector_sets_on_a_line() -> None:
+    """Role vectors on a line through the origin and the default far out on it: PC1 is the line,
+    the contrast axis is along it (cosine 1) and the default lies beyond PC1's end (distance < 0)."""
+    from persona_axis.space import compare_vector_sets
+
+    d = torch.zeros(8)
+    d[2] = 1.0
+    coef = torch.linspace(-1, 1, 10)
+    acts = torch.cat([coef[:, None] * d, 5 * d[None].expand(2, 8)])[:, None, :]
+    table = pd.DataFrame({"group": ["role"] * 10 + ["default"] * 2, "name": [f"r{i}" for i in range(10)] + ["default"] * 2,
+                          "label": [3] * 10 + [None] * 2})
+    out = compare_vector_sets(table, acts, [0], 0, {"all": {"labels": None, "min_count": 1}})
+    assert out.loc[0, "n"] == 10 and out.loc[0, "PC1 share"] == pytest.approx(1.0, abs=1e-5)
+    assert out.loc[0, "cos(PC1, contrast axis)"] == pytest.approx(1.0, abs=1e-5)
+    assert out.loc[0, "default's distance from PC1 end"] == pytest.approx(-2.0, abs=1e-4)   # 5 on a line from -1 to 1
 
 
 def test_composition_correlations_align_roles_by_name() -> None:

@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "ModelSpec": "models",
     "load_model": "models",
-    "model_id": "models",
+    "model_id": "fingerprint",
     "Catalogue": "catalogue",
     "load_catalogue": "catalogue",
     "PersonaSpace": "pipeline",
@@ -158,7 +158,8 @@ if TYPE_CHECKING:
     from .hooks import cap, find_layers, record, steer
     from .judge import Judgement, LLMJudge, OfflineJudge
     from .labels import label
-    from .models import ModelSpec, load_model, model_id
+    from .fingerprint import model_id
+    from .models import ModelSpec, load_model
     from .pipeline import PersonaSpace, get_axis, persona_rollouts, persona_space
     from .presets import PersonaSpacePreset, preset
     from .results import load_result, save_result

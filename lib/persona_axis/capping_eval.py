@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from .capping import CONVENTIONS, CapPlan, CapSetting, axis_percentile, band, capping, grid, plan_cap
-from .models import model_id
+from .fingerprint import model_id
 from .rollouts import generate
 from .store import Store
 
@@ -93,7 +93,7 @@ def build_suite(tok: Any, spec: Any, cat: Any, sizes: dict[str, int], *, far_rol
             role = cat.role(r)
             system = sus["system_templates"][t].format(role=role.label, a_role=with_article(role.label), description=role.description)
             rows.append({"set": "persona", "id": f"pe-{k:03d}", "system": system, "prompt_text": q, "role": r})
-    makers = {"instructions": (evals.load_instructions, lambda it: it.prompt),
+    makers: dict[str, tuple[Callable[[], list[Any]], Callable[[Any], str]]] = {"instructions": (evals.load_instructions, lambda it: it.prompt),
               "arithmetic": (evals.load_arithmetic, evals.arithmetic_prompt),
               "knowledge": (evals.load_knowledge, evals.knowledge_prompt)}
     for name, (load, fmt) in makers.items():
@@ -155,7 +155,7 @@ def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | 
     """Run the suite uncapped and under each plan; score and summarise.
 
     Each setting's answers are cached in ``Store("capping", ...)`` under ``cache_dir`` (when
-    given), keyed by the suite's configuration (with the model's weights, ``models.model_id``),
+    given), keyed by the suite's configuration (with the model's weights, ``fingerprint.model_id``),
     the hash of its prompt tokens, the sampling settings, the plan's setting and its
     thresholds, so a changed configuration never reads an old result.
 

@@ -50,8 +50,9 @@ def label(ro: Rollouts, cat: Catalogue, judge: Any, *, progress: bool = True) ->
     carries ``labels_key``, the hash that results built from these labels (the axis) are keyed by.
 
     Args:
-        judge: anything with ``judge(role_name, role_description, responses) -> [Judgement]``
-            and ``identity()`` (``persona_axis.judge.OfflineJudge`` or ``LLMJudge``).
+        judge: anything with ``judge(role_name, role_description, responses, questions=...) -> [Judgement]``
+            and ``identity()`` (``persona_axis.judge.OfflineJudge`` or ``LLMJudge``; each rollout's
+            question is passed, for the judges whose prompt needs it).
     """
     store = Store("labels", labels_config(ro, cat, judge))
     labels = store.load_json("labels")
@@ -63,7 +64,8 @@ def label(ro: Rollouts, cat: Catalogue, judge: Any, *, progress: bool = True) ->
         bar = _progress_bar(len(roles), 0, "judging roles") if progress else None
         for name, index in roles.items():
             role = cat.role(str(name))
-            out = judge.judge(role.name, role.description, ro.table.loc[index, "response"].tolist())
+            out = judge.judge(role.name, role.description, ro.table.loc[index, "response"].tolist(),
+                              questions=ro.table.loc[index, "question"].tolist())
             if len(out) != len(index):
                 raise ValueError(f"the judge gave {len(out)} labels for the {len(index)} responses of {name!r}")
             for i, j in zip(index, out):

@@ -12,7 +12,7 @@ import copy
 from typing import Literal, TypedDict, Union, overload
 
 __all__ = ["PRESETS", "PRESET_NAMES", "preset", "QuickstartPreset", "PersonaSpacePreset", "BaseVsInstructPreset",
-           "SteeringPreset", "DriftPreset", "CappingPreset", "CappingSizes", "ChapterPreset"]
+           "SteeringPreset", "DriftPreset", "LivePreset", "CappingPreset", "CappingSizes", "ChapterPreset"]
 
 #: The preset names every chapter knows, smallest first.
 PRESET_NAMES: tuple[str, ...] = ("tiny", "quick", "book", "paper")
@@ -71,6 +71,13 @@ class DriftPreset(TypedDict):
     max_new_tokens: int
 
 
+class LivePreset(TypedDict):
+    """The live demo's recorded session: scripted turns played, reply length."""
+
+    turns: int
+    max_new_tokens: int
+
+
 class CappingSizes(TypedDict):
     """Prompts per evaluation set of chapter 7."""
 
@@ -96,7 +103,8 @@ class CappingPreset(TypedDict):
     drift_tokens: int
 
 
-ChapterPreset = Union[QuickstartPreset, PersonaSpacePreset, BaseVsInstructPreset, SteeringPreset, DriftPreset, CappingPreset]
+ChapterPreset = Union[QuickstartPreset, PersonaSpacePreset, BaseVsInstructPreset, SteeringPreset, DriftPreset, LivePreset,
+                      CappingPreset]
 
 _QUICKSTART: dict[str, QuickstartPreset] = {
     "tiny": {"n_questions": 2, "n_prompts": 1, "max_new_tokens": 12, "answer_tokens": 16},
@@ -137,6 +145,13 @@ _DRIFT: dict[str, DriftPreset] = {
     "paper": {"per_domain": 12, "turns": 10, "max_new_tokens": 512},
 }
 
+_LIVE: dict[str, LivePreset] = {
+    "tiny": {"turns": 2, "max_new_tokens": 12},
+    "quick": {"turns": 3, "max_new_tokens": 32},
+    "book": {"turns": 5, "max_new_tokens": 48},
+    "paper": {"turns": 5, "max_new_tokens": 256},
+}
+
 # the paper: Qwen 3 32B layers 46-53 of 64 (width 1/8, centre 0.78); Llama 3.3 70B 56-71 of 80 (width 1/5, centre 0.8)
 _CAPPING: dict[str, CappingPreset] = {
     "tiny": {"sizes": {"jailbreak": 4, "persona": 4, "instructions": 2, "arithmetic": 2, "knowledge": 2},
@@ -160,6 +175,7 @@ PRESETS: dict[str, dict[str, ChapterPreset]] = {
     "base_vs_instruct": dict(_BASE_VS_INSTRUCT),
     "steering": dict(_STEERING),
     "drift": dict(_DRIFT),
+    "live": dict(_LIVE),
     "capping": dict(_CAPPING),
 }
 
@@ -174,6 +190,8 @@ def preset(chapter: Literal["base_vs_instruct"], name: str) -> BaseVsInstructPre
 def preset(chapter: Literal["steering"], name: str) -> SteeringPreset: ...
 @overload
 def preset(chapter: Literal["drift"], name: str) -> DriftPreset: ...
+@overload
+def preset(chapter: Literal["live"], name: str) -> LivePreset: ...
 @overload
 def preset(chapter: Literal["capping"], name: str) -> CappingPreset: ...
 @overload

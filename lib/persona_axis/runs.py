@@ -28,7 +28,8 @@ import torch
 from .catalogue import Catalogue, default_prompts
 from .chat import prompt_ids
 from .hooks import check_layers
-from .models import ModelSpec, model_id
+from .fingerprint import model_id
+from .models import ModelSpec
 from .rollouts import Sampling, generate, teacher_force
 from .store import Store
 

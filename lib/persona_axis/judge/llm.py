@@ -83,7 +83,7 @@ class LLMJudge:
                    system: str | None = None) -> LLMJudge:
         """A judge backed by a local model (greedy decoding through ``rollouts.generate``)."""
         from ..chat import prompt_ids
-        from ..models import model_id
+        from ..fingerprint import model_id
         from ..rollouts import Sampling, generate
 
         def complete(prompts: list[str]) -> list[str]:
