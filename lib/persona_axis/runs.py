@@ -156,8 +156,11 @@ def _progress_bar(total: int, initial: int, desc: str) -> Any:
 
 
 def rollout_config(model: Any, spec: ModelSpec, jobs: Sequence[Job], sampling: Sampling, layers: list[int],
-                   batch_size: int, chunk_size: int, generator: Any = None) -> dict[str, Any]:
-    """Everything that determines a rollout store's contents (its cache key)."""
+                   batch_size: int, chunk_size: int, generator: Any = None, *, acts_dtype: str = "float32") -> dict[str, Any]:
+    """Everything that determines a rollout store's contents (its cache key).
+
+    ``acts_dtype`` (``"float32"`` or ``"bfloat16"``) is the dtype the means are stored in.
+    """
     config = {
         "engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
         "sampling": asdict(sampling), "layers": layers, "batch_size": batch_size, "chunk_size": chunk_size,
@@ -165,12 +168,16 @@ def rollout_config(model: Any, spec: ModelSpec, jobs: Sequence[Job], sampling: S
     }
     if generator is not None:  # our own engine keeps the key it always had
         config["generator"] = str(generator.name)
+    if acts_dtype != "float32":
+        if acts_dtype != "bfloat16":
+            raise ValueError(f"acts_dtype must be 'float32' or 'bfloat16', got {acts_dtype!r}")
+        config["acts_dtype"] = acts_dtype
     return config
 
 
 def run_chunk(model: Any, tok: Any, spec: ModelSpec, jobs: Sequence[Job], c: int, store: Store, sampling: Sampling,
               layers: list[int], batch_size: int, chunk_size: int, generator: Any = None,
-              progress: Callable[[int], None] | None = None) -> None:
+              progress: Callable[[int], None] | None = None, *, acts_dtype: str = "float32") -> None:
     """Generate chunk ``c`` of ``jobs`` and save it in ``store`` (atomically).
 
     The chunk's rows are batched by prompt length and sampled with the seed
@@ -196,7 +203,7 @@ def run_chunk(model: Any, tok: Any, spec: ModelSpec, jobs: Sequence[Job], c: int
         p = inv[k]
         rows.append({**asdict(j), "response": res.texts[p], "n_tokens": res.n_tokens[p],
                      "finished": res.finished[p], "tokens": res.tokens[p]})
-    store.save_chunk(c, {"acts": res.acts[inv]}, rows)
+    store.save_chunk(c, {"acts": res.acts[inv].to(getattr(torch, acts_dtype))}, rows)
 
 
 def collect(
@@ -256,7 +263,7 @@ def collect(
     acts, rows = [], []
     for c in range(n_chunks):
         t, r = store.load_chunk(c)
-        acts.append(t["acts"])
+        acts.append(t["acts"].float())
         rows += r
     table = pd.DataFrame(rows)
     return Rollouts(table=table, acts=torch.cat(acts), layers=idx, model=spec.name, path=store.path, key=store.hash)
