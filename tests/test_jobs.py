@@ -22,8 +22,11 @@ SAMPLING = Sampling(temperature=0.7, max_new_tokens=6, seed=3)
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
     path = os.pathsep.join([str(ROOT / "lib"), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": path}})
+    env = {"env_vars": {"PYTHONPATH": path}}
+    if os.environ.get("RAY_ADDRESS"):  # a running Ray instance (ray start --head)
+        ray.init(include_dashboard=False, log_to_driver=False, runtime_env=env)
+    else:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=env)
     yield
     ray.shutdown()
 
