@@ -114,9 +114,14 @@ def test_peak_memory_bounded_while_reading_a_larger_store(tmp_path: Path) -> Non
 
 
 def test_bf16_store_changes_the_numbers_by_less_than_1e3(tmp_path: Path) -> None:
-    """The book's persona-space numbers from a bf16 store against the float32 one (same rollouts)."""
-    p32, table, _, labels = _write_store(tmp_path, n_chunks=4, rows_per_chunk=70, hidden=64, seed=1, tag="f32")
-    p16, *_ = _write_store(tmp_path, n_chunks=4, rows_per_chunk=70, hidden=64, dtype=torch.bfloat16, seed=1, tag="bf16")
+    """The book's persona-space numbers from a bf16 store against the float32 one (same rollouts).
+
+    Hidden size 576, the smallest embedded model's. Means average the rounding away; the
+    calibration percentiles are projections of single rollouts, whose rounding error shrinks
+    as one over the square root of the hidden size (at 64 it was 1.3e-3 of the percentile).
+    """
+    p32, table, _, labels = _write_store(tmp_path, n_chunks=4, rows_per_chunk=70, hidden=576, seed=1, tag="f32")
+    p16, *_ = _write_store(tmp_path, n_chunks=4, rows_per_chunk=70, hidden=576, dtype=torch.bfloat16, seed=1, tag="bf16")
     assert store_bytes(p16) < 0.6 * store_bytes(p32)
     a, b = reduce_store(p32, labels), reduce_store(p16, labels)
     va, vb = a.role_vectors(labels=None, min_count=1), b.role_vectors(labels=None, min_count=1)
@@ -131,5 +136,7 @@ def test_bf16_store_changes_the_numbers_by_less_than_1e3(tmp_path: Path) -> None
     assert float(axa.unit(5) @ axb.unit(5)) > 1 - 1e-3
     ca, cb = calibrate_store(p32, axa, [5]), calibrate_store(p16, axb, [5])
     scale = max(abs(v) for v in ca[5].values())
-    for p in ca[5]:
-        assert abs(ca[5][p] - cb[5][p]) / scale < 1e-3
+    worst = max(abs(ca[5][p] - cb[5][p]) / scale for p in ca[5])
+    print(f"bf16 store: PC1 share moved {abs(float(sa.explained_variance_ratio[0] - sb.explained_variance_ratio[0])):.1e}, "
+          f"calibration percentiles {worst:.1e} (relative)")
+    assert worst < 1e-3
