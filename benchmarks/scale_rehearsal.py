@@ -67,7 +67,13 @@ def tiny_factory() -> tuple[Any, ByteTokenizer, Any]:
 
 def cue_label(role: str, text: str) -> int:
     """The offline judge's cheap cue rules only: 0 refusal, 1 AI self-identification, 3 first person or role named, else 2."""
-    from persona_axis.judge import AI_CUES, REFUSAL_CUES, find_cue, first_person_rate, names_role
+    from persona_axis.judge import (
+        AI_CUES,
+        REFUSAL_CUES,
+        find_cue,
+        first_person_rate,
+        names_role,
+    )
 
     if not text.strip() or find_cue(text, REFUSAL_CUES):
         return 0
@@ -102,14 +108,18 @@ def main() -> None:
     args = ap.parse_args()
 
     import ray
-
     from persona_axis.axis import contrast_axis
     from persona_axis.catalogue import load_catalogue
     from persona_axis.jobs import paper_layers, run_jobs
     from persona_axis.rollouts import Sampling
     from persona_axis.runs import persona_jobs
     from persona_axis.space import pca, relative_position
-    from persona_axis.stream import calibrate_store, iter_chunks, reduce_store, store_bytes
+    from persona_axis.stream import (
+        calibrate_store,
+        iter_chunks,
+        reduce_store,
+        store_bytes,
+    )
 
     root = Path(args.root)
     if root.exists() and not args.keep:
@@ -140,8 +150,8 @@ def main() -> None:
 
         return hook
 
-    common = dict(layers=layers, batch_size=args.batch_size, chunk_size=args.chunk_size, acts_dtype="bfloat16",
-                  root=root, n_actors=args.actors, progress=False)
+    common: dict[str, Any] = {"layers": layers, "batch_size": args.batch_size, "chunk_size": args.chunk_size,
+                              "acts_dtype": "bfloat16", "root": root, "n_actors": args.actors, "progress": False}
     t0 = time.perf_counter()
     try:
         run_jobs(tiny_factory, jobs, sampling, on_chunk=watch(n_chunks // 2), **common)

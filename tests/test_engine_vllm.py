@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import torch
-
 from helpers import tiny_llama_factory
 from persona_axis.chat import prompt_ids
 from persona_axis.engine_vllm import VLLMEngine, vllm_python

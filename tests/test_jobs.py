@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from helpers import tiny_llama_factory
 from persona_axis.rollouts import Sampling
 from persona_axis.runs import Job, collect

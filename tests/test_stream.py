@@ -9,7 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-
 from persona_axis.axis import calibrate, contrast_axis
 from persona_axis.space import default_vector, pca, role_vectors, trait_vectors
 from persona_axis.store import Store
@@ -120,7 +119,7 @@ def test_bf16_store_changes_the_numbers_by_less_than_1e3(tmp_path: Path) -> None
     calibration percentiles are projections of single rollouts, whose rounding error shrinks
     as one over the square root of the hidden size (at 64 it was 1.3e-3 of the percentile).
     """
-    p32, table, _, labels = _write_store(tmp_path, n_chunks=4, rows_per_chunk=70, hidden=576, seed=1, tag="f32")
+    p32, _, _, labels = _write_store(tmp_path, n_chunks=4, rows_per_chunk=70, hidden=576, seed=1, tag="f32")
     p16, *_ = _write_store(tmp_path, n_chunks=4, rows_per_chunk=70, hidden=576, dtype=torch.bfloat16, seed=1, tag="bf16")
     assert store_bytes(p16) < 0.6 * store_bytes(p32)
     a, b = reduce_store(p32, labels), reduce_store(p16, labels)

@@ -99,7 +99,7 @@ class VLLMEngine:
             rq, rs = Path(d) / "request.json", Path(d) / "result.json"
             rq.write_text(json.dumps(req))
             worker = Path(__file__).with_name("vllm_worker.py")
-            proc = subprocess.run([self.python, str(worker), str(rq), str(rs)], env=env, capture_output=True, text=True,
+            proc = subprocess.run([self.python, str(worker), str(rq), str(rs)], env=env, capture_output=True, text=True, check=False,
                                   timeout=self.timeout)
             if proc.returncode != 0 or not rs.exists():
                 raise RuntimeError(f"vLLM failed (exit {proc.returncode}) in {self.python}:\n{proc.stderr[-3000:]}")

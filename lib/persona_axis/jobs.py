@@ -36,7 +36,7 @@ from typing import Any
 from .rollouts import Sampling
 from .runs import Job
 
-__all__ = ["JobRun", "run_jobs", "paper_layers"]
+__all__ = ["JobRun", "paper_layers", "run_jobs"]
 
 #: a picklable callable returning ``(model, tok, spec)``, e.g. ``functools.partial(models.load_model, name)``
 ModelFactory = Callable[[], tuple[Any, Any, Any]]

@@ -32,8 +32,21 @@ from .models import ModelSpec
 from .rollouts import Sampling, generate, score
 from .store import Store
 
-__all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "label", "persona_rollouts", "trait_rollouts", "rescore", "teacher_force", "rollout_config", "run_chunk",
-           "ENGINE_VERSION"]
+__all__ = [
+    "ENGINE_VERSION",
+    "Job",
+    "Rollouts",
+    "collect",
+    "label",
+    "persona_jobs",
+    "persona_rollouts",
+    "rescore",
+    "rollout_config",
+    "run_chunk",
+    "teacher_force",
+    "trait_jobs",
+    "trait_rollouts",
+]
 
 ENGINE_VERSION = 1  # bump when generation or activation reading changes
 
@@ -150,7 +163,9 @@ def _model_id(spec: ModelSpec) -> str:
 
 
 def _progress_bar(total: int, initial: int, desc: str) -> Any:
-    from tqdm import tqdm  # the text bar: works in a terminal and in a notebook without widgets
+    from tqdm import (
+        tqdm,  # the text bar: works in a terminal and in a notebook without widgets
+    )
 
     return tqdm(total=total, initial=initial, desc=desc, unit="rollout", smoothing=0.1)
 

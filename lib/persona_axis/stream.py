@@ -26,7 +26,7 @@ import torch
 
 from .store import CacheError
 
-__all__ = ["chunk_paths", "iter_chunks", "StoreSums", "reduce_store", "calibrate_store", "store_bytes"]
+__all__ = ["StoreSums", "calibrate_store", "chunk_paths", "iter_chunks", "reduce_store", "store_bytes"]
 
 
 def chunk_paths(path: Path) -> list[Path]:
@@ -73,7 +73,7 @@ def iter_chunks(path: Path, rows: Sequence[int] | None = None) -> Iterator[tuple
                 else:
                     sl = f.get_slice("acts")
                     acts = torch.stack([sl[:, i] for i in rows], dim=1) if rows else sl[:, 0:0]
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 (safetensors raises several types for a damaged file)
             raise CacheError(f"{st} is corrupt ({e}). Delete the chunk's two files and rerun.") from None
         if len(acts) != len(table):
             raise CacheError(f"{st} has {len(acts)} rows of activations for {len(table)} table rows; delete the chunk and rerun")
