@@ -7,7 +7,7 @@ questions) through the real code path: ``jobs.run_jobs`` (Ray actors, atomic chu
 ``runs.run_chunk`` (our decode loop), a bf16 store of the layers ``jobs.paper_layers`` keeps,
 labels, ``stream.reduce_store`` (role vectors, default vector in one pass), PCA, the contrast
 axis and ``stream.calibrate_store``. What is small so that it takes minutes: the model (a random
-8-layer llama of hidden size 64 built from a config, byte-level tokens) and the responses (a few
+8-layer llama of hidden size 64 built from a config, one token per word) and the responses (a few
 tokens). The labels come from the offline judge's cheap cue rules only (refusal and AI cues,
 first person, the role named), not its MiniLM similarities: on random text they only exercise
 the code path. The run is stopped once half-way (as a crash would) and started again: the
@@ -32,21 +32,27 @@ import torch
 N_LAYERS, HIDDEN = 8, 64
 
 
-class ByteTokenizer:
-    """Byte-level tokens for the tiny model (vocab 128, EOS 0, pad 1)."""
+class WordTokenizer:
+    """One token per word (vocab 128, EOS 0, pad 1): about as many tokens as a real tokenizer gives."""
 
     chat_template = None
     eos_token_id = 0
     pad_token_id = 1
+    words = ["", ""] + [w for w in ("i me my we you the a role as an ai assistant sea ship cook law court star "
+                                    "night day sun moon tree rock wind fire salt gold iron code book song").split()]
 
     def __call__(self, text: str, add_special_tokens: bool = True, return_offsets_mapping: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"input_ids": [2 + ((ord(c) - 32) % 126) for c in text]}
+        import re
+        import zlib
+
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+        out: dict[str, Any] = {"input_ids": [2 + zlib.crc32(text[a:b].encode()) % 126 for a, b in spans]}
         if return_offsets_mapping:
-            out["offset_mapping"] = [(i, i + 1) for i in range(len(text))]
+            out["offset_mapping"] = spans
         return out
 
     def decode(self, ids: list[int]) -> str:
-        return "".join(chr(i - 2 + 32) if i >= 2 else "" for i in ids)
+        return " ".join(self.words[i] if i < len(self.words) else f"w{i}" for i in ids if i >= 2)
 
 
 def tiny_spec() -> Any:
@@ -56,13 +62,13 @@ def tiny_spec() -> Any:
                      system_role=False, display_name="Tiny")
 
 
-def tiny_factory() -> tuple[Any, ByteTokenizer, Any]:
+def tiny_factory() -> tuple[Any, WordTokenizer, Any]:
     from transformers import AutoModelForCausalLM, LlamaConfig
 
     config = LlamaConfig(vocab_size=128, hidden_size=HIDDEN, intermediate_size=128, num_hidden_layers=N_LAYERS,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048)
     torch.manual_seed(0)
-    return AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval(), ByteTokenizer(), tiny_spec()
+    return AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval(), WordTokenizer(), tiny_spec()
 
 
 def cue_label(role: str, text: str) -> int:
