@@ -191,14 +191,18 @@ def run_jobs(
     remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Worker)
     jobs_ref = ray.put(list(jobs))
 
-    def start() -> tuple[Any, dict[str, Any]]:
+    def launch() -> tuple[Any, Any]:  # the actor and its pending setup: actors start side by side
         actor = remote.remote(factory, torch_threads, generator_factory)
-        cfg = ray.get(actor.setup.remote(jobs_ref, sampling, None if layers is None else list(layers),
-                                         batch_size, chunk_size, acts_dtype))
-        return actor, cfg
+        return actor, actor.setup.remote(jobs_ref, sampling, None if layers is None else list(layers),
+                                         batch_size, chunk_size, acts_dtype)
 
-    actors, configs = zip(*[start() for _ in range(n_actors)])
-    actors = list(actors)
+    def start() -> tuple[Any, dict[str, Any]]:
+        actor, ref = launch()
+        return actor, ray.get(ref)
+
+    launched = [launch() for _ in range(n_actors)]
+    actors = [a for a, _ in launched]
+    configs = ray.get([r for _, r in launched])
     config = configs[0]
     if any(c != config for c in configs):
         raise RuntimeError("actors disagree on the store configuration (different models or library versions?)")
