@@ -183,7 +183,7 @@ def main() -> None:
     counts = {k: sum(1 for x in labels if x == k) for k in (0, 1, 2, 3)}
     t0 = time.perf_counter()
     sums = reduce_store(run.path, labels)
-    rv = sums.role_vectors(labels=(3, 2), min_count=10)
+    rv = sums.role_vectors(labels=(3, 2), min_count=min(10, 5 * args.questions))
     dv = sums.default_vector()
     mid = N_LAYERS // 2
     li = layers.index(mid)
