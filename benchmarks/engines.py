@@ -75,8 +75,10 @@ def main() -> None:
     t_gen = time.perf_counter() - t0
     out["HF generate + teacher-forced pass"] = (sum(len(t) for t in hf_tokens), t_gen + teacher_forced(hf_tokens))
 
-    py = vllm_python()
-    if py is not None:
+    from pathlib import Path
+
+    py = vllm_python() or Path(__file__).resolve().parents[1] / ".venv-vllm" / "bin" / "python"
+    if py.exists():
         engine = VLLMEngine(model, tok, spec, dequantise(args.model), python=py, max_model_len=1024)
         ids = engine.generate_ids(prompts, s, seed=0)
         v_tokens = [list(t) for t in ids["tokens"]]

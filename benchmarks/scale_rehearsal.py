@@ -198,7 +198,7 @@ def main() -> None:
     axis = contrast_axis(dv[None], fully.vectors, layers, model="tiny-rehearsal")
     t_reduce = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cal = calibrate_store(run.path, axis, [mid])
+    cal = calibrate_store(run.path, axis, [mid]).percentiles((1, 25, 50, 75))
     t_cal = time.perf_counter() - t0
     total = time.perf_counter() - t_all
     driver_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -62,8 +62,8 @@ def test_streamed_reductions_equal_in_memory(tmp_path: Path) -> None:
     defaults = acts[torch.tensor((table["group"] == "default").to_numpy())]
     axis = contrast_axis(defaults, fully.vectors, LAYERS, model="t")
     mask = torch.tensor(table["group"].isin(["role", "default"]).to_numpy())
-    want_cal = calibrate(axis, acts[mask], LAYERS)
-    got_cal = calibrate_store(path, axis, LAYERS)
+    want_cal = calibrate(axis, acts[mask], LAYERS).percentiles((1, 25, 50, 75))
+    got_cal = calibrate_store(path, axis, LAYERS).percentiles((1, 25, 50, 75))
     for layer in LAYERS:
         for p in want_cal[layer]:
             assert got_cal[layer][p] == pytest.approx(want_cal[layer][p], abs=1e-5)
@@ -133,7 +133,7 @@ def test_bf16_store_changes_the_numbers_by_less_than_1e3(tmp_path: Path) -> None
     axa = contrast_axis(da[None], va.vectors, LAYERS, model="a")
     axb = contrast_axis(db[None], vb.vectors, LAYERS, model="b")
     assert float(axa.unit(5) @ axb.unit(5)) > 1 - 1e-3
-    ca, cb = calibrate_store(p32, axa, [5]), calibrate_store(p16, axb, [5])
+    ca, cb = calibrate_store(p32, axa, [5]).percentiles((1, 25, 50, 75)), calibrate_store(p16, axb, [5]).percentiles((1, 25, 50, 75))
     scale = max(abs(v) for v in ca[5].values())
     worst = max(abs(ca[5][p] - cb[5][p]) / scale for p in ca[5])
     print(f"bf16 store: PC1 share moved {abs(float(sa.explained_variance_ratio[0] - sb.explained_variance_ratio[0])):.1e}, "

@@ -40,12 +40,12 @@ __all__ = ["VLLMEngine", "vllm_python"]
 
 
 def vllm_python() -> Path | None:
-    """The interpreter of the repository's vLLM environment (``.venv-vllm``), if it was built."""
+    """The interpreter of a separate vLLM environment: ``$PERSONA_AXIS_VLLM_PYTHON`` if set.
+
+    ``make vllm-cpu`` builds one in the checkout, ``.venv-vllm/bin/python``; the tests point at it.
+    """
     env = os.environ.get("PERSONA_AXIS_VLLM_PYTHON")
-    if env:
-        return Path(env)
-    p = Path(__file__).resolve().parents[2] / ".venv-vllm" / "bin" / "python"
-    return p if p.exists() else None
+    return Path(env) if env else None
 
 
 class VLLMEngine:

@@ -98,9 +98,9 @@ class StoreSums:
     peak_chunk_bytes: int = 0
 
     def _mean(self, keys: Sequence[tuple[str, str, int | None]]) -> tuple[torch.Tensor, int]:
-        total = sum(self.sums[k] for k in keys)
+        total = torch.stack([self.sums[k] for k in keys]).sum(0)
         n = sum(self.counts[k] for k in keys)
-        return (total / n).float(), n  # type: ignore[operator]
+        return (total / n).float(), n
 
     def role_vectors(self, labels: Sequence[int] | None = (3, 2), min_count: int = 10, group: str = "role") -> Any:
         """As ``space.role_vectors`` (sorted by name, then label descending)."""
@@ -194,16 +194,17 @@ def reduce_store(path: Path, labels: Sequence[int | None] | None = None, *, laye
     return out
 
 
-def calibrate_store(path: Path, axis: Any, layers: Sequence[int], percentiles: Sequence[float] = (1, 25, 50, 75),
-                    groups: Sequence[str] = ("role", "default")) -> dict[int, dict[float, float]]:
+def calibrate_store(path: Path, axis: Any, layers: Sequence[int], groups: Sequence[str] = ("role", "default")) -> Any:
     """As ``axis.calibrate`` over the store's rollouts of ``groups`` (the paper: roles and default).
 
     A second pass (the axis is known only after the first): keeps one float32 projection per
     rollout and layer, never the activations.
+
+    Returns:
+        An ``axis.Calibration`` (``.percentile(layer, p)``, ``.percentiles(ps)``).
     """
-    for p in percentiles:
-        if not 0 <= p <= 100:
-            raise ValueError(f"percentile {p} is outside 0-100")
+    from .axis import Calibration
+
     _, rows = _select(path, layers)
     units = torch.stack([axis.unit(la).double() for la in layers])  # (L, hidden)
     proj: list[torch.Tensor] = []
@@ -211,7 +212,4 @@ def calibrate_store(path: Path, axis: Any, layers: Sequence[int], percentiles: S
         keep = torch.tensor([r["group"] in groups for r in table])
         if bool(keep.any()):
             proj.append(torch.einsum("nlh,lh->nl", acts[keep].double(), units).float())
-    allp = torch.cat(proj)
-    q = torch.tensor([p / 100 for p in percentiles])
-    return {la: {float(p): float(v) for p, v in zip(percentiles, torch.quantile(allp[:, j], q))}
-            for j, la in enumerate(layers)}
+    return Calibration(torch.cat(proj).contiguous(), list(layers))
