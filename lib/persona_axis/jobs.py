@@ -188,11 +188,11 @@ def run_jobs(
                      log_to_driver=False)
         else:
             ray.init(address=address, include_dashboard=False)
-    remote = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Worker)
+    remote: Any = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Worker)
     jobs_ref = ray.put(list(jobs))
 
     def launch() -> tuple[Any, Any]:  # the actor and its pending setup: actors start side by side
-        actor = remote.remote(factory, torch_threads, generator_factory)
+        actor: Any = remote.remote(factory, torch_threads, generator_factory)
         return actor, actor.setup.remote(jobs_ref, sampling, None if layers is None else list(layers),
                                          batch_size, chunk_size, acts_dtype)
 
