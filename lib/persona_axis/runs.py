@@ -33,7 +33,8 @@ from .models import ModelSpec
 from .rollouts import Sampling, generate, teacher_force
 from .store import Store
 
-__all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore", "teacher_force", "ENGINE_VERSION"]
+__all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore", "teacher_force", "rollout_config",
+           "run_chunk", "ENGINE_VERSION"]
 
 ENGINE_VERSION = 1  # bump when generation or activation reading changes
 
@@ -153,9 +154,62 @@ def _model_id(spec: ModelSpec) -> str:
 
 
 def _progress_bar(total: int, initial: int, desc: str) -> Any:
-    from tqdm import tqdm  # the text bar: works in a terminal and in a notebook without widgets
+    from tqdm import (
+        tqdm,  # the text bar: works in a terminal and in a notebook without widgets
+    )
 
     return tqdm(total=total, initial=initial, desc=desc, unit="rollout", smoothing=0.1)
+
+
+def rollout_config(model: Any, spec: ModelSpec, jobs: Sequence[Job], sampling: Sampling, layers: list[int],
+                   batch_size: int, chunk_size: int, generator: Any = None, *, acts_dtype: str = "float32") -> dict[str, Any]:
+    """Everything that determines a rollout store's contents (its cache key).
+
+    ``acts_dtype`` (``"float32"`` or ``"bfloat16"``) is the dtype the means are stored in.
+    """
+    config = {
+        "engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
+        "sampling": asdict(sampling), "layers": layers, "batch_size": batch_size, "chunk_size": chunk_size,
+        "jobs": _jobs_sha(jobs), "n_jobs": len(jobs),
+    }
+    if generator is not None:  # our own engine keeps the key it always had
+        config["generator"] = str(generator.name)
+    if acts_dtype != "float32":
+        if acts_dtype != "bfloat16":
+            raise ValueError(f"acts_dtype must be 'float32' or 'bfloat16', got {acts_dtype!r}")
+        config["acts_dtype"] = acts_dtype
+    return config
+
+
+def run_chunk(model: Any, tok: Any, spec: ModelSpec, jobs: Sequence[Job], c: int, store: Store, sampling: Sampling,
+              layers: list[int], batch_size: int, chunk_size: int, generator: Any = None,
+              progress: Callable[[int], None] | None = None, *, acts_dtype: str = "float32") -> None:
+    """Generate chunk ``c`` of ``jobs`` and save it in ``store`` (atomically).
+
+    The chunk's rows are batched by prompt length and sampled with the seed
+    ``sampling.seed * 1_000_003 + c``: both depend only on the configuration and ``c``, so
+    the chunk comes out the same whichever process or Ray actor runs it.
+    """
+    chunk = jobs[c * chunk_size:(c + 1) * chunk_size]
+    prompts = [prompt_ids(tok, spec, j.system, [j.question]) for j in chunk]
+    order = sorted(range(len(chunk)), key=lambda k: len(prompts[k]))  # less padding
+    seed = sampling.seed * 1_000_003 + c
+    if generator is None:
+        res = generate(model, tok, [prompts[k] for k in order], sampling, layers=layers, batch_size=batch_size,
+                       generator_seed=seed, progress=progress)
+    else:
+        res = generator.generate([prompts[k] for k in order], sampling, seed=seed, layers=layers)
+        if progress is not None:
+            progress(len(chunk))
+    inv = [0] * len(order)
+    for pos, k in enumerate(order):
+        inv[k] = pos
+    rows = []
+    for k, j in enumerate(chunk):
+        p = inv[k]
+        rows.append({**asdict(j), "response": res.texts[p], "n_tokens": res.n_tokens[p],
+                     "finished": res.finished[p], "tokens": res.tokens[p]})
+    store.save_chunk(c, {"acts": res.acts[inv].to(getattr(torch, acts_dtype))}, rows)
 
 
 def collect(
@@ -171,6 +225,7 @@ def collect(
     root: Path | None = None,
     progress: bool = True,
     stop_after: Callable[[int], bool] | None = None,
+    generator: Any = None,
 ) -> Rollouts:
     """Generate every job (or load it from the cache) and return rollouts with activations.
 
@@ -182,6 +237,10 @@ def collect(
         root: cache root (default ``store.artifacts_dir()``).
         stop_after: test hook; called with each finished chunk index, returning True stops the
             run there (as a crash would).
+        generator: ``None`` generates with ``rollouts.generate`` (one pass, our decode loop);
+            an object with ``name`` and ``generate(prompts, sampling, seed=, layers=) -> GenerationResult``
+            (``engine_vllm.VLLMEngine``) generates with it instead. ``jobs.run_jobs`` fills the
+            same store from Ray actors.
 
     Returns:
         ``Rollouts`` in the order of ``jobs``.
@@ -191,11 +250,7 @@ def collect(
     if not jobs:
         raise ValueError("no jobs to run")
     idx = check_layers(model, None if layers is None else list(layers))
-    config = {
-        "engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
-        "sampling": asdict(sampling), "layers": idx, "batch_size": batch_size, "chunk_size": chunk_size,
-        "jobs": _jobs_sha(jobs), "n_jobs": len(jobs),
-    }
+    config = rollout_config(model, spec, jobs, sampling, idx, batch_size, chunk_size, generator)
     store = Store("rollouts", config, root)
     n_chunks = (len(jobs) + chunk_size - 1) // chunk_size
     done = [i for i in range(n_chunks) if store.has_chunk(i)]
@@ -204,21 +259,8 @@ def collect(
         for c in range(n_chunks):
             if store.has_chunk(c):
                 continue
-            chunk = jobs[c * chunk_size:(c + 1) * chunk_size]
-            prompts = [prompt_ids(tok, spec, j.system, [j.question]) for j in chunk]
-            order = sorted(range(len(chunk)), key=lambda k: len(prompts[k]))  # less padding
-            res = generate(model, tok, [prompts[k] for k in order], sampling, layers=idx, batch_size=batch_size,
-                           generator_seed=sampling.seed * 1_000_003 + c,
-                           progress=(lambda n: bar.update(n)) if bar is not None else None)
-            inv = [0] * len(order)
-            for pos, k in enumerate(order):
-                inv[k] = pos
-            rows = []
-            for k, j in enumerate(chunk):
-                p = inv[k]
-                rows.append({**asdict(j), "response": res.texts[p], "n_tokens": res.n_tokens[p],
-                             "finished": res.finished[p], "tokens": res.tokens[p]})
-            store.save_chunk(c, {"acts": res.acts[inv]}, rows)
+            run_chunk(model, tok, spec, jobs, c, store, sampling, idx, batch_size, chunk_size, generator,
+                      progress=(lambda n: bar.update(n)) if bar is not None else None)
             if stop_after is not None and stop_after(c):
                 raise KeyboardInterrupt(f"stopped after chunk {c} (test hook)")
     finally:
@@ -227,7 +269,7 @@ def collect(
     acts, rows = [], []
     for c in range(n_chunks):
         t, r = store.load_chunk(c)
-        acts.append(t["acts"])
+        acts.append(t["acts"].float())
         rows += r
     table = pd.DataFrame(rows)
     return Rollouts(table=table, acts=torch.cat(acts), layers=idx, model=spec.name, path=store.path, key=store.hash)
