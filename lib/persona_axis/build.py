@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -29,7 +30,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PRESETS", "notebooks", "stage", "execute", "suffix_labels", "build_site", "main"]
+__all__ = ["PRESETS", "SITE_DATA", "notebooks", "stage", "execute", "suffix_labels", "add_download_link", "build_site", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -140,9 +141,29 @@ def execute(nb_source: Path, src: Path, preset: str, extra: dict[str, Any] | Non
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "hide-cell" not in tags:
             tags.append("hide-cell")
+    add_download_link(executed, target.name)
     nbformat.write(executed, target)
     record["seconds"] = round(time.perf_counter() - t0, 1)
     return record
+
+
+#: Folder beside the executed notebooks that receives the data behind every figure
+#: (``persona_axis.figdata``); the pages link the files in it, and Sphinx ships them as downloads.
+SITE_DATA = "figure-data"
+
+
+def add_download_link(nb: Any, filename: str) -> None:
+    """Put a link to the executed notebook itself (``filename``) under the chapter's title.
+
+    Sphinx copies the file into the site's ``_downloads`` (the ``{download}`` role), so a
+    reader gets the notebook with every output, as this build ran it.
+    """
+    import nbformat
+
+    text = (f"{{download}}`Download this chapter as an executed notebook <{filename}>` (`.ipynb`, with the outputs "
+            "of this build; open it in JupyterLab, or rerun it with `make lab`).")
+    at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("# ")), 0)
+    nb.cells.insert(at, nbformat.v4.new_markdown_cell(text, metadata={"tags": ["download-link"]}))
 
 
 def _add_sections(toc: Any, parent: str, files: list[str]) -> None:
@@ -238,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     build = Path(args.build_dir).resolve()
     src = stage(build)
+    from .figdata import SITE_DATA_ENV
+
+    os.environ[SITE_DATA_ENV] = str(src / "notebooks" / SITE_DATA)  # the kernels inherit it
     chosen = [nb for nb in notebooks() if not args.only or nb.stem in args.only]
     if args.only and len(chosen) != len(args.only):
         known = ", ".join(nb.stem for nb in notebooks())
