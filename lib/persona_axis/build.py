@@ -285,6 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     status = src / "book" / "status.md"
     if status.exists():
         status.write_text(status.read_text().replace("<!-- EXECUTION-TABLE -->", _status_table(records, args.preset)))
+    course = src / "book" / "course.md"
+    if course.exists():  # the plan of sessions, with this machine's measured run times per preset
+        from .course import record_times, render_plan
+
+        plan = render_plan(ROOT / "notebooks", {r["name"] for r in records if r["ok"]}, record_times(records, args.preset))
+        course.write_text(course.read_text().replace("<!-- COURSE-PLAN -->", plan))
     dashboard = src / "book" / "dashboard.md"
     if dashboard.exists():  # from every saved result, also those of chapters this build did not run
         from .dashboard import render_dashboard

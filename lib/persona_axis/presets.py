@@ -44,6 +44,12 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "book": {"per_domain": 10, "turns": 8, "max_new_tokens": 48},
         "paper": {"per_domain": 12, "turns": 10, "max_new_tokens": 512},
     },
+    "live": {  # the live demo's recorded session: scripted turns played, reply length
+        "tiny": {"turns": 2, "max_new_tokens": 12},
+        "quick": {"turns": 3, "max_new_tokens": 32},
+        "book": {"turns": 5, "max_new_tokens": 48},
+        "paper": {"turns": 5, "max_new_tokens": 256},
+    },
     "capping": {
         # sizes: prompts per evaluation set; centres and widths as fractions of the depth (the paper:
         # Qwen 3 32B layers 46-53 of 64, width 1/8, centre 0.78; Llama 3.3 70B 56-71 of 80, width 1/5,
