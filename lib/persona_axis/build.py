@@ -239,6 +239,9 @@ def build_site(src: Path, build: Path) -> None:
         shutil.rmtree(html)
     shutil.move(str(out / "_build" / "html"), str(html))
     shutil.rmtree(out, ignore_errors=True)
+    data = src / "notebooks" / SITE_DATA
+    if data.is_dir():  # the data behind the figures, where the pages' relative links point
+        shutil.copytree(data, html / "notebooks" / SITE_DATA)
 
 
 def main(argv: list[str] | None = None) -> int:
