@@ -193,7 +193,7 @@ def persona_map_figure(scores: Any, details: Any, colour: Sequence[float], *, de
                  args=[{"visible": [False] + [True] * len(cats) + [True] * n_star}])],
             direction="down", x=0.22, xanchor="left", y=1.13, yanchor="top", showactive=True))
     fig.update_layout(template="plotly_white", updatemenus=menus, hovermode="closest", height=560,
-                      title=dict(text=title, y=0.98), margin=dict(t=90, l=50, r=20, b=50),
+                      title=dict(text=title, x=0.01, y=0.98, font=dict(size=14)), margin=dict(t=90, l=50, r=20, b=50),
                       xaxis_title="PC1", yaxis_title="PC2", legend=dict(orientation="h", y=-0.12),
                       hoverlabel=dict(align="left"))
     return fig
