@@ -176,20 +176,24 @@ class LiveSession:
 
     def transcript_html(self) -> str:
         """The session as an HTML table: the message, then both replies side by side with their scores."""
+        td = "vertical-align:top;text-align:left;padding:6px 10px;border-bottom:1px solid #ddd"
+
         def cell(text: str, proj: float, flagged: bool) -> str:
             mark = " <b style='color:#c05640'>below threshold</b>" if flagged else ""
-            return (f"<td style='vertical-align:top;text-align:left'>{html.escape(text)}"
+            return (f"<td style='{td};width:32%'>{html.escape(text)}"
                     f"<br><small>projection {proj:+.2f}{mark}</small></td>")
 
         rows = []
         for i, t in enumerate(self.turns):
             what = ", ".join(x for x in (["capped"] if t.capping else []) + ([f"steered {t.steer:+g}"] if t.steer else [])) or "no intervention"
-            rows.append(f"<tr><td style='vertical-align:top'>{i + 1}</td><td style='vertical-align:top;text-align:left'>"
+            rows.append(f"<tr><td style='{td}'>{i + 1}</td><td style='{td};width:24%'>"
                         f"{html.escape(t.user)}</td>{cell(t.plain, t.plain_projection, t.plain_flagged)}"
-                        f"{cell(t.intervened, t.intervened_projection, t.intervened_flagged)}<td style='vertical-align:top'>{what}</td></tr>")
-        head = ("<tr><th>turn</th><th>user</th><th>plain reply</th><th>intervened reply</th><th>intervention</th></tr>")
+                        f"{cell(t.intervened, t.intervened_projection, t.intervened_flagged)}<td style='{td}'>{what}</td></tr>")
+        head = "".join(f"<th style='{td};border-bottom:2px solid #999'>{h}</th>"
+                       for h in ("turn", "user", "plain reply", "intervened reply", "intervention"))
+        head = f"<tr>{head}</tr>"
         threshold = f"<p><small>Drift monitor threshold: {self.monitor.threshold:+.2f} at layer {self.monitor.layer}.</small></p>"
-        return f"<table class='live-transcript'>{head}{''.join(rows)}</table>{threshold}"
+        return f"<table class='live-transcript' style='border-collapse:collapse;width:100%'>{head}{''.join(rows)}</table>{threshold}"
 
     def save(self, path: str | Path) -> Path:
         """Write the record as JSON (atomic)."""
