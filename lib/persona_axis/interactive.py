@@ -192,7 +192,7 @@ def persona_map_figure(scores: Any, details: Any, colour: Sequence[float], *, de
             dict(label="colour: category", method="restyle",
                  args=[{"visible": [False] + [True] * len(cats) + [True] * n_star}])],
             direction="down", x=0.22, xanchor="left", y=1.13, yanchor="top", showactive=True))
-    fig.update_layout(template="plotly_white", updatemenus=menus, hovermode="closest", height=560,
+    fig.update_layout(template="plotly_white", updatemenus=menus, hovermode="closest", height=560, modebar_orientation="v",
                       title=dict(text=title, x=0.01, y=0.98, font=dict(size=14)), margin=dict(t=90, l=50, r=20, b=50),
                       xaxis_title="PC1", yaxis_title="PC2", legend=dict(orientation="h", y=-0.12),
                       hoverlabel=dict(align="left"))
@@ -243,7 +243,7 @@ def trajectory_figure(table: Any, *, threshold: float | None = None, title: str 
     if threshold is not None:
         fig.add_hline(y=threshold, line_dash="dash", line_color="#666", annotation_text="drift monitor threshold",
                       annotation_position="bottom right")
-    fig.update_layout(template="plotly_white", height=420, title=dict(text=title), xaxis=dict(title="turn", dtick=1),
+    fig.update_layout(template="plotly_white", height=420, title=dict(text=title, x=0.01, font=dict(size=14)), modebar_orientation="v", xaxis=dict(title="turn", dtick=1),
                       yaxis_title="projection on the Assistant Axis", hovermode="closest", hoverlabel=dict(align="left"),
                       legend=dict(orientation="h", y=-0.2), margin=dict(t=50, l=60, r=20, b=60))
     return fig
