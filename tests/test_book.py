@@ -34,6 +34,15 @@ def test_site_has_every_chapter_with_figures(built: Path) -> None:
         assert page.exists(), page
     quick = (html / "notebooks" / "00_quickstart.html").read_text()
     assert quick.count("<img") >= 2  # the projection strip and the capping bars
+    assert "rollout/s" not in quick and "%|" not in quick  # progress bars stay in the terminal (stderr)
+    for nb in notebooks():  # each chapter links its executed notebook and the data behind its figures
+        page = (html / "notebooks" / f"{nb.stem}.html").read_text()
+        assert f'{nb.stem}.ipynb"' in page and "_downloads/" in page, nb.stem
+    assert (html / "notebooks" / "figure-data" / "01_persona_space" / "smollm2-135m-instruct" / "fig-persona-map.csv").is_file()
+    assert 'href="figure-data/00_quickstart/smollm2-135m-instruct/fig-quickstart-strip.csv"' in quick
+    persona = (html / "notebooks" / "01_persona_space.html").read_text()
+    assert 'id="persona-map-interactive"' in persona and "_static/plotly.min.js" in persona
+    assert (html / "_static" / "plotly.min.js").is_file() and "plotly.min.js" not in quick
     status = (html / "book" / "status.html").read_text()
     assert "00_quickstart" in status and "tiny" in status
     # the other model's pages of chapters 1 and 2, listed under their chapter

@@ -150,8 +150,18 @@ def test_built_site_opens_cleanly_in_chromium(built: Path) -> None:
     report = check_site(built / "html", screenshots=built / "screenshots")
     print(report.summary())
     assert report.ok, report.summary()
-    assert {"index.html", "book/dashboard.html", "notebooks/00_quickstart.html"} <= set(report.pages)
+    assert {"index.html", "book/dashboard.html", "notebooks/00_quickstart.html", "book/course.html",
+            "notebooks/08_live_demo.html"} <= set(report.pages)
     assert report.figures >= 2
+    # the interactive figures: drawn, and the persona map's tooltip names a role and its labels
+    assert report.interactive >= 5
+    tip = report.tooltips["notebooks/01_persona_space.html#persona-map-interactive"]
+    assert "judge labels 0/1/2/3" in tip, tip
+    assert "notebooks/08_live_demo.html#live-trajectory-recorded" in report.tooltips
+    shot = report.screenshots["notebooks/01_persona_space.html#persona-map-interactive"]
+    assert shot.name == "notebooks-01_persona_space-persona-map-interactive-tooltip.png" and shot.is_file()
+    # the downloads: every chapter's executed notebook and the data behind its figures, all resolved
+    assert report.downloads >= 2 * 9
     for page in DEFAULT_SCREENSHOTS:
         shot = built / "screenshots" / screenshot_name(page)
         assert report.screenshots[page] == shot and shot.is_file(), page

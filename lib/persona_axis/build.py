@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ import yaml
 
 from .dashboard import render_dashboard
 
-__all__ = ["PRESETS", "notebooks", "stage", "execute", "suffix_labels", "build_site", "main"]
+__all__ = ["PRESETS", "SITE_DATA", "notebooks", "stage", "execute", "suffix_labels", "add_download_link", "build_site", "main"]
 
 
 
@@ -151,9 +152,29 @@ def execute(nb_source: Path, src: Path, preset: str, extra: dict[str, Any] | Non
         tags = cell.metadata.setdefault("tags", [])
         if "injected-parameters" in tags and "hide-cell" not in tags:
             tags.append("hide-cell")
+    add_download_link(executed, target.name)
     nbformat.write(executed, target)
     record["seconds"] = round(time.perf_counter() - t0, 1)
     return record
+
+
+#: Folder beside the executed notebooks that receives the data behind every figure
+#: (``persona_axis.figdata``); the pages link the files in it, and Sphinx ships them as downloads.
+SITE_DATA = "figure-data"
+
+
+def add_download_link(nb: Any, filename: str) -> None:
+    """Put a link to the executed notebook itself (``filename``) under the chapter's title.
+
+    Sphinx copies the file into the site's ``_downloads`` (the ``{download}`` role), so a
+    reader gets the notebook with every output, as this build ran it.
+    """
+    import nbformat
+
+    text = (f"{{download}}`Download this chapter as an executed notebook <{filename}>` (`.ipynb`, with the outputs "
+            "of this build; open it in JupyterLab, or rerun it with `make lab`).")
+    at = next((i + 1 for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("# ")), 0)
+    nb.cells.insert(at, nbformat.v4.new_markdown_cell(text, metadata={"tags": ["download-link"]}))
 
 
 def _add_sections(toc: Any, parent: str, files: list[str]) -> None:
@@ -229,6 +250,9 @@ def build_site(src: Path, build: Path) -> None:
         shutil.rmtree(html)
     shutil.move(str(out / "_build" / "html"), str(html))
     shutil.rmtree(out, ignore_errors=True)
+    data = src / "notebooks" / SITE_DATA
+    if data.is_dir():  # the data behind the figures, where the pages' relative links point
+        shutil.copytree(data, html / "notebooks" / SITE_DATA)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     build = Path(args.build_dir).resolve()
     src = stage(build)
+    from .figdata import SITE_DATA_ENV
+
+    os.environ[SITE_DATA_ENV] = str(src / "notebooks" / SITE_DATA)  # the kernels inherit it
     chosen = [nb for nb in notebooks() if not args.only or nb.stem in args.only]
     if args.only and len(chosen) != len(args.only):
         known = ", ".join(nb.stem for nb in notebooks())
@@ -272,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     status = src / "book" / "status.md"
     if status.exists():
         status.write_text(status.read_text().replace("<!-- EXECUTION-TABLE -->", _status_table(records, args.preset)))
+    course = src / "book" / "course.md"
+    if course.exists():  # the plan of sessions, with this machine's measured run times per preset
+        from .course import record_times, render_plan
+
+        plan = render_plan(ROOT / "notebooks", {r["name"] for r in records if r["ok"]}, record_times(records, args.preset))
+        course.write_text(course.read_text().replace("<!-- COURSE-PLAN -->", plan))
     dashboard = src / "book" / "dashboard.md"
     if dashboard.exists():  # from every saved result, also those of chapters this build did not run
         table = render_dashboard(notebooks_dir=src / "notebooks", preset=args.preset)

@@ -24,6 +24,13 @@ is opened too. Four kinds of problem are reported, each as a :class:`Problem`:
 ``figure not loading``
     an ``<img>`` (the figures in notebook outputs included) whose ``naturalWidth`` is 0
     once loading has finished; a failed request for that image is reported here only.
+``interactive figure``
+    a plotly figure that was not drawn, or a 2D one whose tooltip does not open when the
+    mouse is moved onto its first point (``persona_axis.plotcheck``); on the pages that are
+    photographed, the first figure is photographed again with its tooltip open.
+
+Links to local files that are not pages (the data behind each figure, the executed notebooks
+in ``_downloads/``) are fetched, and reported as broken links when they do not resolve.
 
 Problems that are known and explained, and cannot be fixed from this repository's code, are
 listed in :data:`IGNORED` with the reason; they are kept out of ``Report.problems`` but shown
@@ -55,7 +62,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
-__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "KINDS", "IGNORED", "DEFAULT_SCREENSHOTS", "Problem", "Ignore",
+from .plotcheck import INTERACTIVE, check_plots
+
+__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "KINDS", "INTERACTIVE", "IGNORED", "DEFAULT_SCREENSHOTS", "Problem", "Ignore",
            "Report", "serve", "check_site", "screenshot_name", "main"]
 
 #: Debian's Chromium (``apt-get install chromium``; ``make chromium`` does it). Another binary
@@ -70,10 +79,12 @@ MISSING_PAGE = "missing page"
 BROKEN_LINK = "broken link"
 CONSOLE_ERROR = "console error"
 BROKEN_FIGURE = "figure not loading"
-KINDS = (MISSING_PAGE, BROKEN_LINK, CONSOLE_ERROR, BROKEN_FIGURE)
+KINDS = (MISSING_PAGE, BROKEN_LINK, CONSOLE_ERROR, BROKEN_FIGURE, INTERACTIVE)
 
-#: Pages photographed by default (when they exist): the dashboard and one chapter.
-DEFAULT_SCREENSHOTS = ("book/dashboard.html", "notebooks/00_quickstart.html")
+#: Pages photographed by default (when they exist): the dashboard, the quickstart, the persona
+#: map (also with a tooltip open), the course page and the live demo's recorded session.
+DEFAULT_SCREENSHOTS = ("book/dashboard.html", "notebooks/00_quickstart.html", "notebooks/01_persona_space.html",
+                       "book/course.html", "notebooks/08_live_demo.html")
 
 #: File names that are pages (opened in the browser); other local links are only fetched.
 _PAGE_SUFFIXES = ("", ".html", ".htm")
@@ -143,7 +154,10 @@ class Report:
         problems: problems not matched by the ignore list, in page order.
         ignored: problems matched by an :class:`Ignore`, each with its rule.
         screenshots: site path of a page -> PNG file written.
-        links: internal links checked; figures: ``<img>`` elements checked.
+        links: internal links checked; figures: ``<img>`` elements checked; downloads: links to
+            local files that are not pages (figure data, notebooks) fetched.
+        interactive: plotly figures checked; tooltips: ``"page#figure"`` -> text of the tooltip
+            that opened on hovering its first point.
         seconds: wall time of the whole check (serving, browser start, every page).
     """
 
@@ -154,6 +168,9 @@ class Report:
     screenshots: dict[str, Path] = field(default_factory=dict)
     links: int = 0
     figures: int = 0
+    downloads: int = 0
+    interactive: int = 0
+    tooltips: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -163,7 +180,8 @@ class Report:
     def summary(self) -> str:
         """A text report: counts, every problem, the ignored ones with their reasons, screenshots."""
         lines = [f"site check of {self.root}: {len(self.pages)} pages, {self.links} internal links, "
-                 f"{self.figures} figures in {self.seconds:.1f} s: "
+                 f"{self.figures} figures, {self.interactive} interactive figures ({len(self.tooltips)} tooltips), "
+                 f"{self.downloads} downloads in {self.seconds:.1f} s: "
                  f"{len(self.problems) or 'no'} problem{'s' if len(self.problems) != 1 else ''}"]
         lines += [f"  {p}" for p in self.problems]
         if self.ignored:
@@ -266,6 +284,9 @@ class _Visit:
     ids: set[str] = field(default_factory=set)
     redirect: str | None = None
     figures: int = 0
+    interactive: int = 0
+    tooltips: dict[str, str] = field(default_factory=dict)
+    extra_shots: dict[str, Path] = field(default_factory=dict)
 
 
 def _visit(browser: Any, url: str, base: str, page_path: str, shot: Path | None) -> _Visit:
@@ -346,6 +367,10 @@ def _visit(browser: Any, url: str, base: str, page_path: str, shot: Path | None)
         elif shot is not None:
             shot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shot), full_page=True)
+        if state["left"] is None:  # interactive figures: drawn, and a hover opens a tooltip
+            plots = check_plots(page, shot.with_suffix("") if shot is not None else None)
+            visit.interactive, visit.tooltips, visit.extra_shots = len(plots.figures), plots.tooltips, plots.screenshots
+            visit.problems += [Problem(page_path, INTERACTIVE, d) for d in plots.problems]
         visit.figures = len(images)
         broken = {img["src"] for img in images if not img["complete"] or img["width"] == 0}
         for img in images:
@@ -421,6 +446,9 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
                 visit = visits[path] = _visit(browser, base + path, base, path, shot)
                 if shot is not None and shot.is_file():
                     report.screenshots[path] = shot
+                report.screenshots.update({f"{path}#{fig}": p for fig, p in visit.extra_shots.items()})
+                report.tooltips.update({f"{path}#{fig}": t for fig, t in visit.tooltips.items()})
+                report.interactive += visit.interactive
                 problems += visit.problems
                 for link in visit.links:
                     url = link["url"]
@@ -440,6 +468,7 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
                 report.figures += visit.figures
         finally:
             browser.close()
+        report.downloads = len(files)
         for target, (url, sources) in files.items():
             status = _status_of(url)
             if status >= 400:
