@@ -35,7 +35,6 @@ from .dashboard import render_dashboard
 __all__ = ["PRESETS", "SITE_DATA", "notebooks", "stage", "execute", "suffix_labels", "add_download_link", "build_site", "main"]
 
 
-
 def find_root(start: Path | None = None) -> Path:
     """The checkout the build works on: the first folder from ``start`` (default: the working
     folder) upward that holds ``_toc.yml`` and ``notebooks/``; the working folder if none does."""
