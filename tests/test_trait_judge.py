@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from persona_axis.catalogue import Trait
-from persona_axis.trait_judge import (OfflineTraitScorer, TraitScore, filtered_trait_vectors, fit_trait_scorer,
-                                      kept_pairs, pair_scores, parse_trait_score, surviving_traits)
+from persona_axis.rubric_effect import filtered_trait_vectors
+from persona_axis.trait_judge import (OfflineTraitScorer, TraitScore, fit_trait_scorer, kept_pairs, pair_scores,
+                                      parse_trait_score, surviving_traits)
 
 CALM = Trait("calm", "Even-tempered and unhurried.", (("Be calm.", "Be frantic."), ("Stay serene.", "Panic.")))
 

@@ -4,7 +4,8 @@ The paper filters role rollouts with its judge before it averages them into role
 rollouts survive depends on the rubric: the paper's (self-identification is the signal: no
 mention of being an AI is a 3) keeps more than the book's older, stricter one (a bland answer
 with no AI mention is a 1). ``rubric_table`` puts the persona-space summary numbers of each
-labelling side by side with no filter at all and with the paper's values.
+labelling side by side with no filter at all and with the paper's values. ``filtered_trait_vectors`` applies the
+paper's trait filter (pairs whose scores differ by at least 50) before building trait vectors.
 
 Example:
     >>> ro = persona_rollouts(lm, tok, spec, cat, P)                               # doctest: +SKIP
@@ -21,9 +22,9 @@ from typing import Any
 
 import torch
 
-from .space import compare_vector_sets
+from .space import RoleVectors, compare_vector_sets
 
-__all__ = ["rubric_table", "PAPER_VALUES", "COLUMNS"]
+__all__ = ["rubric_table", "filtered_trait_vectors", "PAPER_VALUES", "COLUMNS"]
 
 #: The table's columns (besides the row name).
 COLUMNS = ("role vectors", "PCs for 70%", "PC1 share", "cos(axis, PC1)", "default's distance from PC1 end")
@@ -83,3 +84,29 @@ def rubric_table(table: Any, acts: torch.Tensor, layers: Sequence[int], layer: i
         out = out.astype(object)
         out.loc["paper"] = [PAPER_VALUES[c] for c in COLUMNS]
     return out
+
+
+def filtered_trait_vectors(table: Any, acts: torch.Tensor, layers: Sequence[int], scores: Sequence[float | None], *,
+                           threshold: float = 50.0, min_pairs: int = 1) -> RoleVectors:
+    """Trait vectors over the kept pairs only: mean(positive) - mean(negative) activations.
+
+    Returns a ``space.RoleVectors`` (``counts``: kept pairs per trait) for the traits with at
+    least ``min_pairs`` kept pairs; raises ``ValueError`` when none survives.
+    """
+    from .trait_judge import kept_pairs, pair_scores
+
+    if len(table) != len(acts):
+        raise ValueError(f"table has {len(table)} rows but acts has {len(acts)}")
+    kept = kept_pairs(pair_scores(table, scores), threshold)
+    vecs, names, counts = [], [], []
+    for trait, g in kept.groupby("trait", sort=True):
+        if len(g) < min_pairs:
+            continue
+        pos = acts[torch.tensor(g["pos_row"].tolist())].float().mean(0)
+        neg = acts[torch.tensor(g["neg_row"].tolist())].float().mean(0)
+        vecs.append(pos - neg)
+        names.append(str(trait))
+        counts.append(len(g))
+    if not vecs:
+        raise ValueError(f"no trait has {min_pairs} prompt pair(s) whose scores differ by >= {threshold}")
+    return RoleVectors(torch.stack(vecs), names, [None] * len(names), counts, list(layers))

@@ -13,7 +13,8 @@ question (``runs.trait_jobs`` makes them side by side).
   hand-scored responses of other traits (``fit_trait_scorer``); a short response with a refusal
   phrase is ``None`` (REFUSAL).
 - ``LLMTraitScorer`` (in ``llm_judge``) asks a chat model with the same scale.
-- ``pair_scores`` / ``kept_pairs`` apply the filter; ``filtered_trait_vectors`` builds the vectors.
+- ``pair_scores`` / ``kept_pairs`` apply the filter; ``rubric_effect.filtered_trait_vectors``
+  builds the vectors from the kept pairs.
 
 Example:
     >>> scorer = OfflineTraitScorer()                                            # doctest: +SKIP
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = ["TraitScore", "OfflineTraitScorer", "PAPER_TRAIT_THRESHOLD", "parse_trait_score", "fit_trait_scorer",
-           "pair_scores", "kept_pairs", "filtered_trait_vectors", "surviving_traits", "TRAIT_SCALE"]
+           "pair_scores", "kept_pairs", "surviving_traits", "TRAIT_SCALE"]
 
 #: The paper's filter: positive minus negative score of a pair must reach this.
 PAPER_TRAIT_THRESHOLD = 50.0
@@ -220,31 +221,3 @@ def surviving_traits(pairs: Any, threshold: float = PAPER_TRAIT_THRESHOLD, min_p
     kept = kept_pairs(pairs, threshold)
     counts = kept.groupby("trait").size()
     return sorted(str(t) for t, n in counts.items() if n >= min_pairs)
-
-
-def filtered_trait_vectors(table: Any, acts: Any, layers: Sequence[int], scores: Sequence[float | None], *,
-                           threshold: float = PAPER_TRAIT_THRESHOLD, min_pairs: int = 1) -> Any:
-    """Trait vectors over the kept pairs only: mean(positive) - mean(negative) activations.
-
-    Returns a ``space.RoleVectors`` (``counts``: kept pairs per trait) for the traits with at
-    least ``min_pairs`` kept pairs; raises ``ValueError`` when none survives.
-    """
-    import torch
-
-    from .space import RoleVectors
-
-    if len(table) != len(acts):
-        raise ValueError(f"table has {len(table)} rows but acts has {len(acts)}")
-    kept = kept_pairs(pair_scores(table, scores), threshold)
-    vecs, names, counts = [], [], []
-    for trait, g in kept.groupby("trait", sort=True):
-        if len(g) < min_pairs:
-            continue
-        pos = acts[torch.tensor(g["pos_row"].tolist())].float().mean(0)
-        neg = acts[torch.tensor(g["neg_row"].tolist())].float().mean(0)
-        vecs.append(pos - neg)
-        names.append(str(trait))
-        counts.append(len(g))
-    if not vecs:
-        raise ValueError(f"no trait has {min_pairs} prompt pair(s) whose scores differ by >= {threshold}")
-    return RoleVectors(torch.stack(vecs), names, [None] * len(names), counts, list(layers))
