@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from helpers import CharTokenizer
-from persona_axis import capping as C
+from persona_axis import capping_eval as C
 from persona_axis.axis import Axis
 from persona_axis.evals import jailbreak_outcome, load_arithmetic
 from persona_axis.hooks import record

@@ -3,9 +3,12 @@
 Modules: ``models`` (embedded models), ``chat`` (rendering and response spans), ``hooks``
 (``record``, ``steer``, ``cap``), ``catalogue`` (roles, traits, questions), ``rollouts``
 (generation that records activations), ``runs`` (cached persona-space rollouts), ``store``,
-``judge``, ``space`` (role vectors, PCA), ``axis`` (the Assistant Axis), ``steering``,
-``evals``, ``results``, ``plots``, ``presets``, ``build`` (the book), ``sitecheck`` (the built
-site opened in headless Chromium), ``sphinx_assets`` (a Sphinx extension for the book).
+``judge`` (a package: ``rubric``, ``embedder``, ``offline``, ``llm``, ``agreement``,
+``categories``), ``space`` (role vectors, PCA), ``axis`` (the Assistant Axis), ``steering``,
+``capping`` (the intervention and its calibration), ``capping_eval`` (the capping chapter's
+evaluation harness), ``drift``, ``evals`` (a package: ``items``, ``scoring``), ``results``,
+``plots``, ``presets``, ``build`` (the book), ``sitecheck`` (the built site opened in headless
+Chromium), ``sphinx_assets`` (a Sphinx extension for the book).
 """
 
 import warnings as _warnings
