@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from persona_axis.judge_validation import (confusion_table, cross_fit, judge_agreement, labeller_agreement, role_folds,
+from persona_axis.judge.validation import (confusion_table, cross_fit, judge_agreement, labeller_agreement, role_folds,
                                            trait_agreement)
 
 

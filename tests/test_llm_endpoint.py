@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from llm_server import ServerState, chat_server
-from persona_axis.llm_endpoint import Endpoint, EndpointError
+from persona_axis.judge.endpoint import Endpoint, EndpointError
 
 pytest.importorskip("openai")
 

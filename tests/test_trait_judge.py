@@ -10,7 +10,7 @@ import torch
 
 from persona_axis.catalogue import Trait
 from persona_axis.rubric_effect import filtered_trait_vectors
-from persona_axis.trait_judge import (OfflineTraitScorer, TraitScore, fit_trait_scorer, kept_pairs, pair_scores,
+from persona_axis.judge.traits import (OfflineTraitScorer, TraitScore, fit_trait_scorer, kept_pairs, pair_scores,
                                       parse_trait_score, surviving_traits)
 
 CALM = Trait("calm", "Even-tempered and unhurried.", (("Be calm.", "Be frantic."), ("Stay serene.", "Panic.")))

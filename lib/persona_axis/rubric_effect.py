@@ -93,7 +93,7 @@ def filtered_trait_vectors(table: Any, acts: torch.Tensor, layers: Sequence[int]
     Returns a ``space.RoleVectors`` (``counts``: kept pairs per trait) for the traits with at
     least ``min_pairs`` kept pairs; raises ``ValueError`` when none survives.
     """
-    from .trait_judge import kept_pairs, pair_scores
+    from .judge.traits import kept_pairs, pair_scores
 
     if len(table) != len(acts):
         raise ValueError(f"table has {len(table)} rows but acts has {len(acts)}")

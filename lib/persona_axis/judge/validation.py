@@ -19,6 +19,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .agreement import agreement
+
 __all__ = ["load_role_labels", "load_trait_labels", "role_folds", "cross_fit", "labeller_agreement",
            "judge_agreement", "confusion_table", "trait_agreement", "three_vs_rest"]
 
@@ -83,8 +85,6 @@ def three_vs_rest(labels: Sequence[int]) -> list[int]:
 
 
 def _agree(y: Sequence[int], p: Sequence[int]) -> tuple[float, float, float]:
-    from .judge import agreement
-
     a = agreement(list(y), list(p))
     b = agreement(three_vs_rest(y), three_vs_rest(p), labels=(0, 1))
     return a["accuracy"], a["kappa"], b["kappa"]
@@ -130,8 +130,6 @@ def confusion_table(y_true: Sequence[int], y_pred: Sequence[int], names: tuple[s
     """The 4x4 confusion table (rows: ``y_true`` labels 0-3, columns: ``y_pred``) as a ``DataFrame``."""
     import pandas as pd
 
-    from .judge import agreement
-
     a = agreement(list(y_true), list(y_pred))
     return pd.DataFrame(a["confusion"], index=[f"{names[0]} {k}" for k in a["labels"]],
                         columns=[f"{names[1]} {k}" for k in a["labels"]])
@@ -151,8 +149,6 @@ def trait_agreement(rows: Any, pred: str, truth: str = "score", threshold: float
     """
     import numpy as np
     import pandas as pd
-
-    from .judge import agreement
 
     out = []
     for m, g in [*rows.groupby("model"), ("all", rows)]:

@@ -12,7 +12,7 @@ question (``runs.trait_jobs`` makes them side by side).
   trait's negative prompts, mapped to 0-100 by a logistic curve whose two numbers were fitted on
   hand-scored responses of other traits (``fit_trait_scorer``); a short response with a refusal
   phrase is ``None`` (REFUSAL).
-- ``LLMTraitScorer`` (in ``llm_judge``) asks a chat model with the same scale.
+- ``LLMTraitScorer`` (in ``judge.llm``) asks a chat model with the same scale.
 - ``pair_scores`` / ``kept_pairs`` apply the filter; ``rubric_effect.filtered_trait_vectors``
   builds the vectors from the kept pairs.
 
@@ -29,6 +29,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from .embedder import default_embedder
+from .rubric import REFUSAL_CUES, find_cue
 
 __all__ = ["TraitScore", "OfflineTraitScorer", "PAPER_TRAIT_THRESHOLD", "parse_trait_score", "fit_trait_scorer",
            "pair_scores", "kept_pairs", "surviving_traits", "TRAIT_SCALE"]
@@ -80,12 +83,6 @@ def parse_trait_score(text: str) -> float | None:
     return None if m is None else min(100.0, max(0.0, float(m.group(1))))
 
 
-def _cues() -> tuple[str, ...]:
-    from .judge import REFUSAL_CUES
-
-    return REFUSAL_CUES
-
-
 @dataclass(frozen=True)
 class OfflineTraitScorer:
     """Score 0-100 from embeddings: ``100 / (1 + exp(-(slope * margin + offset)))``, rounded.
@@ -114,12 +111,10 @@ class OfflineTraitScorer:
 
     def evidence(self, trait: Any, responses: Sequence[str]) -> list[TraitScore]:
         """Similarities and refusal cue of each response to ``trait`` (a ``catalogue.Trait``), score unset."""
-        from .judge import _default_embedder, find_cue
-
         responses = list(responses)
         if not responses:
             return []
-        emb = self.embedder or _default_embedder()
+        emb = self.embedder or default_embedder()
         side = [f"{trait.name.replace('_', ' ')}: {trait.description}", *(p for p, _ in trait.pairs)]
         opposite = [n for _, n in trait.pairs]
         refs = emb.encode(side + opposite)
@@ -127,7 +122,7 @@ class OfflineTraitScorer:
         sims = vecs @ refs.T
         s_pos = sims[:, : len(side)].mean(dim=1).tolist()
         s_neg = sims[:, len(side):].mean(dim=1).tolist()
-        return [TraitScore(None, float(a), float(b), find_cue(r, _cues())) for r, a, b in zip(responses, s_pos, s_neg)]
+        return [TraitScore(None, float(a), float(b), find_cue(r, REFUSAL_CUES)) for r, a, b in zip(responses, s_pos, s_neg)]
 
     def decide(self, ev: TraitScore, response: str) -> float | None:
         """The score from the evidence (the rule in the class docstring)."""
