@@ -26,6 +26,18 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "labels": [3, 2], "min_count": 10,
                   "traits": None, "trait_pairs": 5, "trait_questions": 240, "batch_size": 64},
     },
+    "judge_validation": {
+        # the trait rollouts whose pairs the trait filter scores: every trait_every-th trait, with
+        # the book preset's sampling (64 new tokens, seed 0, the middle layer recorded)
+        "tiny": {"models": ["smollm2-135m-instruct"], "trait_every": 120, "trait_pairs": 1, "trait_questions": 1,
+                 "max_new_tokens": 12, "batch_size": 32},
+        "quick": {"models": ["smollm2-135m-instruct"], "trait_every": 20, "trait_pairs": 5, "trait_questions": 1,
+                  "max_new_tokens": 32, "batch_size": 64},
+        "book": {"models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"], "trait_every": 10, "trait_pairs": 5,
+                 "trait_questions": 1, "max_new_tokens": 64, "batch_size": 64},
+        "paper": {"models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"], "trait_every": 1, "trait_pairs": 5,
+                  "trait_questions": 240, "max_new_tokens": 512, "batch_size": 64},
+    },
     "base_vs_instruct": {
         "tiny": {"coefficients": [-0.2, 0.0, 0.2], "samples": 1, "max_new_tokens": 12},
         "quick": {"coefficients": [-0.3, -0.15, 0.0, 0.15, 0.3], "samples": 2, "max_new_tokens": 24},
