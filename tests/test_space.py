@@ -130,7 +130,8 @@ def test_composition_correlations_align_roles_by_name() -> None:
 
 
 def test_get_axis_is_cached_and_calibrated(tmp_path, monkeypatch) -> None:
-    from persona_axis.axis import get_axis, threshold
+    from persona_axis.axis import threshold
+    from persona_axis.pipeline import get_axis
     from persona_axis.runs import Rollouts
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))

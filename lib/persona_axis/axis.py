@@ -25,7 +25,7 @@ import torch
 
 from .store import atomic_save_tensors, load_tensors
 
-__all__ = ["Axis", "contrast_axis", "calibrate", "axis_path", "typical_norm", "get_axis", "threshold", "SIGN_CONVENTION"]
+__all__ = ["Axis", "contrast_axis", "calibrate", "threshold", "SIGN_CONVENTION"]
 
 SIGN_CONVENTION = "points from role-playing toward the default Assistant (larger projection = more Assistant-like)"
 
@@ -163,68 +163,6 @@ def calibrate(
         q = torch.quantile(proj, torch.tensor([p / 100 for p in percentiles]))
         out[layer] = {float(p): float(v) for p, v in zip(percentiles, q)}
     return out
-
-
-def axis_path(model: str, key: str) -> Path:
-    """Where chapter 2 saves the axis of a model built from the rollouts with store key ``key``."""
-    from .store import artifacts_dir
-
-    return artifacts_dir() / "axes" / f"{model.replace('/', '__')}-{key}.safetensors"
-
-
-def typical_norm(model: Any, tok: Any, texts: Sequence[str], layer: int) -> float:
-    """Median norm of one layer's per-token activations over some texts (first token excluded).
-
-    Steering coefficients in the book are multiples of this number, so that "0.5" means half a
-    typical activation at that layer whatever the model (Gemma's norms are far larger than
-    others'). The first token is left out: its norm is 100-1000x the rest (attention sink).
-    """
-    from .hooks import record
-
-    norms = []
-    with torch.no_grad(), record(model, [layer]) as rec:
-        for text in texts:
-            ids = tok(text, return_tensors="pt")["input_ids"].to(next(model.parameters()).device)
-            model(input_ids=ids)
-    for h in rec.outputs[layer]:
-        if h.shape[1] > 1:
-            norms.append(h[0, 1:].float().norm(dim=-1))
-    if not norms:
-        raise ValueError("the texts are too short: need at least two tokens")
-    return float(torch.cat(norms).median())
-
-
-def get_axis(ro: Any, params: dict[str, Any], *, percentiles: Sequence[float] = (1, 25, 50, 75)) -> Axis:
-    """The Assistant Axis of a set of persona-space rollouts, built once and cached.
-
-    The paper's contrast axis: mean of all default rollouts minus the mean of the "fully"
-    role-playing role vectors (label 3, at least ``params["min_count"]`` rollouts; every rollout
-    of a role when ``params["labels"]`` is ``None``). Calibration percentiles of the projections
-    of all rollouts (roles and default) are stored in ``info["percentiles"][layer][p]``.
-
-    Args:
-        ro: labelled ``runs.Rollouts`` (from ``runs.persona_rollouts``).
-        params: the chapter preset (``labels``, ``min_count``).
-    """
-    from .space import role_vectors
-    from .store import config_hash
-
-    labels = [3] if params.get("labels") else None
-    min_count = int(params["min_count"]) if labels else 1
-    key = config_hash({"rollouts": ro.key, "labels": labels, "min_count": min_count, "percentiles": list(percentiles)})
-    path = axis_path(ro.model, key)
-    if path.exists():
-        return Axis.load(path)
-    fully = role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count)
-    defaults = ro.acts[torch.tensor((ro.table["group"] == "default").to_numpy())]
-    axis = contrast_axis(defaults, fully.vectors, ro.layers, model=ro.model,
-                         method="contrast: mean(default rollouts) - mean('fully' role vectors)",
-                         info={"rollouts": ro.key, "labels": labels, "min_count": min_count, "n_fully_vectors": len(fully.names),
-                               "n_default_rollouts": len(defaults)})
-    cal = calibrate(axis, ro.acts, ro.layers, percentiles)
-    axis.info["percentiles"] = {str(layer): {str(p): v for p, v in q.items()} for layer, q in cal.items()}
-    axis.save(path)
-    return axis
 
 
 def threshold(axis: Axis, layer: int, percentile: float) -> float:

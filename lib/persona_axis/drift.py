@@ -22,8 +22,7 @@ from typing import Any
 from .axis import Axis, threshold
 from .chat import prompt_ids
 from .models import ModelSpec
-from .rollouts import Sampling, generate
-from .runs import teacher_force
+from .rollouts import Sampling, generate, teacher_force
 
 __all__ = ["DriftReport", "DriftMonitor", "converse", "load_conversations", "predictability", "flag_summary"]
 

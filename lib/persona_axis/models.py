@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .paths import cache_dir
+
 __all__ = [
     "ModelSpec",
     "REGISTRY",
@@ -142,18 +144,6 @@ REGISTRY: dict[str, ModelSpec] = {
 }
 
 _FORMAT_VERSION = 1  # bump when the dequantised layout changes
-
-
-def cache_dir() -> Path:
-    """Root of the model and results cache (created on demand)."""
-    env = os.environ.get("PERSONA_AXIS_CACHE")
-    if env:
-        root = Path(env).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        root = (Path(xdg) if xdg else Path.home() / ".cache") / "persona-axis"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def get_spec(name: str) -> ModelSpec:

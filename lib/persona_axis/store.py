@@ -22,21 +22,13 @@ from typing import Any
 
 import torch
 
+from .paths import artifacts_dir
+
 __all__ = ["CacheError", "Store", "config_hash", "artifacts_dir", "atomic_write_text", "atomic_save_tensors", "load_tensors"]
 
 
 class CacheError(RuntimeError):
     """A cached file is unreadable or does not belong to its configuration."""
-
-
-def artifacts_dir() -> Path:
-    """Root folder of cached results (created on demand)."""
-    from .models import cache_dir
-
-    env = os.environ.get("PERSONA_AXIS_ARTIFACTS")
-    root = Path(env).expanduser() if env else cache_dir() / "artifacts"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def _canonical(cfg: Any) -> str:
