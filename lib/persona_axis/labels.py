@@ -24,8 +24,9 @@ def label(ro: Rollouts, cat: Catalogue, judge: Any, *, judge_id: str | None = No
     judged by the same judge configuration are labelled once.
 
     Args:
-        judge: anything with ``judge(role_name, role_description, responses) -> [Judgement]``
-            (``persona_axis.judge.OfflineJudge`` or ``LLMJudge``).
+        judge: anything with ``judge(role_name, role_description, responses, questions=...) -> [Judgement]``
+            (``persona_axis.judge.OfflineJudge`` or ``LLMJudge``; the LLM judge puts each rollout's
+            question into its prompt, as the release's ``eval_prompt`` needs).
         judge_id: names the judge configuration in the cache (default: its class and settings).
     """
     if judge_id is None:
@@ -42,7 +43,8 @@ def label(ro: Rollouts, cat: Catalogue, judge: Any, *, judge_id: str | None = No
         bar = _progress_bar(len(roles), 0, "judging roles") if progress else None
         for name, index in roles.items():
             role = cat.role(str(name))
-            out = judge.judge(role.name, role.description, ro.table.loc[index, "response"].tolist())
+            out = judge.judge(role.name, role.description, ro.table.loc[index, "response"].tolist(),
+                              questions=ro.table.loc[index, "question"].tolist())
             for i, j in zip(index, out):
                 labels[int(i)] = int(j.label)
             if bar is not None:
