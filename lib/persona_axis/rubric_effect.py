@@ -80,6 +80,7 @@ def rubric_table(table: Any, acts: torch.Tensor, layers: Sequence[int], layer: i
                      "PC1 share": got["PC1 share"], "cos(axis, PC1)": got["cos(PC1, contrast axis)"],
                      "default's distance from PC1 end": got["default's distance from PC1 end"]})
     out = pd.DataFrame(rows).set_index("")
+    out["PCs for 70%"] = out["PCs for 70%"].astype("Int64")
     if paper_row:
         out = out.astype(object)
         out.loc["paper"] = [PAPER_VALUES[c] for c in COLUMNS]
