@@ -63,3 +63,33 @@ def test_trait_agreement() -> None:
     assert t.loc["a", "Pearson r"] == pytest.approx(1.0, abs=0.02) and t.loc["a", "REFUSAL agreement"] == 1.0
     assert t.loc["a", "baseline MAE (model mean)"] == pytest.approx(100 / 3)
     assert not math.isnan(t.loc["a", "kappa (>= 50)"])
+
+
+def test_the_shipped_role_labels() -> None:
+    from persona_axis.catalogue import load_catalogue
+    from persona_axis.judge import load_role_labels
+
+    rows = load_role_labels()
+    assert len(rows) >= 400 and len({r["id"] for r in rows}) == len(rows)
+    assert {r["model"] for r in rows} == {"smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"}
+    assert all(r["label_a"] in (0, 1, 2, 3) and r["label_b"] in (0, 1, 2, 3) and r["label"] in (0, 1, 2, 3) for r in rows)
+    # agreed labels stay; a disagreement is resolved into one of the two labels
+    assert all(r["label"] == r["label_a"] for r in rows if r["label_a"] == r["label_b"])
+    assert all(r["resolved"] == (r["label_a"] != r["label_b"]) for r in rows)
+    assert all(r["label"] in (r["label_a"], r["label_b"]) for r in rows)
+    names = set(load_catalogue().role_names)
+    assert all(r["role"] in names for r in rows)
+
+
+def test_the_shipped_trait_labels() -> None:
+    from persona_axis.catalogue import load_catalogue
+    from persona_axis.judge import load_trait_labels
+
+    rows = load_trait_labels()
+    assert len(rows) >= 150 and len({r["id"] for r in rows}) == len(rows)
+    assert {r["side"] for r in rows} == {"+", "-"}
+    for r in rows:
+        for k in ("score_a", "score_b", "score"):
+            assert r[k] is None or 0 <= r[k] <= 100
+    names = {t.name for t in load_catalogue().traits}
+    assert all(r["trait"] in names for r in rows)
