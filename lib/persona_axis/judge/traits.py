@@ -90,8 +90,9 @@ class OfflineTraitScorer:
     ``margin`` is the mean cosine of the response with the trait side (``"<trait>: <description>"``
     and the trait's positive prompts) minus its mean cosine with the negative prompts. A response
     of at most ``refusal_max_words`` words with a refusal phrase, or an empty one, is REFUSAL
-    (``None``). ``slope`` and ``offset`` were fitted with ``fit_trait_scorer`` on the shipped hand
-    scores (see chapter 9).
+    (``None``). ``slope`` and ``offset`` were fitted with ``fit_trait_scorer`` on all 160 shipped
+    hand scores (``trait_labels.jsonl``); chapter 9 measures the scorer on held-out traits, where it
+    tracks the hand scores only weakly (Pearson r about 0.2-0.3).
 
     Attributes:
         slope, offset: the logistic curve.
@@ -99,8 +100,8 @@ class OfflineTraitScorer:
         embedder: a shared ``judge.Embedder``; ``None`` uses the bundled MiniLM.
     """
 
-    slope: float = 40.0
-    offset: float = 0.0
+    slope: float = 15.0
+    offset: float = -3.9
     refusal_max_words: int = 40
     embedder: Any = field(default=None, compare=False, repr=False)
 
