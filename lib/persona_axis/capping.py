@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from .axis import Axis
+from .axis import Axis, calibrate
 from .hooks import cap
 
 __all__ = ["CONVENTIONS", "CapSetting", "CapPlan", "band", "grid", "plan_cap", "capping", "axis_percentile"]
@@ -144,6 +144,9 @@ def plan_cap(axis: Axis, acts: torch.Tensor, acts_layers: Sequence[int], setting
         acts_layers: the layer of each column of ``acts``.
         setting: band, percentile and convention.
 
+    The thresholds come from ``axis.calibrate``, the one calibration of the book (the drift
+    monitor and the chapters read theirs from it too).
+
     Returns:
         For ``"paper-text"``: unit axis and the ``p``-th percentile of projections on it, as a
         floor. For ``"paper-code"``: the negated unit axis and the ``p``-th percentile of
@@ -154,15 +157,13 @@ def plan_cap(axis: Axis, acts: torch.Tensor, acts_layers: Sequence[int], setting
     if len(acts) < 2:
         raise ValueError("need at least two calibration rollouts")
     cols = list(acts_layers)
-    sign = 1.0 if setting.convention == "paper-text" else -1.0
-    vectors, taus = {}, {}
-    for layer in setting.layers:
-        if layer not in cols:
-            raise KeyError(f"no calibration activations at layer {layer}; have layers {cols[0]}..{cols[-1]}")
-        v = axis.unit(layer) * sign
-        proj = acts[:, cols.index(layer)].float() @ v
-        vectors[layer] = v
-        taus[layer] = float(torch.quantile(proj, setting.percentile / 100))
+    missing = [layer for layer in setting.layers if layer not in cols]
+    if missing:
+        raise KeyError(f"no calibration activations at layer {missing[0]}; have layers {cols[0]}..{cols[-1]}")
+    cal = calibrate(axis, acts[:, [cols.index(layer) for layer in setting.layers]], setting.layers)
+    sign = 1 if setting.convention == "paper-text" else -1
+    vectors = {layer: axis.unit(layer) * sign for layer in setting.layers}
+    taus = {layer: cal.percentile(layer, setting.percentile, sign=sign) for layer in setting.layers}
     return CapPlan(vectors, taus, "floor" if sign > 0 else "ceiling", setting)
 
 

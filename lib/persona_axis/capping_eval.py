@@ -6,14 +6,19 @@ re-exported here so that the chapter needs one import.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from .capping import CONVENTIONS, CapPlan, CapSetting, axis_percentile, band, capping, grid, plan_cap
+from .fingerprint import model_id
+from .rollouts import generate
+from .store import Store
 
 __all__ = ["CAPABILITY_SETS", "EvalSuite", "build_suite", "score_suite", "summarise", "evaluate", "pareto_front",
            "changes", "choose_best",
@@ -88,7 +93,7 @@ def build_suite(tok: Any, spec: Any, cat: Any, sizes: dict[str, int], *, far_rol
             role = cat.role(r)
             system = sus["system_templates"][t].format(role=role.label, a_role=with_article(role.label), description=role.description)
             rows.append({"set": "persona", "id": f"pe-{k:03d}", "system": system, "prompt_text": q, "role": r})
-    makers = {"instructions": (evals.load_instructions, lambda it: it.prompt),
+    makers: dict[str, tuple[Callable[[], list[Any]], Callable[[Any], str]]] = {"instructions": (evals.load_instructions, lambda it: it.prompt),
               "arithmetic": (evals.load_arithmetic, evals.arithmetic_prompt),
               "knowledge": (evals.load_knowledge, evals.knowledge_prompt)}
     for name, (load, fmt) in makers.items():
@@ -98,7 +103,8 @@ def build_suite(tok: Any, spec: Any, cat: Any, sizes: dict[str, int], *, far_rol
                 objects[it.id] = it
     items = pd.DataFrame(rows)
     prompts = [prompt_ids(tok, spec, r["system"], [r["prompt_text"]]) for r in rows]
-    return EvalSuite(items, prompts, objects, {"sizes": dict(sizes), "far_roles": list(far_roles), "seed": seed, "model": spec.name})
+    return EvalSuite(items, prompts, objects, {"sizes": dict(sizes), "far_roles": list(far_roles), "seed": seed,
+                                               "model": model_id(spec)})
 
 
 def score_suite(suite: EvalSuite, texts: Sequence[str], identity_judge: Any) -> Any:
@@ -148,9 +154,10 @@ def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | 
              batch_size: int = 64, cache_dir: Any = None, progress: bool = True) -> tuple[Any, Any]:
     """Run the suite uncapped and under each plan; score and summarise.
 
-    Each setting's answers are cached as JSON under ``cache_dir`` (when given), keyed by the
-    suite's configuration, the sampling settings, the plan's setting and its thresholds, so a
-    changed configuration never reads an old result.
+    Each setting's answers are cached in ``Store("capping", ...)`` under ``cache_dir`` (when
+    given), keyed by the suite's configuration (with the model's weights, ``fingerprint.model_id``),
+    the hash of its prompt tokens, the sampling settings, the plan's setting and its
+    thresholds, so a changed configuration never reads an old result.
 
     Args:
         plans: ``name -> plan``; ``None`` is the uncapped model. Every setting uses the same
@@ -162,35 +169,25 @@ def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | 
         ``seconds``); ``answers`` every scored answer with a ``setting`` column.
     """
     import time
-    from pathlib import Path
 
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .rollouts import generate
-    from .store import CacheError, atomic_write_text, config_hash
-
+    prompts_sha = hashlib.sha256(json.dumps([list(map(int, p)) for p in suite.prompts]).encode()).hexdigest()[:16]
     summaries, answers = [], []
     for name, plan in tqdm(list(plans.items()), desc="capping settings", disable=not progress):
-        cfg = {"suite": suite.config, "sampling": asdict(sampling),
+        cfg = {"suite": suite.config, "prompts": prompts_sha, "sampling": asdict(sampling),
                "setting": None if plan is None else asdict(plan.setting),
                "taus": None if plan is None else {str(k): round(v, 6) for k, v in sorted(plan.taus.items())}}
-        path = None if cache_dir is None else Path(cache_dir) / f"{config_hash(cfg)}.json"
-        doc = None
-        if path is not None and path.exists():
-            try:
-                doc = json.loads(path.read_text())
-            except json.JSONDecodeError:
-                raise CacheError(f"{path} is corrupt. Delete it and rerun.") from None
-            if doc.get("config") != json.loads(json.dumps(cfg)):
-                doc = None
+        store = None if cache_dir is None else Store("capping", cfg, Path(cache_dir))
+        doc = None if store is None else store.load_json("answers")
         if doc is None:
             t0 = time.perf_counter()
             with torch.no_grad(), capping(model, plan):
                 res = generate(model, tok, suite.prompts, sampling, layers=[], batch_size=batch_size)
-            doc = {"config": cfg, "texts": res.texts, "seconds": time.perf_counter() - t0}
-            if path is not None:
-                atomic_write_text(path, json.dumps(doc))
+            doc = {"texts": res.texts, "seconds": time.perf_counter() - t0}
+            if store is not None:
+                store.save_json("answers", doc)
         scored = score_suite(suite, doc["texts"], identity_judge)
         scored["setting"] = name
         answers.append(scored)

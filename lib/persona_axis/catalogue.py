@@ -218,7 +218,7 @@ def _read_json(path: Path) -> Any:
 
 def load_json_data(name: str) -> Any:
     """A JSON file shipped in ``persona_axis/data`` (e.g. ``"prefills.json"``)."""
-    return json.loads(resources.files("persona_axis").joinpath("data", name).read_text(encoding="utf-8"))
+    return json.loads(resources.files("persona_axis").joinpath("data").joinpath(name).read_text(encoding="utf-8"))
 
 
 def _repeated_questions(questions: tuple[Question, ...]) -> dict[str, list[int]]:

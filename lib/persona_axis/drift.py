@@ -61,7 +61,7 @@ class DriftMonitor:
 
     Attributes:
         model, tok, spec: from ``models.load_model``.
-        axis: the model's Assistant Axis (``axis.get_axis``).
+        axis: the model's Assistant Axis with its calibration (``pipeline.persona_space(...).axis``).
         layer: the layer to read (the paper: the middle layer).
         threshold: raw projection floor; see ``from_percentile``.
     """
@@ -75,7 +75,7 @@ class DriftMonitor:
 
     @classmethod
     def from_percentile(cls, model: Any, tok: Any, spec: ModelSpec, axis: Axis, layer: int, percentile: float) -> DriftMonitor:
-        """A monitor whose threshold is a calibration percentile stored with the axis (e.g. 25)."""
+        """A monitor whose threshold is a percentile (any, e.g. 25) of the axis's calibration (``axis.calibration``)."""
         return cls(model, tok, spec, axis, spec.check_layer(layer), threshold(axis, layer, percentile))
 
     def _report(self, projections: list[float], replies: list[str]) -> DriftReport:

@@ -28,6 +28,7 @@ import torch
 from .catalogue import Catalogue, default_prompts
 from .chat import prompt_ids
 from .hooks import check_layers
+from .fingerprint import model_id
 from .models import ModelSpec
 from .rollouts import Sampling, generate, teacher_force
 from .store import Store
@@ -68,6 +69,8 @@ class Rollouts:
         layers: layer index of each entry of ``acts``' second axis.
         model: the model's name.
         path: the store folder; ``key`` its configuration hash.
+        labels_key: the hash of the judge labels in ``table["label"]`` (``labels.label``), or
+            ``None`` for unlabelled rollouts; results built from the labels are keyed by it.
     """
 
     table: Any  # pandas.DataFrame
@@ -76,6 +79,7 @@ class Rollouts:
     model: str
     path: Path
     key: str
+    labels_key: str | None = None
 
     def layer(self, layer: int) -> torch.Tensor:
         """``(n_jobs, hidden)`` activations at one layer."""
@@ -145,7 +149,7 @@ def _jobs_sha(jobs: Sequence[Job]) -> str:
 
 
 def _model_id(spec: ModelSpec) -> str:
-    return f"{spec.name}@{spec.gguf_sha256[:16]}" if spec.embedded else spec.name
+    return model_id(spec)
 
 
 def _progress_bar(total: int, initial: int, desc: str) -> Any:
@@ -258,7 +262,7 @@ def rescore(
     Each rollout ``(system, question, response)`` is rendered in *this* model's format (its chat
     template, or ``chat.base_transcript`` for a base model) and the mean activation over the
     response tokens is read at every layer. This is how the paper runs a base model on the
-    instruct model's rollouts. The table (and its labels) is the original's.
+    instruct model's rollouts. The table (and its labels, with ``labels_key``) is the original's.
     """
     idx = check_layers(model, None if layers is None else list(layers))
     config = {"engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
@@ -283,4 +287,5 @@ def rescore(
         if bar is not None:
             bar.close()
     acts = torch.cat([store.load_chunk(c)[0]["acts"] for c in range(n_chunks)])
-    return Rollouts(table=ro.table, acts=acts, layers=idx, model=spec.name, path=store.path, key=store.hash)
+    return Rollouts(table=ro.table, acts=acts, layers=idx, model=spec.name, path=store.path, key=store.hash,
+                    labels_key=ro.labels_key)

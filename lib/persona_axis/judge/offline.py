@@ -95,7 +95,8 @@ class OfflineJudge:
         import hashlib
 
         cues = hashlib.sha256(repr((self.refusal_cues, self.ai_cues, self.assistant_references)).encode()).hexdigest()[:16]
-        return {"class": type(self).__name__, "rubric": self.rubric, "embedder": "all-MiniLM-L6-v2",
+        return {"class": type(self).__name__, "rubric": self.rubric,
+                "embedder": (self.embedder or default_embedder()).identity(),
                 "refusal_max_words": self.refusal_max_words, **{k: getattr(self, k) for k in FITTED[self.rubric]},
                 "cues": cues}
 

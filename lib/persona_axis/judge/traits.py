@@ -107,7 +107,7 @@ class OfflineTraitScorer:
 
     def identity(self) -> dict[str, Any]:
         """Everything that decides the scores (for cache keys)."""
-        return {"class": type(self).__name__, "embedder": "all-MiniLM-L6-v2", "slope": self.slope,
+        return {"class": type(self).__name__, "embedder": (self.embedder or default_embedder()).identity(), "slope": self.slope,
                 "offset": self.offset, "refusal_max_words": self.refusal_max_words}
 
     def evidence(self, trait: Any, responses: Sequence[str]) -> list[TraitScore]:
