@@ -23,6 +23,7 @@ class ServerState:
     fail_first: int = 0                # this many requests get fail_status first
     fail_status: int = 503
     delay: float = 0.02                # seconds per request, so that requests overlap
+    by_model: dict[str, str] | None = None  # a fixed answer per requested model name, before ``answer``
     requests: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -67,7 +68,8 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {
                     "id": "x", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
                     "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": state.answer(prompt)}}],
+                                 "message": {"role": "assistant", "content": (state.by_model or {}).get(
+                                     body.get("model", ""), None) or state.answer(prompt)}}],
                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
             finally:
                 with state.lock:

@@ -86,7 +86,7 @@ def test_the_paper_rubric_is_the_default_and_strict_is_kept() -> None:
     # the identity names the rubric and every number the labels depend on
     a, b = OfflineJudge().identity(), strict.identity()
     assert a["rubric"] == "paper" and b["rubric"] == "strict" and a != b
-    assert b["in_role_score"] == 0.27 and "implied_ai_score" in a and a["cues"] != b["cues"]
+    assert b["in_role_score"] == 0.27 and "implied_ai_score" in a and a["ai_cues"] != b["ai_cues"]
 
 
 @pytest.mark.parametrize("text", [
@@ -239,12 +239,12 @@ def test_llm_judge_uses_the_release_eval_prompt() -> None:
     cat = Catalogue((Role("pirate", "profession", PIRATE[1], ("Be a pirate.",), template),
                      Role("cat", "nonhuman", "A cat.", ("Be a cat.",))), (), ())
     seen: list[str] = []
-    judge = LLMJudge(lambda ps: seen.extend(ps) or ["3"] * len(ps), backend_id="stub").with_catalogue(cat)
+    judge = LLMJudge(lambda ps: seen.extend(ps) or ["3"] * len(ps), source="stub").with_catalogue(cat)
     judge.judge(*PIRATE, ["Arr!"], questions=["Who are you?"])
     judge.judge("cat", "A cat.", ["Meow."], questions=["Who are you?"])
     assert seen[0] == "Is this a pirate? Q: Who are you? A: Arr! {not a placeholder}"
     assert seen[1].startswith("You are grading") and "Role: cat" in seen[1]
-    assert judge.identity()["eval_prompts"] is not None and judge.identity()["backend"] == "stub"
+    assert judge.identity()["eval_prompts"] is not None and judge.identity()["source"] == "stub"
     # the strict rubric does not use the release's prompts
     strict = LLMJudge(lambda ps: seen.extend(ps) or ["1"] * len(ps), rubric="strict").with_catalogue(cat)
     strict.judge(*PIRATE, ["Arr!"], questions=["Who are you?"])
@@ -260,7 +260,7 @@ def test_llm_judge_from_model_runs_end_to_end() -> None:
     out = j.judge(*PIRATE, ["Arr!", "As an AI, no.", "I'm sorry, but I can't assist with that."])
     assert len(out) == 3 and all(o.label in (-1, 0, 1, 2, 3) for o in out)
     assert out[2].refusal_cue is not None
-    assert j.identity()["backend"]["local_model"] == tiny_spec().name
+    assert j.identity()["source"]["local_model"] == tiny_spec().name
 
 
 def test_llm_judge_against_a_local_openai_compatible_server(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -280,7 +280,7 @@ def test_llm_judge_against_a_local_openai_compatible_server(monkeypatch: pytest.
         assert [o.label for o in out] == [3, 1, 0, 3]
         assert state.requests == 6 and "Question the model was asked: Who are you?" in state.prompts[0]
         ident = judge.identity()
-        assert ident["backend"] == {"endpoint": url, "model": "judge-model", "max_tokens": 8, "temperature": 0.0}
+        assert ident["source"] == {"endpoint": url, "model": "judge-model", "max_tokens": 8, "temperature": 0.0}
         assert ident["rubric"] == "paper" and ident != LLMJudge.from_endpoint(url, "judge-model", rubric="strict").identity()
         monkeypatch.setenv("MY_TEST_KEY", "sk-wrong")
         with pytest.raises(JudgeError, match="rejected the API key.*MY_TEST_KEY"):

@@ -100,11 +100,12 @@ class LLMJudge:
         rubric: ``"paper"`` (default) or ``"strict"`` (``rubric.RUBRICS``).
         eval_prompts: role name -> the release's judge prompt; used instead of the template for
             those roles under the paper's rubric (``with_catalogue`` fills it).
-        backend_id: names a ``complete`` function in ``identity()`` (an ``Endpoint`` names itself).
+        source: names a ``complete`` function in ``identity()`` (an ``Endpoint`` names itself); a
+            judge without one cannot be cached (``identity()`` raises ``JudgeError``).
     """
 
     def __init__(self, backend: Endpoint | Callable[[list[str]], list[str]], *, rubric: str = "paper",
-                 eval_prompts: dict[str, str] | None = None, backend_id: dict[str, Any] | str | None = None) -> None:
+                 eval_prompts: dict[str, str] | None = None, source: dict[str, Any] | str | None = None) -> None:
         if rubric not in RUBRICS:
             raise ValueError(f"unknown rubric {rubric!r}; choose one of {sorted(RUBRICS)}")
         self.backend = backend
@@ -112,14 +113,17 @@ class LLMJudge:
         self.rubric_name = rubric
         self.rubric = RUBRICS[rubric]
         self.eval_prompts = dict(eval_prompts or {})
-        self.backend_id = backend.identity() if isinstance(backend, Endpoint) else (backend_id or "custom")
+        self.source = backend.identity() if isinstance(backend, Endpoint) else source
 
     def identity(self) -> dict[str, Any]:
-        """Everything that decides the labels: class, rubric, prompt hashes, backend."""
+        """Everything that decides the labels: class, rubric, prompt hashes, source (endpoint and model)."""
+        if self.source is None:
+            raise JudgeError("this LLM judge has no source: give LLMJudge(complete, source={...}) the model that "
+                             "answers, so that its labels are cached apart from another judge's")
         return {"class": type(self).__name__, "rubric": self.rubric_name,
                 "template": _sha(JUDGE_TEMPLATE + self.rubric),
                 "eval_prompts": _sha(repr(sorted(self.eval_prompts.items()))) if self.use_eval_prompts else None,
-                "backend": self.backend_id}
+                "source": self.source}
 
     @property
     def use_eval_prompts(self) -> bool:
@@ -130,7 +134,7 @@ class LLMJudge:
         """A copy that uses each role's ``eval_prompt`` from ``cat`` where it has one."""
         prompts = {r.name: r.eval_prompt for r in cat.roles if getattr(r, "eval_prompt", "")}
         return LLMJudge(self.backend, rubric=self.rubric_name, eval_prompts=prompts,
-                        backend_id=None if isinstance(self.backend, Endpoint) else self.backend_id)
+                        source=None if isinstance(self.backend, Endpoint) else self.source)
 
     def prompt(self, role_name: str, role_description: str, response: str, question: str | None = None) -> str:
         """The judge prompt for one response."""
@@ -158,7 +162,7 @@ class LLMJudge:
                    batch_size: int = 16, system: str | None = None) -> LLMJudge:
         """A judge backed by a local model (greedy decoding through ``rollouts.generate``)."""
         return cls(_local_complete(model, tok, spec, max_new_tokens, batch_size, system), rubric=rubric,
-                   backend_id={"local_model": spec.name, "max_new_tokens": max_new_tokens, "system": system})
+                   source={"local_model": spec.name, "max_new_tokens": max_new_tokens, "system": system})
 
     @classmethod
     def from_endpoint(cls, url: str, model_name: str, api_key_env: str | None = "OPENAI_API_KEY", *,
@@ -194,13 +198,16 @@ class LLMTraitScorer:
     """
 
     def __init__(self, backend: Endpoint | Callable[[list[str]], list[str]], *,
-                 backend_id: dict[str, Any] | str | None = None) -> None:
+                 source: dict[str, Any] | str | None = None) -> None:
         self.backend = backend
         self.complete = _complete_fn(backend)
-        self.backend_id = backend.identity() if isinstance(backend, Endpoint) else (backend_id or "custom")
+        self.source = backend.identity() if isinstance(backend, Endpoint) else source
 
     def identity(self) -> dict[str, Any]:
-        return {"class": type(self).__name__, "template": _sha(TRAIT_TEMPLATE + TRAIT_SCALE), "backend": self.backend_id}
+        """Class, prompt hash and source; raises ``JudgeError`` without a source (see ``LLMJudge``)."""
+        if self.source is None:
+            raise JudgeError("this trait scorer has no source: give LLMTraitScorer(complete, source={...})")
+        return {"class": type(self).__name__, "template": _sha(TRAIT_TEMPLATE + TRAIT_SCALE), "source": self.source}
 
     def prompt(self, trait: Any, response: str, question: str | None = None) -> str:
         if getattr(trait, "eval_prompt", ""):

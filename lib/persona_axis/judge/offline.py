@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,14 +91,12 @@ class OfflineJudge:
             object.__setattr__(self, "ai_cues", PAPER_AI_CUES if self.rubric == "paper" else AI_CUES)
 
     def identity(self) -> dict[str, Any]:
-        """Everything that decides the labels (for cache keys): class, rubric, weights, thresholds, cues."""
-        import hashlib
-
-        cues = hashlib.sha256(repr((self.refusal_cues, self.ai_cues, self.assistant_references)).encode()).hexdigest()[:16]
-        return {"class": type(self).__name__, "rubric": self.rubric,
-                "embedder": (self.embedder or default_embedder()).identity(),
-                "refusal_max_words": self.refusal_max_words, **{k: getattr(self, k) for k in FITTED[self.rubric]},
-                "cues": cues}
+        """Everything that decides its labels, for cache keys: the class, the rubric, every compared
+        field (weights, thresholds, cue lists, references) and the embedder's identity."""
+        out: dict[str, Any] = {"class": type(self).__name__}
+        out.update({f.name: getattr(self, f.name) for f in fields(self) if f.compare})
+        out["embedder"] = (self.embedder or default_embedder()).identity()
+        return out
 
     @staticmethod
     def role_text(role_name: str, role_description: str) -> str:
