@@ -295,6 +295,12 @@ def _eval_prompt(doc: dict[str, Any], where: str) -> str:
     return value.strip()
 
 
+def _description(doc: dict[str, Any], f: Path) -> str:
+    """The file's ``description`` if it has one, else its name as words."""
+    value = doc.get("description")
+    return value.strip() if isinstance(value, str) and value.strip() else f.stem.replace("_", " ")
+
+
 def _instructions(f: Path) -> tuple[dict[str, Any], list[Any]]:
     doc = _read_json(f)
     if not isinstance(doc, dict):
@@ -347,8 +353,7 @@ def _release(path: Path) -> Catalogue:
         doc, items = _instructions(f)
         prompts = tuple(_str(it.get("pos") if isinstance(it, dict) else None, str(f), f"instruction[{k}].pos")
                         for k, it in enumerate(items))
-        desc = doc.get("description") if isinstance(doc.get("description"), str) and doc["description"].strip() else f.stem.replace("_", " ")
-        roles.append(Role(f.stem, "profession", desc.strip(), prompts, _eval_prompt(doc, str(f))))
+        roles.append(Role(f.stem, "profession", _description(doc, f), prompts, _eval_prompt(doc, str(f))))
     traits = []
     if trait_dir.is_dir():
         for f in sorted(trait_dir.glob("*.json")):
@@ -356,8 +361,7 @@ def _release(path: Path) -> Catalogue:
             pairs = tuple((_str(it.get("pos") if isinstance(it, dict) else None, str(f), f"instruction[{k}].pos"),
                            _str(it.get("neg") if isinstance(it, dict) else None, str(f), f"instruction[{k}].neg"))
                           for k, it in enumerate(items))
-            desc = doc.get("description") if isinstance(doc.get("description"), str) and doc["description"].strip() else f.stem.replace("_", " ")
-            traits.append(Trait(f.stem, desc.strip(), pairs, _eval_prompt(doc, str(f))))
+            traits.append(Trait(f.stem, _description(doc, f), pairs, _eval_prompt(doc, str(f))))
     qfile = path / "extraction_questions.jsonl"
     if not qfile.exists():
         found = sorted(path.rglob("extraction_questions.jsonl"))

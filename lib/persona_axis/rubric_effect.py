@@ -68,6 +68,7 @@ def rubric_table(table: Any, acts: torch.Tensor, layers: Sequence[int], layer: i
     rows = []
     for name, labels in labellings.items():
         t = table.reset_index(drop=True).copy()
+        variant: dict[str, Any]
         if labels is None:
             variant = {"labels": None, "min_count": 1}
         else:

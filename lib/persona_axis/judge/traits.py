@@ -140,10 +140,14 @@ class OfflineTraitScorer:
         return [replace(ev, score=self.decide(ev, r)) for ev, r in zip(evs, responses)]
 
 
+#: The default search grid of ``fit_trait_scorer``.
+_SLOPES: tuple[float, ...] = tuple(float(k) for k in range(5, 205, 5))
+_OFFSETS: tuple[float, ...] = tuple(round(-4 + 0.1 * k, 1) for k in range(81))
+
+
 def fit_trait_scorer(evidence: Sequence[TraitScore], responses: Sequence[str], y: Sequence[float | None],
                      base: OfflineTraitScorer | None = None, *,
-                     slopes: Sequence[float] = tuple(float(s) for s in range(5, 205, 5)),
-                     offsets: Sequence[float] = tuple(round(-4 + 0.1 * i, 1) for i in range(81))) -> OfflineTraitScorer:
+                     slopes: Sequence[float] = _SLOPES, offsets: Sequence[float] = _OFFSETS) -> OfflineTraitScorer:
     """Grid-search ``slope`` and ``offset`` for the least mean absolute error on hand scores.
 
     Rows whose hand score or predicted score is REFUSAL (``None``) are left out of the error;
