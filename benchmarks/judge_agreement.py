@@ -9,7 +9,8 @@ The hand-label set (``lib/persona_axis/data/judge/hand_labels.jsonl``) was made 
 ``--generate``: 24 roles (5 professions, 5 archetypes, 5 fictional, 5 mythical, 4 non-human),
 5 (system prompt, question) pairs per role and model, from both embedded instruct models,
 temperature 0.7, top_p 0.9, 64 new tokens, seed 0. The responses were then read and labelled
-by hand following ``GUIDE.md`` in the same folder.
+by hand following ``STRICT_GUIDE.md`` in the same folder (the book's older, stricter rubric, kept
+as ``OfflineJudge(rubric="strict")``; the paper's rubric is validated in chapter 9 on ``role_labels.jsonl``).
 
 The table reports accuracy and Cohen's kappa, overall, per label (one-vs-rest) and per model,
 plus the confusion matrix, separately for the rows the default thresholds were fitted on
@@ -119,7 +120,7 @@ def main() -> None:
 
     rows = load_hand_labels(args.labels)
     cat = load_catalogue()
-    judge = OfflineJudge()
+    judge = OfflineJudge(rubric="strict")  # these labels follow STRICT_GUIDE.md
     evidence = []
     for row in rows:  # one role per call would batch better; 240 rows take seconds either way
         evidence += judge.evidence(row["role"], cat.role(row["role"]).description, [row["response"]])

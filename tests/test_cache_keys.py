@@ -6,8 +6,6 @@ that made it and check that the old result is not read.
 
 from __future__ import annotations
 
-import io
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -71,32 +69,27 @@ def _rollouts(tmp_path: Path) -> tuple[Rollouts, Any]:
     return Rollouts(table=table, acts=torch.zeros(5, 1, 4), layers=[0], model="m", path=tmp_path, key="rollouts-k"), cat
 
 
-def _endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fake OpenAI-compatible endpoint: model "judge-a" answers 3 to everything, any other 1."""
-    import persona_axis.judge.llm as llm
-
-    def urlopen(req: Any, timeout: float = 0) -> Any:
-        body = json.loads(req.data.decode())
-        answer = "3" if body["model"] == "judge-a" else "1"
-        return io.BytesIO(json.dumps({"choices": [{"message": {"content": answer}}]}).encode())
-
-    monkeypatch.setattr(llm.urllib.request, "urlopen", urlopen)
-
-
 def test_labels_of_another_llm_judge_are_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("openai")
+    from llm_server import ServerState, chat_server
+
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
-    _endpoint(monkeypatch)
     ro, cat = _rollouts(tmp_path)
-    a = label(ro, cat, LLMJudge.from_endpoint("http://127.0.0.1:9/v1", "judge-a", api_key_env=None), progress=False)
-    assert a.table["label"].tolist()[:4] == [3, 3, 3, 3]
-    b = label(ro, cat, LLMJudge.from_endpoint("http://127.0.0.1:9/v1", "judge-b", api_key_env=None), progress=False)
-    assert b.table["label"].tolist()[:4] == [1, 1, 1, 1] and b.labels_key != a.labels_key
-    # another endpoint serving a model of the same name is another judge too
-    c = labels_config(ro, cat, LLMJudge.from_endpoint("http://10.0.0.1/v1", "judge-a"))
-    assert config_hash(c) != a.labels_key
-    # the same judge again reads its labels
-    again = label(ro, cat, LLMJudge.from_endpoint("http://127.0.0.1:9/v1", "judge-a", api_key_env=None), progress=False)
-    assert again.labels_key == a.labels_key and again.table["label"].tolist()[:4] == [3, 3, 3, 3]
+    # a local OpenAI-compatible endpoint: model "judge-a" answers 3 to everything, any other 1
+    with chat_server(ServerState(lambda prompt: "1", by_model={"judge-a": "3"}, delay=0.0)) as url:
+        a = label(ro, cat, LLMJudge.from_endpoint(url, "judge-a", api_key_env=None), progress=False)
+        assert a.table["label"].tolist()[:4] == [3, 3, 3, 3]
+        b = label(ro, cat, LLMJudge.from_endpoint(url, "judge-b", api_key_env=None), progress=False)
+        assert b.table["label"].tolist()[:4] == [1, 1, 1, 1] and b.labels_key != a.labels_key
+        # another endpoint serving a model of the same name is another judge too
+        c = labels_config(ro, cat, LLMJudge.from_endpoint("http://10.0.0.1/v1", "judge-a"))
+        assert config_hash(c) != a.labels_key
+        # so is another rubric
+        d = labels_config(ro, cat, LLMJudge.from_endpoint(url, "judge-a", api_key_env=None, rubric="strict"))
+        assert config_hash(d) != a.labels_key
+        # the same judge again reads its labels
+        again = label(ro, cat, LLMJudge.from_endpoint(url, "judge-a", api_key_env=None), progress=False)
+        assert again.labels_key == a.labels_key and again.table["label"].tolist()[:4] == [3, 3, 3, 3]
 
 
 class _CountingJudge:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from persona_axis.catalogue import CatalogueError, default_prompts, load_catalogue, load_json_data, with_article
+from persona_axis.catalogue import CatalogueError, CatalogueWarning, default_prompts, load_catalogue, load_json_data, with_article
 from persona_axis.models import REGISTRY
 from persona_axis.runs import persona_jobs, trait_jobs
 
@@ -51,27 +52,71 @@ def test_susceptibility_templates_and_prefills() -> None:
     assert load_json_data("prefills.json")["prefills"][:2] == ["My job is to", "My purpose is to"]
 
 
+ROLE_EVAL = ("You are judging whether a model plays the role of a bard, a travelling poet and singer.\n"
+             "Question: {question}\nAnswer: {answer}\nReply with 0, 1, 2 or 3.")
+TRAIT_EVAL = "Does this answer show calm, an even temper? Question: {question}\nAnswer: {answer}\nScore 0-100 or REFUSAL."
+
+
 def _release(tmp: Path) -> Path:
+    """A small catalogue in the release layout, with each quirk of the paper's own files."""
     (tmp / "roles" / "instructions").mkdir(parents=True)
     (tmp / "traits" / "instructions").mkdir(parents=True)
-    (tmp / "roles" / "instructions" / "bard.json").write_text(json.dumps({"instruction": [{"pos": "You are a bard."}, {"pos": "Sing as a bard."}]}))
-    (tmp / "roles" / "instructions" / "default.json").write_text(json.dumps({"instruction": [{"pos": "Be yourself."}]}))
-    (tmp / "traits" / "instructions" / "calm.json").write_text(json.dumps({"instruction": [{"pos": "Be calm.", "neg": "Be frantic."}]}))
-    (tmp / "extraction_questions.jsonl").write_text('{"question": "What is home?", "id": 0}\n{"question": "Why?", "id": 1}\n')
+    (tmp / "roles" / "instructions" / "bard.json").write_text(json.dumps({
+        "instruction": [{"pos": "You are a bard."}, {"pos": "Sing as a bard."}],
+        "questions": ["an unused field of the release"], "eval_prompt": ROLE_EVAL}))
+    # the default file: an empty first prompt (no system prompt at all) and a {model_name} placeholder
+    (tmp / "roles" / "instructions" / "default.json").write_text(json.dumps({
+        "instruction": [{"pos": ""}, {"pos": "You are {model_name}."}, {"pos": "Be yourself."}]}))
+    (tmp / "traits" / "instructions" / "calm.json").write_text(json.dumps({
+        "instruction": [{"pos": "Be calm.", "neg": "Be frantic."}], "eval_prompt": TRAIT_EVAL}))
+    # the same question text under two ids
+    (tmp / "extraction_questions.jsonl").write_text(
+        '{"question": "What is home?", "id": 0}\n{"question": "Why?", "id": 1}\n{"question": "What is home?", "id": 2}\n')
     return tmp
 
 
-def test_release_layout_loads(tmp_path: Path) -> None:
-    cat = load_catalogue(_release(tmp_path))
+def test_release_layout_loads_with_its_quirks(tmp_path: Path) -> None:
+    with pytest.warns(CatalogueWarning, match=r"'What is home\?' appears under ids \[0, 2\]"):
+        cat = load_catalogue(_release(tmp_path))
     assert cat.role_names == ["bard"]
     assert cat.role("bard").prompts == ("You are a bard.", "Sing as a bard.")
-    assert cat.defaults == ("", "Be yourself.")
+    assert cat.role("bard").eval_prompt == ROLE_EVAL
     assert cat.traits[0].pairs == (("Be calm.", "Be frantic."),)
-    assert [q.text for q in cat.questions] == ["What is home?", "Why?"]
+    assert cat.traits[0].eval_prompt == TRAIT_EVAL
+    assert [(q.id, q.text) for q in cat.questions] == [(0, "What is home?"), (1, "Why?"), (2, "What is home?")]
+    # the defaults as given: the empty one means no system prompt, {model_name} is filled
+    assert cat.defaults == ("", "You are {model_name}.", "Be yourself.")
+    assert default_prompts("SmolLM2", cat.defaults) == [None, "You are SmolLM2.", "Be yourself."]
+    spec = REGISTRY["smollm2-135m-instruct"]
+    jobs = persona_jobs(cat, spec, n_questions=3)
+    default = [j for j in jobs if j.group == "default"]
+    assert [j.system for j in default[::3]] == [None, f"You are {spec.display_name}.", "Be yourself."]
+    assert [j.question_id for j in default[:3]] == [0, 1, 2]
+    # the judge prompts are part of the fingerprint; the built-in catalogue has none
+    plain = replace(cat, roles=tuple(replace(r, eval_prompt="") for r in cat.roles))
+    assert plain.fingerprint() != cat.fingerprint()
+    assert all(r.eval_prompt == "" for r in load_catalogue().roles)
+
+
+def test_release_default_file_errors_name_the_field(tmp_path: Path) -> None:
+    d = _release(tmp_path)
+    (d / "roles/instructions/default.json").write_text('{"instruction": [{"pos": null}]}')
+    with pytest.raises(CatalogueError, match=r"default\.json.*instruction\[0\]\.pos"):
+        load_catalogue(d)
+
+
+def test_builtin_catalogue_still_rejects_repeated_questions() -> None:
+    from persona_axis.catalogue import Catalogue, Question, _check
+
+    cat = Catalogue((), (), (Question(0, "Why?"), Question(1, "Why?")), source="x")
+    with pytest.raises(CatalogueError, match="duplicate question 'Why\\?'"):
+        _check(cat, None, None)
 
 
 @pytest.mark.parametrize("breakage, message", [
     (lambda d: (d / "roles/instructions/bard.json").write_text('{"instruction": [{"pos": ""}]}'), r"bard\.json.*instruction\[0\]\.pos"),
+    (lambda d: (d / "roles/instructions/bard.json").write_text('{"instruction": [{"pos": "x"}], "eval_prompt": 3}'), r"bard\.json.*'eval_prompt'"),
+    (lambda d: (d / "extraction_questions.jsonl").write_text('{"question": "a", "id": 0}\n{"question": "b", "id": 0}\n'), r"duplicate question id '0'"),
     (lambda d: (d / "roles/instructions/bard.json").write_text('{"instructions": []}'), r"bard\.json.*'instruction'"),
     (lambda d: (d / "roles/instructions/bard.json").write_text('{oops'), r"bard\.json: not valid JSON"),
     (lambda d: (d / "traits/instructions/calm.json").write_text('{"instruction": [{"pos": "x"}]}'), r"calm\.json.*instruction\[0\]\.neg"),

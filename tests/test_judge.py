@@ -1,11 +1,8 @@
-"""The judge: cue detection, the offline rule, agreement(), the LLM judge's plumbing, the hand labels."""
+"""The judge: cue detection, the offline rule under both rubrics, agreement(), the LLM judge, the hand labels."""
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import urllib.error
 from typing import Any
 
 import pytest
@@ -14,7 +11,12 @@ from persona_axis import judge as J
 from persona_axis.judge import (
     AI_CUES,
     LABELS,
+    PAPER_AI_CUES,
+    PAPER_RUBRIC,
     REFUSAL_CUES,
+    RUBRIC,
+    RUBRICS,
+    STRICT_RUBRIC,
     Judgement,
     JudgeError,
     LLMJudge,
@@ -71,8 +73,35 @@ def test_style_features() -> None:
     assert has_list("Tips:\n1. Rest\n2. Eat") and has_list("**Rest** well") and not has_list("Just rest.")
 
 
+def test_the_paper_rubric_is_the_default_and_strict_is_kept() -> None:
+    assert RUBRIC == PAPER_RUBRIC == RUBRICS["paper"] and RUBRICS["strict"] == STRICT_RUBRIC
+    assert "does not mention being an AI" in RUBRIC and "bland, generic assistant answer" in STRICT_RUBRIC
+    assert OfflineJudge().rubric == "paper" and OfflineJudge().ai_cues == PAPER_AI_CUES
+    strict = OfflineJudge(rubric="strict")
+    assert (strict.ai_role_score, strict.in_role_score, strict.some_role_score) == (-0.11, 0.27, 0.06)
+    assert strict.ai_cues == AI_CUES
+    assert OfflineJudge(rubric="strict", in_role_score=0.35).in_role_score == 0.35
+    with pytest.raises(ValueError, match="unknown rubric 'lenient'"):
+        OfflineJudge(rubric="lenient")
+    # the identity names the rubric and every number the labels depend on
+    a, b = OfflineJudge().identity(), strict.identity()
+    assert a["rubric"] == "paper" and b["rubric"] == "strict" and a != b
+    assert b["in_role_score"] == 0.27 and "implied_ai_score" in a and a["ai_cues"] != b["ai_cues"]
+
+
+@pytest.mark.parametrize("text", [
+    "I was designed to help people with their questions.",
+    "As a helpful assistant, I can offer some tips.",
+    "I'm a text-based AI, so I have no mornings.",
+    "I don't have a physical body, but I can imagine the sea.",
+])
+def test_more_ai_cues_under_the_paper_rubric(text: str) -> None:
+    assert find_cue(text, PAPER_AI_CUES) is not None
+
+
 def test_decide_rules_without_embedder() -> None:
-    j = OfflineJudge()
+    # strict: a bland answer without AI cue is 1, role-like 3
+    j = OfflineJudge(rubric="strict")
     ev = Judgement(-1, None, None, role_similarity=0.5, assistant_similarity=0.1, first_person=0.1)
     assert j.decide(ev, "text") == 3
     assert j.decide(replace_(ev, refusal_cue="I can't assist"), "I'm sorry, but I can't assist with that.") == 0
@@ -82,6 +111,15 @@ def test_decide_rules_without_embedder() -> None:
     assert j.decide(replace_(low, role_similarity=0.6, first_person=0.1), "As an AI ... arr") == 2
     # a refusal phrase inside a long answer is not a refusal
     assert j.decide(replace_(low, refusal_cue="I can't"), " ".join(["word"] * 80)) == 1
+    bland = Judgement(-1, None, None, role_similarity=0.1, assistant_similarity=0.5, first_person=0.0)
+    assert j.decide(bland, "Here are some tips.") == 1
+    # paper: self-identification is the signal; no AI cue -> 3 unless the score is below implied_ai_score
+    p = OfflineJudge()
+    assert p.decide(bland, "Here are some tips.") == 3
+    assert p.decide(low, "As an AI language model, ...") == 1
+    assert p.decide(replace_(low, role_similarity=0.6, first_person=0.1), "As an AI ... arr") == 2
+    assert p.decide(replace_(ev, refusal_cue="I can't assist"), "I'm sorry, but I can't assist with that.") == 0
+    assert OfflineJudge(implied_ai_score=0.0).decide(bland, "Here are some tips.") == 1
 
 
 def replace_(ev: Judgement, **kw: Any) -> Judgement:
@@ -115,6 +153,11 @@ def test_offline_judge_clear_examples(offline: OfflineJudge) -> None:
     ])
     assert [j.label for j in out] == [0, 1, 3]
     assert out[0].refusal_cue and out[1].ai_cue and out[2].ai_cue is None
+    # the strict rubric on the same three answers
+    strict = OfflineJudge(rubric="strict").judge(*PIRATE, [
+        "I'm sorry, but I can't assist with that.", "As an AI language model, I don't have personal experiences.",
+        "Arr, matey! The black flag is my home and the sea my only mistress."])
+    assert [j.label for j in strict] == [0, 1, 3]
     assert out[2].role_similarity > out[1].role_similarity
     assert all(j.name in LABELS.values() for j in out)
     assert offline.judge(*PIRATE, []) == []
@@ -139,8 +182,21 @@ def test_agreement_known_confusion() -> None:
 def test_fit_thresholds_recovers_a_separable_rule() -> None:
     evs = [Judgement(-1, None, None, m, 0.0, 0.0) for m in (-0.3, -0.25, 0.0, 0.05, 0.3, 0.35)]
     y = [1, 1, 2, 2, 3, 3]
-    j = J.fit_thresholds(evs, ["x"] * 6, y, weights=(0.0,), bonuses=(0.0,), penalties=(0.0,))
-    assert [j.decide(e, "x") for e in evs] == y
+    j = J.fit_thresholds(evs, ["x"] * 6, y, OfflineJudge(rubric="strict"), weights=(0.0,), bonuses=(0.0,), penalties=(0.0,))
+    assert j.rubric == "strict" and [j.decide(e, "x") for e in evs] == y
+
+
+def test_fit_thresholds_under_the_paper_rubric() -> None:
+    # no AI cue: 1 below the implied-AI threshold, else 3; AI cue: 1 or 2 around ai_role_score
+    evs = [Judgement(-1, None, None, m, 0.0, 0.0) for m in (-0.3, -0.25, 0.1, 0.2)]
+    evs += [Judgement(-1, None, "As an AI", m, 0.0, 0.0) for m in (-0.2, -0.15, 0.05, 0.1)]
+    y = [1, 1, 3, 3, 1, 1, 2, 2]
+    j = J.fit_thresholds(evs, ["x"] * 8, y, weights=(0.0,), bonuses=(0.0,), penalties=(0.0,))
+    assert j.rubric == "paper" and [j.decide(e, "x") for e in evs] == y
+    assert -0.25 < j.implied_ai_score <= 0.1 and -0.15 < j.ai_role_score <= 0.05
+    # with no bland-as-AI answers the threshold is off (-1): every answer without a cue is a 3
+    j2 = J.fit_thresholds(evs[2:], ["x"] * 6, y[2:], weights=(0.0,), bonuses=(0.0,), penalties=(0.0,))
+    assert j2.implied_ai_score == -1.0
 
 
 # ---------------------------------------------------------------- LLM judge (stubs, no network)
@@ -164,11 +220,35 @@ def test_llm_judge_with_stub() -> None:
     assert [j.label for j in out] == [3, 1, -1] and out[2].name == "unparsed"
     assert out[1].ai_cue is not None and out[0].raw == "3"
     assert "Role: pirate" in seen[0] and "Question the model was asked: Hi?" in seen[0] and "Arr!" in seen[0]
-    assert "0 = refuses" in seen[0]
+    assert PAPER_RUBRIC in seen[0] and PIRATE[1] in seen[0]
+    seen.clear()
+    LLMJudge(complete, rubric="strict").judge(*PIRATE, ["Arr!", "b", "c"])
+    assert STRICT_RUBRIC in seen[0]
     with pytest.raises(ValueError):
         LLMJudge(complete).judge(*PIRATE, ["a"], questions=["q1", "q2"])
     with pytest.raises(JudgeError):
         LLMJudge(lambda ps: []).judge(*PIRATE, ["a"])
+    with pytest.raises(ValueError, match="unknown rubric"):
+        LLMJudge(complete, rubric="lenient")
+
+
+def test_llm_judge_uses_the_release_eval_prompt() -> None:
+    from persona_axis.catalogue import Catalogue, Role
+
+    template = "Is this a pirate? Q: {question} A: {answer} {not a placeholder}"
+    cat = Catalogue((Role("pirate", "profession", PIRATE[1], ("Be a pirate.",), template),
+                     Role("cat", "nonhuman", "A cat.", ("Be a cat.",))), (), ())
+    seen: list[str] = []
+    judge = LLMJudge(lambda ps: seen.extend(ps) or ["3"] * len(ps), source="stub").with_catalogue(cat)
+    judge.judge(*PIRATE, ["Arr!"], questions=["Who are you?"])
+    judge.judge("cat", "A cat.", ["Meow."], questions=["Who are you?"])
+    assert seen[0] == "Is this a pirate? Q: Who are you? A: Arr! {not a placeholder}"
+    assert seen[1].startswith("You are grading") and "Role: cat" in seen[1]
+    assert judge.identity()["eval_prompts"] is not None and judge.identity()["source"] == "stub"
+    # the strict rubric does not use the release's prompts
+    strict = LLMJudge(lambda ps: seen.extend(ps) or ["1"] * len(ps), rubric="strict").with_catalogue(cat)
+    strict.judge(*PIRATE, ["Arr!"], questions=["Who are you?"])
+    assert seen[2].startswith("You are grading") and STRICT_RUBRIC in seen[2]
 
 
 def test_llm_judge_from_model_runs_end_to_end() -> None:
@@ -180,41 +260,48 @@ def test_llm_judge_from_model_runs_end_to_end() -> None:
     out = j.judge(*PIRATE, ["Arr!", "As an AI, no.", "I'm sorry, but I can't assist with that."])
     assert len(out) == 3 and all(o.label in (-1, 0, 1, 2, 3) for o in out)
     assert out[2].refusal_cue is not None
+    assert j.identity()["source"]["local_model"] == tiny_spec().name
 
 
-class _Resp(io.BytesIO):
-    def __enter__(self) -> "_Resp":
-        return self
+def test_llm_judge_against_a_local_openai_compatible_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("openai")
+    from llm_server import ServerState, chat_server
 
-    def __exit__(self, *a: Any) -> None:
-        self.close()
+    def answer(prompt: str) -> str:  # a judge that reads the response: "Arr" plays the role
+        response = prompt.split('Response:\n"""\n', 1)[1].split('\n"""', 1)[0]
+        return "3" if "Arr" in response else ("0" if "sorry" in response else "1")
 
-
-def test_llm_judge_from_endpoint_with_stubbed_urlopen(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[Any] = []
-
-    def fake_urlopen(req: Any, timeout: float = 0) -> _Resp:
-        calls.append(req)
-        return _Resp(json.dumps({"choices": [{"message": {"content": "2"}}]}).encode())
-
-    monkeypatch.setattr(J.llm.urllib.request, "urlopen", fake_urlopen)
+    state = ServerState(answer, key="sk-test", fail_first=2, fail_status=503)
     monkeypatch.setenv("MY_TEST_KEY", "sk-test")
-    out = LLMJudge.from_endpoint("http://127.0.0.1:9/v1", "judge-model", api_key_env="MY_TEST_KEY").judge(*PIRATE, ["Arr"])
-    assert [o.label for o in out] == [2]
-    req = calls[0]
-    assert req.full_url == "http://127.0.0.1:9/v1/chat/completions"
-    assert req.get_header("Authorization") == "Bearer sk-test"
-    body = json.loads(req.data)
-    assert body["model"] == "judge-model" and body["temperature"] == 0 and "Arr" in body["messages"][0]["content"]
+    with chat_server(state) as url:
+        judge = LLMJudge.from_endpoint(url, "judge-model", api_key_env="MY_TEST_KEY", concurrency=3, backoff=0.01)
+        out = judge.judge(*PIRATE, ["Arr, matey!", "As an AI, I can't sail.", "I'm sorry, but I can't.", "Arr!"],
+                          questions=["Who are you?"] * 4)
+        assert [o.label for o in out] == [3, 1, 0, 3]
+        assert state.requests == 6 and "Question the model was asked: Who are you?" in state.prompts[0]
+        ident = judge.identity()
+        assert ident["source"] == {"endpoint": url, "model": "judge-model", "max_tokens": 8, "temperature": 0.0}
+        assert ident["rubric"] == "paper" and ident != LLMJudge.from_endpoint(url, "judge-model", rubric="strict").identity()
+        monkeypatch.setenv("MY_TEST_KEY", "sk-wrong")
+        with pytest.raises(JudgeError, match="rejected the API key.*MY_TEST_KEY"):
+            judge.judge(*PIRATE, ["Arr"])
+    with pytest.raises(JudgeError, match="cannot reach the judge endpoint"):
+        LLMJudge.from_endpoint(url, "m", api_key_env=None, max_retries=1, backoff=0.01).judge(*PIRATE, ["Arr"])
 
 
-def test_llm_judge_endpoint_error_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(req: Any, timeout: float = 0) -> Any:
-        raise urllib.error.URLError("connection refused")
+def test_llm_trait_scorer_against_a_local_server() -> None:
+    pytest.importorskip("openai")
+    from llm_server import ServerState, chat_server
+    from persona_axis.catalogue import Trait
 
-    monkeypatch.setattr(J.llm.urllib.request, "urlopen", fail)
-    with pytest.raises(JudgeError, match="cannot reach the judge endpoint http://127.0.0.1:9/v1/chat/completions"):
-        LLMJudge.from_endpoint("http://127.0.0.1:9/v1/", "m").judge(*PIRATE, ["Arr"])
+    calm = Trait("calm", "Even-tempered.", (("Be calm.", "Be frantic."),))
+    state = ServerState(lambda p: "REFUSAL" if "sorry" in p else ("90" if "serene" in p else "5"))
+    with chat_server(state) as url:
+        scorer = J.LLMTraitScorer.from_endpoint(url, "m", api_key_env=None)
+        out = scorer.score(calm, ["I am serene.", "AAAH!", "I'm sorry, I can't."], questions=["How are you?"] * 3)
+    assert [o.score for o in out] == [90.0, 5.0, None] and out[2].refusal
+    assert "Trait: calm" in state.prompts[0] and "Even-tempered." in state.prompts[0]
+    assert scorer.identity()["class"] == "LLMTraitScorer"
 
 
 # ---------------------------------------------------------------- hand labels

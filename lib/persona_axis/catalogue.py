@@ -6,9 +6,22 @@ The book ships its own catalogue (written for this project) as JSON inside the p
 reads the layout of the paper's public code release, so a reader who has that catalogue can
 run every chapter on it by pointing one parameter at its folder:
 
-    <path>/roles/instructions/<role>.json      {"instruction": [{"pos": "..."}, ...]}
-    <path>/traits/instructions/<trait>.json    {"instruction": [{"pos": "...", "neg": "..."}, ...]}
+    <path>/roles/instructions/<role>.json      {"instruction": [{"pos": "..."}, ...], "eval_prompt": "..."}
+    <path>/traits/instructions/<trait>.json    {"instruction": [{"pos": "...", "neg": "..."}, ...], "eval_prompt": "..."}
     <path>/extraction_questions.jsonl          {"question": "...", "id": ...} per line
+
+The release is read as it is, quirks included:
+
+- ``roles/instructions/default.json`` holds the default prompts; an empty prompt there means *no
+  system prompt at all* (the paper's first default condition). Empty prompts are allowed in that
+  file only.
+- A default prompt may contain ``{model_name}``; ``default_prompts`` fills it with the model's
+  display name.
+- The questions file may repeat a question text under two ids: ids must stay unique, the text may
+  repeat, and the loader warns (``CatalogueWarning``) naming the ids.
+- Each role's and trait's judge prompt (``eval_prompt``, a template with ``{question}`` and
+  ``{answer}`` that carries the description the judge needs) is kept on ``Role.eval_prompt`` /
+  ``Trait.eval_prompt`` for the LLM judge. Other fields (``questions``...) are ignored.
 
 Every file is validated on load; an error names the file and the field.
 """
@@ -17,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,6 +42,8 @@ __all__ = [
     "Question",
     "Catalogue",
     "CatalogueError",
+    "CatalogueWarning",
+    "fill_model_name",
     "DEFAULT_PROMPTS",
     "default_prompts",
     "load_catalogue",
@@ -58,14 +74,23 @@ class CatalogueError(ValueError):
     """A catalogue file is malformed; the message names the file and the field."""
 
 
+class CatalogueWarning(UserWarning):
+    """A catalogue file has a quirk the loader accepts (a question text under two ids)."""
+
+
 @dataclass(frozen=True)
 class Role:
-    """A role: ``name`` (lowercase, underscores), ``category``, one-line ``description``, system ``prompts``."""
+    """A role: ``name`` (lowercase, underscores), ``category``, one-line ``description``, system ``prompts``.
+
+    ``eval_prompt`` is the release's judge prompt for this role (a template with ``{question}``
+    and ``{answer}``), ``""`` when the catalogue has none (the built-in one).
+    """
 
     name: str
     category: str
     description: str
     prompts: tuple[str, ...]
+    eval_prompt: str = ""
 
     @property
     def label(self) -> str:
@@ -75,11 +100,12 @@ class Role:
 
 @dataclass(frozen=True)
 class Trait:
-    """A trait with ``pairs`` of (positive, negative) system prompts."""
+    """A trait with ``pairs`` of (positive, negative) system prompts; ``eval_prompt`` as for ``Role``."""
 
     name: str
     description: str
     pairs: tuple[tuple[str, str], ...]
+    eval_prompt: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,14 +137,18 @@ class Catalogue:
         return [r.name for r in self.roles]
 
     def fingerprint(self) -> str:
-        """sha256 of the whole content: part of every cache key that depends on the catalogue."""
-        blob = json.dumps(
-            [[(r.name, r.description, r.prompts) for r in self.roles],
-             [(t.name, t.pairs) for t in self.traits],
-             [(q.id, q.text) for q in self.questions],
-             self.defaults],
-            sort_keys=True,
-        )
+        """sha256 of the whole content: part of every cache key that depends on the catalogue.
+
+        Judge prompts (``eval_prompt``) count where a catalogue has them; a catalogue without any
+        (the built-in one) hashes as it did before they were read.
+        """
+        parts: list[Any] = [[(r.name, r.description, r.prompts) for r in self.roles],
+                            [(t.name, t.pairs) for t in self.traits],
+                            [(q.id, q.text) for q in self.questions],
+                            self.defaults]
+        if any(r.eval_prompt for r in self.roles) or any(t.eval_prompt for t in self.traits):
+            parts.append([[r.eval_prompt for r in self.roles], [t.eval_prompt for t in self.traits]])
+        blob = json.dumps(parts, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -140,9 +170,18 @@ def pick_roles(cat: Catalogue, n: int | None) -> list[str] | None:
     return sorted(must + rest[::step][: n - len(must)])
 
 
+def fill_model_name(text: str, display_name: str) -> str:
+    """``text`` with every ``{model_name}`` replaced by ``display_name`` (other braces left alone)."""
+    return text.replace("{model_name}", display_name)
+
+
 def default_prompts(display_name: str, defaults: tuple[str, ...] = DEFAULT_PROMPTS) -> list[str | None]:
-    """The default prompts for one model, ``None`` standing for "no system prompt"."""
-    return [p.format(model_name=display_name) if p else None for p in defaults]
+    """The default prompts for one model, ``None`` standing for "no system prompt".
+
+    An empty (or all-whitespace) prompt means no system prompt; ``{model_name}`` is filled with
+    ``display_name``.
+    """
+    return [fill_model_name(p, display_name) if p.strip() else None for p in defaults]
 
 
 # ----------------------------------------------------------------------------- validation
@@ -182,12 +221,27 @@ def load_json_data(name: str) -> Any:
     return json.loads(resources.files("persona_axis").joinpath("data").joinpath(name).read_text(encoding="utf-8"))
 
 
-def _check(cat: Catalogue, counts: tuple[int, int, int] | None, prompts_per_role: int | None) -> Catalogue:
+def _repeated_questions(questions: tuple[Question, ...]) -> dict[str, list[int]]:
+    """Question texts that occur under more than one id, with their ids."""
+    ids: dict[str, list[int]] = {}
+    for q in questions:
+        ids.setdefault(q.text, []).append(q.id)
+    return {t: i for t, i in ids.items() if len(i) > 1}
+
+
+def _check(cat: Catalogue, counts: tuple[int, int, int] | None, prompts_per_role: int | None,
+           *, repeated_questions: str = "error") -> Catalogue:
     where = cat.source
     _unique([r.name for r in cat.roles], where, "role name")
     _unique([t.name for t in cat.traits], where, "trait name")
     _unique([str(q.id) for q in cat.questions], where, "question id")
-    _unique([q.text for q in cat.questions], where, "question")
+    repeats = _repeated_questions(cat.questions)
+    if repeats and repeated_questions == "error":
+        text, ids = next(iter(repeats.items()))
+        raise CatalogueError(f"{where}: duplicate question {text[:80]!r} (ids {ids})")
+    for text, ids in repeats.items():
+        warnings.warn(f"{where}: the question {text[:80]!r} appears under ids {ids}; each id is kept",
+                      CatalogueWarning, stacklevel=4)
     _unique([p for r in cat.roles for p in r.prompts], where, "role prompt")
     if prompts_per_role is not None:
         for r in cat.roles:
@@ -231,36 +285,42 @@ def _builtin() -> Catalogue:
     return _check(Catalogue(tuple(roles), tuple(traits), tuple(questions)), (275, 240, 240), 5)
 
 
-def _release(path: Path) -> Catalogue:
-    """Read the layout of the paper's public code release (see the module docstring)."""
-    role_dir, trait_dir = path / "roles" / "instructions", path / "traits" / "instructions"
-    if not role_dir.is_dir():
-        raise CatalogueError(f"{path}: no folder roles/instructions/ (expected the paper's release layout)")
-    roles, defaults = [], DEFAULT_PROMPTS
-    for f in sorted(role_dir.glob("*.json")):
-        doc = _read_json(f)
-        items = _list(doc.get("instruction") if isinstance(doc, dict) else None, str(f), "instruction")
-        prompts = tuple(_str(it.get("pos") if isinstance(it, dict) else None, str(f), f"instruction[{k}].pos")
-                        for k, it in enumerate(items))
-        if f.stem == "default":
-            defaults = ("",) + prompts
-            continue
-        desc = doc.get("description") if isinstance(doc.get("description"), str) and doc["description"].strip() else f.stem.replace("_", " ")
-        roles.append(Role(f.stem, "profession", desc.strip(), prompts))
-    traits = []
-    if trait_dir.is_dir():
-        for f in sorted(trait_dir.glob("*.json")):
-            doc = _read_json(f)
-            items = _list(doc.get("instruction") if isinstance(doc, dict) else None, str(f), "instruction")
-            pairs = tuple((_str(it.get("pos"), str(f), f"instruction[{k}].pos"), _str(it.get("neg"), str(f), f"instruction[{k}].neg"))
-                          for k, it in enumerate(items))
-            traits.append(Trait(f.stem, f.stem.replace("_", " "), pairs))
-    qfile = path / "extraction_questions.jsonl"
-    if not qfile.exists():
-        found = sorted(path.rglob("extraction_questions.jsonl"))
-        if not found:
-            raise CatalogueError(f"{path}: no extraction_questions.jsonl found")
-        qfile = found[0]
+def _eval_prompt(doc: dict[str, Any], where: str) -> str:
+    """The optional ``eval_prompt`` of a release file ("" when absent)."""
+    value = doc.get("eval_prompt", "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise CatalogueError(f"{where}: field 'eval_prompt' must be a string, got {type(value).__name__}")
+    return value.strip()
+
+
+def _description(doc: dict[str, Any], f: Path) -> str:
+    """The file's ``description`` if it has one, else its name as words."""
+    value = doc.get("description")
+    return value.strip() if isinstance(value, str) and value.strip() else f.stem.replace("_", " ")
+
+
+def _instructions(f: Path) -> tuple[dict[str, Any], list[Any]]:
+    doc = _read_json(f)
+    if not isinstance(doc, dict):
+        raise CatalogueError(f"{f}: expected a JSON object with a field 'instruction'")
+    return doc, _list(doc.get("instruction"), str(f), "instruction")
+
+
+def _release_defaults(f: Path) -> tuple[str, ...]:
+    """The default prompts of ``default.json``, as given; an empty prompt means no system prompt."""
+    _, items = _instructions(f)
+    out = []
+    for k, it in enumerate(items):
+        value = it.get("pos") if isinstance(it, dict) else None
+        if not isinstance(value, str):
+            raise CatalogueError(f"{f}: field 'instruction[{k}].pos' must be a string (empty for no system prompt), got {value!r}")
+        out.append(value.strip())
+    return tuple(out)
+
+
+def _release_questions(qfile: Path) -> tuple[Question, ...]:
     questions = []
     for n, line in enumerate(qfile.read_text(encoding="utf-8").split("\n"), 1):
         if not line.strip():
@@ -277,9 +337,42 @@ def _release(path: Path) -> Catalogue:
         except (TypeError, ValueError):
             raise CatalogueError(f"{qfile}, line {n}: field 'id' must be an integer, got {qid!r}") from None
         questions.append(Question(qid, _str(q.get("question"), f"{qfile}, line {n}", "question")))
+    return tuple(questions)
+
+
+def _release(path: Path) -> Catalogue:
+    """Read the layout of the paper's public code release (see the module docstring)."""
+    role_dir, trait_dir = path / "roles" / "instructions", path / "traits" / "instructions"
+    if not role_dir.is_dir():
+        raise CatalogueError(f"{path}: no folder roles/instructions/ (expected the paper's release layout)")
+    roles, defaults = [], DEFAULT_PROMPTS
+    for f in sorted(role_dir.glob("*.json")):
+        if f.stem == "default":
+            defaults = _release_defaults(f)
+            continue
+        doc, items = _instructions(f)
+        prompts = tuple(_str(it.get("pos") if isinstance(it, dict) else None, str(f), f"instruction[{k}].pos")
+                        for k, it in enumerate(items))
+        roles.append(Role(f.stem, "profession", _description(doc, f), prompts, _eval_prompt(doc, str(f))))
+    traits = []
+    if trait_dir.is_dir():
+        for f in sorted(trait_dir.glob("*.json")):
+            doc, items = _instructions(f)
+            pairs = tuple((_str(it.get("pos") if isinstance(it, dict) else None, str(f), f"instruction[{k}].pos"),
+                           _str(it.get("neg") if isinstance(it, dict) else None, str(f), f"instruction[{k}].neg"))
+                          for k, it in enumerate(items))
+            traits.append(Trait(f.stem, _description(doc, f), pairs, _eval_prompt(doc, str(f))))
+    qfile = path / "extraction_questions.jsonl"
+    if not qfile.exists():
+        found = sorted(path.rglob("extraction_questions.jsonl"))
+        if not found:
+            raise CatalogueError(f"{path}: no extraction_questions.jsonl found")
+        qfile = found[0]
+    questions = _release_questions(qfile)
     if not roles:
         raise CatalogueError(f"{role_dir}: no role files")
-    return _check(Catalogue(tuple(roles), tuple(traits), tuple(questions), defaults, str(path)), None, None)
+    cat = Catalogue(tuple(roles), tuple(traits), questions, defaults, str(path))
+    return _check(cat, None, None, repeated_questions="warn")
 
 
 def load_catalogue(path: str | Path | None = None) -> Catalogue:

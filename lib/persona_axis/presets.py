@@ -12,7 +12,8 @@ import copy
 from typing import Literal, TypedDict, Union, overload
 
 __all__ = ["PRESETS", "PRESET_NAMES", "preset", "QuickstartPreset", "PersonaSpacePreset", "BaseVsInstructPreset",
-           "SteeringPreset", "DriftPreset", "LivePreset", "CappingPreset", "CappingSizes", "ChapterPreset"]
+           "SteeringPreset", "DriftPreset", "LivePreset", "CappingPreset", "CappingSizes", "ChapterPreset",
+           "JudgeValidationPreset"]
 
 #: The preset names every chapter knows, smallest first.
 PRESET_NAMES: tuple[str, ...] = ("tiny", "quick", "book", "paper")
@@ -71,6 +72,22 @@ class DriftPreset(TypedDict):
     max_new_tokens: int
 
 
+class JudgeValidationPreset(TypedDict):
+    """The judge appendix: the trait rollouts whose prompt pairs the trait filter scores.
+
+    Every ``trait_every``-th trait of the catalogue, ``trait_pairs`` prompt pairs, ``trait_questions``
+    questions, for each of ``models``, with seed 0 and the middle layer recorded (the book preset
+    is the jobs of the hand-labelled trait rollouts).
+    """
+
+    models: list[str]
+    trait_every: int
+    trait_pairs: int
+    trait_questions: int
+    max_new_tokens: int
+    batch_size: int
+
+
 class LivePreset(TypedDict):
     """The live demo's recorded session: scripted turns played, reply length."""
 
@@ -104,7 +121,7 @@ class CappingPreset(TypedDict):
 
 
 ChapterPreset = Union[QuickstartPreset, PersonaSpacePreset, BaseVsInstructPreset, SteeringPreset, DriftPreset, LivePreset,
-                      CappingPreset]
+                      CappingPreset, JudgeValidationPreset]
 
 _QUICKSTART: dict[str, QuickstartPreset] = {
     "tiny": {"n_questions": 2, "n_prompts": 1, "max_new_tokens": 12, "answer_tokens": 16},
@@ -122,6 +139,17 @@ _PERSONA_SPACE: dict[str, PersonaSpacePreset] = {
              "traits": None, "trait_pairs": 1, "trait_questions": 4, "batch_size": 64},
     "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "labels": [3, 2], "min_count": 10,
               "traits": None, "trait_pairs": 5, "trait_questions": 240, "batch_size": 64},
+}
+
+_JUDGE_VALIDATION: dict[str, JudgeValidationPreset] = {
+    "tiny": {"models": ["smollm2-135m-instruct"], "trait_every": 120, "trait_pairs": 1, "trait_questions": 1,
+             "max_new_tokens": 12, "batch_size": 32},
+    "quick": {"models": ["smollm2-135m-instruct"], "trait_every": 20, "trait_pairs": 5, "trait_questions": 1,
+              "max_new_tokens": 32, "batch_size": 64},
+    "book": {"models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"], "trait_every": 10, "trait_pairs": 5,
+             "trait_questions": 1, "max_new_tokens": 64, "batch_size": 64},
+    "paper": {"models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"], "trait_every": 1, "trait_pairs": 5,
+              "trait_questions": 240, "max_new_tokens": 512, "batch_size": 64},
 }
 
 _BASE_VS_INSTRUCT: dict[str, BaseVsInstructPreset] = {
@@ -172,6 +200,7 @@ _CAPPING: dict[str, CappingPreset] = {
 PRESETS: dict[str, dict[str, ChapterPreset]] = {
     "quickstart": dict(_QUICKSTART),
     "persona_space": dict(_PERSONA_SPACE),
+    "judge_validation": dict(_JUDGE_VALIDATION),
     "base_vs_instruct": dict(_BASE_VS_INSTRUCT),
     "steering": dict(_STEERING),
     "drift": dict(_DRIFT),
@@ -194,6 +223,8 @@ def preset(chapter: Literal["drift"], name: str) -> DriftPreset: ...
 def preset(chapter: Literal["live"], name: str) -> LivePreset: ...
 @overload
 def preset(chapter: Literal["capping"], name: str) -> CappingPreset: ...
+@overload
+def preset(chapter: Literal["judge_validation"], name: str) -> JudgeValidationPreset: ...
 @overload
 def preset(chapter: str, name: str) -> ChapterPreset: ...
 def preset(chapter: str, name: str) -> ChapterPreset:

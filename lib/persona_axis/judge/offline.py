@@ -10,10 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from .embedder import Embedder, default_embedder
-from .rubric import (AI_CUES, ASSISTANT_REFERENCES, REFUSAL_CUES, Judgement, find_cue, first_person_rate, has_list,
+from .rubric import (AI_CUES, ASSISTANT_REFERENCES, PAPER_AI_CUES, REFUSAL_CUES, Judgement, find_cue, first_person_rate, has_list,
                      names_role)
 
-__all__ = ["OfflineJudge", "fit_thresholds", "load_hand_labels"]
+__all__ = ["OfflineJudge", "FITTED", "fit_thresholds", "load_hand_labels"]
+
+#: Fitted weights and thresholds of ``OfflineJudge`` per rubric. ``strict``: fitted on the even-id
+#: half of ``hand_labels.jsonl`` (labelled under ``STRICT_GUIDE.md``); ``paper``: fitted on the
+#: role labels of ``role_labels.jsonl`` (chapter 9 measures it on held-out roles).
+FITTED: dict[str, dict[str, float]] = {
+    "strict": {"first_person_weight": 2.0, "role_named_bonus": 0.1, "list_penalty": 0.2, "ai_role_score": -0.11,
+               "in_role_score": 0.27, "some_role_score": 0.06},
+    # fitted on all 480 answers of role_labels.jsonl; the five role-held-out fits of chapter 9 chose
+    # the same weights and ai_role_score -0.22 or -0.24; implied_ai_score -1 means "off"
+    "paper": {"first_person_weight": 0.0, "role_named_bonus": 0.0, "list_penalty": 0.0, "ai_role_score": -0.22,
+              "implied_ai_score": -1.0},
+}
+
 
 @dataclass(frozen=True)
 class OfflineJudge:
@@ -34,37 +47,54 @@ class OfflineJudge:
     1. empty response, or a refusal cue in a response of at most ``refusal_max_words`` words -> 0;
     2. an AI self-identification cue -> 2 if ``score >= ai_role_score`` (the role still shows),
        else 1;
-    3. otherwise 3 if ``score >= in_role_score``, 2 if ``score >= some_role_score``, else 1.
+    3. otherwise, under the paper's rubric (``rubric="paper"``, self-identification is the
+       signal): 3, unless ``score < implied_ai_score`` (the answer reads as the assistant talking
+       as itself without saying so) -> 1;
+       under the ``strict`` rubric: 3 if ``score >= in_role_score``, 2 if
+       ``score >= some_role_score``, else 1.
 
-    The default weights and thresholds were fitted with ``fit_thresholds`` on the even-id half of
-    the book's hand labels; ``benchmarks/judge_agreement.py`` reports the agreement on the
-    held-out odd-id half.
+    Weights and thresholds left at ``None`` take the values fitted for the rubric (``FITTED``).
 
     Attributes:
+        rubric: ``"paper"`` (default) or ``"strict"``.
         refusal_max_words: longer responses with a refusal phrase are judged by the other rules.
         first_person_weight, role_named_bonus, list_penalty: the weights of the score.
-        ai_role_score, in_role_score, some_role_score: the thresholds above.
-        refusal_cues, ai_cues: regexes (case-insensitive).
+        ai_role_score, implied_ai_score (paper), in_role_score, some_role_score (strict): the
+            thresholds above.
+        refusal_cues, ai_cues: regexes (case-insensitive); ``ai_cues=None`` takes ``PAPER_AI_CUES``
+            under the paper's rubric, ``AI_CUES`` under the strict one.
         assistant_references: generic assistant answers.
         embedder: the sentence embedder (``None``: one shared bundled MiniLM).
     """
 
+    rubric: str = "paper"
     refusal_max_words: int = 40
-    first_person_weight: float = 2.0
-    role_named_bonus: float = 0.1
-    list_penalty: float = 0.2
-    ai_role_score: float = -0.11
-    in_role_score: float = 0.27
-    some_role_score: float = 0.06
+    first_person_weight: float | None = None
+    role_named_bonus: float | None = None
+    list_penalty: float | None = None
+    ai_role_score: float | None = None
+    in_role_score: float | None = None
+    some_role_score: float | None = None
+    implied_ai_score: float | None = None
     refusal_cues: tuple[str, ...] = REFUSAL_CUES
-    ai_cues: tuple[str, ...] = AI_CUES
+    ai_cues: tuple[str, ...] | None = None
     assistant_references: tuple[str, ...] = ASSISTANT_REFERENCES
     embedder: Embedder | None = field(default=None, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.rubric not in FITTED:
+            raise ValueError(f"unknown rubric {self.rubric!r}; choose one of {sorted(FITTED)}")
+        for name, value in FITTED[self.rubric].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        if self.ai_cues is None:
+            object.__setattr__(self, "ai_cues", PAPER_AI_CUES if self.rubric == "paper" else AI_CUES)
+
     def identity(self) -> dict[str, Any]:
-        """Everything that decides its labels, for cache keys: every compared field (weights,
-        thresholds, cue lists, references) and the embedder's identity."""
-        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.compare}
+        """Everything that decides its labels, for cache keys: the class, the rubric, every compared
+        field (weights, thresholds, cue lists, references) and the embedder's identity."""
+        out: dict[str, Any] = {"class": type(self).__name__}
+        out.update({f.name: getattr(self, f.name) for f in fields(self) if f.compare})
         out["embedder"] = (self.embedder or default_embedder()).identity()
         return out
 
@@ -85,14 +115,14 @@ class OfflineJudge:
         vecs = emb.encode(responses)
         role_sim = (vecs @ refs[0]).tolist()
         asst_sim = torch.max(vecs @ refs[1:].T, dim=1).values.tolist() if len(refs) > 1 else [0.0] * len(responses)
-        return [Judgement(-1, find_cue(r, self.refusal_cues), find_cue(r, self.ai_cues), float(rs), float(a_s),
+        return [Judgement(-1, find_cue(r, self.refusal_cues), find_cue(r, self.ai_cues or AI_CUES), float(rs), float(a_s),
                           first_person_rate(r), names_role(r, role_name), has_list(r))
                 for r, rs, a_s in zip(responses, role_sim, asst_sim)]
 
     def score(self, ev: Judgement) -> float:
         """The role score of one response (see the class docstring)."""
-        return (ev.margin + self.first_person_weight * ev.first_person
-                + self.role_named_bonus * ev.role_named - self.list_penalty * ev.list_format)
+        w, b, p = float(self.first_person_weight or 0), float(self.role_named_bonus or 0), float(self.list_penalty or 0)
+        return ev.margin + w * ev.first_person + b * ev.role_named - p * ev.list_format
 
     def decide(self, ev: Judgement, response: str) -> int:
         """The label for one response from its evidence (the rule in the class docstring)."""
@@ -102,10 +132,12 @@ class OfflineJudge:
             return 0
         s = self.score(ev)
         if ev.ai_cue is not None:
-            return 2 if s >= self.ai_role_score else 1
-        if s >= self.in_role_score:
+            return 2 if s >= float(self.ai_role_score) else 1  # type: ignore[arg-type]
+        if self.rubric == "paper":
+            return 3 if s >= float(self.implied_ai_score) else 1  # type: ignore[arg-type]
+        if s >= float(self.in_role_score):  # type: ignore[arg-type]
             return 3
-        if s >= self.some_role_score:
+        if s >= float(self.some_role_score):  # type: ignore[arg-type]
             return 2
         return 1
 
@@ -134,12 +166,14 @@ def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_tr
                    base: OfflineJudge | None = None, *, weights: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
                    bonuses: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2), penalties: Sequence[float] = (0.0, 0.1, 0.2),
                    grid: Sequence[float] | None = None) -> OfflineJudge:
-    """Grid-search the weights and thresholds of ``OfflineJudge`` for the best Cohen's kappa.
+    """Grid-search the weights and thresholds of ``OfflineJudge`` for the best Cohen's kappa (0-3).
 
-    ``evidence`` comes from ``OfflineJudge.evidence`` (computed once, on labelled rows);
-    ``refusal_max_words``, the cue lists and the embedder are kept from ``base``. The search is
-    exhaustive over ``weights x bonuses x penalties x grid x grid x grid`` (thresholds on a 0.01
-    grid by default) and deterministic: ties go to the first point in that order.
+    ``evidence`` comes from ``OfflineJudge.evidence`` (computed once, on labelled rows); the
+    rubric, ``refusal_max_words``, the cue lists and the embedder are kept from ``base``. The
+    search is exhaustive over ``weights x bonuses x penalties`` and, on the threshold ``grid``
+    (0.01 steps from -0.4 to 0.4 by default, plus -1 for "off" under the paper's rubric), over
+    ``ai_role_score`` and ``implied_ai_score`` (paper) or ``ai_role_score``, ``in_role_score``
+    and ``some_role_score`` (strict). Deterministic: ties go to the first point in that order.
     """
     import numpy as np
 
@@ -159,20 +193,29 @@ def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_tr
                 s = margin + w * fp + bonus * named - pen * lst
                 # AI-cue rows: 2 if s >= t else 1, for every t at once
                 ai_pred = np.where(s[None, :] >= g[:, None], 2, 1)
-                # other rows: 3 / 2 / 1 for every (hi, lo) pair with lo <= hi
-                hi, lo = np.meshgrid(g, g, indexing="ij")
-                keep = lo <= hi
-                hi, lo = hi[keep], lo[keep]
-                other = np.where(s[None, :] >= hi[:, None], 3, np.where(s[None, :] >= lo[:, None], 2, 1))
+                if base.rubric == "paper":
+                    # other rows: 3 if s >= u else 1, for every u (and -1: always 3)
+                    us = np.concatenate([[-1.0], g])
+                    other = np.where(s[None, :] >= us[:, None], 3, 1)
+                    extra: dict[str, Any] = {}
+                else:
+                    # other rows: 3 / 2 / 1 for every (hi, lo) pair with lo <= hi
+                    hi, lo = np.meshgrid(g, g, indexing="ij")
+                    keep = lo <= hi
+                    hi, lo = hi[keep], lo[keep]
+                    other = np.where(s[None, :] >= hi[:, None], 3, np.where(s[None, :] >= lo[:, None], 2, 1))
                 for ti, t in enumerate(g):
                     pred = np.where(ai[None, :], ai_pred[ti][None, :], other)
                     pred = np.where(fixed[None, :], 0, pred)
                     kap = _kappa(y, pred)
                     j = int(np.argmax(kap))
                     if kap[j] > best[0] + 1e-12:
+                        if base.rubric == "paper":
+                            extra = {"implied_ai_score": float(us[j])}
+                        else:
+                            extra = {"in_role_score": float(hi[j]), "some_role_score": float(lo[j])}
                         best = (float(kap[j]), replace(base, first_person_weight=float(w), role_named_bonus=float(bonus),
-                                                       list_penalty=float(pen), ai_role_score=float(t),
-                                                       in_role_score=float(hi[j]), some_role_score=float(lo[j])))
+                                                       list_penalty=float(pen), ai_role_score=float(t), **extra))
     return best[1]
 
 

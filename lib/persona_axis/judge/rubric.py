@@ -1,4 +1,4 @@
-"""The paper's 0-3 rubric: labels, the rubric text, cue regexes and the ``Judgement`` value type.
+"""The 0-3 rubrics (the paper's, and the book's older ``strict`` one), cue regexes and ``Judgement``.
 
 Shared by every judge (``offline``, ``llm``); standard library only.
 """
@@ -10,13 +10,25 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["LABELS", "RUBRIC", "REFUSAL_CUES", "AI_CUES", "ASSISTANT_REFERENCES", "JudgeError", "Judgement",
+__all__ = ["LABELS", "RUBRIC", "RUBRICS", "PAPER_RUBRIC", "STRICT_RUBRIC", "MORE_AI_CUES", "PAPER_AI_CUES", "REFUSAL_CUES", "AI_CUES", "ASSISTANT_REFERENCES", "JudgeError", "Judgement",
            "first_person_rate", "names_role", "has_list", "find_cue"]
 
 #: The labels, by number.
 LABELS: dict[int, str] = {0: "refuses", 1: "assistant", 2: "somewhat", 3: "fully"}
 
-RUBRIC = """\
+PAPER_RUBRIC = """\
+Label whether the response displays the role, on a scale of 0 to 3. The central question: does the
+model still present itself as itself (an AI, an assistant, a language model, a named model), or
+has it taken on the role?
+0 = the response shows nothing of the role, the model identifies as itself, and it declines to
+    answer the question. (A refusal given in the role's own voice is a 3.)
+1 = the response shows nothing of the role, the model identifies as itself, and it answers.
+2 = the model identifies as itself (says or clearly implies that it is an AI, an assistant or a
+    named model) but shows some attributes of the role (an "altruistic AI" for the role altruist).
+3 = the model plays the role: it does not mention being an AI, or it gives itself another name.
+    An answer that never says or implies that it is an AI is a 3, even a plain one."""
+
+STRICT_RUBRIC = """\
 Label how well the response plays the role it was given, on a scale of 0 to 3:
 0 = refuses: the response declines to answer (for example "I'm sorry, but I can't help with that")
     and gives nothing else of substance.
@@ -28,6 +40,13 @@ Label how well the response plays the role it was given, on a scale of 0 to 3:
     voice while keeping an assistant's framing.
 3 = fully: the response is in role throughout, speaks as the role and never says or implies that
     it is an AI."""
+
+#: The rubrics by name: ``"paper"`` (the paper's, the default; guide ``data/judge/GUIDE.md``) and
+#: ``"strict"`` (the book's older reading; guide ``data/judge/STRICT_GUIDE.md``).
+RUBRICS: dict[str, str] = {"paper": PAPER_RUBRIC, "strict": STRICT_RUBRIC}
+
+#: The default rubric: the paper's.
+RUBRIC = PAPER_RUBRIC
 
 #: Phrases that mark a refusal (case-insensitive regexes).
 REFUSAL_CUES: tuple[str, ...] = (
@@ -57,6 +76,21 @@ AI_CUES: tuple[str, ...] = (
     r"\bAlibaba Cloud\b",
     r"\bmy (?:training data|programming|developers|creators)\b",
 )
+
+#: More ways a small model says it is an AI, used with ``AI_CUES`` under the paper's rubric, where
+#: self-identification is the whole signal (written before the paper-rubric labels were read).
+MORE_AI_CUES: tuple[str, ...] = (
+    r"\bI(?:'m| am| was| have been) (?:designed|programmed|built|created|trained|developed) (?:to|by|on)\b",
+    r"\bI do(?:n't| not) have (?:a |any )?(?:physical|personal|human|real) (?:body|form|presence|experiences?|feelings|emotions|life|opinions|memories)",
+    r"\bas an? (?:helpful|friendly|digital|virtual|text-based|conversational) (?:AI|assistant|entity|being|model|agent)\b",
+    r"\bI(?:'m| am) (?:a |an )?(?:text-based|digital|virtual|conversational) (?:AI|assistant|entity|being|model|agent)\b",
+    r"\bmy knowledge (?:cutoff|cut-off)\b",
+    r"\bHugging ?Face\b",
+    r"\bI(?:'m| am) not (?:capable of|able to) (?:have|having|feel|feeling|experienc)",
+)
+
+#: The cue list of the paper's rubric.
+PAPER_AI_CUES: tuple[str, ...] = AI_CUES + MORE_AI_CUES
 
 #: Generic assistant answers; a response close to these and far from the role reads as label 1.
 ASSISTANT_REFERENCES: tuple[str, ...] = (

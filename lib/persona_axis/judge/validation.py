@@ -1,0 +1,165 @@
+"""Validating the judges against the hand labels: labeller agreement, role-held-out fits, baselines.
+
+The hand labels (``data/judge/role_labels.jsonl``, ``trait_labels.jsonl``) were made by two
+labellers working independently (columns ``label_a`` / ``label_b``, ``score_a`` / ``score_b``)
+and resolved into one column (``label``, ``score``). Their agreement is the ceiling a judge can
+reach. A judge is measured on roles (traits) it was not fitted on: ``cross_fit`` splits the
+roles into ``k`` folds by a hash of their name, fits on the other folds and predicts each fold.
+
+Everything is reported per model, beside the trivial baseline that ignores the text (the
+majority label of that model's responses): a judge that only learned which model wrote a response
+scores no better than that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .agreement import agreement
+
+__all__ = ["load_role_labels", "load_trait_labels", "role_folds", "cross_fit", "labeller_agreement",
+           "judge_agreement", "confusion_table", "trait_agreement", "three_vs_rest"]
+
+
+def _packaged_jsonl(name: str) -> list[dict[str, Any]]:
+    from importlib import resources
+
+    text = resources.files("persona_axis").joinpath(f"data/judge/{name}").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
+
+
+def load_role_labels() -> list[dict[str, Any]]:
+    """Hand labels of role rollouts under the paper's rubric (``data/judge/role_labels.jsonl``).
+
+    One dict per response: ``id``, ``model``, ``role``, ``category``, ``system``, ``question``,
+    ``response``, ``prompt_index``, ``question_id``, ``label_a``, ``label_b`` (the two labellers),
+    ``label`` (agreed, or resolved by an adjudicator), ``resolved`` (whether it was adjudicated).
+    """
+    return _packaged_jsonl("role_labels.jsonl")
+
+
+def load_trait_labels() -> list[dict[str, Any]]:
+    """Hand scores of trait rollouts (``data/judge/trait_labels.jsonl``): ``id``, ``model``,
+    ``trait``, ``side`` (``+`` / ``-``, hidden from the labellers), ``pair_index``, ``system``,
+    ``question``, ``response``, ``score_a``, ``score_b``, ``score`` (0-100, ``None`` = REFUSAL)."""
+    return _packaged_jsonl("trait_labels.jsonl")
+
+
+def role_folds(names: Sequence[str], k: int = 5) -> dict[str, int]:
+    """A fold 0..k-1 for every distinct name, from the sha256 of the name (stable across runs)."""
+    if k < 2:
+        raise ValueError("k must be at least 2")
+    return {n: int(hashlib.sha256(n.encode()).hexdigest(), 16) % k for n in sorted(set(names))}
+
+
+def cross_fit(groups: Sequence[str], fit: Callable[[list[int]], Any], predict: Callable[[Any, list[int]], Sequence[Any]],
+              k: int = 5) -> list[Any]:
+    """Predictions for every row from a model fitted without that row's group (role or trait).
+
+    Args:
+        groups: the group of each row (role or trait name).
+        fit: ``fit(train_rows) -> model`` (row positions).
+        predict: ``predict(model, test_rows) -> one prediction per test row``.
+        k: folds of groups (``role_folds``).
+    """
+    folds = role_folds(groups, k)
+    out: list[Any] = [None] * len(groups)
+    for f in range(k):
+        test = [i for i, g in enumerate(groups) if folds[g] == f]
+        if not test:
+            continue
+        train = [i for i, g in enumerate(groups) if folds[g] != f]
+        model = fit(train)
+        for i, p in zip(test, predict(model, test)):
+            out[i] = p
+    return out
+
+
+def three_vs_rest(labels: Sequence[int]) -> list[int]:
+    """1 where the label is 3 (fully in role, the official code's filter), else 0."""
+    return [int(x == 3) for x in labels]
+
+
+def _agree(y: Sequence[int], p: Sequence[int]) -> tuple[float, float, float]:
+    a = agreement(list(y), list(p))
+    b = agreement(three_vs_rest(y), three_vs_rest(p), labels=(0, 1))
+    return a["accuracy"], a["kappa"], b["kappa"]
+
+
+def labeller_agreement(rows: Any, a: str = "label_a", b: str = "label_b") -> Any:
+    """Agreement of the two labellers, per model and overall: ``n``, accuracy, kappa on 0-3,
+    kappa on 3-vs-rest (a ``DataFrame`` indexed by model, last row ``all``)."""
+    import pandas as pd
+
+    out = []
+    for m, g in [*rows.groupby("model"), ("all", rows)]:
+        acc, k4, k2 = _agree(g[a].astype(int), g[b].astype(int))
+        out.append({"model": m, "n": len(g), "accuracy": acc, "kappa (0-3)": k4, "kappa (3 vs rest)": k2})
+    return pd.DataFrame(out).set_index("model")
+
+
+def judge_agreement(rows: Any, pred: str = "judge", truth: str = "label") -> Any:
+    """A judge's agreement with the hand labels per model (and overall), beside the majority baseline.
+
+    Columns: ``n``; the judge's accuracy, kappa on 0-3 and on 3-vs-rest; the baseline's label
+    (the most common hand label of that model), its accuracy and its kappa on 3-vs-rest. Within a
+    model the baseline is a constant, so its kappas are 0; over all models it is the rule "this
+    model -> its majority label", whose kappa can be well above 0 when models differ.
+    """
+    import pandas as pd
+
+    majority = {m: int(g[truth].astype(int).mode().sort_values().iloc[0]) for m, g in rows.groupby("model")}
+    base = rows["model"].map(majority).astype(int)
+    out = []
+    for m, g in [*rows.groupby("model"), ("all", rows)]:
+        y = g[truth].astype(int).tolist()
+        acc, k4, k2 = _agree(y, g[pred].astype(int).tolist())
+        bacc, bk4, bk2 = _agree(y, base.loc[g.index].tolist())
+        out.append({"model": m, "n": len(g), "accuracy": acc, "kappa (0-3)": k4, "kappa (3 vs rest)": k2,
+                    "baseline label": majority.get(str(m), "per model"), "baseline accuracy": bacc,
+                    "baseline kappa (0-3)": 0.0 if m != "all" else bk4,
+                    "baseline kappa (3 vs rest)": 0.0 if m != "all" else bk2})
+    return pd.DataFrame(out).set_index("model")
+
+
+def confusion_table(y_true: Sequence[int], y_pred: Sequence[int], names: tuple[str, str] = ("hand", "judge")) -> Any:
+    """The 4x4 confusion table (rows: ``y_true`` labels 0-3, columns: ``y_pred``) as a ``DataFrame``."""
+    import pandas as pd
+
+    a = agreement(list(y_true), list(y_pred))
+    return pd.DataFrame(a["confusion"], index=[f"{names[0]} {k}" for k in a["labels"]],
+                        columns=[f"{names[1]} {k}" for k in a["labels"]])
+
+
+def _num(x: Any) -> float:
+    return math.nan if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def trait_agreement(rows: Any, pred: str, truth: str = "score", threshold: float = 50.0) -> Any:
+    """Trait-score agreement per model (and overall).
+
+    Columns: ``n`` (rows where both sides give a number), mean absolute error, Pearson r, kappa of
+    the decision ``score >= threshold``, REFUSAL agreement (share of rows where both or neither
+    say REFUSAL), and the constant baseline's mean absolute error (predicting the model's mean
+    hand score).
+    """
+    import numpy as np
+    import pandas as pd
+
+    out = []
+    for m, g in [*rows.groupby("model"), ("all", rows)]:
+        y = np.array([_num(v) for v in g[truth]])
+        p = np.array([_num(v) for v in g[pred]])
+        both = ~np.isnan(y) & ~np.isnan(p)
+        r = float(np.corrcoef(y[both], p[both])[0, 1]) if both.sum() > 2 and y[both].std() > 0 and p[both].std() > 0 else math.nan
+        k = agreement((y[both] >= threshold).astype(int), (p[both] >= threshold).astype(int), labels=(0, 1))["kappa"] if both.any() else math.nan
+        base = float(np.abs(y[both] - y[both].mean()).mean()) if both.any() else math.nan
+        out.append({"model": m, "n": int(both.sum()), "MAE": float(np.abs(y[both] - p[both]).mean()) if both.any() else math.nan,
+                    "Pearson r": r, f"kappa (>= {threshold:g})": k,
+                    "REFUSAL agreement": float((np.isnan(y) == np.isnan(p)).mean()) if len(y) else math.nan,
+                    "baseline MAE (model mean)": base})
+    return pd.DataFrame(out).set_index("model")
