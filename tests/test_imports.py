@@ -13,13 +13,8 @@ PKG = Path(__file__).resolve().parents[1] / "lib" / "persona_axis"
 MAX_LINES = 400
 
 # Known exceptions, each owned by another branch; remove an entry when its fix lands.
-ALLOWED_CYCLES: set[frozenset[str]] = {
-    frozenset({"build", "dashboard"}),   # the intervals branch (#14) moves the claims registry out of dashboard
-}
-ALLOWED_OVERSIZED: set[str] = {
-    "dashboard",   # the intervals branch (#14): claims registry vs page renderer
-    "sitecheck",   # the reader branch (#17): browser-check coverage
-}
+ALLOWED_CYCLES: set[frozenset[str]] = set()
+ALLOWED_OVERSIZED: set[str] = set()
 
 
 def modules(pkg: Path = PKG) -> dict[str, Path]:

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from persona_axis.axis import contrast_axis
-from persona_axis.measures import axis_pc1_intervals, bootstrap_many, drift_intervals, space_intervals
+from persona_axis.measures import axis_pc1_intervals, bootstrap_many, space_intervals
+from persona_axis.measures_behaviour import drift_intervals
 from persona_axis.space import pca, relative_position
 
 
@@ -103,7 +104,7 @@ def test_ridge_cv_predict_equals_scikit_learn(n: int, d: int) -> None:
 def test_steering_shift_is_paired_over_prompts() -> None:
     import pandas as pd
 
-    from persona_axis.measures import steering_shift
+    from persona_axis.measures_behaviour import steering_shift
 
     rows = []
     for p in range(6):
@@ -143,7 +144,7 @@ def test_lowest_pair_intervals() -> None:
 def test_capping_intervals_are_paired_within_sets() -> None:
     import pandas as pd
 
-    from persona_axis.measures import capping_intervals
+    from persona_axis.measures_behaviour import capping_intervals
 
     rows = []
     for i in range(10):   # harmful uncapped on 0-7, capped on 0-3 only: 50% fewer
@@ -165,7 +166,8 @@ def test_composition_reliability_of_clean_and_noisy_roles() -> None:
     import numpy as np
     import pandas as pd
 
-    from persona_axis.measures import composition_reliability, retest_reliability
+    from persona_axis.measures import composition_reliability
+    from persona_axis.measures_behaviour import retest_reliability
 
     rng = np.random.default_rng(0)
     d, n_roles = 16, 30

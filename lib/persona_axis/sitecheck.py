@@ -45,26 +45,24 @@ Example:
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import os
 import re
 import shutil
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urldefrag, urlsplit
 
 from .plotcheck import INTERACTIVE, check_plots
+from .sitereport import BROKEN_FIGURE, BROKEN_LINK, CONSOLE_ERROR, IGNORED, KINDS, MISSING_PAGE, Ignore, Problem, Report
+from .siteserve import serve
 
-__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "KINDS", "INTERACTIVE", "IGNORED", "DEFAULT_SCREENSHOTS", "Problem", "Ignore",
+__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "MISSING_PAGE", "BROKEN_LINK", "CONSOLE_ERROR", "BROKEN_FIGURE", "KINDS", "INTERACTIVE", "IGNORED", "DEFAULT_SCREENSHOTS", "Problem", "Ignore",
            "Report", "serve", "check_site", "screenshot_name", "main"]
 
 #: Debian's Chromium (``apt-get install chromium``; ``make chromium`` does it). Another binary
@@ -74,12 +72,6 @@ CHROMIUM = "/usr/bin/chromium"
 #: Flags for a headless run as root on a machine without a screen or network.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run")
-
-MISSING_PAGE = "missing page"
-BROKEN_LINK = "broken link"
-CONSOLE_ERROR = "console error"
-BROKEN_FIGURE = "figure not loading"
-KINDS = (MISSING_PAGE, BROKEN_LINK, CONSOLE_ERROR, BROKEN_FIGURE, INTERACTIVE)
 
 #: Pages photographed by default (when they exist): the dashboard, the quickstart, the persona
 #: map (also with a tooltip open), the course page and the live demo's recorded session.
@@ -92,142 +84,6 @@ _PAGE_SUFFIXES = ("", ".html", ".htm")
 _VIEWPORT = {"width": 1280, "height": 900}
 _LOAD_TIMEOUT_MS = 30_000
 _IDLE_TIMEOUT_MS = 10_000
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing a reader would run into.
-
-    Attributes:
-        page: the page's path inside the site, e.g. ``"notebooks/00_quickstart.html"``.
-        kind: one of :data:`KINDS`.
-        detail: what exactly, with local URLs written as site paths (``/_images/a.png``).
-    """
-
-    page: str
-    kind: str
-    detail: str
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown problem kind {self.kind!r}; known: {KINDS}")
-
-    def __str__(self) -> str:
-        return f"{self.page}: {self.kind}: {self.detail}"
-
-
-@dataclass(frozen=True)
-class Ignore:
-    """A known problem that the check lets pass, with the reason and what would remove it.
-
-    Attributes:
-        kind: the problem kind it applies to.
-        pattern: a regular expression searched in :attr:`Problem.detail`.
-        reason: why it is not (or not yet) a problem of ours, and how to get rid of it.
-    """
-
-    kind: str
-    pattern: str
-    reason: str
-
-    def matches(self, problem: Problem) -> bool:
-        return problem.kind == self.kind and re.search(self.pattern, problem.detail) is not None
-
-
-#: Keep this list short: each entry says why the problem is not ours. (The theme's own errors, a
-#: duplicated inline script, MathJax from a CDN and an unset colour mode, are fixed in
-#: ``_config.yml`` instead.)
-IGNORED: tuple[Ignore, ...] = (
-    Ignore(CONSOLE_ERROR, r"^failed to load /favicon\.ico: ",
-           "Chromium may ask for /favicon.ico by itself when a page names no icon; on the published "
-           "site that is the web server's root, not a file of the book."),
-)
-
-
-@dataclass
-class Report:
-    """What :func:`check_site` found.
-
-    Attributes:
-        root: the checked ``html`` folder.
-        pages: site paths of the pages opened (the missing ones included), sorted.
-        problems: problems not matched by the ignore list, in page order.
-        ignored: problems matched by an :class:`Ignore`, each with its rule.
-        screenshots: site path of a page -> PNG file written.
-        links: internal links checked; figures: ``<img>`` elements checked; downloads: links to
-            local files that are not pages (figure data, notebooks) fetched.
-        interactive: plotly figures checked; tooltips: ``"page#figure"`` -> text of the tooltip
-            that opened on hovering its first point.
-        seconds: wall time of the whole check (serving, browser start, every page).
-    """
-
-    root: Path
-    pages: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    ignored: list[tuple[Problem, Ignore]] = field(default_factory=list)
-    screenshots: dict[str, Path] = field(default_factory=dict)
-    links: int = 0
-    figures: int = 0
-    downloads: int = 0
-    interactive: int = 0
-    tooltips: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def summary(self) -> str:
-        """A text report: counts, every problem, the ignored ones with their reasons, screenshots."""
-        lines = [f"site check of {self.root}: {len(self.pages)} pages, {self.links} internal links, "
-                 f"{self.figures} figures, {self.interactive} interactive figures ({len(self.tooltips)} tooltips), "
-                 f"{self.downloads} downloads in {self.seconds:.1f} s: "
-                 f"{len(self.problems) or 'no'} problem{'s' if len(self.problems) != 1 else ''}"]
-        lines += [f"  {p}" for p in self.problems]
-        if self.ignored:
-            lines.append(f"ignored ({len(self.ignored)}, see persona_axis.sitecheck.IGNORED):")
-            rules: dict[Ignore, int] = {}
-            for _, rule in self.ignored:
-                rules[rule] = rules.get(rule, 0) + 1
-            lines += [f"  {n} x {rule.kind} /{rule.pattern}/: {rule.reason}" for rule, n in rules.items()]
-        lines += [f"screenshot of {page}: {path}" for page, path in self.screenshots.items()]
-        return "\n".join(lines)
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder without logging each request."""
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        pass
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # the browser drops connections it no longer needs (a page closed mid-load): not our error
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
-@contextmanager
-def serve(root: Path) -> Iterator[str]:
-    """Serve ``root`` on a free port of 127.0.0.1 in a thread; yield its base URL (ending in ``/``).
-
-    The server is shut down when the ``with`` block ends, also after an exception.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"no such folder to serve: {root}")
-    server = _QuietServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, name="sitecheck-http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def screenshot_name(page: str) -> str:
