@@ -7,7 +7,7 @@ MODELS_STAMP := $(VENV)/.models-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all setup models chromium book book-quick test test-fast lab typecheck bench clean
+.PHONY: all setup models chromium book book-quick test test-fast lint lab typecheck bench clean
 
 all: book
 
@@ -44,7 +44,12 @@ book-quick: models chromium
 	$(PY) -m persona_axis.sitecheck _build/html --screenshots _build/screenshots; rc=$$?; \
 	echo "make book-quick: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-test: models chromium
+# lint and type check first (seconds), then the tests
+lint: setup
+	$(PY) -m ruff check lib tests benchmarks
+	$(PY) -m mypy
+
+test: models chromium lint
 	@start=$$(date +%s); $(PY) -m pytest -ra; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
@@ -52,7 +57,7 @@ test-fast: setup chromium
 	$(PY) -m pytest -ra -m "not real_model and not notebooks"
 
 typecheck: setup
-	$(PY) -m mypy lib/persona_axis
+	$(PY) -m mypy
 
 bench: models
 	$(PY) benchmarks/rollout_throughput.py

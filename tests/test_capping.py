@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 
 import pandas as pd
 import pytest
 import torch
 
 from helpers import CharTokenizer
-from persona_axis import capping as C
+from persona_axis import capping_eval as C
 from persona_axis.axis import Axis
 from persona_axis.evals import jailbreak_outcome, load_arithmetic
 from persona_axis.hooks import record
@@ -172,12 +171,10 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
     plan = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2), 25))
     sampling = Sampling(temperature=0, max_new_tokens=4)
     calls = []
-    import persona_axis.rollouts as R
-
-    real = R.generate
-    monkeypatch.setattr(R, "generate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = C.generate
+    monkeypatch.setattr(C, "generate", lambda *a, **k: calls.append(1) or real(*a, **k))
     s1, a1 = C.evaluate(model, tok, suite, {"uncapped": None, "capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
-    assert len(calls) == 2 and len(list(tmp_path.glob("*.json"))) == 2
+    assert len(calls) == 2 and len(list(tmp_path.glob("capping/*/answers.json"))) == 2
     s2, a2 = C.evaluate(model, tok, suite, {"uncapped": None, "capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
     assert len(calls) == 2  # both read from the cache
     assert a1["text"].tolist() == a2["text"].tolist()
@@ -186,8 +183,12 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
     other = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2), 75))
     C.evaluate(model, tok, suite, {"capped": other}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
     assert len(calls) == 3
+    # other prompts (another tokenizer, catalogue or evaluation set) are another configuration
+    suite2 = C.EvalSuite(suite.items, [p + [1] for p in suite.prompts], suite.objects, suite.config)
+    C.evaluate(model, tok, suite2, {"capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    assert len(calls) == 4
     # a corrupt cache file is reported with what to do
-    for f in tmp_path.glob("*.json"):
+    for f in tmp_path.glob("capping/*/answers.json"):
         f.write_text("{not json")
     with pytest.raises(CacheError, match="Delete it"):
         C.evaluate(model, tok, suite, {"uncapped": None, "capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)

@@ -29,6 +29,25 @@ def test_converse_plays_every_turn_with_history(model) -> None:
     assert out["turn"].tolist() == [0, 0, 1, 2]
 
 
+def test_converse_answers_each_turn_from_the_whole_history(model) -> None:
+    """Turn t of a conversation is generated from every earlier user turn and reply: the same
+    reply and projection as a direct generation from that history, not from the last turn alone."""
+    from persona_axis.chat import prompt_ids
+    from persona_axis.rollouts import generate
+
+    tok, spec = CharTokenizer(), tiny_spec()
+    axis = Axis(torch.randn(4, 64, generator=torch.Generator().manual_seed(3)), [0, 1, 2, 3], "tiny", "random")
+    turns = ["hi", "how are you?", "bye"]
+    samp = Sampling(temperature=0.0, max_new_tokens=4, seed=5)
+    out = converse(model, tok, spec, [turns], axis, 2, samp)
+    replies = out["reply"].tolist()
+    history = [turns[0], replies[0], turns[1], replies[1], turns[2]]
+    with_history = generate(model, tok, [prompt_ids(tok, spec, None, history)], Sampling(0.0, samp.top_p, samp.top_k, 4, samp.seed + 2), layers=[2])
+    alone = generate(model, tok, [prompt_ids(tok, spec, None, [turns[2]])], Sampling(0.0, samp.top_p, samp.top_k, 4, samp.seed + 2), layers=[2])
+    assert out["projection"].iloc[2] == pytest.approx(float(axis.project(with_history.acts[:, 0], 2)[0]), abs=1e-5)
+    assert out["projection"].iloc[2] != pytest.approx(float(axis.project(alone.acts[:, 0], 2)[0]), abs=1e-5)
+
+
 def test_monitor_flags_a_steered_conversation(model) -> None:
     """Steering away along the axis during the chat drives replies below the floor; unsteered does not."""
     tok, spec = CharTokenizer(), tiny_spec()

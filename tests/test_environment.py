@@ -30,8 +30,13 @@ def test_environment_yml_agrees_with_pyproject() -> None:
     assert set(pip_block) == _pyproject_requirements()
 
 
-def test_torch_is_pinned_to_the_cpu_wheel_on_disk() -> None:
+def test_torch_is_pinned_and_the_installed_build_is_the_cpu_one() -> None:
+    import torch
+
     assert "torch==2.13.0" in _pyproject_requirements()
+    assert torch.__version__.split("+")[0] == "2.13.0", torch.__version__
+    # the CPU wheel: no CUDA or ROCm runtime compiled in (a CUDA build pulls gigabytes of libraries)
+    assert torch.version.cuda is None and getattr(torch.version, "hip", None) is None, torch.__version__
 
 
 def test_jupyter_book_is_1x() -> None:

@@ -152,7 +152,7 @@ CHECK_CASES: list[tuple[dict[str, Any], str, str]] = [
 
 def _item(*checks: dict[str, Any]) -> InstructionItem:
     record = {"id": "if-test", "prompt": "test", "checks": list(checks)}
-    return InstructionItem.from_record(record, evals._Where("test", 1))
+    return InstructionItem.from_record(record, evals.items._Where("test", 1))
 
 
 def test_check_cases_cover_every_type() -> None:
@@ -305,7 +305,7 @@ GOOD_KN = {"id": "kn-000", "subject": "s", "question": "q?", "choices": ["a", "b
 
 def test_load_jsonl_reads_valid_file(tmp_path: Path) -> None:
     path = _write(tmp_path, [GOOD_KN, "", {**GOOD_KN, "id": "kn-001", "answer": "D"}])
-    items = evals._load_jsonl(path, KnowledgeItem)
+    items = evals.items._load_jsonl(path, KnowledgeItem)
     assert [i.answer for i in items] == ["A", "D"]
     assert isinstance(items[0].choices, tuple)
 
@@ -334,7 +334,7 @@ def test_malformed_record_names_file_line_and_field(
     path = _write(tmp_path, records)
     line = len(records)
     with pytest.raises(EvalDataError) as info:
-        evals._load_jsonl(path, item_type)
+        evals.items._load_jsonl(path, item_type)
     err = info.value
     assert err.line == line and err.field == field
     message = str(err)
@@ -346,16 +346,16 @@ def test_malformed_record_names_file_line_and_field(
 def test_invalid_json_names_the_line(tmp_path: Path) -> None:
     path = _write(tmp_path, [GOOD_KN, "{not json", GOOD_KN])
     with pytest.raises(EvalDataError, match=r"bad\.jsonl, line 2: invalid JSON"):
-        evals._load_jsonl(path, KnowledgeItem)
+        evals.items._load_jsonl(path, KnowledgeItem)
     path = _write(tmp_path, ["[1, 2]"])
     with pytest.raises(EvalDataError, match=r"line 1: expected a JSON object"):
-        evals._load_jsonl(path, KnowledgeItem)
+        evals.items._load_jsonl(path, KnowledgeItem)
 
 
 def test_duplicate_id_mentions_first_line(tmp_path: Path) -> None:
     path = _write(tmp_path, [GOOD_KN, {**GOOD_KN, "id": "kn-001"}, GOOD_KN])
     with pytest.raises(EvalDataError, match=r"line 3, field 'id': duplicate id 'kn-000' \(first seen on line 1\)"):
-        evals._load_jsonl(path, KnowledgeItem)
+        evals.items._load_jsonl(path, KnowledgeItem)
 
 
 def test_items_are_frozen() -> None:

@@ -98,7 +98,7 @@ def offline() -> OfflineJudge:
 
 
 def test_embedder_shape_and_norm(offline: OfflineJudge) -> None:
-    emb = J._default_embedder()
+    emb = J.default_embedder()
     v = emb.encode(["hello there", "a pirate ship", ""])
     assert tuple(v.shape) == (3, 384)
     assert v.norm(dim=1).sub(1).abs().max().item() < 1e-4
@@ -197,7 +197,7 @@ def test_llm_judge_from_endpoint_with_stubbed_urlopen(monkeypatch: pytest.Monkey
         calls.append(req)
         return _Resp(json.dumps({"choices": [{"message": {"content": "2"}}]}).encode())
 
-    monkeypatch.setattr(J.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(J.llm.urllib.request, "urlopen", fake_urlopen)
     monkeypatch.setenv("MY_TEST_KEY", "sk-test")
     out = LLMJudge.from_endpoint("http://127.0.0.1:9/v1", "judge-model", api_key_env="MY_TEST_KEY").judge(*PIRATE, ["Arr"])
     assert [o.label for o in out] == [2]
@@ -212,7 +212,7 @@ def test_llm_judge_endpoint_error_is_clear(monkeypatch: pytest.MonkeyPatch) -> N
     def fail(req: Any, timeout: float = 0) -> Any:
         raise urllib.error.URLError("connection refused")
 
-    monkeypatch.setattr(J.urllib.request, "urlopen", fail)
+    monkeypatch.setattr(J.llm.urllib.request, "urlopen", fail)
     with pytest.raises(JudgeError, match="cannot reach the judge endpoint http://127.0.0.1:9/v1/chat/completions"):
         LLMJudge.from_endpoint("http://127.0.0.1:9/v1/", "m").judge(*PIRATE, ["Arr"])
 

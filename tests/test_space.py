@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from persona_axis.axis import Axis, calibrate, contrast_axis
+from persona_axis.axis import Axis, calibrate, contrast_axis, threshold
 from persona_axis.space import default_vector, pca, relative_position, role_composition, role_vectors
 
 
@@ -71,12 +71,25 @@ def test_axis_roundtrip_and_calibration(tmp_path) -> None:
     ax2 = Axis.load(ax.save(tmp_path / "a.safetensors"))
     assert torch.equal(ax2.vectors, ax.vectors) and ax2.layers == [4, 5, 6] and ax2.info == {"k": 1}
     acts = torch.randn(100, 3, 8, generator=g)
-    cal = calibrate(ax, acts, [5], (1, 25, 50, 75))
+    cal = calibrate(ax, acts)
     proj = ax.project(acts[:, 1], 5)
-    assert abs(cal[5][50.0] - float(proj.median())) < 0.2
-    assert cal[5][1.0] < cal[5][25.0] < cal[5][50.0] < cal[5][75.0]
+    # exact oracle: linear interpolation between order statistics
+    srt = proj.sort().values
+    for p in (0, 1, 10, 25, 50, 75, 99, 100):
+        pos = p / 100 * (len(srt) - 1)
+        lo, frac = int(pos), pos - int(pos)
+        want = float(srt[lo] + frac * (srt[min(lo + 1, len(srt) - 1)] - srt[lo]))
+        assert abs(cal.percentile(5, p) - want) < 1e-5
+        assert abs(cal.percentile(5, p, sign=-1) + cal.percentile(5, 100 - p)) < 1e-5
+    assert cal.percentiles((1, 25))[4][1.0] < cal.percentiles((1, 25))[4][25.0]
     with pytest.raises(ValueError, match="outside 0-100"):
-        calibrate(ax, acts, [5], (101,))
+        cal.percentile(5, 101)
+    with pytest.raises(KeyError, match="no calibration at layer 9"):
+        cal.percentile(9, 50)
+    with pytest.raises(ValueError, match="carries no calibration"):
+        threshold(ax, 5, 50)
+    ax.calibration = cal
+    assert threshold(ax, 5, 37.5) == cal.percentile(5, 37.5)
     with pytest.raises(KeyError, match="no layer 9"):
         ax.unit(9)
 
@@ -110,6 +123,32 @@ def test_compare_vector_sets_reports_each_variant() -> None:
     assert out["n"].tolist() == [12, 12, 0]
     assert 0 < out.loc[0, "PC1 share"] <= 1 and out.loc[0, "PCs for 70%"] >= 1
     assert out.loc[2, "PC1 share"] is None or pd.isna(out.loc[2, "PC1 share"])
+    # the distance and cosine columns, recomputed from the primitives for the "all" variant
+    rv = role_vectors(table, acts, [0, 1], labels=None, min_count=1)
+    dv = default_vector(table, acts)[1]
+    sp = pca(rv.at(1), rv.names).oriented(dv)
+    pos = float(relative_position(sp, dv)[0])
+    ax = contrast_axis(acts[48:], rv.vectors, [0, 1], model="x")
+    assert out.loc[0, "default's distance from PC1 end"] == pytest.approx(min(pos, 1 - pos), abs=1e-6)
+    assert out.loc[0, "cos(PC1, contrast axis)"] == pytest.approx(float(sp.components[0] @ ax.unit(1)), abs=1e-6)
+    assert out.loc[0, "PC1 share"] == pytest.approx(float(sp.explained_variance_ratio[0]), abs=1e-6)
+
+
+def test_compare_vector_sets_on_a_line() -> None:
+    """Role vectors on a line through the origin and the default far out on it: PC1 is the line,
+    the contrast axis is along it (cosine 1) and the default lies beyond PC1's end (distance < 0)."""
+    from persona_axis.space import compare_vector_sets
+
+    d = torch.zeros(8)
+    d[2] = 1.0
+    coef = torch.linspace(-1, 1, 10)
+    acts = torch.cat([coef[:, None] * d, 5 * d[None].expand(2, 8)])[:, None, :]
+    table = pd.DataFrame({"group": ["role"] * 10 + ["default"] * 2, "name": [f"r{i}" for i in range(10)] + ["default"] * 2,
+                          "label": [3] * 10 + [None] * 2})
+    out = compare_vector_sets(table, acts, [0], 0, {"all": {"labels": None, "min_count": 1}})
+    assert out.loc[0, "n"] == 10 and out.loc[0, "PC1 share"] == pytest.approx(1.0, abs=1e-5)
+    assert out.loc[0, "cos(PC1, contrast axis)"] == pytest.approx(1.0, abs=1e-5)
+    assert out.loc[0, "default's distance from PC1 end"] == pytest.approx(-2.0, abs=1e-4)   # 5 on a line from -1 to 1
 
 
 def test_composition_correlations_align_roles_by_name() -> None:
@@ -130,7 +169,7 @@ def test_composition_correlations_align_roles_by_name() -> None:
 
 
 def test_get_axis_is_cached_and_calibrated(tmp_path, monkeypatch) -> None:
-    from persona_axis.axis import get_axis, threshold
+    from persona_axis.pipeline import get_axis
     from persona_axis.runs import Rollouts
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
@@ -139,11 +178,24 @@ def test_get_axis_is_cached_and_calibrated(tmp_path, monkeypatch) -> None:
                           "label": [3, 3, 1, 1, 3, 3, 3, 2, None, None, None, None]})
     acts = torch.randn(12, 2, 6, generator=g)
     acts[8:] += 3.0
-    ro = Rollouts(table=table, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k")
+    ro = Rollouts(table=table, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k", labels_key="judge-a")
     ax = get_axis(ro, {"labels": [3, 2], "min_count": 2})
     assert ax.info["n_fully_vectors"] == 2
+    # exact oracle: the contrast of the default mean and the mean of the two "fully" vectors
+    want = acts[8:].mean(0) - torch.stack([acts[0:2].mean(0), acts[4:7].mean(0)]).mean(0)
+    assert torch.allclose(ax.vectors, want, atol=1e-6)
     proj = ax.project(acts[:, 1], 5)
-    assert abs(threshold(ax, 5, 50) - float(proj.median())) < 0.5
-    assert torch.equal(get_axis(ro, {"labels": [3, 2], "min_count": 2}).vectors, ax.vectors)
-    with pytest.raises(KeyError, match="not calibrated"):
-        threshold(ax, 5, 10)
+    srt = proj.sort().values   # 12 rollouts: the median is halfway between the 6th and the 7th
+    assert threshold(ax, 5, 50) == pytest.approx(float((srt[5] + srt[6]) / 2), abs=1e-6)
+    assert threshold(ax, 5, 10) == pytest.approx(float(torch.quantile(proj, 0.10)), abs=1e-6)
+    again = get_axis(ro, {"labels": [3, 2], "min_count": 2})   # read back from the store
+    assert torch.equal(again.vectors, ax.vectors) and again.calibration is not None
+    assert torch.equal(again.calibration.projections, ax.calibration.projections)
+    # other labels of the same rollouts (another judge): another axis, never the cached one
+    relabelled = table.assign(label=[1, 1, 3, 3, 3, 3, 3, 2, None, None, None, None])
+    ro2 = Rollouts(table=relabelled, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k", labels_key="judge-b")
+    other = get_axis(ro2, {"labels": [3, 2], "min_count": 2})
+    want2 = acts[8:].mean(0) - torch.stack([acts[2:4].mean(0), acts[4:7].mean(0)]).mean(0)
+    assert torch.allclose(other.vectors, want2, atol=1e-6) and not torch.allclose(other.vectors, ax.vectors)
+    with pytest.raises(ValueError, match="not labelled"):
+        get_axis(Rollouts(table=table, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k"), {"labels": None, "min_count": 1})

@@ -1,4 +1,4 @@
-"""The Assistant Axis as a value type: contrast vectors, projections, calibration, capping.
+"""The Assistant Axis as a value type: contrast vectors, projections, calibration.
 
 Sign convention (fixed here, everywhere in the book): the axis points **from role-playing
 toward the default Assistant**. Per layer,
@@ -25,7 +25,7 @@ import torch
 
 from .store import atomic_save_tensors, load_tensors
 
-__all__ = ["Axis", "contrast_axis", "calibrate", "axis_path", "typical_norm", "get_axis", "threshold", "SIGN_CONVENTION"]
+__all__ = ["Axis", "Calibration", "contrast_axis", "calibrate", "threshold", "SIGN_CONVENTION"]
 
 SIGN_CONVENTION = "points from role-playing toward the default Assistant (larger projection = more Assistant-like)"
 
@@ -41,6 +41,8 @@ class Axis:
         method: how it was made (e.g. ``"contrast: default - mean(fully role vectors)"``).
         sign: the sign convention, ``SIGN_CONVENTION``.
         info: anything else worth keeping (numbers of vectors, config hashes, percentiles...).
+        calibration: the projections of the calibration rollouts (``calibrate``), when known;
+            ``threshold`` reads it. Not saved with the axis (``pipeline.get_axis`` stores it beside).
     """
 
     vectors: torch.Tensor
@@ -49,6 +51,7 @@ class Axis:
     method: str
     sign: str = SIGN_CONVENTION
     info: dict[str, Any] = field(default_factory=dict)
+    calibration: Calibration | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.layers):
@@ -134,107 +137,73 @@ def contrast_axis(
                 {"n_default": len(default_acts), "n_roles": len(role_vectors), **(info or {})})
 
 
-def calibrate(
-    axis: Axis,
-    acts: torch.Tensor,
-    layers: Sequence[int],
-    percentiles: Sequence[float] = (1, 25, 50, 75),
-) -> dict[int, dict[float, float]]:
-    """Percentiles of the projections of calibration activations on the axis, per layer.
+@dataclass(frozen=True)
+class Calibration:
+    """Projections of the calibration rollouts on the axis, per layer; any percentile on request.
 
-    The paper computes them over all persona-space rollouts (roles and default).
+    The paper calibrates its thresholds on every persona-space rollout (roles and default).
+    Drift thresholds, capping thresholds and the chapters' tables all read them from here.
 
-    Args:
-        acts: ``(n, n_layers, hidden)`` activations whose second axis follows ``axis.layers``.
-        layers: layers to calibrate.
-        percentiles: values in [0, 100].
-
-    Returns:
-        ``{layer: {percentile: projection}}`` in raw activation units.
+    Attributes:
+        projections: ``(n_rollouts, len(layers))`` float32, ``<h, unit axis>`` in raw activation
+            units (larger = more Assistant-like).
+        layers: the layer of each column.
     """
-    for p in percentiles:
+
+    projections: torch.Tensor
+    layers: list[int]
+
+    def __post_init__(self) -> None:
+        if self.projections.ndim != 2 or self.projections.shape[1] != len(self.layers):
+            raise ValueError(f"projections must be (n, {len(self.layers)}); got {tuple(self.projections.shape)}")
+        if len(self.projections) < 1:
+            raise ValueError("a calibration needs at least one rollout")
+
+    def at(self, layer: int) -> torch.Tensor:
+        """``(n_rollouts,)`` projections at ``layer``."""
+        if layer not in self.layers:
+            raise KeyError(f"no calibration at layer {layer}; calibrated layers: {self.layers[0]}..{self.layers[-1]}")
+        return self.projections[:, self.layers.index(layer)]
+
+    def percentile(self, layer: int, p: float, *, sign: int = 1) -> float:
+        """The ``p``-th percentile (0-100, linear interpolation) of the projections at ``layer``;
+        with ``sign=-1``, of the projections on the opposite direction (``-axis``)."""
         if not 0 <= p <= 100:
             raise ValueError(f"percentile {p} is outside 0-100")
-    if acts.ndim != 3 or acts.shape[1] != len(axis.layers):
-        raise ValueError(f"acts must be (n, {len(axis.layers)}, hidden) following axis.layers; got {tuple(acts.shape)}")
-    out: dict[int, dict[float, float]] = {}
-    for layer in layers:
-        proj = axis.project(acts[:, axis.row(layer)], layer)
-        q = torch.quantile(proj, torch.tensor([p / 100 for p in percentiles]))
-        out[layer] = {float(p): float(v) for p, v in zip(percentiles, q)}
-    return out
+        if sign not in (1, -1):
+            raise ValueError(f"sign must be 1 or -1, got {sign}")
+        x = self.at(layer) if sign == 1 else -self.at(layer)
+        return float(torch.quantile(x, torch.tensor([p / 100]))[0])
+
+    def percentiles(self, ps: Sequence[float], layers: Sequence[int] | None = None) -> dict[int, dict[float, float]]:
+        """``{layer: {p: projection}}`` for every ``p`` of ``ps`` and every layer (default: all)."""
+        return {layer: {float(p): self.percentile(layer, p) for p in ps} for layer in (self.layers if layers is None else layers)}
 
 
-def axis_path(model: str, key: str) -> Path:
-    """Where chapter 2 saves the axis of a model built from the rollouts with store key ``key``."""
-    from .store import artifacts_dir
+def calibrate(axis: Axis, acts: torch.Tensor, layers: Sequence[int] | None = None) -> Calibration:
+    """The calibration of ``axis`` on some activations: their projections at every layer.
 
-    return artifacts_dir() / "axes" / f"{model.replace('/', '__')}-{key}.safetensors"
-
-
-def typical_norm(model: Any, tok: Any, texts: Sequence[str], layer: int) -> float:
-    """Median norm of one layer's per-token activations over some texts (first token excluded).
-
-    Steering coefficients in the book are multiples of this number, so that "0.5" means half a
-    typical activation at that layer whatever the model (Gemma's norms are far larger than
-    others'). The first token is left out: its norm is 100-1000x the rest (attention sink).
-    """
-    from .hooks import record
-
-    norms = []
-    with torch.no_grad(), record(model, [layer]) as rec:
-        for text in texts:
-            ids = tok(text, return_tensors="pt")["input_ids"].to(next(model.parameters()).device)
-            model(input_ids=ids)
-    for h in rec.outputs[layer]:
-        if h.shape[1] > 1:
-            norms.append(h[0, 1:].float().norm(dim=-1))
-    if not norms:
-        raise ValueError("the texts are too short: need at least two tokens")
-    return float(torch.cat(norms).median())
-
-
-def get_axis(ro: Any, params: dict[str, Any], *, percentiles: Sequence[float] = (1, 25, 50, 75)) -> Axis:
-    """The Assistant Axis of a set of persona-space rollouts, built once and cached.
-
-    The paper's contrast axis: mean of all default rollouts minus the mean of the "fully"
-    role-playing role vectors (label 3, at least ``params["min_count"]`` rollouts; every rollout
-    of a role when ``params["labels"]`` is ``None``). Calibration percentiles of the projections
-    of all rollouts (roles and default) are stored in ``info["percentiles"][layer][p]``.
+    This is the one calibration of the book: ``Calibration.percentile`` gives the drift
+    monitor's threshold, the capping thresholds (``capping.plan_cap``) and the chapters' tables.
 
     Args:
-        ro: labelled ``runs.Rollouts`` (from ``runs.persona_rollouts``).
-        params: the chapter preset (``labels``, ``min_count``).
+        acts: ``(n, len(layers), hidden)`` activations (the paper: all persona-space rollouts).
+        layers: the layer of each column of ``acts`` (default ``axis.layers``); all must be
+            layers of the axis.
     """
-    from .space import role_vectors
-    from .store import config_hash
-
-    labels = [3] if params.get("labels") else None
-    min_count = int(params["min_count"]) if labels else 1
-    key = config_hash({"rollouts": ro.key, "labels": labels, "min_count": min_count, "percentiles": list(percentiles)})
-    path = axis_path(ro.model, key)
-    if path.exists():
-        return Axis.load(path)
-    fully = role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count)
-    defaults = ro.acts[torch.tensor((ro.table["group"] == "default").to_numpy())]
-    axis = contrast_axis(defaults, fully.vectors, ro.layers, model=ro.model,
-                         method="contrast: mean(default rollouts) - mean('fully' role vectors)",
-                         info={"rollouts": ro.key, "labels": labels, "min_count": min_count, "n_fully_vectors": len(fully.names),
-                               "n_default_rollouts": len(defaults)})
-    cal = calibrate(axis, ro.acts, ro.layers, percentiles)
-    axis.info["percentiles"] = {str(layer): {str(p): v for p, v in q.items()} for layer, q in cal.items()}
-    axis.save(path)
-    return axis
+    cols = list(axis.layers if layers is None else layers)
+    if acts.ndim != 3 or acts.shape[1] != len(cols):
+        raise ValueError(f"acts must be (n, {len(cols)}, hidden) following the layers; got {tuple(acts.shape)}")
+    if len(acts) == 0:
+        raise ValueError("need at least one calibration rollout")
+    proj = torch.stack([axis.project(acts[:, k], layer) for k, layer in enumerate(cols)], dim=1)
+    return Calibration(proj.float().contiguous(), cols)
 
 
 def threshold(axis: Axis, layer: int, percentile: float) -> float:
-    """A stored calibration percentile of ``axis`` at ``layer`` (see ``get_axis``)."""
-    if not 0 <= percentile <= 100:
-        raise ValueError(f"percentile {percentile} is outside 0-100")
-    table = axis.info.get("percentiles", {}).get(str(layer))
-    if table is None:
-        raise KeyError(f"the axis has no calibration at layer {layer}; build it with get_axis")
-    key = str(float(percentile))
-    if key not in table:
-        raise KeyError(f"percentile {percentile} was not calibrated; available: {sorted(float(k) for k in table)}")
-    return float(table[key])
+    """The ``percentile``-th calibration percentile at ``layer`` of an axis that carries its
+    calibration (``axis.calibration``, set by ``pipeline.persona_space`` and ``get_axis``)."""
+    if axis.calibration is None:
+        raise ValueError("this axis carries no calibration; build it with pipeline.persona_space "
+                         "or set axis.calibration = calibrate(axis, acts)")
+    return axis.calibration.percentile(layer, percentile)

@@ -32,7 +32,16 @@ import yaml
 
 __all__ = ["PRESETS", "notebooks", "stage", "execute", "suffix_labels", "build_site", "main"]
 
-ROOT = Path(__file__).resolve().parents[2]
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The checkout the build works on: the first folder from ``start`` (default: the working
+    folder) upward that holds ``_toc.yml`` and ``notebooks/``; the working folder if none does."""
+    here = (start or Path.cwd()).resolve()
+    return next((d for d in (here, *here.parents) if (d / "_toc.yml").is_file() and (d / "notebooks").is_dir()), here)
+
+
+ROOT = find_root()
 
 #: Parameters every chapter receives, per preset (chapters map the preset to their own sizes).
 PRESETS = ("tiny", "quick", "book", "paper")

@@ -179,7 +179,7 @@ def _read_json(path: Path) -> Any:
 
 def load_json_data(name: str) -> Any:
     """A JSON file shipped in ``persona_axis/data`` (e.g. ``"prefills.json"``)."""
-    return json.loads(resources.files("persona_axis").joinpath("data", name).read_text(encoding="utf-8"))
+    return json.loads(resources.files("persona_axis").joinpath("data").joinpath(name).read_text(encoding="utf-8"))
 
 
 def _check(cat: Catalogue, counts: tuple[int, int, int] | None, prompts_per_role: int | None) -> Catalogue:

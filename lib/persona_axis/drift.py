@@ -22,8 +22,7 @@ from typing import Any
 from .axis import Axis, threshold
 from .chat import prompt_ids
 from .models import ModelSpec
-from .rollouts import Sampling, generate
-from .runs import teacher_force
+from .rollouts import Sampling, generate, teacher_force
 
 __all__ = ["DriftReport", "DriftMonitor", "converse", "load_conversations", "predictability", "flag_summary"]
 
@@ -62,7 +61,7 @@ class DriftMonitor:
 
     Attributes:
         model, tok, spec: from ``models.load_model``.
-        axis: the model's Assistant Axis (``axis.get_axis``).
+        axis: the model's Assistant Axis with its calibration (``pipeline.persona_space(...).axis``).
         layer: the layer to read (the paper: the middle layer).
         threshold: raw projection floor; see ``from_percentile``.
     """
@@ -76,7 +75,7 @@ class DriftMonitor:
 
     @classmethod
     def from_percentile(cls, model: Any, tok: Any, spec: ModelSpec, axis: Axis, layer: int, percentile: float) -> DriftMonitor:
-        """A monitor whose threshold is a calibration percentile stored with the axis (e.g. 25)."""
+        """A monitor whose threshold is a percentile (any, e.g. 25) of the axis's calibration (``axis.calibration``)."""
         return cls(model, tok, spec, axis, spec.check_layer(layer), threshold(axis, layer, percentile))
 
     def _report(self, projections: list[float], replies: list[str]) -> DriftReport:

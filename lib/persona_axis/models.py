@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .paths import cache_dir
+
 __all__ = [
     "ModelSpec",
     "REGISTRY",
@@ -142,18 +144,6 @@ REGISTRY: dict[str, ModelSpec] = {
 }
 
 _FORMAT_VERSION = 1  # bump when the dequantised layout changes
-
-
-def cache_dir() -> Path:
-    """Root of the model and results cache (created on demand)."""
-    env = os.environ.get("PERSONA_AXIS_CACHE")
-    if env:
-        root = Path(env).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        root = (Path(xdg) if xdg else Path.home() / ".cache") / "persona-axis"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -270,7 +260,7 @@ def dequantise(name: str, *, force: bool = False) -> Path:
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # save_pretrained refuses GGUF-loaded models; the weights are already dense bf16.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     tmp = Path(tempfile.mkdtemp(dir=hf_dir.parent, prefix="hf-"))

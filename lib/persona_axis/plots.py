@@ -275,7 +275,7 @@ def calibration_bands(percentiles: Mapping[int, Mapping[float, float]], *, defau
     """Calibration percentiles of the persona-space projections on the axis, layer by layer.
 
     Args:
-        percentiles: ``layer -> {percentile: projection}`` (``axis.calibrate`` or ``get_axis``'s info).
+        percentiles: ``layer -> {percentile: projection}`` (``Calibration.percentiles``).
         default: ``layer -> median projection of the default rollouts``, drawn as a line.
         band: layers to shade (a capping band).
     """

@@ -31,11 +31,13 @@ from typing import Any
 
 import torch
 
+from .chat import render
 from .decode import decode, supports
 from .decode_reference import decode_batch
 from .hooks import add_layer_hooks, check_layers
+from .models import ModelSpec
 
-__all__ = ["Sampling", "GenerationResult", "generate", "score", "sample_next", "eos_ids"]
+__all__ = ["Sampling", "GenerationResult", "generate", "score", "sample_next", "eos_ids", "teacher_force"]
 
 
 @dataclass(frozen=True)
@@ -269,3 +271,31 @@ def score(
                     out.append(stacked[row, :, shift + a: shift + b].mean(dim=1).cpu())
     hidden = int(model.config.get_text_config().hidden_size)
     return torch.stack(out) if out else torch.zeros(0, len(idx), hidden)
+
+
+def teacher_force(
+    model: Any,
+    tok: Any,
+    spec: ModelSpec,
+    conversations: Sequence[tuple[str | None, Sequence[str]]],
+    *,
+    layers: Sequence[int] | None = None,
+    batch_size: int = 8,
+) -> list[torch.Tensor]:
+    """Mean activations over every assistant response of given conversations.
+
+    Renders each ``(system, turns)`` with this model's format (chat template or base
+    transcript) and reads the responses teacher-forced. Used to run a base model on an instruct
+    model's rollouts, and to replay multi-turn conversations.
+
+    Returns:
+        One ``(n_responses, n_layers, hidden)`` float32 tensor per conversation.
+    """
+    rendered = [render(tok, spec, system, list(turns)) for system, turns in conversations]
+    flat = score(model, [r.input_ids for r in rendered], [r.spans for r in rendered], layers=layers,
+                 batch_size=batch_size, pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
+    out, k = [], 0
+    for r in rendered:
+        out.append(flat[k:k + len(r.spans)])
+        k += len(r.spans)
+    return out

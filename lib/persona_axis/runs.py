@@ -26,13 +26,14 @@ from typing import Any
 import torch
 
 from .catalogue import Catalogue, default_prompts
-from .chat import prompt_ids, render
+from .chat import prompt_ids
 from .hooks import check_layers
+from .fingerprint import model_id
 from .models import ModelSpec
-from .rollouts import Sampling, generate, score
+from .rollouts import Sampling, generate, teacher_force
 from .store import Store
 
-__all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "label", "persona_rollouts", "trait_rollouts", "rescore", "teacher_force", "ENGINE_VERSION"]
+__all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore", "teacher_force", "ENGINE_VERSION"]
 
 ENGINE_VERSION = 2  # bump when generation or activation reading changes (2: continuous batching, decode.py)
 
@@ -68,6 +69,8 @@ class Rollouts:
         layers: layer index of each entry of ``acts``' second axis.
         model: the model's name.
         path: the store folder; ``key`` its configuration hash.
+        labels_key: the hash of the judge labels in ``table["label"]`` (``labels.label``), or
+            ``None`` for unlabelled rollouts; results built from the labels are keyed by it.
     """
 
     table: Any  # pandas.DataFrame
@@ -76,6 +79,7 @@ class Rollouts:
     model: str
     path: Path
     key: str
+    labels_key: str | None = None
 
     def layer(self, layer: int) -> torch.Tensor:
         """``(n_jobs, hidden)`` activations at one layer."""
@@ -145,7 +149,7 @@ def _jobs_sha(jobs: Sequence[Job]) -> str:
 
 
 def _model_id(spec: ModelSpec) -> str:
-    return f"{spec.name}@{spec.gguf_sha256[:16]}" if spec.embedded else spec.name
+    return model_id(spec)
 
 
 def _progress_bar(total: int, initial: int, desc: str) -> Any:
@@ -229,94 +233,6 @@ def collect(
     return Rollouts(table=table, acts=torch.cat(acts), layers=idx, model=spec.name, path=store.path, key=store.hash)
 
 
-def teacher_force(
-    model: Any,
-    tok: Any,
-    spec: ModelSpec,
-    conversations: Sequence[tuple[str | None, Sequence[str]]],
-    *,
-    layers: Sequence[int] | None = None,
-    batch_size: int = 8,
-) -> list[torch.Tensor]:
-    """Mean activations over every assistant response of given conversations.
-
-    Renders each ``(system, turns)`` with this model's format (chat template or base
-    transcript) and reads the responses teacher-forced. Used to run a base model on an instruct
-    model's rollouts, and to replay multi-turn conversations.
-
-    Returns:
-        One ``(n_responses, n_layers, hidden)`` float32 tensor per conversation.
-    """
-    rendered = [render(tok, spec, system, list(turns)) for system, turns in conversations]
-    flat = score(model, [r.input_ids for r in rendered], [r.spans for r in rendered], layers=layers,
-                 batch_size=batch_size, pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
-    out, k = [], 0
-    for r in rendered:
-        out.append(flat[k:k + len(r.spans)])
-        k += len(r.spans)
-    return out
-
-
-def label(ro: Rollouts, cat: Catalogue, judge: Any, *, judge_id: str | None = None, progress: bool = True) -> Rollouts:
-    """Add the judge's 0-3 label to every role rollout (default and trait rollouts get ``None``).
-
-    Labels are cached beside the rollouts, in ``labels-<judge_id>.json``: the same rollouts
-    judged by the same judge configuration are labelled once.
-
-    Args:
-        judge: anything with ``judge(role_name, role_description, responses) -> [Judgement]``
-            (``persona_axis.judge.OfflineJudge`` or ``LLMJudge``).
-        judge_id: names the judge configuration in the cache (default: its class and settings).
-    """
-    from .store import atomic_write_text, config_hash
-
-    if judge_id is None:
-        settings = {k: v for k, v in vars(judge).items() if isinstance(v, (int, float, str, bool, tuple, list))}
-        judge_id = f"{type(judge).__name__}-{config_hash(settings)}"
-    path = ro.path / f"labels-{judge_id}.json"
-    if path.exists():
-        labels = json.loads(path.read_text())
-        if len(labels) != len(ro.table):
-            raise ValueError(f"{path} has {len(labels)} labels for {len(ro.table)} rollouts; delete it and rerun")
-    else:
-        labels = [None] * len(ro.table)
-        roles = ro.table[ro.table["group"] == "role"].groupby("name").groups
-        bar = _progress_bar(len(roles), 0, "judging roles") if progress else None
-        for name, index in roles.items():
-            role = cat.role(str(name))
-            out = judge.judge(role.name, role.description, ro.table.loc[index, "response"].tolist())
-            for i, j in zip(index, out):
-                labels[int(i)] = int(j.label)
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        atomic_write_text(path, json.dumps(labels))
-    table = ro.table.copy()
-    table["label"] = labels
-    return Rollouts(table=table, acts=ro.acts, layers=ro.layers, model=ro.model, path=ro.path, key=ro.key)
-
-
-def persona_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params: dict[str, Any], *,
-                     judge: Any = None, seed: int = 0, progress: bool = True) -> Rollouts:
-    """The persona-space rollouts of a chapter preset (``presets.preset("persona_space", ...)``), labelled.
-
-    Every chapter that needs the persona space calls this with the same parameters and so loads
-    the same cached rollouts and labels. ``judge=None`` uses the offline judge.
-    """
-    from .catalogue import pick_roles
-
-    jobs = persona_jobs(cat, spec, n_prompts=params["n_prompts"], n_questions=params["n_questions"],
-                        roles=pick_roles(cat, params["roles"]))
-    ro = collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
-                 batch_size=params["batch_size"], progress=progress)
-    if judge is None:
-        from .judge import OfflineJudge
-
-        judge = OfflineJudge()
-    return label(ro, cat, judge, progress=progress)
-
-
 def trait_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params: dict[str, Any], *,
                    seed: int = 0, progress: bool = True) -> Rollouts:
     """The trait-space rollouts of a chapter preset (positive and negative prompts x questions)."""
@@ -346,7 +262,7 @@ def rescore(
     Each rollout ``(system, question, response)`` is rendered in *this* model's format (its chat
     template, or ``chat.base_transcript`` for a base model) and the mean activation over the
     response tokens is read at every layer. This is how the paper runs a base model on the
-    instruct model's rollouts. The table (and its labels) is the original's.
+    instruct model's rollouts. The table (and its labels, with ``labels_key``) is the original's.
     """
     idx = check_layers(model, None if layers is None else list(layers))
     config = {"engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
@@ -371,4 +287,5 @@ def rescore(
         if bar is not None:
             bar.close()
     acts = torch.cat([store.load_chunk(c)[0]["acts"] for c in range(n_chunks)])
-    return Rollouts(table=ro.table, acts=acts, layers=idx, model=spec.name, path=store.path, key=store.hash)
+    return Rollouts(table=ro.table, acts=acts, layers=idx, model=spec.name, path=store.path, key=store.hash,
+                    labels_key=ro.labels_key)

@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from .paths import artifacts_dir
+
 __all__ = ["CacheError", "Store", "config_hash", "artifacts_dir", "atomic_write_text", "atomic_save_tensors", "load_tensors"]
 
 
@@ -29,18 +31,14 @@ class CacheError(RuntimeError):
     """A cached file is unreadable or does not belong to its configuration."""
 
 
-def artifacts_dir() -> Path:
-    """Root folder of cached results (created on demand)."""
-    from .models import cache_dir
-
-    env = os.environ.get("PERSONA_AXIS_ARTIFACTS")
-    root = Path(env).expanduser() if env else cache_dir() / "artifacts"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
 def _canonical(cfg: Any) -> str:
-    return json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+    """Canonical JSON of a configuration. Only JSON values (dicts, lists, tuples, strings, numbers,
+    booleans, ``None``) are accepted: an object is hashed by the explicit fields it is made of,
+    never by its ``repr`` or ``vars``."""
+    try:
+        return json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    except TypeError as e:
+        raise TypeError(f"a cache key must be made of JSON values (hash objects by explicit fields): {e}") from None
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:

@@ -1,0 +1,182 @@
+"""The data path as one call: catalogue -> rollouts -> labels -> role vectors -> axis -> calibration.
+
+``persona_space(model, preset)`` is what a chapter opens with: it generates (or loads) the
+persona-space rollouts of a preset, labels them with a judge, averages the role vectors the
+axis is made of, builds the Assistant Axis and calibrates it on every rollout. Each step is
+cached through ``store.Store`` under a key made of everything that produced it (see
+``book/contributing.md``), so a chapter reads, never rebuilds, and a changed input (another
+judge, another catalogue, other weights) never reads an old result.
+
+Example:
+    >>> ps = persona_space("smollm2-135m-instruct", "quick")                     # doctest: +SKIP
+    >>> ps.axis.project(ps.rollouts.layer(15), 15)      # (n_rollouts,) projections
+    >>> ps.calibration.percentile(15, 10)               # any percentile, any layer
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .axis import Axis, Calibration, calibrate, contrast_axis
+from .catalogue import Catalogue, load_catalogue, pick_roles
+from .judge import OfflineJudge
+from .labels import label
+from .models import ModelSpec, load_model
+from .presets import PersonaSpacePreset, preset as get_preset
+from .rollouts import Sampling
+from .runs import Rollouts, collect, persona_jobs
+from .space import RoleVectors, default_vector, role_vectors
+from .store import Store, atomic_save_tensors, load_tensors
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PersonaSpace", "persona_space", "persona_rollouts", "get_axis", "axis_filter"]
+
+AXIS_METHOD = "contrast: mean(default rollouts) - mean('fully' role vectors)"
+
+
+@dataclass
+class PersonaSpace:
+    """One model's persona space, as every chapter reads it.
+
+    Attributes:
+        spec: the model.
+        preset: the persona-space parameters it was made with.
+        rollouts: the labelled rollouts: ``table`` (one row per rollout, with ``label``) and
+            ``acts`` ``(n_rollouts, n_layers, hidden)``, mean response activations per layer.
+        role_vectors: the role vectors the axis is made of (the preset's label filter).
+        default_vector: ``(n_layers, hidden)`` mean activation of the default rollouts.
+        axis: the Assistant Axis, pointing from role-playing toward the Assistant, carrying
+            ``calibration``.
+        calibration: projections of every rollout (roles and default) on the axis, per layer;
+            ``calibration.percentile(layer, p)`` for any ``p``.
+    """
+
+    spec: ModelSpec
+    preset: PersonaSpacePreset
+    rollouts: Rollouts
+    role_vectors: RoleVectors
+    default_vector: torch.Tensor
+    axis: Axis
+    calibration: Calibration
+
+    @property
+    def labels(self) -> pd.Series:
+        """The judge's 0-3 label of every rollout (``None`` for the default rollouts)."""
+        return self.rollouts.table["label"]
+
+    @property
+    def layers(self) -> list[int]:
+        """The recorded layers (the second axis of ``rollouts.acts``)."""
+        return self.rollouts.layers
+
+    def threshold(self, layer: int, percentile: float) -> float:
+        """The ``percentile``-th percentile (0-100) of the rollouts' projections at ``layer``."""
+        return self.calibration.percentile(layer, percentile)
+
+
+def _as_preset(preset: str | PersonaSpacePreset) -> PersonaSpacePreset:
+    if isinstance(preset, str):
+        return get_preset("persona_space", preset)
+    missing = set(PersonaSpacePreset.__annotations__) - set(preset)
+    if missing:
+        raise KeyError(f"the persona-space preset lacks {sorted(missing)}; start from presets.preset('persona_space', 'book')")
+    return preset
+
+
+def persona_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params: Any, *,
+                     judge: Any = None, seed: int = 0, progress: bool = True) -> Rollouts:
+    """The persona-space rollouts of a preset (``presets.preset("persona_space", ...)``), labelled.
+
+    Every chapter that needs the persona space gets the same cached rollouts and labels from
+    the same parameters. ``judge=None`` uses the offline judge.
+    """
+    jobs = persona_jobs(cat, spec, n_prompts=params["n_prompts"], n_questions=params["n_questions"],
+                        roles=pick_roles(cat, params["roles"]))
+    ro = collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
+                 batch_size=params["batch_size"], progress=progress)
+    return label(ro, cat, OfflineJudge() if judge is None else judge, progress=progress)
+
+
+def axis_filter(params: Any) -> tuple[list[int] | None, int]:
+    """The role vectors the axis averages: ``([3], min_count)`` ("fully" role-playing, at least
+    ``min_count`` rollouts) when the preset filters by label, else ``(None, 1)`` (every rollout)."""
+    if params["labels"]:
+        return [3], int(params["min_count"])
+    return None, 1
+
+
+def get_axis(ro: Rollouts, params: Any) -> Axis:
+    """The Assistant Axis of labelled rollouts, with its calibration, built once and cached.
+
+    The paper's contrast axis: the mean of all default rollouts minus the mean of the "fully"
+    role-playing role vectors (``axis_filter``). Calibrated on every rollout (roles and
+    default): ``axis.calibration``. Cached in ``Store("axis", ...)`` keyed by the rollouts,
+    their labels (hence the judge) and the filter.
+
+    Args:
+        ro: labelled rollouts (``persona_rollouts``, or ``runs.rescore`` of them).
+        params: the persona-space preset (``labels``, ``min_count``).
+    """
+    if ro.labels_key is None or "label" not in ro.table:
+        raise ValueError("the rollouts are not labelled; label them with labels.label(ro, cat, judge) first")
+    labels, min_count = axis_filter(params)
+    store = Store("axis", {"rollouts": ro.key, "labels": ro.labels_key, "filter": labels, "min_count": min_count})
+    axis_file, cal_file = store.path / "axis.safetensors", store.path / "calibration.safetensors"
+    if axis_file.exists() and cal_file.exists():
+        axis = Axis.load(axis_file)
+        tensors, meta = load_tensors(cal_file)
+        axis.calibration = Calibration(tensors["projections"], json.loads(meta["layers"]))
+        return axis
+    fully = role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count)
+    defaults = ro.acts[torch.tensor((ro.table["group"] == "default").to_numpy())]
+    axis = contrast_axis(defaults, fully.vectors, ro.layers, model=ro.model, method=AXIS_METHOD,
+                         info={"rollouts": ro.key, "labels_key": ro.labels_key, "labels": labels, "min_count": min_count,
+                               "n_fully_vectors": len(fully.names), "n_default_rollouts": len(defaults)})
+    cal = calibrate(axis, ro.acts, ro.layers)
+    # a summary of the calibration for readers of the file; thresholds come from axis.calibration
+    axis.info["percentiles"] = {str(layer): {str(p): v for p, v in q.items()} for layer, q in cal.percentiles((1, 25, 50, 75)).items()}
+    atomic_save_tensors(cal_file, {"projections": cal.projections}, {"layers": json.dumps(cal.layers)})
+    axis.save(axis_file)
+    axis.calibration = cal
+    return axis
+
+
+def persona_space(
+    model: str | tuple[Any, Any, ModelSpec],
+    preset: str | PersonaSpacePreset = "book",
+    *,
+    judge: Any = None,
+    catalogue: Catalogue | str | Path | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> PersonaSpace:
+    """The persona space of one model: rollouts, labels, role vectors, default, axis, calibration.
+
+    Args:
+        model: a name for ``models.load_model`` (embedded short name, local folder, hub id), or
+            the ``(model, tokenizer, spec)`` it returned (the chapters load the model once and
+            use it afterwards).
+        preset: ``"tiny"``, ``"quick"``, ``"book"``, ``"paper"`` or a ``PersonaSpacePreset``.
+        judge: labels the role rollouts (default ``judge.OfflineJudge()``); anything with
+            ``judge(role_name, role_description, responses)`` and ``identity()``.
+        catalogue: a ``Catalogue``, a folder in the paper's release layout, or ``None`` for the
+            book's catalogue.
+        seed: sampling seed of the rollouts.
+    """
+    lm, tok, spec = load_model(model) if isinstance(model, str) else model
+    params = _as_preset(preset)
+    cat = catalogue if isinstance(catalogue, Catalogue) else load_catalogue(catalogue)
+    ro = persona_rollouts(lm, tok, spec, cat, params, judge=judge, seed=seed, progress=progress)
+    labels, min_count = axis_filter(params)
+    axis = get_axis(ro, params)
+    assert axis.calibration is not None
+    return PersonaSpace(spec=spec, preset=params, rollouts=ro,
+                        role_vectors=role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count),
+                        default_vector=default_vector(ro.table, ro.acts), axis=axis, calibration=axis.calibration)
