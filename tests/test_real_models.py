@@ -45,6 +45,20 @@ def test_greedy_matches_hf_generate(smollm) -> None:
     assert hf[: len(res.tokens[0])] == res.tokens[0]
 
 
+def test_bf16_greedy_equals_the_reference_loop(smollm) -> None:
+    """The decode loop of engine 2 gives the loop of engine 1's greedy tokens on the real model
+    (5 prompts in 2 slots: rows refilled, then dropped)."""
+    model, tok, spec = smollm
+    prompts = [prompt_ids(tok, spec, s, [q]) for s in (None, "You are a whale.", "You are a tax accountant.")
+               for q in ("Who are you?", "What do you fear?")][:5]
+    s = Sampling(temperature=0, max_new_tokens=12)
+    new = generate(model, tok, prompts, s, batch_size=2)
+    ref = generate(model, tok, prompts, s, batch_size=2, engine="reference")
+    assert new.tokens == ref.tokens
+    rel = (new.acts - ref.acts).norm(dim=-1) / ref.acts.norm(dim=-1)
+    assert rel.max() < 0.03, rel.max()
+
+
 def test_cap_floor_holds_on_a_real_model(smollm) -> None:
     model, tok, spec = smollm
     ids = torch.tensor([prompt_ids(tok, spec, "You are a ghost.", ["Where are you?"])])

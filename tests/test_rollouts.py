@@ -147,7 +147,6 @@ def test_finished_rows_are_never_fed_and_refill_keeps_prompt_order(model) -> Non
     in prompt order with activations equal to a teacher-forced pass."""
     from persona_axis.decode import decode
 
-    tok = CharTokenizer()
     prompts = _prompts(11)
     gen = torch.Generator().manual_seed(4)
     s = Sampling(temperature=1.0, top_p=1.0, top_k=128, max_new_tokens=10)
