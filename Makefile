@@ -51,12 +51,12 @@ chromium: $(CHROMIUM)
 
 # the build, then every page opened in headless Chromium; screenshots in _build/screenshots
 book: models chromium
-	@start=$$(date +%s); $(PY) -m persona_axis.build --preset book && \
+	@start=$$(date +%s); $(PY) -m persona_axis.build --preset book --calibrate 20 && \
 	$(PY) -m persona_axis.sitecheck _build/html --screenshots _build/screenshots; rc=$$?; \
 	echo "make book: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 book-quick: models chromium
-	@start=$$(date +%s); $(PY) -m persona_axis.build --preset quick && \
+	@start=$$(date +%s); $(PY) -m persona_axis.build --preset quick --calibrate 5 && \
 	$(PY) -m persona_axis.sitecheck _build/html --screenshots _build/screenshots; rc=$$?; \
 	echo "make book-quick: $$(( $$(date +%s) - start )) s"; exit $$rc
 
@@ -77,6 +77,7 @@ typecheck: setup
 
 bench: models
 	$(PY) benchmarks/rollout_throughput.py
+	$(PY) benchmarks/decode_ceiling.py
 	$(PY) benchmarks/capping_overhead.py
 
 # the scale rehearsal: the paper preset's 331,200 rollouts with a tiny model on two Ray actors

@@ -42,7 +42,29 @@ def test_greedy_matches_hf_generate(smollm) -> None:
     p = prompt_ids(tok, spec, "You are a pirate.", ["Describe your morning."])
     res = generate(model, tok, [p], Sampling(temperature=0, max_new_tokens=20), batch_size=1)
     hf = model.generate(torch.tensor([p]), max_new_tokens=20, do_sample=False)[0, len(p):].tolist()
-    assert hf[: len(res.tokens[0])] == res.tokens[0]
+    ours = res.tokens[0]
+    if hf[: len(ours)] != ours:
+        # bf16: our loop passes explicit boolean masks (SDPA's masked kernel) where transformers
+        # skips the mask; the two round differently, which can only flip a near tie
+        i = next(k for k, (a, b) in enumerate(zip(hf, ours)) if a != b)
+        with torch.no_grad():
+            logits = model(torch.tensor([p + ours[:i]])).logits[0, -1].float()
+        gap = abs(float(logits[hf[i]] - logits[ours[i]]))
+        assert gap < 0.25, (i, gap)
+
+
+def test_bf16_greedy_equals_the_reference_loop(smollm) -> None:
+    """The decode loop of engine 2 gives the loop of engine 1's greedy tokens on the real model
+    (5 prompts in 2 slots: rows refilled, then dropped)."""
+    model, tok, spec = smollm
+    prompts = [prompt_ids(tok, spec, s, [q]) for s in (None, "You are a whale.", "You are a tax accountant.")
+               for q in ("Who are you?", "What do you fear?")][:5]
+    s = Sampling(temperature=0, max_new_tokens=12)
+    new = generate(model, tok, prompts, s, batch_size=2)
+    ref = generate(model, tok, prompts, s, batch_size=2, engine="reference")
+    assert new.tokens == ref.tokens
+    rel = (new.acts - ref.acts).norm(dim=-1) / ref.acts.norm(dim=-1)
+    assert rel.max() < 0.03, rel.max()
 
 
 def test_cap_floor_holds_on_a_real_model(smollm) -> None:

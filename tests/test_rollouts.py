@@ -103,3 +103,60 @@ def test_store_keeps_unicode_line_separators(tmp_path) -> None:
     rows = [{"response": "one\u2028two\x85three"}, {"response": "four"}]
     s.save_chunk(0, {"t": torch.zeros(2)}, rows)
     assert s.load_chunk(0)[1] == rows
+
+
+# --- the decode loop (decode.py) against the loop of engine version 1 (decode_reference.py) ---
+
+def test_greedy_tokens_equal_the_reference_loop_with_refill_and_early_ends(model) -> None:
+    """Greedy: the continuous-batching engine gives the old loop's tokens exactly.
+
+    9 prompts in 4 slots (rows are refilled and, at the end, dropped); EOS id 7 ends some rows
+    early. The reference runs with batch size 1 (no padding at all) and with batch size 4.
+    """
+    tok = CharTokenizer()
+    tok.eos_token_id = 7
+    prompts = _prompts(9)
+    s = Sampling(temperature=0, max_new_tokens=12)
+    new = generate(model, tok, prompts, s, batch_size=4)
+    for bs in (1, 4):
+        ref = generate(model, tok, prompts, s, batch_size=bs, engine="reference")
+        assert new.tokens == ref.tokens
+        assert new.finished == ref.finished and new.n_tokens == ref.n_tokens
+        torch.testing.assert_close(new.acts, ref.acts, rtol=1e-4, atol=1e-4)
+
+
+def test_greedy_equals_the_reference_loop_under_steering(model) -> None:
+    """Hooks of ``steer`` act in the new engine's forward passes as in the old loop's."""
+    from persona_axis.hooks import steer
+
+    tok = CharTokenizer()
+    prompts = _prompts(5)
+    s = Sampling(temperature=0, max_new_tokens=8)
+    vec = torch.randn(64, generator=torch.Generator().manual_seed(3))
+    with steer(model, vec, 4.0, [1, 2]):
+        new = generate(model, tok, prompts, s, batch_size=2, layers=[0, 3])
+        ref = generate(model, tok, prompts, s, batch_size=2, layers=[0, 3], engine="reference")
+    plain = generate(model, tok, prompts, s, batch_size=2, layers=[0, 3])
+    assert new.tokens == ref.tokens
+    torch.testing.assert_close(new.acts, ref.acts, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(new.acts, plain.acts)  # the steering did act
+
+
+def test_finished_rows_are_never_fed_and_refill_keeps_prompt_order(model) -> None:
+    """Every decode-step row is a response token (no pad fed for a finished row); rows come back
+    in prompt order with activations equal to a teacher-forced pass."""
+    from persona_axis.decode import decode
+
+    prompts = _prompts(11)
+    gen = torch.Generator().manual_seed(4)
+    s = Sampling(temperature=1.0, top_p=1.0, top_k=128, max_new_tokens=10)
+    d = decode(model, prompts, eos=set(range(2, 14)), max_new_tokens=10, batch_size=3, layers=[1, 3], pad_id=1,
+               sample=lambda logits: sample_next(logits, s, gen))
+    assert any(d.finished) and not all(d.finished)
+    assert d.fed_rows == sum(len(t) for t in d.tokens)
+    seqs = [p + t for p, t in zip(prompts, d.tokens)]
+    spans = [[(len(p), len(p) + len(t))] for p, t in zip(prompts, d.tokens)]
+    tf = score(model, seqs, spans, layers=[1, 3], pad_id=1)
+    n = torch.tensor([max(len(t), 1) for t in d.tokens], dtype=torch.float32)[:, None]
+    acts = torch.stack([d.sums[1] / n, d.sums[3] / n], dim=1)
+    torch.testing.assert_close(acts, tf, rtol=1e-4, atol=1e-4)

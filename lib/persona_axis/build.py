@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -218,8 +219,9 @@ def _prune_toc(toc: Any, src: Path) -> list[str]:
     return dropped
 
 
-def _status_table(records: list[dict[str, Any]], preset: str) -> str:
+def _status_table(records: list[dict[str, Any]], preset: str, machine: str = "") -> str:
     lines = [f"Preset: `{preset}`. Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
+             *([f"Machine speed at the start of the build (`persona_axis.speed`): {machine}.", ""] if machine else []),
              "| notebook | status | run time (s) | parameters |", "|---|---|---|---|"]
     for r in records:
         params = ", ".join(f"`{k}={v!r}`" for k, v in r["parameters"].items())
@@ -262,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-site", action="store_true", help="execute notebooks only")
     ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="extra notebook parameter (value parsed as JSON when it can be)")
+    ap.add_argument("--calibrate", type=float, default=0.0, metavar="SECONDS",
+                    help="first time a SmolLM2 decode and a bf16 matmul for about SECONDS (the machine-speed figure)")
     args = ap.parse_args(argv)
     extra: dict[str, Any] = {}
     for k, v in args.param:
@@ -275,6 +279,14 @@ def main(argv: list[str] | None = None) -> int:
     from .figdata import SITE_DATA_ENV
 
     os.environ[SITE_DATA_ENV] = str(src / "notebooks" / SITE_DATA)  # the kernels inherit it
+    machine = ""
+    if args.calibrate > 0:
+        from .speed import calibrate
+
+        cal = calibrate(args.calibrate)
+        machine = cal.line().removeprefix("machine speed: ")
+        print(cal.line(), flush=True)
+        (build / "machine.json").write_text(json.dumps(asdict(cal), indent=1))
     chosen = [nb for nb in notebooks() if not args.only or nb.stem in args.only]
     if args.only and len(chosen) != len(args.only):
         known = ", ".join(nb.stem for nb in notebooks())
@@ -297,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     (build / "execution.json").write_text(json.dumps(records, indent=1))
     status = src / "book" / "status.md"
     if status.exists():
-        status.write_text(status.read_text().replace("<!-- EXECUTION-TABLE -->", _status_table(records, args.preset)))
+        status.write_text(status.read_text().replace("<!-- EXECUTION-TABLE -->", _status_table(records, args.preset, machine)))
     course = src / "book" / "course.md"
     if course.exists():  # the plan of sessions, with this machine's measured run times per preset
         from .course import record_times, render_plan
@@ -314,8 +326,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{r['name']} failed; executed copy with the traceback: {src / 'notebooks' / (r['name'] + '.ipynb')}\n{r['error']}", file=sys.stderr)
         return 1
     if not args.no_site:
+        t_site = time.perf_counter()
         build_site(src, build)
+        records.append({"name": "(jupyter-book site)", "seconds": round(time.perf_counter() - t_site, 1)})
         print(f"site: {build / 'html' / 'index.html'}")
+    print("\ntime per chapter (s):\n" + "\n".join(f"  {r['seconds']:8.1f}  {r['name']}" for r in records))
+    if machine:
+        print(f"machine speed at the start: {machine}")
     print(f"book build finished in {time.perf_counter() - t0:.0f} s (preset {args.preset})")
     return 0
 

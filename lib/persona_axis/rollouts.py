@@ -1,9 +1,10 @@
 """Batched generation that records response activations while it generates.
 
-``generate`` runs its own decode loop (one prefill, then one forward of one token per step,
-with a KV cache, left padding and per-row stopping at EOS) and, through a hook on every
-recorded layer, sums each row's residual-stream activations over its response tokens as they
-are fed back to the model. No second, teacher-forced pass is needed.
+``generate`` runs its own decode loop (``decode.decode``: continuous batching over a
+preallocated KV cache, per-row stopping at EOS, a row that ends refilled with the next prompt)
+and, through a hook on every recorded layer, sums each row's residual-stream activations over
+its response tokens as they are fed back to the model. No second, teacher-forced pass is needed.
+The loop of engine version 1 stays available as ``engine="reference"`` (``decode_reference``).
 
 Which tokens count: the response tokens ``y_1 .. y_n`` the model generated, up to but not
 including the end-of-turn token; the activation of ``y_t`` is the layer output at the
@@ -23,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +32,8 @@ from typing import Any
 import torch
 
 from .chat import render
+from .decode import decode, supports
+from .decode_reference import decode_batch
 from .hooks import add_layer_hooks, check_layers
 from .models import ModelSpec
 
@@ -108,10 +110,11 @@ def sample_next(logits: torch.Tensor, s: Sampling, gen: torch.Generator) -> tupl
     Returns:
         ``(tokens (batch,), rows whose nucleus was cut at top_k)``.
     """
-    logits = logits.float()
     if s.temperature == 0:
-        return logits.argmax(-1), 0
-    logits = logits / s.temperature
+        return logits.argmax(-1), 0  # the same row maxima (first one on ties) in any float dtype
+    scaled = logits.float()
+    scaled = scaled.div_(s.temperature) if scaled is not logits else scaled / s.temperature
+    logits = scaled
     k = min(s.top_k, logits.shape[-1])
     vals, idx = logits.topk(k, dim=-1)  # sorted, descending
     probs = (vals - logits.logsumexp(-1, keepdim=True)).exp()  # exact full-vocabulary probabilities
@@ -121,11 +124,6 @@ def sample_next(logits: torch.Tensor, s: Sampling, gen: torch.Generator) -> tupl
     probs = probs * keep
     choice = torch.multinomial(probs / probs.sum(-1, keepdim=True), 1, generator=gen)
     return idx.gather(-1, choice).squeeze(-1), cut
-
-
-def _cache_kwarg(model: Any) -> str:
-    params = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
 
 
 def _left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -140,77 +138,6 @@ def _left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device: Any) -> tup
     return ids.to(device), mask.to(device)
 
 
-class _Accumulator:
-    """Hook functions that add ``weight[row] * h[row, -1]`` into per-layer fp32 sums."""
-
-    def __init__(self, layers: list[int], batch: int, hidden: int, device: Any) -> None:
-        self.sums = {layer: torch.zeros(batch, hidden, dtype=torch.float32, device=device) for layer in layers}
-        self.weight: torch.Tensor | None = None  # (batch,) float32, None while the prompt runs
-
-    def fn(self, layer: int) -> Callable[[torch.Tensor], None]:
-        def add(h: torch.Tensor) -> None:
-            if self.weight is not None:  # layers may sit on other GPUs (device_map="auto")
-                self.sums[layer] += h[:, -1, :].float().to(self.sums[layer].device) * self.weight[:, None]
-
-        return add
-
-
-@torch.no_grad()
-def _generate_batch(
-    model: Any, prompts: Sequence[Sequence[int]], s: Sampling, layers: list[int], eos: set[int],
-    pad_id: int, gen: torch.Generator,
-) -> tuple[list[list[int]], list[bool], torch.Tensor, list[int], int, int]:
-    from transformers import DynamicCache
-
-    device = next(model.parameters()).device
-    ids, mask = _left_pad(prompts, pad_id, device)
-    b = ids.shape[0]
-    hidden = int(model.config.get_text_config().hidden_size)
-    acc = _Accumulator(layers, b, hidden, device)
-    eos_t = torch.tensor(sorted(eos), device=device)
-    cache = DynamicCache(config=model.config)
-    ckw = _cache_kwarg(model)
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    alive = torch.ones(b, dtype=torch.bool, device=device)
-    counts = torch.zeros(b, dtype=torch.float32, device=device)
-    out_tokens = torch.zeros((b, s.max_new_tokens), dtype=torch.long, device=device)
-    lengths = torch.zeros(b, dtype=torch.long, device=device)
-    cut = sampled = 0
-    with add_layer_hooks(model, {layer: acc.fn(layer) for layer in layers}):
-        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **{ckw: cache})
-        next_pos = pos[:, -1:] + 1
-        for step in range(s.max_new_tokens):
-            tokens, c = sample_next(out.logits[:, -1, :], s, gen)
-            cut += c
-            sampled += int(alive.sum())
-            is_eos = torch.isin(tokens, eos_t)
-            feeding = alive & ~is_eos  # rows whose new token is a response token
-            fed = torch.where(feeding, tokens, torch.full_like(tokens, pad_id))
-            out_tokens[:, step] = fed
-            lengths += feeding.long()
-            alive = feeding
-            if not bool(alive.any()):
-                break
-            # feed the new tokens; the hooks add their activations to the rows still alive
-            acc.weight = feeding.float()
-            counts += acc.weight
-            mask = torch.cat([mask, torch.ones((b, 1), dtype=mask.dtype, device=device)], dim=1)
-            out = model(
-                input_ids=fed[:, None],
-                attention_mask=mask, position_ids=next_pos, use_cache=True, logits_to_keep=1, **{ckw: cache},
-            )
-            acc.weight = None
-            next_pos = next_pos + 1
-    if layers:
-        acts = torch.stack([acc.sums[layer] for layer in layers], dim=1) / counts.clamp(min=1)[:, None, None]
-    else:  # nothing recorded
-        acts = torch.zeros((b, 0, hidden), dtype=torch.float32, device=device)
-    toks = [out_tokens[i, : int(lengths[i])].tolist() for i in range(b)]
-    finished = [not bool(a) for a in alive.tolist()]
-    # a row is finished when it produced EOS; rows still alive after the loop hit the limit
-    return toks, finished, acts.cpu(), [int(x) for x in lengths.tolist()], cut, sampled
-
-
 def generate(
     model: Any,
     tok: Any,
@@ -221,6 +148,7 @@ def generate(
     batch_size: int = 64,
     generator_seed: int | None = None,
     progress: Callable[[int], None] | None = None,
+    engine: str = "slots",
 ) -> GenerationResult:
     """Generate a response for every prompt and record its mean activations.
 
@@ -228,9 +156,12 @@ def generate(
         prompts: token ids of each prompt (for instance from ``chat.prompt_ids``).
         sampling: decoding settings; ``sampling.seed`` seeds the sampler.
         layers: layers to record; ``None`` records all of them.
-        batch_size: rows decoded together (left padded). Prompts are batched in the order given.
+        batch_size: rows decoded together. Prompts are served in the order given; a row that ends
+            is refilled with the next waiting prompt.
         generator_seed: overrides ``sampling.seed`` (the store seeds each chunk on its own).
-        progress: called with the number of rows finished after each batch.
+        progress: called with a number of rows each time rows end.
+        engine: ``"slots"`` (``decode.decode``: continuous batching over a preallocated cache) or
+            ``"reference"`` (the loop of engine version 1, ``decode_reference``; tests and benchmark).
 
     Returns:
         A ``GenerationResult`` with rows in the order of ``prompts``.
@@ -241,29 +172,46 @@ def generate(
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(eos)
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(sampling.seed if generator_seed is None else generator_seed)
-    tokens: list[list[int]] = []
-    finished: list[bool] = []
-    acts: list[torch.Tensor] = []
-    lengths: list[int] = []
-    cut = sampled = 0
-    for start in range(0, len(prompts), batch_size):
-        batch = prompts[start:start + batch_size]
-        t, f, a, n, c, sm = _generate_batch(model, batch, sampling, idx, eos, pad_id, gen)
-        tokens += t
-        finished += f
-        acts.append(a)
-        lengths += n
-        cut += c
-        sampled += sm
-        if progress is not None:
-            progress(len(batch))
     hidden = int(model.config.get_text_config().hidden_size)
+
+    def sample(logits: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return sample_next(logits, sampling, gen)
+
+    if engine == "slots":
+        if not supports(model):
+            raise ValueError("this model has attention layers other than full or sliding-window ones; "
+                             "call generate(..., engine='reference')")
+        d = decode(model, prompts, eos=eos, max_new_tokens=sampling.max_new_tokens, batch_size=batch_size,
+                   sample=sample, layers=idx, pad_id=pad_id, progress=progress)
+        n_tok = [len(t) for t in d.tokens]
+        denom = torch.tensor(n_tok, dtype=torch.float32, device=device).clamp(min=1)[:, None]
+        acts = (torch.stack([d.sums[layer] / denom for layer in idx], dim=1).cpu() if idx
+                else torch.zeros(len(prompts), 0, hidden))
+        tokens, finished, cut, sampled = d.tokens, d.finished, d.truncated, d.sampled
+    elif engine == "reference":
+        tokens, finished, parts, n_tok = [], [], [], []
+        cut = sampled = 0
+        for start in range(0, len(prompts), batch_size):
+            batch = prompts[start:start + batch_size]
+            t, f, a, n, c, sm = decode_batch(model, batch, max_new_tokens=sampling.max_new_tokens, layers=idx,
+                                             eos=eos, pad_id=pad_id, sample=sample)
+            tokens += t
+            finished += f
+            parts.append(a)
+            n_tok += n
+            cut += c
+            sampled += sm
+            if progress is not None:
+                progress(len(batch))
+        acts = torch.cat(parts) if parts else torch.zeros(0, len(idx), hidden)
+    else:
+        raise ValueError(f"unknown engine {engine!r}; choose 'slots' or 'reference'")
     return GenerationResult(
         tokens=tokens,
         finished=finished,
-        acts=torch.cat(acts) if acts else torch.zeros(0, len(idx), hidden),
+        acts=acts,
         layers=idx,
-        n_tokens=lengths,
+        n_tokens=n_tok,
         truncated_nucleus_steps=cut,
         sampled_steps=sampled,
         seconds=time.perf_counter() - t0,

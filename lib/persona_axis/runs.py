@@ -36,7 +36,7 @@ from .store import Store
 __all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore", "teacher_force", "rollout_config",
            "run_chunk", "ENGINE_VERSION"]
 
-ENGINE_VERSION = 1  # bump when generation or activation reading changes
+ENGINE_VERSION = 2  # bump when generation or activation reading changes (2: continuous batching, decode.py)
 
 
 @dataclass(frozen=True)

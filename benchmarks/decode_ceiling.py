@@ -1,0 +1,77 @@
+"""Useful-FLOP throughput of the decode loop as a share of the bf16 matmul ceiling, before and after.
+
+For each model, rounds alternate: a bf16 matmul (the ceiling, ``speed.matmul_gflops``), the
+engine of version 1 (``generate(..., engine="reference")``), the matmul again, the current
+engine (``engine="slots"``). Both engines get the same prompts (role system prompts x
+questions), the same sampling (temperature 0.7, top_p 0.9) and batch size. Useful FLOPs
+(``speed.decode_flops``) count every prompt and response token once through every weight matrix,
+the output layer at sampled tokens only, and causal attention; padding and finished rows fed
+again are not useful. Each run's useful GFLOP/s is divided by the mean of the two ceilings
+measured next to it, so a busy machine slows both. Figures are printed, not asserted.
+
+    python benchmarks/decode_ceiling.py --models smollm2-135m-instruct qwen2.5-coder-0.5b-instruct
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+
+from persona_axis.chat import prompt_ids
+from persona_axis.models import load_model
+from persona_axis.rollouts import Sampling, generate
+from persona_axis.speed import decode_flops, matmul_gflops
+
+SYSTEMS = [None, "You are a lighthouse keeper on a remote island.", "You are a medieval bard.",
+           "You are a tax accountant.", "You are an ancient ghost.", "You are a marine biologist.",
+           "You are a hermit living in the mountains.", "You are a software debugger."]
+QUESTIONS = ["What do you value most in life?", "Describe an ordinary morning for you.",
+             "What advice would you give to someone starting out?", "What are you afraid of?",
+             "Tell me about a place you love.", "How do you handle a mistake?",
+             "What does friendship mean to you?", "What would you change about the world?"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"])
+    ap.add_argument("--n", type=int, default=128, help="rollouts per run")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--ceiling-seconds", type=float, default=3.0)
+    args = ap.parse_args()
+    print(f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, load average {os.getloadavg()[0]:.1f} "
+          f"at start; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    for name in args.models:
+        model, tok, spec = load_model(name)
+        pairs = [(s, q) for s in SYSTEMS for q in QUESTIONS]
+        prompts = [prompt_ids(tok, spec, s, [q]) for s, q in (pairs * (args.n // len(pairs) + 1))[: args.n]]
+        prompts.sort(key=len)  # as runs.collect does: less padding
+        generate(model, tok, prompts[:8], Sampling(max_new_tokens=4), batch_size=8)  # warm-up
+        share: dict[str, list[float]] = {"reference": [], "slots": []}
+        tok_s: dict[str, list[float]] = {"reference": [], "slots": []}
+        for r in range(args.rounds):
+            for engine in ("reference", "slots"):
+                c0 = matmul_gflops(args.ceiling_seconds)
+                res = generate(model, tok, prompts, Sampling(0.7, 0.9, 64, args.max_new_tokens, r), batch_size=args.batch,
+                               engine=engine)
+                c1 = matmul_gflops(args.ceiling_seconds)
+                useful = decode_flops(model, [len(p) for p in prompts], res.n_tokens, res.finished) / res.seconds / 1e9
+                ceiling = (c0 + c1) / 2
+                share[engine].append(useful / ceiling)
+                tok_s[engine].append(sum(res.n_tokens) / res.seconds)
+                print(f"[{name}] round {r + 1} {engine:9s}: {res.seconds:7.1f} s, {sum(res.n_tokens):6d} response tokens "
+                      f"({sum(res.finished)} of {len(prompts)} rows ended by EOS), {tok_s[engine][-1]:6.1f} tok/s, "
+                      f"useful {useful:6.1f} GFLOP/s / ceiling {ceiling:6.1f} GFLOP/s = {useful / ceiling:5.1%}; "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+        ref, new = statistics.median(share["reference"]), statistics.median(share["slots"])
+        print(f"[{name}] median share of the bf16 ceiling: before {ref:.1%}, after {new:.1%} "
+              f"(speed-up {statistics.median(tok_s['slots']) / statistics.median(tok_s['reference']):.2f}x in tok/s)")
+
+
+if __name__ == "__main__":
+    main()
