@@ -28,7 +28,7 @@ from .stats import MIN_RESAMPLES, Interval, Reliability
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["bootstrap_many", "space_intervals", "axis_pc1_intervals"]
+__all__ = ["bootstrap_many", "percentile_intervals", "space_intervals", "axis_pc1_intervals"]
 
 
 def bootstrap_many(n_units: int, statistics: Callable[[np.ndarray], dict[str, float]], *, unit: str,
@@ -54,13 +54,27 @@ def bootstrap_many(n_units: int, statistics: Callable[[np.ndarray], dict[str, fl
         for _ in range(n_resamples):
             for k, v in statistics(rng.integers(0, n_units, n_units)).items():
                 draws[k].append(float(v))
+    return percentile_intervals(estimate, draws, unit=unit, n_units=n_units, n_resamples=n_resamples, level=level,
+                                seed=seed)
+
+
+def percentile_intervals(estimate: dict[str, float], draws: dict[str, list[float]], *, unit: str,
+                         n_units: int | dict[str, int], n_resamples: int, level: float = 0.95, seed: int = 0,
+                         paired: bool = False) -> dict[str, Interval]:
+    """Percentile intervals from bootstrap draws: ``{name: Interval}``.
+
+    Non-finite draws drop out of their own interval; with fewer than half of ``n_resamples``
+    finite draws left, the bounds are NaN (the statistic is not defined often enough to rate).
+    ``n_units``: one count for every statistic, or one per name.
+    """
     out = {}
     for k, values in draws.items():
         arr = np.asarray(values)
         arr = arr[np.isfinite(arr)]
         lo, hi = (np.quantile(arr, [(1 - level) / 2, (1 + level) / 2]) if len(arr) >= n_resamples / 2
                   else (math.nan, math.nan))
-        out[k] = Interval(float(estimate[k]), float(lo), float(hi), level, len(arr), unit, n_units, seed)
+        n = n_units[k] if isinstance(n_units, dict) else n_units
+        out[k] = Interval(float(estimate[k]), float(lo), float(hi), level, len(arr), unit, n, seed, paired)
     return out
 
 

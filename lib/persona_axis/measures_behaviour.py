@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .measures import bootstrap_many
+from .measures import bootstrap_many, percentile_intervals
 from .stats import MIN_RESAMPLES, Interval, Reliability
 
 __all__ = ["drift_intervals", "steering_shift", "capping_intervals", "retest_reliability"]
@@ -143,14 +143,8 @@ def capping_intervals(answers: Any, setting: str, *, baseline: str = "uncapped",
             draws[k].append(v)
     n_units = {"harm_reduction": len(pairs["jailbreak"]),
                "capability_change": sum(len(pairs[s]) for s in capability_sets if s in pairs)}
-    out = {}
-    for k, values in draws.items():
-        arr = np.asarray(values)
-        arr = arr[np.isfinite(arr)]
-        lo, hi = (np.quantile(arr, [(1 - level) / 2, (1 + level) / 2]) if len(arr) >= n_resamples / 2
-                  else (math.nan, math.nan))
-        out[k] = Interval(float(est[k]), float(lo), float(hi), level, len(arr), "prompts", n_units[k], seed, True)
-    return out
+    return percentile_intervals(est, draws, unit="prompts", n_units=n_units, n_resamples=n_resamples, level=level,
+                                seed=seed, paired=True)
 
 
 def retest_reliability(first: Any, second: Any) -> Reliability:

@@ -33,7 +33,7 @@ import torch
 
 from .chat import render
 from .decode import decode, supports
-from .decode_reference import decode_batch
+from .decode_reference import _left_pad, decode_batch
 from .hooks import add_layer_hooks, check_layers
 from .models import ModelSpec
 
@@ -124,18 +124,6 @@ def sample_next(logits: torch.Tensor, s: Sampling, gen: torch.Generator) -> tupl
     probs = probs * keep
     choice = torch.multinomial(probs / probs.sum(-1, keepdim=True), 1, generator=gen)
     return idx.gather(-1, choice).squeeze(-1), cut
-
-
-def _left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for i, p in enumerate(prompts):
-        if len(p) == 0:
-            raise ValueError(f"prompt {i} is empty")
-        ids[i, width - len(p):] = torch.tensor(list(p))
-        mask[i, width - len(p):] = 1
-    return ids.to(device), mask.to(device)
 
 
 def generate(
