@@ -147,3 +147,13 @@ def test_library_never_reads_the_checkout_path() -> None:
         if "__file__" in text and ("parents[" in text or ".parent.parent" in text):
             offenders.append(name)
     assert not offenders, f"modules that find the checkout from __file__: {offenders}"
+
+
+def test_no_exported_name_shadows_a_submodule() -> None:
+    """``from persona_axis import capping`` must give the module, not a re-exported function."""
+    import pkgutil
+
+    import persona_axis
+
+    subs = {m.name for m in pkgutil.iter_modules(persona_axis.__path__)}
+    assert not set(persona_axis.__all__) & subs

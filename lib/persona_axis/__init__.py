@@ -66,7 +66,6 @@ _EXPORTS: dict[str, str] = {
     "CapSetting": "capping",
     "CapPlan": "capping",
     "plan_cap": "capping",
-    "capping": "capping",
     "DriftMonitor": "drift",
     "DriftReport": "drift",
     "converse": "drift",
@@ -103,7 +102,6 @@ __all__ = [
     "artifacts_dir",
     "calibrate",
     "cap",
-    "capping",
     "collect",
     "contrast_axis",
     "converse",
@@ -152,7 +150,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .axis import Axis, Calibration, calibrate, contrast_axis, threshold
-    from .capping import CapPlan, CapSetting, capping, plan_cap
+    from .capping import CapPlan, CapSetting, plan_cap
     from .catalogue import Catalogue, load_catalogue
     from .drift import DriftMonitor, DriftReport, converse
     from .hooks import cap, find_layers, record, steer
