@@ -26,13 +26,8 @@ from persona_axis.models import load_model
 from persona_axis.rollouts import Sampling, generate
 from persona_axis.speed import decode_flops, matmul_gflops
 
-SYSTEMS = [None, "You are a lighthouse keeper on a remote island.", "You are a medieval bard.",
-           "You are a tax accountant.", "You are an ancient ghost.", "You are a marine biologist.",
-           "You are a hermit living in the mountains.", "You are a software debugger."]
-QUESTIONS = ["What do you value most in life?", "Describe an ordinary morning for you.",
-             "What advice would you give to someone starting out?", "What are you afraid of?",
-             "Tell me about a place you love.", "How do you handle a mistake?",
-             "What does friendship mean to you?", "What would you change about the world?"]
+# the same prompts as the rollout-throughput benchmark (this folder is on sys.path when a script runs)
+from rollout_throughput import QUESTIONS, SYSTEMS
 
 
 def main() -> None:
