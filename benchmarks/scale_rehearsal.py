@@ -144,7 +144,7 @@ def main() -> None:
     rss_at: dict[float, float] = {}
     print(f"{len(jobs):,} rollouts ({len(cat.roles)} roles x 5 prompts x {args.questions} questions + 5 default prompts x "
           f"{args.questions}), {n_chunks} chunks of {args.chunk_size}, {args.actors} Ray actors (1 CPU, 1 torch thread each), "
-          f"{args.max_new_tokens} new tokens, layers {layers} of {N_LAYERS} stored in bf16; machine shared with other work",
+          f"{args.max_new_tokens} new tokens, layers {layers} of {N_LAYERS} stored in bf16; load average {os.getloadavg()[0]:.1f} at start",
           flush=True)
 
     def watch(stop_at: int | None):
