@@ -32,9 +32,9 @@ def test_rendered_page(art: Path, tmp_path: Path) -> None:
     (staged / "02_assistant_axis.ipynb").write_text("{}")
     md = render_dashboard(notebooks_dir=staged, preset="tiny")
     lines = md.splitlines()
-    # 18 claims: 16 for two instruct models, 2 for the base model = 34 pairs; C8 is not rated (33 counted)
-    assert lines[0] == ("Of 33 claim-model pairs: **1 reproduced**, **1 partly**, **0 not reproduced here**, "
-                        "**1 inconclusive**, **30 not yet run**.")
+    # 20 claims: 18 for two instruct models, 2 for the base model = 38 pairs; C8 is not rated (37 counted)
+    assert lines[0] == ("Of 37 claim-model pairs: **1 reproduced**, **1 partly**, **0 not reproduced here**, "
+                        "**1 inconclusive**, **34 not yet run**.")
     assert '<th title="smollm2-135m-instruct">smollm2 135m instruct</th>' in md
     assert ('<td class="pa-cell pa-partly" title="smollm2-135m-instruct: 0.45 [0.31, 0.58] · partly '
             '(95% bootstrap interval, 2000 resamples of 40 roles)">0.45 [0.31, 0.58]</td>') in md

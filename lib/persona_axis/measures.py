@@ -237,7 +237,8 @@ def lowest_pair_intervals(per_model: Any, models: Sequence[str], column: str = "
 
 
 def composition_reliability(table: Any, acts: torch.Tensor, layers: Sequence[int], layer: int,
-                            component: torch.Tensor) -> Reliability:
+                            component: torch.Tensor, *, centre: bool = False,
+                            projection: bool = False) -> Reliability:
     """Split-half reliability of the roles' compositions on one component (a noise ceiling's input).
 
     Each role's rollouts are split in two halves, by system prompt when the run used more than
@@ -245,6 +246,9 @@ def composition_reliability(table: Any, acts: torch.Tensor, layers: Sequence[int
     against odd question id); each half gives the role a vector (the mean of its rollouts) and
     a composition (cosine with ``component``, held fixed). The halves' correlation over roles,
     stepped up by Spearman-Brown, is the reliability of a composition made from all rollouts.
+    ``centre=True``: each half's role vectors are centred on their own mean over roles first
+    (as ``space.compositions(..., centre=True)``); ``projection=True``: the scalar projection
+    ``<v, u> / |u|`` instead of the cosine (as the roles' positions on a contrast axis).
 
     Args:
         table: the rollouts' table (``group``, ``name``, ``prompt_index``, ``question_id``).
@@ -263,13 +267,19 @@ def composition_reliability(table: Any, acts: torch.Tensor, layers: Sequence[int
     x = acts[:, list(layers).index(layer)].double().numpy()
     u = component.double().numpy()
     u = u / np.linalg.norm(u)
-    a, b = [], []
+    va_, vb_ = [], []
     for name in dict.fromkeys(roles["name"]):
         rows = roles.index[roles["name"] == name].to_numpy()
         h = half[np.searchsorted(roles.index.to_numpy(), rows)]
         if (h == 0).any() and (h == 1).any():
-            va, vb = x[rows[h == 0]].mean(0), x[rows[h == 1]].mean(0)
-            a.append(float(va @ u / np.linalg.norm(va)))
-            b.append(float(vb @ u / np.linalg.norm(vb)))
+            va_.append(x[rows[h == 0]].mean(0))
+            vb_.append(x[rows[h == 1]].mean(0))
+    a, b = [], []
+    if va_:
+        ha, hb = np.stack(va_), np.stack(vb_)
+        if centre:
+            ha, hb = ha - ha.mean(0), hb - hb.mean(0)
+        for v, out in ((ha, a), (hb, b)):
+            out += (v @ u if projection else v @ u / np.clip(np.linalg.norm(v, axis=1), 1e-300, None)).tolist()
     what = "prompt" if by == "prompt_index" else "question"
     return split_half(np.array(a), np.array(b), halves=f"even vs odd {what}")

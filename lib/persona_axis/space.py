@@ -244,16 +244,22 @@ def compare_vector_sets(
                                       "cos(PC1, contrast axis)"])
 
 
-def compositions(vectors: RoleVectors, layer: int, components: torch.Tensor, k: int = 3) -> Any:
+def compositions(vectors: RoleVectors, layer: int, components: torch.Tensor, k: int = 3, *,
+                 centre: bool = False) -> Any:
     """Role composition of the first ``k`` components: ``DataFrame`` (role x ``PC1..PCk``) of cosines.
 
     Rows are named by role (with `` (label)`` appended for vectors of labels other than 3 or
     ``None``), so compositions from models of different hidden sizes line up by role.
+    ``centre=True`` takes the cosine of each vector minus the mean of all ``vectors`` at
+    ``layer`` (the paper's code; the PCA is fitted on these centred vectors); the default takes
+    the raw vector, whose component along the shared mean makes every cosine alike.
     """
     import pandas as pd
 
     names = [n if lab in (None, 3) else f"{n} ({lab})" for n, lab in zip(vectors.names, vectors.labels)]
     x = vectors.at(layer)
+    if centre:
+        x = x.float() - x.float().mean(0)
     return pd.DataFrame({f"PC{i + 1}": role_composition(x, components[i]).tolist() for i in range(min(k, len(components)))},
                         index=names)
 
