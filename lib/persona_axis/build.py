@@ -320,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     if dashboard.exists():  # from every saved result, also those of chapters this build did not run
         table = render_dashboard(notebooks_dir=src / "notebooks", preset=args.preset)
         dashboard.write_text(dashboard.read_text().replace("<!-- DASHBOARD -->", table))
+    sample_size = src / "book" / "sample-size.md"
+    if sample_size.exists():  # what would decide each inconclusive claim, timed at this build's speed figure
+        from .samplesize import render_sample_size
+
+        tok_s = json.loads((build / "machine.json").read_text())["tok_s"] if (build / "machine.json").exists() else None
+        sample_size.write_text(sample_size.read_text().replace(
+            "<!-- SAMPLE-SIZE -->", render_sample_size(preset=args.preset, tok_s=tok_s)))
     failed = [r for r in records if not r["ok"]]
     if failed:
         for r in failed:

@@ -1,0 +1,116 @@
+"""Chapter 3's measures: centred compositions, contrast-axis projections, subsets, trait scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from persona_axis.cross_model import ModelSpace, model_space, subset, trait_compositions, trait_scores
+from persona_axis.measures import composition_reliability
+from persona_axis.runs import Rollouts
+from persona_axis.space import RoleVectors
+
+
+def _rollouts(n_roles: int = 6, per: int = 4, d: int = 5, seed: int = 0) -> Rollouts:
+    g = torch.Generator().manual_seed(seed)
+    rows, acts = [], []
+    for r in range(n_roles):
+        for i in range(per):
+            rows.append({"group": "role", "name": f"r{r}", "prompt_index": i % 2, "question_id": i // 2})
+            acts.append(torch.randn(2, d, generator=g) + 3.0)
+    for i in range(3):
+        rows.append({"group": "default", "name": "default", "prompt_index": i, "question_id": 0})
+        acts.append(torch.randn(2, d, generator=g) + 5.0)
+    return Rollouts(pd.DataFrame(rows), torch.stack(acts).double(), [0, 1], "m", Path("."), "k")
+
+
+def test_centred_compositions_and_axis_projections_by_hand() -> None:
+    ro = _rollouts()
+    ms = model_space(ro, 1)
+    x = ms.vectors.at(1).double()
+    xc = x - x.mean(0)
+    pc1 = ms.pca.components[0].double()
+    want = (xc @ pc1) / (xc.norm(dim=1) * pc1.norm())
+    got = ms.compositions(centre=True)["PC1"].to_numpy()
+    np.testing.assert_allclose(got, want.numpy(), atol=1e-5)
+    raw = ms.compositions(centre=False)["PC1"].to_numpy()
+    np.testing.assert_allclose(raw, ((x @ pc1) / (x.norm(dim=1) * pc1.norm())).numpy(), atol=1e-5)
+    assert not np.allclose(raw, got)
+    # the axis: default minus mean role vector; projections are <v, u>, and the default projects above every mean
+    dv = ro.acts[ro.table["group"].to_numpy() == "default", 1].mean(0)
+    axis = dv - x.mean(0)
+    np.testing.assert_allclose(ms.axis.double().numpy(), axis.numpy(), atol=1e-5)
+    proj = ms.axis_projections()
+    np.testing.assert_allclose(proj["axis"].to_numpy(), (x @ axis / axis.norm()).numpy(), atol=1e-5)
+    assert float(dv @ axis / axis.norm()) > proj["axis"].mean()
+    assert list(proj.index) == [f"r{r}" for r in range(6)]
+
+
+def test_axis_uses_fully_vectors_only() -> None:
+    rv = RoleVectors(torch.tensor([[[1.0, 0.0]], [[0.0, 4.0]], [[3.0, 3.0]]]), ["a", "a", "b"], [3, 2, 3], [5, 5, 5], [0])
+    ms = ModelSpace("m", 0, rv, None, torch.tensor([10.0, 10.0]))  # type: ignore[arg-type]
+    assert ms.axis.tolist() == [8.0, 8.5]
+    assert list(ms.axis_projections().index) == ["a", "a (2)", "b"]
+    with pytest.raises(ValueError, match="no 'fully'"):
+        ModelSpace("m", 0, RoleVectors(rv.vectors[1:2], ["a"], [2], [5], [0]), None,  # type: ignore[arg-type]
+                   torch.zeros(2)).axis
+
+
+def test_subset_keeps_first_rollouts_of_each_role_and_all_defaults() -> None:
+    ro = _rollouts(n_roles=3, per=4)
+    s = subset(ro, 2)
+    assert len(s.table) == 3 * 2 + 3 and s.key == "k:first2"
+    assert s.table.groupby("name").size().to_dict() == {"default": 3, "r0": 2, "r1": 2, "r2": 2}
+    assert torch.equal(s.acts[0], ro.acts[0]) and torch.equal(s.acts[2], ro.acts[4])
+    assert len(subset(ro, 10).table) == len(ro.table)
+    with pytest.raises(ValueError, match="at least 1"):
+        subset(ro, 0)
+
+
+def test_trait_scores_align_with_rows() -> None:
+    table = pd.DataFrame({"name": ["b", "a", "b", "a"], "response": ["x", "yy", "zzz", ""]})
+
+    class Scorer:
+        def score(self, trait, responses):  # noqa: ANN001, ANN202
+            return [SimpleNamespace(score=None if not r else float(len(r) + trait.k)) for r in responses]
+
+    traits = [SimpleNamespace(name="a", k=10), SimpleNamespace(name="b", k=20)]
+    assert trait_scores(table, traits, Scorer()) == [21.0, 12.0, 23.0, None]
+    with pytest.raises(KeyError, match="not in the catalogue"):
+        trait_scores(table, traits[:1], Scorer())
+
+
+def test_trait_compositions_oriented_on_anchors() -> None:
+    g = torch.Generator().manual_seed(1)
+    v = torch.randn(5, 1, 4, generator=g)
+    tv = RoleVectors(v, ["calm", "t1", "t2", "t3", "t4"], [None] * 5, [1] * 5, [0])
+    c = trait_compositions(tv, 0)
+    assert c.loc["calm", "PC1"] >= 0 and list(c.columns) == ["PC1"]
+
+
+def test_reliability_of_centred_compositions_and_projections() -> None:
+    rng = np.random.default_rng(0)
+    d, n_roles = 12, 25
+    centres = rng.normal(size=(n_roles, d)) + 5 * np.eye(d)[0]
+    rows, acts = [], []
+    for r in range(n_roles):
+        for p in range(2):
+            rows.append({"group": "role", "name": f"r{r}", "prompt_index": p, "question_id": 0})
+            acts.append(centres[r] + rng.normal(0, 0.01, d))
+    t = pd.DataFrame(rows)
+    x = torch.tensor(np.array(acts))[:, None, :]
+    u = torch.tensor(rng.normal(size=d))
+    for kw in ({"centre": True}, {"projection": True}):
+        assert composition_reliability(t, x, [0], 0, u, **kw).reliability == pytest.approx(1.0, abs=1e-3)
+    # projections: exactly the split-half correlation of <half mean, u/|u|>
+    noisy = x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype) * 2
+    rel = composition_reliability(t, noisy, [0], 0, u, projection=True)
+    un = (u / u.norm()).numpy()
+    a, b = noisy[0::2, 0].numpy() @ un, noisy[1::2, 0].numpy() @ un
+    r = float(np.corrcoef(a, b)[0, 1])
+    assert rel.half_r == pytest.approx(r) and rel.reliability == pytest.approx(2 * r / (1 + r))
