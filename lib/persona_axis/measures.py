@@ -274,7 +274,8 @@ def composition_reliability(table: Any, acts: torch.Tensor, layers: Sequence[int
         if (h == 0).any() and (h == 1).any():
             va_.append(x[rows[h == 0]].mean(0))
             vb_.append(x[rows[h == 1]].mean(0))
-    a, b = [], []
+    a: list[float] = []
+    b: list[float] = []
     if va_:
         ha, hb = np.stack(va_), np.stack(vb_)
         if centre:
