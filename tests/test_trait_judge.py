@@ -106,6 +106,8 @@ def test_trait_filter_agreement_counts_pairs_and_decisions() -> None:
     y, p = [80, 60, 10, 30, 20], [70, 40, 0, 90, 20]
     assert out["r"] == pytest.approx(float(np.corrcoef(y, p)[0, 1]))
     assert out["r low"] <= out["r high"]
+    # pair differences with a number on both sides: hand 70, 50, 10; scorer 70, 40, 70
+    assert out["r (differences)"] == pytest.approx(float(np.corrcoef([70, 50, 10], [70, 40, 70])[0, 1]))
 
 
 def _table() -> pd.DataFrame:

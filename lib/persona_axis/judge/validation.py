@@ -208,7 +208,8 @@ def trait_filter_agreement(rows: Any, pred: str, truth: str = "score", threshold
     Returns:
         A ``DataFrame`` indexed by model with: ``traits``, ``answers``; ``r`` (Pearson r of the
         scores over answers where both give a number) and its interval ``r low`` / ``r high``;
-        ``pairs``, ``same-prompt pairs``, ``r (differences)`` over pairs; ``kept (hand)``,
+        ``pairs``, ``same-prompt pairs``, ``r (differences)`` (Pearson r of the pairs' score
+        differences, hand against scorer) and its interval; ``kept (hand)``,
         ``kept (scorer)``; ``filter agreement`` (share of pairs with the same keep decision) and
         its interval; ``baseline agreement``: the constant rule that gives every pair the hand
         labels' majority decision for that model (its ``baseline decision``). Intervals resample
@@ -237,6 +238,12 @@ def trait_filter_agreement(rows: Any, pred: str, truth: str = "score", threshold
         def r_stat(idx: Any) -> float:
             return _r(cat(ys, idx), cat(ps, idx))
 
+        dys = {t: pairs[t]["truth"].to_numpy(float) for t in traits}
+        dps = {t: pairs[t]["pred"].to_numpy(float) for t in traits}
+
+        def rd_stat(idx: Any) -> float:
+            return _r(cat(dys, idx), cat(dps, idx))
+
         def agree(idx: Any) -> float:
             h = cat(keep_h, idx)
             return float((h == cat(keep_p, idx)).mean()) if len(h) else math.nan
@@ -244,10 +251,11 @@ def trait_filter_agreement(rows: Any, pred: str, truth: str = "score", threshold
         every = np.arange(len(traits))
         kw: dict[str, Any] = {"unit": "traits", "n_resamples": n_resamples, "seed": seed}
         r_iv, a_iv = bootstrap_indices(len(traits), r_stat, **kw), bootstrap_indices(len(traits), agree, **kw)
-        allp = pd.concat(pairs.values()) if pairs else pd.DataFrame(columns=["truth", "pred", "same prompt"])
+        d_iv = bootstrap_indices(len(traits), rd_stat, **kw)
+        allp = pd.concat(pairs.values())
         out.append({"model": m, "traits": len(traits), "answers": len(g), "r": r_iv.estimate, "r low": r_iv.low,
                     "r high": r_iv.high, "pairs": len(allp), "same-prompt pairs": int(allp["same prompt"].sum()),
-                    "r (differences)": _r(allp["truth"].to_numpy(float), allp["pred"].to_numpy(float)),
+                    "r (differences)": d_iv.estimate, "r (differences) low": d_iv.low, "r (differences) high": d_iv.high,
                     "kept (hand)": int(all_h.sum()), "kept (scorer)": int(cat(keep_p, every).sum()),
                     "filter agreement": a_iv.estimate, "agreement low": a_iv.low, "agreement high": a_iv.high,
                     "baseline decision": "keep" if majority else "drop",
