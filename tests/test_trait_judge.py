@@ -12,7 +12,8 @@ import torch
 from persona_axis.catalogue import Trait
 from persona_axis.rubric_effect import filtered_trait_vectors
 from persona_axis.judge.traits import (OfflineTraitScorer, TraitScore, fit_trait_scorer, kept_pairs, pair_scores,
-                                      parse_trait_score, score_rollouts, surviving_traits)
+                                      filter_summary, parse_trait_score, score_rollouts,
+                                      surviving_traits)
 from persona_axis.judge.validation import trait_filter_agreement
 
 CALM = Trait("calm", "Even-tempered and unhurried.", (("Be calm.", "Be frantic."), ("Stay serene.", "Panic.")))
@@ -139,6 +140,11 @@ def test_the_filter_keeps_pairs_that_differ_by_fifty() -> None:
     assert tv.names == ["calm"] and tv.counts == [2] and tv.layers == [4, 5]
     # kept rows: + at 0 and 2, - at 1 and 3 -> mean(0, 2) - mean(1, 3) = -1
     assert torch.equal(tv.vectors, torch.full((1, 2, 3), -1.0))
+    fs = filter_summary(pairs, n_resamples=1000)
+    assert (fs["traits"], fs["prompt pairs"], fs["pairs kept"], fs["traits surviving"]) == (2, 8, 2, 1)
+    assert fs["largest difference"] == 60.0 and fs["mean score +"] == pytest.approx((80 + 70 + 69 + 90 + 30 * 4) / 8)
+    # every scored pair has its positive answer higher: 7 of 7 (the REFUSAL pair is left out)
+    assert fs["positive above negative"].estimate == 1.0 and fs["positive above negative"].unit == "traits"
     with pytest.raises(ValueError, match="no trait has 1 prompt pair"):
         filtered_trait_vectors(t, acts, [4, 5], [50] * len(t))
 

@@ -54,7 +54,8 @@ from .rubric import (AI_CUES, ASSISTANT_REFERENCES, LABELS, MORE_AI_CUES, PAPER_
                      RUBRIC, RUBRICS, STRICT_RUBRIC, Judgement, JudgeError, find_cue, first_person_rate, has_list,
                      names_role)
 from .traits import (PAPER_TRAIT_THRESHOLD, TRAIT_SCALE, OfflineTraitScorer, TraitScore, fit_trait_scorer, kept_pairs,
-                     pair_scores, parse_trait_score, score_rollouts, surviving_traits)
+                     filter_summary, pair_scores, parse_trait_score, score_rollouts,
+                     surviving_traits)
 from .validation import (confusion_table, cross_fit, judge_agreement, labeller_agreement, load_role_labels,
                          load_trait_labels, role_folds, three_vs_rest, trait_agreement, trait_filter_agreement)
 
@@ -86,6 +87,7 @@ __all__ = [
     "parse_trait_score",
     "surviving_traits",
     "score_rollouts",
+    "filter_summary",
     "confusion_table",
     "cross_fit",
     "judge_agreement",

@@ -34,7 +34,8 @@ from .embedder import default_embedder
 from .rubric import REFUSAL_CUES, find_cue
 
 __all__ = ["TraitScore", "OfflineTraitScorer", "PAPER_TRAIT_THRESHOLD", "parse_trait_score", "fit_trait_scorer",
-           "pair_scores", "kept_pairs", "surviving_traits", "TRAIT_SCALE", "score_rollouts"]
+           "pair_scores", "kept_pairs", "surviving_traits", "TRAIT_SCALE", "score_rollouts",
+           "filter_summary"]
 
 #: The straight line of ``OfflineTraitScorer`` fitted on all 160 shipped hand scores (``fit_trait_scorer``).
 SHIPPED_SLOPE = 39.62
@@ -250,3 +251,34 @@ def surviving_traits(pairs: Any, threshold: float = PAPER_TRAIT_THRESHOLD, min_p
     kept = kept_pairs(pairs, threshold)
     counts = kept.groupby("trait").size()
     return sorted(str(t) for t, n in counts.items() if n >= min_pairs)
+
+
+def filter_summary(pairs: Any, threshold: float = PAPER_TRAIT_THRESHOLD, *, n_resamples: int = 2000,
+                   seed: int = 0) -> dict[str, Any]:
+    """What the paper's filter does to one model's scored pairs (``pair_scores``).
+
+    Returns a dict: ``traits``, ``prompt pairs``, ``pairs kept`` (``pos - neg >= threshold``),
+    ``traits surviving`` (with at least one kept pair), ``mean score +`` / ``mean score -`` (over
+    numbers, REFUSAL left out), ``largest difference``, and ``positive above negative``: the share
+    of pairs (both scored) whose positive response scores strictly higher, a ``stats.Interval``
+    resampled over traits. A scorer that cannot tell the two prompts' answers apart, or a model that
+    ignores them, puts it near 0.5; the filter needs it near 1 and the differences large.
+    """
+    import numpy as np
+
+    from ..stats import bootstrap_indices
+
+    traits = sorted(pairs["trait"].unique())
+    if not traits:
+        raise ValueError("no scored pairs")
+    diffs = [pairs.loc[pairs["trait"] == t, "difference"].dropna().to_numpy(float) for t in traits]
+
+    def above(idx: Any) -> float:
+        d = np.concatenate([diffs[i] for i in idx])
+        return float((d > 0).mean()) if len(d) else math.nan
+
+    iv = bootstrap_indices(len(traits), above, unit="traits", n_resamples=n_resamples, seed=seed) if len(traits) > 1 else None
+    return {"traits": len(traits), "prompt pairs": len(pairs), "pairs kept": int((pairs["difference"] >= threshold).sum()),
+            "traits surviving": len(surviving_traits(pairs, threshold)), "mean score +": float(pairs["pos"].mean()),
+            "mean score -": float(pairs["neg"].mean()), "largest difference": float(pairs["difference"].max()),
+            "positive above negative": iv if iv is not None else above(np.arange(len(traits)))}
