@@ -18,8 +18,8 @@ question (``runs.trait_jobs`` makes them side by side).
 
 Example:
     >>> scorer = OfflineTraitScorer()                                            # doctest: +SKIP
-    >>> [s.score for s in scorer.score(cat.traits[0], ["You fool, obviously!", "Thank you kindly."])]
-    [14.0, 3.0]
+    >>> [s.score for s in scorer.score(cat.traits[0], ["You fool, obviously!", "Thank you kindly."])]  # doctest: +SKIP
+    [13.0, 0.0]
 """
 
 from __future__ import annotations
