@@ -93,7 +93,10 @@ def filtered_trait_vectors(table: Any, acts: torch.Tensor, layers: Sequence[int]
     """Trait vectors over the kept pairs only: mean(positive) - mean(negative) activations.
 
     Returns a ``space.RoleVectors`` (``counts``: kept pairs per trait) for the traits with at
-    least ``min_pairs`` kept pairs; raises ``ValueError`` when none survives.
+    least ``min_pairs`` kept pairs; raises ``ValueError`` when none survives. ``scores`` comes from
+    a trait scorer, e.g. ``judge.score_rollouts(OfflineTraitScorer(), table, traits)``; with the
+    book's small models and the offline scorer next to no pair passes at the paper's threshold
+    (chapter 9), so chapter 1 checks ``judge.surviving_traits`` first.
     """
     from .judge.traits import kept_pairs, pair_scores
 
@@ -110,5 +113,6 @@ def filtered_trait_vectors(table: Any, acts: torch.Tensor, layers: Sequence[int]
         names.append(str(trait))
         counts.append(len(g))
     if not vecs:
-        raise ValueError(f"no trait has {min_pairs} prompt pair(s) whose scores differ by >= {threshold}")
+        raise ValueError(f"no trait has {min_pairs} prompt pair(s) whose scores differ by >= {threshold}: check "
+                         "judge.surviving_traits first, and use space.trait_vectors (every pair) or a lower threshold")
     return RoleVectors(torch.stack(vecs), names, [None] * len(names), counts, list(layers))

@@ -23,7 +23,7 @@ Modules:
   ``fit_thresholds``.
 - ``llm``: ``LLMJudge`` and ``LLMTraitScorer`` for an OpenAI-compatible endpoint (the paper's way)
   or a local model; ``endpoint``: the ``openai`` client with concurrency, retries and clear errors.
-- ``traits``: ``OfflineTraitScorer`` (0-100 or REFUSAL) and the paper's pair filter.
+- ``traits``: ``OfflineTraitScorer`` (0-100 or REFUSAL: a trait direction in MiniLM space, a fitted line) and the paper's pair filter.
 - ``agreement`` and ``validation``: agreement statistics, the hand labels, role-held-out fits.
 - ``categories``: the category judge of the base-model and identity chapters.
 
@@ -54,9 +54,10 @@ from .rubric import (AI_CUES, ASSISTANT_REFERENCES, LABELS, MORE_AI_CUES, PAPER_
                      RUBRIC, RUBRICS, STRICT_RUBRIC, Judgement, JudgeError, find_cue, first_person_rate, has_list,
                      names_role)
 from .traits import (PAPER_TRAIT_THRESHOLD, TRAIT_SCALE, OfflineTraitScorer, TraitScore, fit_trait_scorer, kept_pairs,
-                     pair_scores, parse_trait_score, surviving_traits)
+                     filter_summary, pair_scores, parse_trait_score, score_rollouts,
+                     surviving_traits)
 from .validation import (confusion_table, cross_fit, judge_agreement, labeller_agreement, load_role_labels,
-                         load_trait_labels, role_folds, three_vs_rest, trait_agreement)
+                         load_trait_labels, role_folds, three_vs_rest, trait_agreement, trait_filter_agreement)
 
 __all__ = [
     "CategoryJudge",
@@ -85,6 +86,8 @@ __all__ = [
     "pair_scores",
     "parse_trait_score",
     "surviving_traits",
+    "score_rollouts",
+    "filter_summary",
     "confusion_table",
     "cross_fit",
     "judge_agreement",
@@ -94,6 +97,7 @@ __all__ = [
     "role_folds",
     "three_vs_rest",
     "trait_agreement",
+    "trait_filter_agreement",
     "LABELS",
     "REFUSAL_CUES",
     "AI_CUES",

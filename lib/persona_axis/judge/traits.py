@@ -7,19 +7,19 @@ kept pairs. Here the unit of a *pair* is one prompt pair answering one question:
 the positive prompt and the response to the negative prompt of the same pair, to the same
 question (``runs.trait_jobs`` makes them side by side).
 
-- ``OfflineTraitScorer``: the book's offline scorer, no network. MiniLM similarity of the response
-  to the trait (its name and description, and its positive prompts) minus its similarity to the
-  trait's negative prompts, mapped to 0-100 by a logistic curve whose two numbers were fitted on
-  hand-scored responses of other traits (``fit_trait_scorer``); a short response with a refusal
-  phrase is ``None`` (REFUSAL).
+- ``OfflineTraitScorer``: the book's offline scorer, no network. The MiniLM embedding of the
+  response projected on the trait's direction (mean embedding of its positive prompts minus mean
+  embedding of its negative prompts, unit length), mapped to 0-100 by a straight line whose two
+  numbers were fitted on hand-scored responses (``fit_trait_scorer``); a short response with a
+  refusal phrase is ``None`` (REFUSAL). ``score_rollouts`` scores a whole trait-rollout table.
 - ``LLMTraitScorer`` (in ``judge.llm``) asks a chat model with the same scale.
 - ``pair_scores`` / ``kept_pairs`` apply the filter; ``rubric_effect.filtered_trait_vectors``
   builds the vectors from the kept pairs.
 
 Example:
     >>> scorer = OfflineTraitScorer()                                            # doctest: +SKIP
-    >>> [s.score for s in scorer.score(cat.traits[0], ["You fool, obviously!", "Thank you kindly."])]
-    [71.0, 12.0]
+    >>> [s.score for s in scorer.score(cat.traits[0], ["You fool, obviously!", "Thank you kindly."])]  # doctest: +SKIP
+    [13.0, 0.0]
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ from .embedder import default_embedder
 from .rubric import REFUSAL_CUES, find_cue
 
 __all__ = ["TraitScore", "OfflineTraitScorer", "PAPER_TRAIT_THRESHOLD", "parse_trait_score", "fit_trait_scorer",
-           "pair_scores", "kept_pairs", "surviving_traits", "TRAIT_SCALE"]
+           "pair_scores", "kept_pairs", "surviving_traits", "TRAIT_SCALE", "score_rollouts",
+           "filter_summary"]
+
+#: The straight line of ``OfflineTraitScorer`` fitted on all 160 shipped hand scores (``fit_trait_scorer``).
+SHIPPED_SLOPE = 39.62
+SHIPPED_OFFSET = 6.79
 
 #: The paper's filter: positive minus negative score of a pair must reach this.
 PAPER_TRAIT_THRESHOLD = 50.0
@@ -53,10 +58,13 @@ class TraitScore:
 
     Attributes:
         score: 0-100, or ``None`` for REFUSAL (and for an LLM answer with no number).
-        trait_similarity: cosine of the response with the trait side (description and positive prompts).
-        opposite_similarity: cosine with the opposite side (negative prompts).
+        trait_similarity: mean cosine of the response with the trait's positive prompts.
+        opposite_similarity: mean cosine with the trait's negative prompts.
         refusal_cue: the refusal phrase found, if any.
         raw: an LLM scorer's answer ("" offline).
+        projection: the response's embedding projected on the trait's unit direction (mean
+            positive-prompt embedding minus mean negative-prompt embedding): ``margin`` divided
+            by that difference's length, so it is comparable across traits. Positive = toward the trait.
     """
 
     score: float | None
@@ -64,6 +72,7 @@ class TraitScore:
     opposite_similarity: float = math.nan
     refusal_cue: str | None = None
     raw: str = ""
+    projection: float = math.nan
 
     @property
     def margin(self) -> float:
@@ -85,54 +94,68 @@ def parse_trait_score(text: str) -> float | None:
 
 @dataclass(frozen=True)
 class OfflineTraitScorer:
-    """Score 0-100 from embeddings: ``100 / (1 + exp(-(slope * margin + offset)))``, rounded.
+    """Score 0-100 from embeddings: ``clip(round(slope * projection + offset), 0, 100)``.
 
-    ``margin`` is the mean cosine of the response with the trait side (``"<trait>: <description>"``
-    and the trait's positive prompts) minus its mean cosine with the negative prompts. A response
-    of at most ``refusal_max_words`` words with a refusal phrase, or an empty one, is REFUSAL
-    (``None``). ``slope`` and ``offset`` were fitted with ``fit_trait_scorer`` on all 160 shipped
-    hand scores (``trait_labels.jsonl``); chapter 9 measures the scorer on held-out traits, where it
-    tracks the hand scores only weakly (Pearson r about 0.2-0.3).
+    ``projection`` is the MiniLM embedding of the response projected on the trait's direction, the
+    unit vector from the mean embedding of the trait's negative prompts to the mean embedding of
+    its positive prompts (``TraitScore.projection``). It is linear in the response's embedding, so
+    the difference of a prompt pair's two scores is ``slope`` times the projection of the
+    difference of their embeddings (until the clip): the same number answers "how strongly" and
+    "which of the two shows the trait more, by how much", which is all the paper's filter needs.
+    A response of at most ``refusal_max_words`` words with a refusal phrase, or an empty one, is
+    REFUSAL (``None``). ``slope`` and ``offset`` were fitted by least squares
+    (``fit_trait_scorer``) on all 160 shipped hand scores (``trait_labels.jsonl``); chapter 9
+    measures the scorer on held-out traits.
+
+    The book's first scorer also put the trait's name and description on the trait side and
+    mapped the cosine margin through a logistic curve; on held-out traits it tracked the hand
+    scores less well (chapter 9 shows both).
 
     Attributes:
-        slope, offset: the logistic curve.
+        slope, offset: the straight line from projection to score.
         refusal_max_words: longer responses with a refusal phrase are scored like any other.
         embedder: a shared ``judge.Embedder``; ``None`` uses the bundled MiniLM.
     """
 
-    slope: float = 15.0
-    offset: float = -3.9
+    slope: float = SHIPPED_SLOPE
+    offset: float = SHIPPED_OFFSET
     refusal_max_words: int = 40
     embedder: Any = field(default=None, compare=False, repr=False)
 
     def identity(self) -> dict[str, Any]:
         """Everything that decides the scores (for cache keys)."""
-        return {"class": type(self).__name__, "embedder": (self.embedder or default_embedder()).identity(), "slope": self.slope,
-                "offset": self.offset, "refusal_max_words": self.refusal_max_words}
+        return {"class": type(self).__name__, "version": 2, "embedder": (self.embedder or default_embedder()).identity(),
+                "slope": self.slope, "offset": self.offset, "refusal_max_words": self.refusal_max_words}
 
     def evidence(self, trait: Any, responses: Sequence[str]) -> list[TraitScore]:
-        """Similarities and refusal cue of each response to ``trait`` (a ``catalogue.Trait``), score unset."""
+        """Similarities, projection and refusal cue of each response to ``trait`` (a ``catalogue.Trait``), score unset."""
+        import torch
+
         responses = list(responses)
         if not responses:
             return []
+        if not trait.pairs:
+            raise ValueError(f"trait {trait.name!r} has no prompt pairs to take a direction from")
         emb = self.embedder or default_embedder()
-        side = [f"{trait.name.replace('_', ' ')}: {trait.description}", *(p for p, _ in trait.pairs)]
-        opposite = [n for _, n in trait.pairs]
-        refs = emb.encode(side + opposite)
-        vecs = emb.encode(responses)
-        sims = vecs @ refs.T
-        s_pos = sims[:, : len(side)].mean(dim=1).tolist()
-        s_neg = sims[:, len(side):].mean(dim=1).tolist()
-        return [TraitScore(None, float(a), float(b), find_cue(r, REFUSAL_CUES)) for r, a, b in zip(responses, s_pos, s_neg)]
+        pos = emb.encode([p for p, _ in trait.pairs]).float()
+        neg = emb.encode([n for _, n in trait.pairs]).float()
+        vecs = emb.encode(responses).float()
+        s_pos = (vecs @ pos.T).mean(dim=1)
+        s_neg = (vecs @ neg.T).mean(dim=1)
+        norm = float(torch.linalg.vector_norm(pos.mean(0) - neg.mean(0)))
+        proj = (s_pos - s_neg) / norm if norm > 0 else torch.zeros(len(responses))
+        return [TraitScore(None, float(a), float(b), find_cue(r, REFUSAL_CUES), projection=float(c))
+                for r, a, b, c in zip(responses, s_pos.tolist(), s_neg.tolist(), proj.tolist())]
+
+    def is_refusal(self, ev: TraitScore, response: str) -> bool:
+        """Empty, or a refusal phrase in at most ``refusal_max_words`` words."""
+        return not response.strip() or (ev.refusal_cue is not None and len(response.split()) <= self.refusal_max_words)
 
     def decide(self, ev: TraitScore, response: str) -> float | None:
         """The score from the evidence (the rule in the class docstring)."""
-        if not response.strip():
+        if self.is_refusal(ev, response):
             return None
-        if ev.refusal_cue is not None and len(response.split()) <= self.refusal_max_words:
-            return None
-        z = self.slope * ev.margin + self.offset
-        return float(round(100.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))))
+        return float(min(100.0, max(0.0, round(self.slope * ev.projection + self.offset))))
 
     def score(self, trait: Any, responses: Sequence[str], questions: Sequence[str] | None = None) -> list[TraitScore]:
         """Score each response to ``trait``. ``questions`` is accepted and ignored."""
@@ -140,39 +163,46 @@ class OfflineTraitScorer:
         return [replace(ev, score=self.decide(ev, r)) for ev, r in zip(evs, responses)]
 
 
-#: The default search grid of ``fit_trait_scorer``.
-_SLOPES: tuple[float, ...] = tuple(float(k) for k in range(5, 205, 5))
-_OFFSETS: tuple[float, ...] = tuple(round(-4 + 0.1 * k, 1) for k in range(81))
-
-
 def fit_trait_scorer(evidence: Sequence[TraitScore], responses: Sequence[str], y: Sequence[float | None],
-                     base: OfflineTraitScorer | None = None, *,
-                     slopes: Sequence[float] = _SLOPES, offsets: Sequence[float] = _OFFSETS) -> OfflineTraitScorer:
-    """Grid-search ``slope`` and ``offset`` for the least mean absolute error on hand scores.
+                     base: OfflineTraitScorer | None = None) -> OfflineTraitScorer:
+    """Least-squares ``slope`` and ``offset`` of the hand scores on ``projection``.
 
-    Rows whose hand score or predicted score is REFUSAL (``None``) are left out of the error;
-    ``refusal_max_words`` and the embedder are kept from ``base``. Deterministic: ties go to the
-    first grid point (slopes outer, offsets inner).
+    Rows whose hand score is REFUSAL (``None``) or whose response the scorer calls REFUSAL are left
+    out; ``refusal_max_words`` and the embedder are kept from ``base``. Deterministic (closed form).
+
+    Raises:
+        ValueError: fewer than 2 usable rows, or all their projections equal.
     """
     import numpy as np
 
     base = base or OfflineTraitScorer()
-    keep = [i for i, (e, r, t) in enumerate(zip(evidence, responses, y))
-            if t is not None and base.decide(replace(e, refusal_cue=None), r) is not None
-            and not (e.refusal_cue is not None and len(r.split()) <= base.refusal_max_words)]
-    if not keep:
-        raise ValueError("no rows with a hand score and a non-refusal response to fit on")
-    m = np.array([evidence[i].margin for i in keep])
-    t = np.array([float(y[i]) for i in keep])  # type: ignore[arg-type]
-    best = (math.inf, base)
-    for a in slopes:
-        z = np.clip(a * m[None, :] + np.asarray(offsets)[:, None], -60, 60)
-        pred = np.round(100.0 / (1.0 + np.exp(-z)))
-        err = np.abs(pred - t[None, :]).mean(axis=1)
-        j = int(np.argmin(err))
-        if err[j] < best[0] - 1e-12:
-            best = (float(err[j]), replace(base, slope=float(a), offset=float(offsets[j])))
-    return best[1]
+    keep = [i for i, (e, r, t) in enumerate(zip(evidence, responses, y)) if t is not None and not base.is_refusal(e, r)]
+    x = np.array([evidence[i].projection for i in keep], dtype=float)
+    t = np.array([float(y[i] or 0.0) for i in keep], dtype=float)
+    if len(keep) < 2 or float(x.std()) == 0.0:
+        raise ValueError(f"{len(keep)} usable rows (hand score and a non-refusal response) with distinct projections; "
+                         "fitting a line needs at least 2")
+    slope = float(((x - x.mean()) * (t - t.mean())).sum() / ((x - x.mean()) ** 2).sum())
+    return replace(base, slope=slope, offset=float(t.mean() - slope * x.mean()))
+
+
+def score_rollouts(scorer: Any, table: Any, traits: Any) -> list[float | None]:
+    """One score per row of a trait-rollout ``table`` (``None`` = REFUSAL), in the table's order.
+
+    Args:
+        scorer: anything with ``score(trait, responses, questions)`` (``OfflineTraitScorer``, ``LLMTraitScorer``).
+        table: rows with ``name`` (the trait) and ``response`` (and ``question`` if present).
+        traits: trait name -> ``catalogue.Trait``.
+    """
+    rows = table.reset_index(drop=True)
+    out: list[float | None] = [None] * len(rows)
+    for name, idx in rows.groupby("name", sort=True).groups.items():
+        if name not in traits:
+            raise KeyError(f"trait {name!r} of the table is not in the catalogue given")
+        qs = rows.loc[idx, "question"].tolist() if "question" in rows else None
+        for i, s in zip(idx, scorer.score(traits[name], rows.loc[idx, "response"].tolist(), qs)):
+            out[int(i)] = s.score
+    return out
 
 
 def pair_scores(table: Any, scores: Sequence[float | None]) -> Any:
@@ -221,3 +251,34 @@ def surviving_traits(pairs: Any, threshold: float = PAPER_TRAIT_THRESHOLD, min_p
     kept = kept_pairs(pairs, threshold)
     counts = kept.groupby("trait").size()
     return sorted(str(t) for t, n in counts.items() if n >= min_pairs)
+
+
+def filter_summary(pairs: Any, threshold: float = PAPER_TRAIT_THRESHOLD, *, n_resamples: int = 2000,
+                   seed: int = 0) -> dict[str, Any]:
+    """What the paper's filter does to one model's scored pairs (``pair_scores``).
+
+    Returns a dict: ``traits``, ``prompt pairs``, ``pairs kept`` (``pos - neg >= threshold``),
+    ``traits surviving`` (with at least one kept pair), ``mean score +`` / ``mean score -`` (over
+    numbers, REFUSAL left out), ``largest difference``, and ``positive above negative``: the share
+    of pairs (both scored) whose positive response scores strictly higher, a ``stats.Interval``
+    resampled over traits. A scorer that cannot tell the two prompts' answers apart, or a model that
+    ignores them, puts it near 0.5; the filter needs it near 1 and the differences large.
+    """
+    import numpy as np
+
+    from ..stats import bootstrap_indices
+
+    traits = sorted(pairs["trait"].unique())
+    if not traits:
+        raise ValueError("no scored pairs")
+    diffs = [pairs.loc[pairs["trait"] == t, "difference"].dropna().to_numpy(float) for t in traits]
+
+    def above(idx: Any) -> float:
+        d = np.concatenate([diffs[i] for i in idx])
+        return float((d > 0).mean()) if len(d) else math.nan
+
+    iv = bootstrap_indices(len(traits), above, unit="traits", n_resamples=n_resamples, seed=seed) if len(traits) > 1 else None
+    return {"traits": len(traits), "prompt pairs": len(pairs), "pairs kept": int((pairs["difference"] >= threshold).sum()),
+            "traits surviving": len(surviving_traits(pairs, threshold)), "mean score +": float(pairs["pos"].mean()),
+            "mean score -": float(pairs["neg"].mean()), "largest difference": float(pairs["difference"].max()),
+            "positive above negative": iv if iv is not None else above(np.arange(len(traits)))}

@@ -22,7 +22,8 @@ from typing import Any
 from .agreement import agreement
 
 __all__ = ["load_role_labels", "load_trait_labels", "role_folds", "cross_fit", "labeller_agreement",
-           "judge_agreement", "confusion_table", "trait_agreement", "three_vs_rest"]
+           "judge_agreement", "confusion_table", "trait_agreement", "three_vs_rest",
+           "trait_filter_agreement"]
 
 
 def _packaged_jsonl(name: str) -> list[dict[str, Any]]:
@@ -162,4 +163,101 @@ def trait_agreement(rows: Any, pred: str, truth: str = "score", threshold: float
                     "Pearson r": r, f"kappa (>= {threshold:g})": k,
                     "REFUSAL agreement": float((np.isnan(y) == np.isnan(p)).mean()) if len(y) else math.nan,
                     "baseline MAE (model mean)": base})
+    return pd.DataFrame(out).set_index("model")
+
+
+def _trait_pairs(g: Any, pred: str, truth: str) -> Any:
+    """Every (positive, negative) combination of rows of one model and one trait, with both sides' scores."""
+    import pandas as pd
+
+    cols = ["trait", "pair_index", "question", truth, pred]
+    pos, neg = g[g["side"] == "+"][cols], g[g["side"] == "-"][cols]
+    both = pos.merge(neg, on="trait", suffixes=("+", "-"))
+    if both.empty:
+        return pd.DataFrame(columns=["trait", "same prompt", "truth", "pred"])
+    same = (both["pair_index+"] == both["pair_index-"]) & (both["question+"] == both["question-"])
+    return pd.DataFrame({"trait": both["trait"], "same prompt": same,
+                         "truth": [_num(a) - _num(b) for a, b in zip(both[f"{truth}+"], both[f"{truth}-"])],
+                         "pred": [_num(a) - _num(b) for a, b in zip(both[f"{pred}+"], both[f"{pred}-"])]})
+
+
+def _r(a: Any, b: Any) -> float:
+    import numpy as np
+
+    ok = ~np.isnan(a) & ~np.isnan(b)
+    if ok.sum() < 3 or a[ok].std() == 0 or b[ok].std() == 0:
+        return math.nan
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def trait_filter_agreement(rows: Any, pred: str, truth: str = "score", threshold: float = 50.0, *,
+                           n_resamples: int = 2000, seed: int = 0) -> Any:
+    """A trait scorer against the hand scores, per model, with bootstrap intervals over traits.
+
+    The paper's filter keeps a prompt pair when its positive response scores at least
+    ``threshold`` above its negative one (REFUSAL on either side: not kept). The hand-scored rows
+    rarely hold both answers of one prompt pair, so the decision is measured on every
+    (positive, negative) combination of answers of one model to one trait: the filter asks only
+    for a difference, and any positive and negative answer of a trait make one.
+
+    Args:
+        rows: ``load_trait_labels()`` as a DataFrame (``model``, ``trait``, ``side``,
+            ``pair_index``, ``question``, ``truth``), plus the scorer's column ``pred``
+            (0-100, ``None`` / NaN = REFUSAL).
+
+    Returns:
+        A ``DataFrame`` indexed by model with: ``traits``, ``answers``; ``r`` (Pearson r of the
+        scores over answers where both give a number) and its interval ``r low`` / ``r high``;
+        ``pairs``, ``same-prompt pairs``, ``r (differences)`` (Pearson r of the pairs' score
+        differences, hand against scorer) and its interval; ``kept (hand)``,
+        ``kept (scorer)``; ``filter agreement`` (share of pairs with the same keep decision) and
+        its interval; ``baseline agreement``: the constant rule that gives every pair the hand
+        labels' majority decision for that model (its ``baseline decision``). Intervals resample
+        traits (``stats.bootstrap_indices``, 95%); NaN where a trait resample leaves r undefined.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ..stats import bootstrap_indices
+
+    out = []
+    for m, g in rows.groupby("model"):
+        traits = sorted(g["trait"].unique())
+        per = {t: g[g["trait"] == t] for t in traits}
+        pairs = {t: _trait_pairs(per[t], pred, truth) for t in traits}
+        ys = {t: np.array([_num(v) for v in per[t][truth]]) for t in traits}
+        ps = {t: np.array([_num(v) for v in per[t][pred]]) for t in traits}
+        keep_h = {t: np.nan_to_num(pairs[t]["truth"].to_numpy(float), nan=-np.inf) >= threshold for t in traits}
+        keep_p = {t: np.nan_to_num(pairs[t]["pred"].to_numpy(float), nan=-np.inf) >= threshold for t in traits}
+        all_h = np.concatenate([keep_h[t] for t in traits])
+        majority = bool(all_h.mean() > 0.5) if len(all_h) else False
+
+        def cat(d: dict[str, Any], idx: Any) -> Any:
+            return np.concatenate([d[traits[i]] for i in idx]) if len(idx) else np.array([])
+
+        def r_stat(idx: Any) -> float:
+            return _r(cat(ys, idx), cat(ps, idx))
+
+        dys = {t: pairs[t]["truth"].to_numpy(float) for t in traits}
+        dps = {t: pairs[t]["pred"].to_numpy(float) for t in traits}
+
+        def rd_stat(idx: Any) -> float:
+            return _r(cat(dys, idx), cat(dps, idx))
+
+        def agree(idx: Any) -> float:
+            h = cat(keep_h, idx)
+            return float((h == cat(keep_p, idx)).mean()) if len(h) else math.nan
+
+        every = np.arange(len(traits))
+        kw: dict[str, Any] = {"unit": "traits", "n_resamples": n_resamples, "seed": seed}
+        r_iv, a_iv = bootstrap_indices(len(traits), r_stat, **kw), bootstrap_indices(len(traits), agree, **kw)
+        d_iv = bootstrap_indices(len(traits), rd_stat, **kw)
+        allp = pd.concat(pairs.values())
+        out.append({"model": m, "traits": len(traits), "answers": len(g), "r": r_iv.estimate, "r low": r_iv.low,
+                    "r high": r_iv.high, "pairs": len(allp), "same-prompt pairs": int(allp["same prompt"].sum()),
+                    "r (differences)": d_iv.estimate, "r (differences) low": d_iv.low, "r (differences) high": d_iv.high,
+                    "kept (hand)": int(all_h.sum()), "kept (scorer)": int(cat(keep_p, every).sum()),
+                    "filter agreement": a_iv.estimate, "agreement low": a_iv.low, "agreement high": a_iv.high,
+                    "baseline decision": "keep" if majority else "drop",
+                    "baseline agreement": float((all_h == majority).mean()) if len(all_h) else math.nan})
     return pd.DataFrame(out).set_index("model")
