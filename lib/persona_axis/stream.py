@@ -26,7 +26,7 @@ import torch
 
 from .store import CacheError
 
-__all__ = ["StoreSums", "calibrate_store", "chunk_paths", "iter_chunks", "reduce_store", "store_bytes"]
+__all__ = ["StoreSums", "calibrate_store", "chunk_paths", "iter_chunks", "mapped_acts", "reduce_store", "store_bytes"]
 
 
 def chunk_paths(path: Path) -> list[Path]:
@@ -78,6 +78,37 @@ def iter_chunks(path: Path, rows: Sequence[int] | None = None) -> Iterator[tuple
         if len(acts) != len(table):
             raise CacheError(f"{st} has {len(acts)} rows of activations for {len(table)} table rows; delete the chunk and rerun")
         yield table, acts
+
+
+def mapped_acts(path: Path) -> torch.Tensor:
+    """Every chunk's activations as one memory-mapped ``(n_rollouts, n_layers, hidden)`` tensor.
+
+    The first call copies the chunks, one at a time, into ``acts-<dtype>.bin`` beside them
+    (raw, in the stored dtype, written to a temporary name and renamed); every call then maps
+    that file read-only (``torch.from_file``, copy-on-write): pages are read from disk when a
+    slice is used and the operating system drops them again, so RSS does not grow with the
+    store. The file doubles the store's disk use.
+    """
+    from safetensors import safe_open
+
+    from .store import atomic_write_bytes_from
+
+    chunks = chunk_paths(path)
+    with safe_open(str(chunks[0]), framework="pt") as f:
+        sl = f.get_slice("acts")
+        _, n_layers, hidden = sl.get_shape()
+        dtype = {"BF16": torch.bfloat16, "F32": torch.float32, "F16": torch.float16}[sl.get_dtype()]
+    out = Path(path) / f"acts-{str(dtype).removeprefix('torch.')}.bin"
+    if not out.exists():
+        def blocks() -> Iterator[bytes]:
+            for _, acts in iter_chunks(path):
+                if acts.dtype != dtype or tuple(acts.shape[1:]) != (n_layers, hidden):
+                    raise CacheError(f"{path}: chunks differ in dtype or shape; delete the folder and rerun")
+                yield acts.contiguous().view(torch.uint8).numpy().tobytes()
+        atomic_write_bytes_from(out, blocks())
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    n = out.stat().st_size // (itemsize * n_layers * hidden)
+    return torch.from_file(str(out), shared=False, size=n * n_layers * hidden, dtype=dtype).view(n, n_layers, hidden)
 
 
 @dataclass
