@@ -1,7 +1,8 @@
 """Persona-space reductions streamed over a rollout store, chunk by chunk, memory-mapped.
 
 At the ``paper`` preset a rollout set does not fit in memory (Qwen 3 32B: 434 GB of float32
-means for every layer). ``reduce_store`` reads one chunk at a time, only the layers asked for
+means for every layer; 105 GB in the preset's store of the layers it needs, in bf16, which
+``pipeline.persona_space`` reduces with this module). ``reduce_store`` reads one chunk at a time, only the layers asked for
 (``safetensors`` maps the file and copies just those slices), and adds it into float64 sums
 per (group, name, label): role vectors, the default vector and trait vectors come out of one
 pass, and memory does not grow with the number of rollouts. The calibration percentiles need
@@ -10,7 +11,7 @@ keeps one float32 projection per rollout and layer (1.3 MB per layer for 331,200
 
 The results equal ``space.role_vectors``, ``space.default_vector``, ``space.trait_vectors`` and
 ``axis.calibrate`` on the same rollouts loaded in memory (the tests compare them). A store
-written in bfloat16 (``jobs.run_jobs(acts_dtype="bfloat16")``) halves the disk; the effect on
+written in bfloat16 (the ``paper`` preset, ``jobs.run_jobs(acts_dtype="bfloat16")``) halves the disk; the effect on
 the book's numbers is measured in the tests.
 """
 
