@@ -35,6 +35,8 @@ from .store import Store, atomic_save_tensors, load_tensors
 from .stream import StoreSums, calibrate_store, reduce_store
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+    from transformers import PreTrainedTokenizerBase
     import pandas as pd
 
 __all__ = ["PersonaSpace", "persona_space", "persona_rollouts", "get_axis", "axis_filter"]
@@ -91,7 +93,7 @@ def _as_preset(preset: str | PersonaSpacePreset) -> PersonaSpacePreset:
     return preset
 
 
-def persona_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params: Any, *,
+def persona_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, cat: Catalogue, params: PersonaSpacePreset, *,
                      judge: Any = None, seed: int = 0, progress: bool = True) -> Rollouts:
     """The persona-space rollouts of a preset (``presets.preset("persona_space", ...)``), labelled.
 
@@ -107,7 +109,7 @@ def persona_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, para
     return label(ro, cat, OfflineJudge() if judge is None else judge, progress=progress)
 
 
-def axis_filter(params: Any) -> tuple[list[int] | None, int]:
+def axis_filter(params: PersonaSpacePreset) -> tuple[list[int] | None, int]:
     """The role vectors the axis averages: ``([3], min_count)`` ("fully" role-playing, at least
     ``min_count`` rollouts) when the preset filters by label, else ``(None, 1)`` (every rollout)."""
     if params["labels"]:
@@ -126,7 +128,7 @@ def _sums(ro: Rollouts) -> StoreSums:
     return reduce_store(ro.path, labs)
 
 
-def get_axis(ro: Rollouts, params: Any) -> Axis:
+def get_axis(ro: Rollouts, params: PersonaSpacePreset) -> Axis:
     """The Assistant Axis of labelled rollouts, with its calibration, built once and cached.
 
     The paper's contrast axis: the mean of all default rollouts minus the mean of the "fully"
@@ -169,7 +171,7 @@ def get_axis(ro: Rollouts, params: Any) -> Axis:
 
 
 def persona_space(
-    model: str | tuple[Any, Any, ModelSpec],
+    model: str | tuple[PreTrainedModel, PreTrainedTokenizerBase, ModelSpec],
     preset: str | PersonaSpacePreset = "book",
     *,
     judge: Any = None,

@@ -19,9 +19,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .store import CacheError, Store, artifacts_dir, atomic_write_text, config_hash
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["save_result", "load_result", "load_all", "results_dir", "comparison_table", "BOOK_MODELS", "Results"]
 
@@ -113,7 +116,7 @@ def load_all(chapter: str) -> dict[str, dict[str, Any]]:
 BOOK_MODELS = ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct")
 
 
-def comparison_table(rows: list[tuple[str, str, str, str, str]], models: tuple[str, ...] = BOOK_MODELS) -> Any:
+def comparison_table(rows: list[tuple[str, str, str, str, str]], models: tuple[str, ...] = BOOK_MODELS) -> pd.DataFrame:
     """The paper's value beside ours, one column per model.
 
     Args:

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -30,9 +30,14 @@ from .chat import prompt_ids
 from .hooks import check_layers
 from .fingerprint import model_id
 from .models import ModelSpec
-from .presets import PRESETS
+from .presets import PRESETS, PersonaSpacePreset
 from .rollouts import Sampling, generate, teacher_force
 from .store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from transformers import PreTrainedModel
+    from transformers import PreTrainedTokenizerBase
 
 __all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore", "teacher_force", "rollout_config",
            "run_chunk", "ENGINE_VERSION", "paper_layers", "store_options"]
@@ -75,7 +80,7 @@ class Rollouts:
             ``None`` for unlabelled rollouts; results built from the labels are keyed by it.
     """
 
-    table: Any  # pandas.DataFrame
+    table: pd.DataFrame
     acts: torch.Tensor
     layers: list[int]
     model: str
@@ -197,7 +202,7 @@ def _progress_bar(total: int, initial: int, desc: str) -> Any:
     return tqdm(total=total, initial=initial, desc=desc, unit="rollout", smoothing=0.1)
 
 
-def rollout_config(model: Any, spec: ModelSpec, jobs: Sequence[Job], sampling: Sampling, layers: list[int],
+def rollout_config(model: PreTrainedModel, spec: ModelSpec, jobs: Sequence[Job], sampling: Sampling, layers: list[int],
                    batch_size: int, chunk_size: int, generator: Any = None, *, acts_dtype: str = "float32") -> dict[str, Any]:
     """Everything that determines a rollout store's contents (its cache key).
 
@@ -217,7 +222,7 @@ def rollout_config(model: Any, spec: ModelSpec, jobs: Sequence[Job], sampling: S
     return config
 
 
-def run_chunk(model: Any, tok: Any, spec: ModelSpec, jobs: Sequence[Job], c: int, store: Store, sampling: Sampling,
+def run_chunk(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int, store: Store, sampling: Sampling,
               layers: list[int], batch_size: int, chunk_size: int, generator: Any = None,
               progress: Callable[[int], None] | None = None, *, acts_dtype: str = "float32") -> None:
     """Generate chunk ``c`` of ``jobs`` and save it in ``store`` (atomically).
@@ -249,8 +254,8 @@ def run_chunk(model: Any, tok: Any, spec: ModelSpec, jobs: Sequence[Job], c: int
 
 
 def collect(
-    model: Any,
-    tok: Any,
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
     spec: ModelSpec,
     jobs: Sequence[Job],
     sampling: Sampling = Sampling(),
@@ -324,7 +329,7 @@ def collect(
     return Rollouts(table=table, acts=torch.cat(acts), layers=idx, model=spec.name, path=store.path, key=store.hash)
 
 
-def trait_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params: dict[str, Any], *,
+def trait_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, cat: Catalogue, params: PersonaSpacePreset, *,
                    seed: int = 0, progress: bool = True) -> Rollouts:
     """The trait-space rollouts of a chapter preset (positive and negative prompts x questions)."""
     names = None
@@ -337,8 +342,8 @@ def trait_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params
 
 
 def rescore(
-    model: Any,
-    tok: Any,
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
     spec: ModelSpec,
     ro: Rollouts,
     *,

@@ -21,11 +21,15 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .store import CacheError
+
+if TYPE_CHECKING:
+    from .axis import Axis, Calibration
+    from .space import RoleVectors
 
 __all__ = ["StoreSums", "calibrate_store", "chunk_paths", "iter_chunks", "mapped_acts", "reduce_store", "store_bytes"]
 
@@ -134,7 +138,7 @@ class StoreSums:
         n = sum(self.counts[k] for k in keys)
         return (total / n).float(), n
 
-    def role_vectors(self, labels: Sequence[int] | None = (3, 2), min_count: int = 10, group: str = "role") -> Any:
+    def role_vectors(self, labels: Sequence[int] | None = (3, 2), min_count: int = 10, group: str = "role") -> RoleVectors:
         """As ``space.role_vectors`` (sorted by name, then label descending)."""
         from .space import RoleVectors
 
@@ -164,7 +168,7 @@ class StoreSums:
     def n_default(self) -> int:
         return sum(n for k, n in self.counts.items() if k[0] == "default")
 
-    def trait_vectors(self) -> Any:
+    def trait_vectors(self) -> RoleVectors:
         """As ``space.trait_vectors``: positive minus negative mean per trait."""
         from .space import RoleVectors
 
@@ -226,7 +230,7 @@ def reduce_store(path: Path, labels: Sequence[int | None] | None = None, *, laye
     return out
 
 
-def calibrate_store(path: Path, axis: Any, layers: Sequence[int], groups: Sequence[str] = ("role", "default")) -> Any:
+def calibrate_store(path: Path, axis: Axis, layers: Sequence[int], groups: Sequence[str] = ("role", "default")) -> Calibration:
     """As ``axis.calibrate`` over the store's rollouts of ``groups`` (the paper: roles and default).
 
     A second pass (the axis is known only after the first): keeps one float32 projection per
