@@ -72,7 +72,8 @@ class Rollouts:
 
     Attributes:
         table: one row per job (the ``Job`` fields plus ``response``, ``n_tokens``, ``finished``).
-        acts: ``(n_jobs, n_layers, hidden)`` float32, mean layer output over response tokens.
+        acts: ``(n_jobs, n_layers, hidden)`` float32, mean layer output over response tokens (for the
+            streaming store, ``collect(mmap=True)``: memory-mapped, in the stored dtype).
         layers: layer index of each entry of ``acts``' second axis.
         model: the model's name.
         path: the store folder; ``key`` its configuration hash.
