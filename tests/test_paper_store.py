@@ -113,3 +113,35 @@ def test_paper_store_gives_the_book_numbers_within_1e3(hidden: int, tmp_path: Pa
     for k, v in diffs.items():
         bound = 1e-3 if hidden >= 256 else 4e-3
         assert v < bound, f"{k} moved by {v:.2e}"
+
+
+def test_rescore_keeps_the_paper_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second model reading paper-store rollouts (chapter 4's base model) reads only their layers,
+    stores bf16, memory-mapped; the values are its float32 teacher-forced means rounded to bf16.
+    A float32 store's rescore keeps its key (no dtype field) and every layer."""
+    from persona_axis.pipeline import persona_space
+    from persona_axis.runs import rescore
+
+    monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
+    model, tok, spec = _model(8), CharTokenizer(), tiny_spec(8)
+    book: PersonaSpacePreset = preset("persona_space", "tiny")
+    book.update(roles=3, n_questions=1, max_new_tokens=3, labels=None, min_count=1)
+    paper: PersonaSpacePreset = {**book, "store_layers": "paper", "acts_dtype": "bfloat16"}
+    ro = persona_space((model, tok, spec), paper, judge=_NameJudge(), progress=False).rollouts
+    other = _model(8, 64)
+    torch.manual_seed(1)
+    for p in other.parameters():
+        p.data.add_(0.01 * torch.randn_like(p))
+    re = rescore(other, tok, spec, ro, root=tmp_path, progress=False, batch_size=4)
+    assert re.mapped and re.layers == ro.layers and re.acts.dtype == torch.bfloat16
+    full = rescore(other, tok, spec, persona_space((model, tok, spec), book, judge=_NameJudge(), progress=False).rollouts,
+                   root=tmp_path, progress=False, batch_size=4)
+    assert not full.mapped and full.layers == list(range(8)) and full.acts.dtype == torch.float32
+    assert "acts_dtype" not in __import__("json").loads((full.path / "config.json").read_text())
+    rows = [full.layers.index(la) for la in re.layers]
+    assert torch.equal(re.acts, full.acts[:, rows].to(torch.bfloat16))
+    # the streaming reductions run on the rescored store too (its rows carry group and name)
+    from persona_axis.stream import reduce_store
+
+    sums = reduce_store(re.path)
+    assert sums.n_rollouts == len(ro.table) and sums.n_default() == int((ro.table["group"] == "default").sum())

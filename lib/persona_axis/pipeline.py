@@ -117,11 +117,6 @@ def axis_filter(params: PersonaSpacePreset) -> tuple[list[int] | None, int]:
     return None, 1
 
 
-def streamed(ro: Rollouts) -> bool:
-    """True for rollouts of the streaming store (``acts`` memory-mapped from ``stream.mapped_acts``)."""
-    return (ro.path / f"acts-{str(ro.acts.dtype).removeprefix('torch.')}.bin").exists()
-
-
 def _sums(ro: Rollouts) -> StoreSums:
     """One streaming pass over a labelled store: sums per (group, name, label)."""
     labs = [None if lab is None or lab != lab else int(lab) for lab in ro.table["label"]]
@@ -150,7 +145,7 @@ def get_axis(ro: Rollouts, params: PersonaSpacePreset) -> Axis:
         tensors, meta = load_tensors(cal_file)
         axis.calibration = Calibration(tensors["projections"], json.loads(meta["layers"]))
         return axis
-    if streamed(ro):  # one pass for the vectors, one for the projections: memory does not grow with the rollouts
+    if ro.mapped:  # one pass for the vectors, one for the projections: memory does not grow with the rollouts
         sums = _sums(ro)
         fully = sums.role_vectors(labels=labels, min_count=min_count)
         defaults, n_default = sums.default_vector()[None], sums.n_default()
@@ -161,7 +156,7 @@ def get_axis(ro: Rollouts, params: PersonaSpacePreset) -> Axis:
     axis = contrast_axis(defaults, fully.vectors, ro.layers, model=ro.model, method=AXIS_METHOD,
                          info={"rollouts": ro.key, "labels_key": ro.labels_key, "labels": labels, "min_count": min_count,
                                "n_fully_vectors": len(fully.names), "n_default_rollouts": n_default})
-    cal = calibrate_store(ro.path, axis, ro.layers) if streamed(ro) else calibrate(axis, ro.acts, ro.layers)
+    cal = calibrate_store(ro.path, axis, ro.layers) if ro.mapped else calibrate(axis, ro.acts, ro.layers)
     # a summary of the calibration for readers of the file; thresholds come from axis.calibration
     axis.info["percentiles"] = {str(layer): {str(p): v for p, v in q.items()} for layer, q in cal.percentiles((1, 25, 50, 75)).items()}
     atomic_save_tensors(cal_file, {"projections": cal.projections}, {"layers": json.dumps(cal.layers)})
@@ -199,7 +194,7 @@ def persona_space(
     labels, min_count = axis_filter(params)
     axis = get_axis(ro, params)
     assert axis.calibration is not None
-    if streamed(ro):
+    if ro.mapped:
         sums = _sums(ro)
         rv, dv = sums.role_vectors(labels=labels, min_count=min_count), sums.default_vector()
     else:

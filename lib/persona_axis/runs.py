@@ -33,6 +33,7 @@ from .models import ModelSpec
 from .presets import PRESETS, PersonaSpacePreset
 from .rollouts import Sampling, generate, teacher_force
 from .store import Store
+from .stream import iter_chunks, mapped_acts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,6 +89,11 @@ class Rollouts:
     path: Path
     key: str
     labels_key: str | None = None
+
+    @property
+    def mapped(self) -> bool:
+        """True for the streaming store's rollouts (``acts`` memory-mapped by ``stream.mapped_acts``)."""
+        return (self.path / f"acts-{str(self.acts.dtype).removeprefix('torch.')}.bin").exists()
 
     def layer(self, layer: int) -> torch.Tensor:
         """``(n_jobs, hidden)`` activations at one layer."""
@@ -316,8 +322,6 @@ def collect(
         if bar is not None:
             bar.close()
     if mmap:
-        from .stream import iter_chunks, mapped_acts
-
         rows = [r for table_rows, _ in iter_chunks(store.path, []) for r in table_rows]
         return Rollouts(table=pd.DataFrame(rows), acts=mapped_acts(store.path), layers=idx, model=spec.name,
                         path=store.path, key=store.hash)
@@ -360,10 +364,14 @@ def rescore(
     template, or ``chat.base_transcript`` for a base model) and the mean activation over the
     response tokens is read at every layer. This is how the paper runs a base model on the
     instruct model's rollouts. The table (and its labels, with ``labels_key``) is the original's.
+    Rollouts of the streaming store (``ro.mapped``) are read at their layers and stored as they are.
     """
-    idx = check_layers(model, None if layers is None else list(layers))
+    dtype = ro.acts.dtype if ro.mapped else torch.float32
+    idx = check_layers(model, list(ro.layers) if layers is None and ro.mapped else None if layers is None else list(layers))
     config = {"engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
               "rollouts": ro.key, "layers": idx, "chunk_size": chunk_size}
+    if dtype != torch.float32:
+        config["acts_dtype"] = str(dtype).removeprefix("torch.")
     store = Store("rescored", config, root)
     n = len(ro.table)
     n_chunks = (n + chunk_size - 1) // chunk_size
@@ -377,12 +385,13 @@ def rescore(
             convs = [(r.system if isinstance(r.system, str) and r.system else None, [r.question, r.response.strip() or "..."])
                      for r in rows.itertuples()]
             acts = torch.cat([a for a in teacher_force(model, tok, spec, convs, layers=idx, batch_size=batch_size)])
-            store.save_chunk(c, {"acts": acts}, [{"i": int(i)} for i in rows.index])
+            keep = ["group", "name"] if ro.mapped else []  # the streaming reductions read them
+            store.save_chunk(c, {"acts": acts.to(dtype)}, [{"i": int(i), **{k: r[k] for k in keep}} for i, r in rows.iterrows()])
             if bar is not None:
                 bar.update(len(rows))
     finally:
         if bar is not None:
             bar.close()
-    acts = torch.cat([store.load_chunk(c)[0]["acts"] for c in range(n_chunks)])
+    acts = mapped_acts(store.path) if ro.mapped else torch.cat([store.load_chunk(c)[0]["acts"] for c in range(n_chunks)])
     return Rollouts(table=ro.table, acts=acts, layers=idx, model=spec.name, path=store.path, key=store.hash,
                     labels_key=ro.labels_key)
