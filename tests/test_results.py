@@ -26,3 +26,26 @@ def test_corrupt_result_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     path.write_text("{broken")
     with pytest.raises(CacheError, match="Delete it"):
         load_result("01_x", "m")
+
+
+def test_a_result_of_other_inputs_is_not_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each configuration's result is kept apart (Store), and a reader that names its inputs never
+    gets a result made from others: change one input, the old result is not read."""
+    import numpy as np
+
+    monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
+    cfg = {"preset": "book", "rollouts": "abc", "seed": 0, "params": {"k": np.float64(0.5)}}
+    save_result("07_x", "m", {"best": 1}, cfg)
+    assert load_result("07_x", "m", config=cfg)["numbers"] == {"best": 1}
+    assert load_result("07_x", "m", match={"rollouts": "abc", "seed": 0})["numbers"] == {"best": 1}
+    for changed in ({**cfg, "rollouts": "abd"}, {**cfg, "seed": 1}, {**cfg, "params": {"k": 0.6}}):
+        assert load_result("07_x", "m", config=changed) is None
+    assert load_result("07_x", "m", match={"rollouts": "abd", "seed": 0}) is None
+    assert load_result("07_x", "m", match={"judge": "other"}) is None  # a field the result was not made with
+    # a second configuration does not overwrite the first one's result; the latest is what the tables show
+    save_result("07_x", "m", {"best": 2}, {**cfg, "seed": 1})
+    assert load_result("07_x", "m", config=cfg)["numbers"] == {"best": 1}
+    assert load_result("07_x", "m", config={**cfg, "seed": 1})["numbers"] == {"best": 2}
+    assert load_result("07_x", "m", match={"rollouts": "abc", "seed": 0}) is None
+    latest = load_result("07_x", "m")
+    assert latest["numbers"] == {"best": 2} and latest["config"]["seed"] == 1 and len(latest["key"]) == 16

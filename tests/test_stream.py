@@ -139,3 +139,23 @@ def test_bf16_store_changes_the_numbers_by_less_than_1e3(tmp_path: Path) -> None
     print(f"bf16 store: PC1 share moved {abs(float(sa.explained_variance_ratio[0] - sb.explained_variance_ratio[0])):.1e}, "
           f"calibration percentiles {worst:.1e} (relative)")
     assert worst < 1e-3
+
+
+def test_mapped_acts_equal_the_chunks_and_are_not_read_into_memory(tmp_path: Path) -> None:
+    """``mapped_acts``: the chunks in order, bit for bit, in the stored dtype; mapping a 48 MB bf16
+    store (and reading a few rows of it) grows RSS by far less than the file, made in one chunk's memory."""
+    psutil = pytest.importorskip("psutil")
+    from persona_axis.stream import iter_chunks, mapped_acts
+
+    path, *_ = _write_store(tmp_path, n_chunks=24, rows_per_chunk=1000, hidden=341, dtype=torch.bfloat16, tag="mapped")
+    proc = psutil.Process()
+    base = proc.memory_info().rss
+    acts = mapped_acts(path)
+    first = acts[:10].float().sum()
+    grew = proc.memory_info().rss - base
+    size = (path / "acts-bfloat16.bin").stat().st_size
+    assert acts.dtype == torch.bfloat16 and acts.shape == (24_000, len(LAYERS), 341) and size == acts.numel() * 2
+    print(f"mapped {size / 1e6:.0f} MB; RSS grew {grew / 1e6:.1f} MB")
+    assert grew < size / 4
+    assert torch.equal(acts, torch.cat([a for _, a in iter_chunks(path)]))
+    assert torch.equal(mapped_acts(path)[:10].float().sum(), first)  # a second call maps the same file

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import ModelSpec
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 __all__ = ["Rendered", "messages", "render", "prompt_ids", "base_transcript", "BASE_USER", "BASE_REPLY"]
 
@@ -99,14 +102,14 @@ def _encode(tok: Any, spec: ModelSpec, text: str, offsets: bool = False) -> Any:
     return tok(text, add_special_tokens=add_special, return_offsets_mapping=offsets)
 
 
-def prompt_ids(tok: Any, spec: ModelSpec, system: str | None, turns: Sequence[str]) -> list[int]:
+def prompt_ids(tok: PreTrainedTokenizerBase, spec: ModelSpec, system: str | None, turns: Sequence[str]) -> list[int]:
     """Token ids of a conversation that ends with a user turn, ready for the reply to be generated."""
     if len(turns) % 2 == 0:
         raise ValueError("the conversation must end with a user turn to generate a reply")
     return list(_encode(tok, spec, _text(tok, spec, system, turns, True))["input_ids"])
 
 
-def render(tok: Any, spec: ModelSpec, system: str | None, turns: Sequence[str]) -> Rendered:
+def render(tok: PreTrainedTokenizerBase, spec: ModelSpec, system: str | None, turns: Sequence[str]) -> Rendered:
     """Render a conversation and locate every assistant response in tokens.
 
     Args:

@@ -30,12 +30,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .capping import CONVENTIONS, axis_percentile
 from .models import REGISTRY
 from .results import BOOK_MODELS, Results
 from .stats import Interval
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Claim", "Cell", "Row", "CLAIMS", "STATUSES", "BASE_MODELS", "REPRODUCED", "PARTLY",
            "NOT_REPRODUCED", "INCONCLUSIVE", "NOT_RUN", "NOT_APPLICABLE", "NOT_RATED", "claim", "cell",
@@ -371,7 +374,7 @@ def evaluate(claims: Sequence[Claim] = CLAIMS, results: Results | None = None) -
     return models, [Row(c, {m: cell(c, m, results) for m in models}) for c in claims]
 
 
-def table(chapter: str, *, results: Results | None = None) -> Any:
+def table(chapter: str, *, results: Results | None = None) -> pd.DataFrame:
     """A chapter's "paper vs ours" table: one row per claim of ``chapter``, a column per model
     that applies (``"0.45 [0.31, 0.58] · partly"``), as a ``pandas.DataFrame``."""
     import pandas as pd

@@ -24,12 +24,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers.cache_utils import Cache
 
 from .hooks import add_layer_hooks
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 __all__ = ["SlotCache", "Decoded", "decode", "supports"]
 
@@ -37,7 +40,7 @@ Sampler = Callable[[torch.Tensor], tuple[torch.Tensor, int]]
 _MASK_TYPES = {"full_attention", "sliding_attention"}
 
 
-def supports(model: Any) -> bool:
+def supports(model: PreTrainedModel) -> bool:
     """Whether ``decode`` can drive this model (full or sliding-window attention layers only)."""
     cfg = model.config.get_text_config()
     types = set(getattr(cfg, "layer_types", None) or ["full_attention"])
@@ -156,7 +159,7 @@ class _Masks:
 
 @torch.no_grad()
 def decode(
-    model: Any,
+    model: PreTrainedModel,
     prompts: Sequence[Sequence[int]],
     *,
     eos: set[int],

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .hooks import add_layer_hooks
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 __all__ = ["decode_batch"]
 
@@ -53,7 +56,7 @@ class _Accumulator:
 
 @torch.no_grad()
 def decode_batch(
-    model: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int, layers: list[int], eos: set[int],
+    model: PreTrainedModel, prompts: Sequence[Sequence[int]], *, max_new_tokens: int, layers: list[int], eos: set[int],
     pad_id: int, sample: Callable[[torch.Tensor], tuple[torch.Tensor, int]],
 ) -> tuple[list[list[int]], list[bool], torch.Tensor, list[int], int, int]:
     """One batch: ``(tokens, finished, mean acts (b, L, H) on CPU, lengths, nucleus cuts, sampled)``."""

@@ -30,11 +30,15 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .rollouts import GenerationResult, Sampling, eos_ids, score
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+    from transformers import PreTrainedTokenizerBase
 
 __all__ = ["VLLMEngine", "vllm_python"]
 
@@ -62,7 +66,7 @@ class VLLMEngine:
         max_model_len: vLLM's context length (``None``: the model's).
     """
 
-    def __init__(self, model: Any, tok: Any, spec: Any, model_dir: str | Path, *, python: str | Path | None = None,
+    def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: Any, model_dir: str | Path, *, python: str | Path | None = None,
                  tensor_parallel_size: int = 1, kv_cache_gib: int = 1, score_batch_size: int = 16,
                  max_model_len: int | None = 2048, dtype: str = "bfloat16", timeout: float = 3600) -> None:
         self.model, self.tok, self.spec = model, tok, spec
@@ -121,5 +125,5 @@ class VLLMEngine:
             tokens=tokens, finished=[bool(f) for f in out["finished"]],
             acts=acts if len(acts) else torch.zeros(0, len(layers), hidden), layers=list(layers),
             n_tokens=[len(t) for t in tokens], seconds=time.perf_counter() - t0,
-            texts=[self.tok.decode(t) for t in tokens],
+            texts=[str(self.tok.decode(t)) for t in tokens],
         )

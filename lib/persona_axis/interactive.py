@@ -18,9 +18,12 @@ import json
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .plots import ASSISTANT, ROLE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Interactive", "show", "role_details", "trait_details", "persona_map_figure", "persona_map_3d",
            "trajectory_figure", "CATEGORY_COLOURS", "opening"]
@@ -72,7 +75,7 @@ def show(figure: Any, name: str, height: int = 560) -> Interactive:
     return Interactive(figure, name, height)
 
 
-def role_details(table: Any, names: Sequence[str], labels: Sequence[Any], categories: dict[str, str]) -> Any:
+def role_details(table: pd.DataFrame, names: Sequence[str], labels: Sequence[Any], categories: dict[str, str]) -> pd.DataFrame:
     """Hover details of each role vector.
 
     Args:
@@ -105,7 +108,7 @@ def role_details(table: Any, names: Sequence[str], labels: Sequence[Any], catego
     return pd.DataFrame(rows)
 
 
-def trait_details(table: Any, names: Sequence[str], descriptions: dict[str, str]) -> Any:
+def trait_details(table: pd.DataFrame, names: Sequence[str], descriptions: dict[str, str]) -> pd.DataFrame:
     """Hover details of each trait vector: ``trait``, ``category`` (its description) and the
     opening of its first answer under a positive prompt (``table``: trait rollouts with
     ``name``, ``group`` (``"trait+"``/``"trait-"``) and ``response``)."""
@@ -223,7 +226,7 @@ def persona_map_3d(scores: Any, details: Any, colour: Sequence[float], *, defaul
     return fig
 
 
-def trajectory_figure(table: Any, *, threshold: float | None = None, title: str = "") -> Any:
+def trajectory_figure(table: pd.DataFrame, *, threshold: float | None = None, title: str = "") -> Any:
     """Projection per turn of each condition of a conversation, the replies in the hover.
 
     Args:

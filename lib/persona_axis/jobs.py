@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .rollouts import Sampling
-from .runs import Job
+from .runs import Job, paper_layers
 
 __all__ = ["JobRun", "paper_layers", "run_jobs"]
 
@@ -64,23 +64,6 @@ class JobRun:
     layers: list[int]
     seconds: float
     actor_peak_rss_mb: float = 0.0
-
-
-def paper_layers(n_layers: int, centres: Sequence[float] = (0.5, 0.625, 0.75, 0.8),
-                 widths: Sequence[float] = (0.125, 0.2)) -> list[int]:
-    """The layers a persona-space run needs: the middle layer and every capping band of the preset.
-
-    A band of width ``w`` centred at ``c`` (fractions of the depth) covers
-    ``round(c * n) - round(w * n) // 2`` up to ``round(w * n)`` layers (clipped to the model).
-    With the ``paper`` capping preset's centres and widths this is about a third of the layers.
-    """
-    keep = {n_layers // 2}
-    for c in centres:
-        for w in widths:
-            width = max(1, round(w * n_layers))
-            start = max(0, min(n_layers - width, round(c * n_layers) - width // 2))
-            keep.update(range(start, start + width))
-    return sorted(keep)
 
 
 class _Worker:

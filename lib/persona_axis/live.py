@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .capping import CapPlan, CapSetting, band, capping
 from .chat import prompt_ids
@@ -34,6 +34,9 @@ from .drift import DriftMonitor
 from .hooks import steer as steer_hook
 from .rollouts import Sampling, generate
 from .store import atomic_write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Turn", "LiveSession", "chosen_setting", "panel", "FALLBACK_PERCENTILE"]
 
@@ -156,13 +159,13 @@ class LiveSession:
         """Start a new conversation."""
         self.turns.clear()
 
-    def table(self) -> Any:
+    def table(self) -> pd.DataFrame:
         """One row per turn (the :class:`Turn` fields, ``turn`` 0-based)."""
         import pandas as pd
 
         return pd.DataFrame([{"turn": i, **asdict(t)} for i, t in enumerate(self.turns)])
 
-    def long_table(self) -> Any:
+    def long_table(self) -> pd.DataFrame:
         """Two rows per turn, for ``interactive.trajectory_figure``: ``turn``, ``condition``,
         ``projection``, ``user``, ``reply``."""
         import pandas as pd

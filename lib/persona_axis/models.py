@@ -29,9 +29,13 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .paths import cache_dir
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __all__ = [
     "ModelSpec",
@@ -280,7 +284,7 @@ def dequantise(name: str, *, force: bool = False) -> Path:
     return hf_dir
 
 
-def spec_from_config(name: str, config: Any, tokenizer: Any = None) -> ModelSpec:
+def spec_from_config(name: str, config: Any, tokenizer: PreTrainedTokenizerBase | None = None) -> ModelSpec:
     """A ``ModelSpec`` for a model outside the registry, read off its config and tokenizer."""
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     template = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
@@ -308,9 +312,9 @@ def _accepts_system(tokenizer: Any) -> bool:
 def load_model(
     name: str,
     *,
-    dtype: Any = None,
-    device_map: Any = None,
-) -> tuple[Any, Any, ModelSpec]:
+    dtype: torch.dtype | None = None,
+    device_map: str | dict[str, Any] | None = None,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, ModelSpec]:
     """Load a model, its tokenizer and its spec.
 
     Args:

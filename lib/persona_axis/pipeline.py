@@ -29,11 +29,14 @@ from .labels import label
 from .models import ModelSpec, load_model
 from .presets import PersonaSpacePreset, preset as get_preset
 from .rollouts import Sampling
-from .runs import Rollouts, collect, persona_jobs
+from .runs import Rollouts, collect, persona_jobs, store_options
 from .space import RoleVectors, default_vector, role_vectors
 from .store import Store, atomic_save_tensors, load_tensors
+from .stream import StoreSums, calibrate_store, reduce_store
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+    from transformers import PreTrainedTokenizerBase
     import pandas as pd
 
 __all__ = ["PersonaSpace", "persona_space", "persona_rollouts", "get_axis", "axis_filter"]
@@ -84,27 +87,29 @@ class PersonaSpace:
 def _as_preset(preset: str | PersonaSpacePreset) -> PersonaSpacePreset:
     if isinstance(preset, str):
         return get_preset("persona_space", preset)
-    missing = set(PersonaSpacePreset.__annotations__) - set(preset)
+    missing = set(PersonaSpacePreset.__required_keys__) - set(preset)
     if missing:
         raise KeyError(f"the persona-space preset lacks {sorted(missing)}; start from presets.preset('persona_space', 'book')")
     return preset
 
 
-def persona_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params: Any, *,
+def persona_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, cat: Catalogue, params: PersonaSpacePreset, *,
                      judge: Any = None, seed: int = 0, progress: bool = True) -> Rollouts:
     """The persona-space rollouts of a preset (``presets.preset("persona_space", ...)``), labelled.
 
     Every chapter that needs the persona space gets the same cached rollouts and labels from
-    the same parameters. ``judge=None`` uses the offline judge.
+    the same parameters. ``judge=None`` uses the offline judge. The preset's ``store_layers``
+    and ``acts_dtype`` choose the store (``runs.store_options``): the ``paper`` preset keeps the
+    middle layer and the capping bands in bf16, memory-mapped.
     """
     jobs = persona_jobs(cat, spec, n_prompts=params["n_prompts"], n_questions=params["n_questions"],
                         roles=pick_roles(cat, params["roles"]))
     ro = collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
-                 batch_size=params["batch_size"], progress=progress)
+                 batch_size=params["batch_size"], progress=progress, **store_options(params, spec.n_layers))
     return label(ro, cat, OfflineJudge() if judge is None else judge, progress=progress)
 
 
-def axis_filter(params: Any) -> tuple[list[int] | None, int]:
+def axis_filter(params: PersonaSpacePreset) -> tuple[list[int] | None, int]:
     """The role vectors the axis averages: ``([3], min_count)`` ("fully" role-playing, at least
     ``min_count`` rollouts) when the preset filters by label, else ``(None, 1)`` (every rollout)."""
     if params["labels"]:
@@ -112,7 +117,13 @@ def axis_filter(params: Any) -> tuple[list[int] | None, int]:
     return None, 1
 
 
-def get_axis(ro: Rollouts, params: Any) -> Axis:
+def _sums(ro: Rollouts) -> StoreSums:
+    """One streaming pass over a labelled store: sums per (group, name, label)."""
+    labs = [None if lab is None or lab != lab else int(lab) for lab in ro.table["label"]]
+    return reduce_store(ro.path, labs)
+
+
+def get_axis(ro: Rollouts, params: PersonaSpacePreset) -> Axis:
     """The Assistant Axis of labelled rollouts, with its calibration, built once and cached.
 
     The paper's contrast axis: the mean of all default rollouts minus the mean of the "fully"
@@ -134,12 +145,18 @@ def get_axis(ro: Rollouts, params: Any) -> Axis:
         tensors, meta = load_tensors(cal_file)
         axis.calibration = Calibration(tensors["projections"], json.loads(meta["layers"]))
         return axis
-    fully = role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count)
-    defaults = ro.acts[torch.tensor((ro.table["group"] == "default").to_numpy())]
+    if ro.mapped:  # one pass for the vectors, one for the projections: memory does not grow with the rollouts
+        sums = _sums(ro)
+        fully = sums.role_vectors(labels=labels, min_count=min_count)
+        defaults, n_default = sums.default_vector()[None], sums.n_default()
+    else:
+        fully = role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count)
+        defaults = ro.acts[torch.tensor((ro.table["group"] == "default").to_numpy())]
+        n_default = len(defaults)
     axis = contrast_axis(defaults, fully.vectors, ro.layers, model=ro.model, method=AXIS_METHOD,
                          info={"rollouts": ro.key, "labels_key": ro.labels_key, "labels": labels, "min_count": min_count,
-                               "n_fully_vectors": len(fully.names), "n_default_rollouts": len(defaults)})
-    cal = calibrate(axis, ro.acts, ro.layers)
+                               "n_fully_vectors": len(fully.names), "n_default_rollouts": n_default})
+    cal = calibrate_store(ro.path, axis, ro.layers) if ro.mapped else calibrate(axis, ro.acts, ro.layers)
     # a summary of the calibration for readers of the file; thresholds come from axis.calibration
     axis.info["percentiles"] = {str(layer): {str(p): v for p, v in q.items()} for layer, q in cal.percentiles((1, 25, 50, 75)).items()}
     atomic_save_tensors(cal_file, {"projections": cal.projections}, {"layers": json.dumps(cal.layers)})
@@ -149,7 +166,7 @@ def get_axis(ro: Rollouts, params: Any) -> Axis:
 
 
 def persona_space(
-    model: str | tuple[Any, Any, ModelSpec],
+    model: str | tuple[PreTrainedModel, PreTrainedTokenizerBase, ModelSpec],
     preset: str | PersonaSpacePreset = "book",
     *,
     judge: Any = None,
@@ -177,6 +194,11 @@ def persona_space(
     labels, min_count = axis_filter(params)
     axis = get_axis(ro, params)
     assert axis.calibration is not None
-    return PersonaSpace(spec=spec, preset=params, rollouts=ro,
-                        role_vectors=role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count),
-                        default_vector=default_vector(ro.table, ro.acts), axis=axis, calibration=axis.calibration)
+    if ro.mapped:
+        sums = _sums(ro)
+        rv, dv = sums.role_vectors(labels=labels, min_count=min_count), sums.default_vector()
+    else:
+        rv = role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count)
+        dv = default_vector(ro.table, ro.acts)
+    return PersonaSpace(spec=spec, preset=params, rollouts=ro, role_vectors=rv, default_vector=dv, axis=axis,
+                        calibration=axis.calibration)

@@ -7,7 +7,10 @@ compute with the other modules and call these to show the results.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["use_style", "ASSISTANT", "ROLE", "CAPPED", "projection_strip", "capping_bars", "scree", "persona_map", "relative_positions", "per_layer", "correlation_heatmaps", "label_shares", "sns_palette", "trajectories"]
 
@@ -243,7 +246,7 @@ def sns_palette(n: int) -> list[Any]:
     return list(sns.color_palette("Set2", n))
 
 
-def trajectories(table: Any, *, hlines: Mapping[str, float] | None = None, title: str = "",
+def trajectories(table: pd.DataFrame, *, hlines: Mapping[str, float] | None = None, title: str = "",
                  ylabel: str = "projection on the Assistant Axis", hue: str = "domain", style: str | None = None) -> Any:
     """Mean projection per turn for each domain, with 95% confidence bands.
 

@@ -28,12 +28,15 @@ class QuickstartPreset(TypedDict):
     answer_tokens: int
 
 
-class PersonaSpacePreset(TypedDict):
+class _PersonaSpaceSizes(TypedDict):
     """The persona space (chapters 1-7): which rollouts, and which role vectors make the axis.
 
     ``roles``: how many catalogue roles (``None``: all); ``labels``: the judge labels kept as
     separate role vectors (``None``: all rollouts of a role, unlabelled); ``min_count``: rollouts
     a (role, label) needs; ``traits`` / ``trait_pairs`` / ``trait_questions``: the trait rollouts.
+    ``store_layers`` (``"all"`` if absent, or ``"paper"``: the middle layer and the capping bands)
+    and ``acts_dtype`` (``"float32"`` if absent, or ``"bfloat16"``): the store (``runs.store_options``);
+    the ``paper`` preset streams, the others keep every layer in float32 for the per-layer curves.
     """
 
     roles: int | None
@@ -46,6 +49,13 @@ class PersonaSpacePreset(TypedDict):
     trait_pairs: int
     trait_questions: int
     batch_size: int
+
+
+class PersonaSpacePreset(_PersonaSpaceSizes, total=False):
+    """The persona space's sizes (above), and optionally its store (absent: every layer, float32)."""
+
+    store_layers: Literal["all", "paper"]
+    acts_dtype: Literal["float32", "bfloat16"]
 
 
 class BaseVsInstructPreset(TypedDict):
@@ -138,7 +148,8 @@ _PERSONA_SPACE: dict[str, PersonaSpacePreset] = {
     "book": {"roles": None, "n_prompts": 2, "n_questions": 8, "max_new_tokens": 64, "labels": [3, 2], "min_count": 4,
              "traits": None, "trait_pairs": 1, "trait_questions": 4, "batch_size": 64},
     "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "labels": [3, 2], "min_count": 10,
-              "traits": None, "trait_pairs": 5, "trait_questions": 240, "batch_size": 64},
+              "traits": None, "trait_pairs": 5, "trait_questions": 240, "batch_size": 64,
+              "store_layers": "paper", "acts_dtype": "bfloat16"},
 }
 
 _JUDGE_VALIDATION: dict[str, JudgeValidationPreset] = {

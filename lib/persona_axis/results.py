@@ -1,9 +1,15 @@
 """Per-chapter results saved for later chapters, comparison tables and the dashboard.
 
-Each chapter saves one JSON document per model: ``<artifacts>/results/<chapter>/<model>.json``
-with the numbers it reports and the configuration that produced them. Tables that put the
-paper's value beside ours for every model read them back with ``load_all``; a model whose
-chapter has not been run yet shows as missing, never as a made-up value.
+Each chapter saves one JSON document per model, a small summary written after each run: the
+numbers it reports, the configuration that produced them and that configuration's hash
+(``key``). The document goes through ``Store("chapter_results", {chapter, model, config})``
+(atomic, one folder per configuration, never overwritten by another one), and the latest run of
+each chapter and model is also ``<artifacts>/results/<chapter>/<model>.json``, which the tables
+and the dashboard read (each shows the preset it ran with). A chapter that builds on another's
+result reads it with ``load_result(..., config=)`` or ``match=``: a result made with other
+inputs is not read. Tables that put the paper's value beside ours for every model read them
+back with ``load_all``; a model whose chapter has not been run yet shows as missing, never as a
+made-up value.
 """
 
 from __future__ import annotations
@@ -13,9 +19,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .store import CacheError, artifacts_dir, atomic_write_text
+from .store import CacheError, Store, artifacts_dir, atomic_write_text, config_hash
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["save_result", "load_result", "load_all", "results_dir", "comparison_table", "BOOK_MODELS", "Results"]
 
@@ -40,11 +49,19 @@ def save_result(chapter: str, model: str, numbers: dict[str, Any], config: dict[
     """
     if intervals:
         numbers = {**numbers, "intervals": {k: _interval_dict(v) for k, v in intervals.items()}}
-    doc = {"chapter": chapter, "model": model, "numbers": numbers, "config": config,
+    config = json.loads(json.dumps(config, default=float))  # numpy scalars -> JSON numbers, as stored
+    key = _key(chapter, model, config)
+    doc = {"chapter": chapter, "model": model, "numbers": numbers, "config": config, "key": config_hash(key),
            "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    text = json.dumps(doc, indent=1, default=float)
+    Store("chapter_results", key).save_json("result", json.loads(text))
     path = _file(chapter, model)
-    atomic_write_text(path, json.dumps(doc, indent=1, default=float))
+    atomic_write_text(path, text)
     return path
+
+
+def _key(chapter: str, model: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    return {"chapter": chapter, "model": model, "config": json.loads(json.dumps(config, default=float))}
 
 
 def _interval_dict(v: Any) -> Any:
@@ -55,15 +72,32 @@ def _interval_dict(v: Any) -> Any:
     raise TypeError(f"an interval must be a stats.Interval (or a dict of them), got {type(v).__name__}")
 
 
-def load_result(chapter: str, model: str) -> dict[str, Any] | None:
-    """The saved document, or ``None`` if the chapter was not run for this model."""
-    path = _file(chapter, model)
+def load_result(chapter: str, model: str, *, config: Mapping[str, Any] | None = None,
+                match: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The saved document, or ``None`` if the chapter was not run for this model (with these inputs).
+
+    Args:
+        config: read only the result of exactly this configuration (from its ``Store``).
+        match: read the latest result only if its configuration has these values (e.g.
+            ``{"rollouts": ro.key, "seed": 0}``: the same rollouts); another run's is ``None``.
+    """
+    if config is not None:
+        path = artifacts_dir() / "chapter_results" / config_hash(_key(chapter, model, config)) / "result.json"
+    else:
+        path = _file(chapter, model)
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        doc: dict[str, Any] = json.loads(path.read_text())
     except json.JSONDecodeError:
         raise CacheError(f"{path} is corrupt. Delete it and rerun the chapter.") from None
+    if config is not None and doc.get("config") != _key(chapter, model, config)["config"]:
+        raise CacheError(f"{path} holds the result of another configuration; delete its folder and rerun the chapter")
+    if match is not None:
+        saved = doc.get("config", {})
+        if any(k not in saved or saved[k] != json.loads(json.dumps(v, default=float)) for k, v in match.items()):
+            return None
+    return doc
 
 
 def load_all(chapter: str) -> dict[str, dict[str, Any]]:
@@ -82,7 +116,7 @@ def load_all(chapter: str) -> dict[str, dict[str, Any]]:
 BOOK_MODELS = ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct")
 
 
-def comparison_table(rows: list[tuple[str, str, str, str, str]], models: tuple[str, ...] = BOOK_MODELS) -> Any:
+def comparison_table(rows: list[tuple[str, str, str, str, str]], models: tuple[str, ...] = BOOK_MODELS) -> pd.DataFrame:
     """The paper's value beside ours, one column per model.
 
     Args:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -36,6 +36,10 @@ from .decode import decode, supports
 from .decode_reference import _left_pad, decode_batch
 from .hooks import add_layer_hooks, check_layers
 from .models import ModelSpec
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+    from transformers import PreTrainedModel
 
 __all__ = ["Sampling", "GenerationResult", "generate", "score", "sample_next", "eos_ids", "teacher_force"]
 
@@ -88,7 +92,7 @@ class GenerationResult:
     texts: list[str] = field(default_factory=list)
 
 
-def eos_ids(tok: Any, model: Any) -> set[int]:
+def eos_ids(tok: PreTrainedTokenizerBase, model: PreTrainedModel) -> set[int]:
     """End-of-turn token ids: the tokenizer's EOS and the generation config's."""
     ids: set[int] = set()
     for value in (getattr(tok, "eos_token_id", None), getattr(getattr(model, "generation_config", None), "eos_token_id", None)):
@@ -127,8 +131,8 @@ def sample_next(logits: torch.Tensor, s: Sampling, gen: torch.Generator) -> tupl
 
 
 def generate(
-    model: Any,
-    tok: Any,
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
     prompts: Sequence[Sequence[int]],
     sampling: Sampling = Sampling(),
     *,
@@ -203,13 +207,13 @@ def generate(
         truncated_nucleus_steps=cut,
         sampled_steps=sampled,
         seconds=time.perf_counter() - t0,
-        texts=[tok.decode(t) for t in tokens],
+        texts=[str(tok.decode(t)) for t in tokens],
     )
 
 
 @torch.no_grad()
 def score(
-    model: Any,
+    model: PreTrainedModel,
     sequences: Sequence[Sequence[int]],
     spans: Sequence[Sequence[tuple[int, int]]],
     *,
@@ -262,8 +266,8 @@ def score(
 
 
 def teacher_force(
-    model: Any,
-    tok: Any,
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
     spec: ModelSpec,
     conversations: Sequence[tuple[str | None, Sequence[str]]],
     *,

@@ -18,11 +18,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .space import RoleVectors, compare_vector_sets
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["rubric_table", "filtered_trait_vectors", "PAPER_VALUES", "COLUMNS"]
 
@@ -40,9 +43,9 @@ PAPER_VALUES: dict[str, str] = {
 }
 
 
-def rubric_table(table: Any, acts: torch.Tensor, layers: Sequence[int], layer: int,
+def rubric_table(table: pd.DataFrame, acts: torch.Tensor, layers: Sequence[int], layer: int,
                  labellings: dict[str, Sequence[int | None] | None], *, keep: Sequence[int] = (3, 2),
-                 min_count: int = 10, paper_row: bool = True) -> Any:
+                 min_count: int = 10, paper_row: bool = True) -> pd.DataFrame:
     """Persona-space numbers under each labelling of the same rollouts, beside the paper's.
 
     Args:
@@ -88,7 +91,7 @@ def rubric_table(table: Any, acts: torch.Tensor, layers: Sequence[int], layer: i
     return out
 
 
-def filtered_trait_vectors(table: Any, acts: torch.Tensor, layers: Sequence[int], scores: Sequence[float | None], *,
+def filtered_trait_vectors(table: pd.DataFrame, acts: torch.Tensor, layers: Sequence[int], scores: Sequence[float | None], *,
                            threshold: float = 50.0, min_pairs: int = 1) -> RoleVectors:
     """Trait vectors over the kept pairs only: mean(positive) - mean(negative) activations.
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -30,11 +30,18 @@ from .chat import prompt_ids
 from .hooks import check_layers
 from .fingerprint import model_id
 from .models import ModelSpec
+from .presets import PRESETS, PersonaSpacePreset
 from .rollouts import Sampling, generate, teacher_force
 from .store import Store
+from .stream import iter_chunks, mapped_acts
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from transformers import PreTrainedModel
+    from transformers import PreTrainedTokenizerBase
 
 __all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore", "teacher_force", "rollout_config",
-           "run_chunk", "ENGINE_VERSION"]
+           "run_chunk", "ENGINE_VERSION", "paper_layers", "store_options"]
 
 ENGINE_VERSION = 2  # bump when generation or activation reading changes (2: continuous batching, decode.py)
 
@@ -66,7 +73,8 @@ class Rollouts:
 
     Attributes:
         table: one row per job (the ``Job`` fields plus ``response``, ``n_tokens``, ``finished``).
-        acts: ``(n_jobs, n_layers, hidden)`` float32, mean layer output over response tokens.
+        acts: ``(n_jobs, n_layers, hidden)`` float32, mean layer output over response tokens (for the
+            streaming store, ``collect(mmap=True)``: memory-mapped, in the stored dtype).
         layers: layer index of each entry of ``acts``' second axis.
         model: the model's name.
         path: the store folder; ``key`` its configuration hash.
@@ -74,13 +82,18 @@ class Rollouts:
             ``None`` for unlabelled rollouts; results built from the labels are keyed by it.
     """
 
-    table: Any  # pandas.DataFrame
+    table: pd.DataFrame
     acts: torch.Tensor
     layers: list[int]
     model: str
     path: Path
     key: str
     labels_key: str | None = None
+
+    @property
+    def mapped(self) -> bool:
+        """True for the streaming store's rollouts (``acts`` memory-mapped by ``stream.mapped_acts``)."""
+        return (self.path / f"acts-{str(self.acts.dtype).removeprefix('torch.')}.bin").exists()
 
     def layer(self, layer: int) -> torch.Tensor:
         """``(n_jobs, hidden)`` activations at one layer."""
@@ -145,6 +158,41 @@ def trait_jobs(cat: Catalogue, *, n_pairs: int | None = None, n_questions: int |
     return jobs
 
 
+def paper_layers(n_layers: int, centres: Sequence[float] | None = None, widths: Sequence[float] | None = None) -> list[int]:
+    """The layers a persona-space run needs: the middle layer and every capping band.
+
+    The bands are those of ``capping.grid`` (centre layer ``round(c * (n_layers - 1))``,
+    ``max(1, round(w * n_layers))`` layers, shifted inside the model) for the centres and
+    widths of the ``paper`` capping preset unless given: 23 of Gemma 2 27B's 46 layers, 31 of Qwen 3 32B's 64, 39 of Llama 3.3 70B's 80.
+    """
+    cap = PRESETS["capping"]["paper"]
+    centres = list(cap["centres"] if centres is None else centres)  # type: ignore[typeddict-item]
+    widths = list(cap["widths"] if widths is None else widths)  # type: ignore[typeddict-item]
+    keep = {n_layers // 2}
+    for c in centres:
+        for w in widths:
+            width = min(n_layers, max(1, round(w * n_layers)))
+            start = min(max(round(c * (n_layers - 1)) - width // 2, 0), n_layers - width)
+            keep.update(range(start, start + width))
+    return sorted(keep)
+
+
+def store_options(params: Mapping[str, Any], n_layers: int) -> dict[str, Any]:
+    """``collect``'s ``layers``, ``acts_dtype`` and ``mmap`` for a persona-space preset.
+
+    ``store_layers``: ``"all"`` (default: every layer, the per-layer curves of the book) or
+    ``"paper"`` (``paper_layers``); ``acts_dtype``: ``"float32"`` (default) or ``"bfloat16"``.
+    Any setting other than the defaults gives the streaming store: chunks read memory-mapped,
+    the persona space reduced chunk by chunk (``stream``). The defaults give the store (and the
+    cache key) the book always had.
+    """
+    which, dtype = params.get("store_layers", "all"), params.get("acts_dtype", "float32")
+    if which not in ("all", "paper"):
+        raise ValueError(f"store_layers must be 'all' or 'paper', got {which!r}")
+    layers = None if which == "all" else paper_layers(n_layers)
+    return {"layers": layers, "acts_dtype": dtype, "mmap": which != "all" or dtype != "float32"}
+
+
 def _jobs_sha(jobs: Sequence[Job]) -> str:
     return hashlib.sha256(json.dumps([asdict(j) for j in jobs], sort_keys=True).encode()).hexdigest()
 
@@ -161,7 +209,7 @@ def _progress_bar(total: int, initial: int, desc: str) -> Any:
     return tqdm(total=total, initial=initial, desc=desc, unit="rollout", smoothing=0.1)
 
 
-def rollout_config(model: Any, spec: ModelSpec, jobs: Sequence[Job], sampling: Sampling, layers: list[int],
+def rollout_config(model: PreTrainedModel, spec: ModelSpec, jobs: Sequence[Job], sampling: Sampling, layers: list[int],
                    batch_size: int, chunk_size: int, generator: Any = None, *, acts_dtype: str = "float32") -> dict[str, Any]:
     """Everything that determines a rollout store's contents (its cache key).
 
@@ -181,7 +229,7 @@ def rollout_config(model: Any, spec: ModelSpec, jobs: Sequence[Job], sampling: S
     return config
 
 
-def run_chunk(model: Any, tok: Any, spec: ModelSpec, jobs: Sequence[Job], c: int, store: Store, sampling: Sampling,
+def run_chunk(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int, store: Store, sampling: Sampling,
               layers: list[int], batch_size: int, chunk_size: int, generator: Any = None,
               progress: Callable[[int], None] | None = None, *, acts_dtype: str = "float32") -> None:
     """Generate chunk ``c`` of ``jobs`` and save it in ``store`` (atomically).
@@ -213,8 +261,8 @@ def run_chunk(model: Any, tok: Any, spec: ModelSpec, jobs: Sequence[Job], c: int
 
 
 def collect(
-    model: Any,
-    tok: Any,
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
     spec: ModelSpec,
     jobs: Sequence[Job],
     sampling: Sampling = Sampling(),
@@ -226,6 +274,8 @@ def collect(
     progress: bool = True,
     stop_after: Callable[[int], bool] | None = None,
     generator: Any = None,
+    acts_dtype: str = "float32",
+    mmap: bool = False,
 ) -> Rollouts:
     """Generate every job (or load it from the cache) and return rollouts with activations.
 
@@ -241,6 +291,11 @@ def collect(
             an object with ``name`` and ``generate(prompts, sampling, seed=, layers=) -> GenerationResult``
             (``engine_vllm.VLLMEngine``) generates with it instead. ``jobs.run_jobs`` fills the
             same store from Ray actors.
+        acts_dtype: ``"float32"`` or ``"bfloat16"``, the dtype the means are stored in (part of
+            the key when not float32).
+        mmap: ``acts`` is the store's memory-mapped activations in the stored dtype
+            (``stream.mapped_acts``) and the table leaves out the token ids, instead of both
+            loaded into memory (float32): the ``paper`` preset's store (``store_options``).
 
     Returns:
         ``Rollouts`` in the order of ``jobs``.
@@ -250,7 +305,7 @@ def collect(
     if not jobs:
         raise ValueError("no jobs to run")
     idx = check_layers(model, None if layers is None else list(layers))
-    config = rollout_config(model, spec, jobs, sampling, idx, batch_size, chunk_size, generator)
+    config = rollout_config(model, spec, jobs, sampling, idx, batch_size, chunk_size, generator, acts_dtype=acts_dtype)
     store = Store("rollouts", config, root)
     n_chunks = (len(jobs) + chunk_size - 1) // chunk_size
     done = [i for i in range(n_chunks) if store.has_chunk(i)]
@@ -260,12 +315,16 @@ def collect(
             if store.has_chunk(c):
                 continue
             run_chunk(model, tok, spec, jobs, c, store, sampling, idx, batch_size, chunk_size, generator,
-                      progress=(lambda n: bar.update(n)) if bar is not None else None)
+                      progress=(lambda n: bar.update(n)) if bar is not None else None, acts_dtype=acts_dtype)
             if stop_after is not None and stop_after(c):
                 raise KeyboardInterrupt(f"stopped after chunk {c} (test hook)")
     finally:
         if bar is not None:
             bar.close()
+    if mmap:
+        rows = [r for table_rows, _ in iter_chunks(store.path, []) for r in table_rows]
+        return Rollouts(table=pd.DataFrame(rows), acts=mapped_acts(store.path), layers=idx, model=spec.name,
+                        path=store.path, key=store.hash)
     acts, rows = [], []
     for c in range(n_chunks):
         t, r = store.load_chunk(c)
@@ -275,7 +334,7 @@ def collect(
     return Rollouts(table=table, acts=torch.cat(acts), layers=idx, model=spec.name, path=store.path, key=store.hash)
 
 
-def trait_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params: dict[str, Any], *,
+def trait_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, cat: Catalogue, params: PersonaSpacePreset, *,
                    seed: int = 0, progress: bool = True) -> Rollouts:
     """The trait-space rollouts of a chapter preset (positive and negative prompts x questions)."""
     names = None
@@ -284,12 +343,12 @@ def trait_rollouts(model: Any, tok: Any, spec: ModelSpec, cat: Catalogue, params
         names = [t.name for t in cat.traits][::step][: params["traits"]]
     jobs = trait_jobs(cat, n_pairs=params["trait_pairs"], n_questions=params["trait_questions"], traits=names)
     return collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
-                   batch_size=params["batch_size"], progress=progress)
+                   batch_size=params["batch_size"], progress=progress, **store_options(params, spec.n_layers))
 
 
 def rescore(
-    model: Any,
-    tok: Any,
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
     spec: ModelSpec,
     ro: Rollouts,
     *,
@@ -305,10 +364,14 @@ def rescore(
     template, or ``chat.base_transcript`` for a base model) and the mean activation over the
     response tokens is read at every layer. This is how the paper runs a base model on the
     instruct model's rollouts. The table (and its labels, with ``labels_key``) is the original's.
+    Rollouts of the streaming store (``ro.mapped``) are read at their layers and stored as they are.
     """
-    idx = check_layers(model, None if layers is None else list(layers))
+    dtype = ro.acts.dtype if ro.mapped else torch.float32
+    idx = check_layers(model, list(ro.layers) if layers is None and ro.mapped else None if layers is None else list(layers))
     config = {"engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
               "rollouts": ro.key, "layers": idx, "chunk_size": chunk_size}
+    if dtype != torch.float32:
+        config["acts_dtype"] = str(dtype).removeprefix("torch.")
     store = Store("rescored", config, root)
     n = len(ro.table)
     n_chunks = (n + chunk_size - 1) // chunk_size
@@ -322,12 +385,13 @@ def rescore(
             convs = [(r.system if isinstance(r.system, str) and r.system else None, [r.question, r.response.strip() or "..."])
                      for r in rows.itertuples()]
             acts = torch.cat([a for a in teacher_force(model, tok, spec, convs, layers=idx, batch_size=batch_size)])
-            store.save_chunk(c, {"acts": acts}, [{"i": int(i)} for i in rows.index])
+            keep = ["group", "name"] if ro.mapped else []  # the streaming reductions read them
+            store.save_chunk(c, {"acts": acts.to(dtype)}, [{"i": int(i), **{k: r[k] for k in keep}} for i, r in rows.iterrows()])
             if bar is not None:
                 bar.update(len(rows))
     finally:
         if bar is not None:
             bar.close()
-    acts = torch.cat([store.load_chunk(c)[0]["acts"] for c in range(n_chunks)])
+    acts = mapped_acts(store.path) if ro.mapped else torch.cat([store.load_chunk(c)[0]["acts"] for c in range(n_chunks)])
     return Rollouts(table=ro.table, acts=acts, layers=idx, model=spec.name, path=store.path, key=store.hash,
                     labels_key=ro.labels_key)

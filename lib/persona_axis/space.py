@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The paper's filter: separate vectors for "fully" (3) and "somewhat" (2) role-playing rollouts,
 #: each kept when it has at least 10 rollouts. The official code keeps label 3 with >= 50.
@@ -49,7 +52,7 @@ class RoleVectors:
 
 
 def role_vectors(
-    table: Any,
+    table: pd.DataFrame,
     acts: torch.Tensor,
     layers: Sequence[int],
     *,
@@ -90,7 +93,7 @@ def role_vectors(
     return RoleVectors(torch.stack(vecs), names, labs, counts, list(layers))
 
 
-def default_vector(table: Any, acts: torch.Tensor) -> torch.Tensor:
+def default_vector(table: pd.DataFrame, acts: torch.Tensor) -> torch.Tensor:
     """Mean activation of all default rollouts: ``(n_layers, hidden)``."""
     rows = table.reset_index(drop=True)
     idx = torch.tensor(rows.index[rows["group"] == "default"].tolist(), dtype=torch.long)
@@ -185,7 +188,7 @@ def relative_position(pca_result: PCAResult, x: torch.Tensor) -> torch.Tensor:
     return (s - lo) / (hi - lo).clamp(min=1e-12)
 
 
-def trait_vectors(table: Any, acts: torch.Tensor, layers: Sequence[int]) -> RoleVectors:
+def trait_vectors(table: pd.DataFrame, acts: torch.Tensor, layers: Sequence[int]) -> RoleVectors:
     """Per trait, mean activation of its positive rollouts minus that of its negative ones.
 
     Points from the trait's opposite toward the trait; ``labels`` are ``None``, ``counts`` the
@@ -199,12 +202,12 @@ def trait_vectors(table: Any, acts: torch.Tensor, layers: Sequence[int]) -> Role
 
 
 def compare_vector_sets(
-    table: Any,
+    table: pd.DataFrame,
     acts: torch.Tensor,
     layers: Sequence[int],
     layer: int,
     variants: dict[str, dict[str, Any]],
-) -> Any:
+) -> pd.DataFrame:
     """Persona-space summary numbers for several ways of building role vectors.
 
     Args:
@@ -245,7 +248,7 @@ def compare_vector_sets(
 
 
 def compositions(vectors: RoleVectors, layer: int, components: torch.Tensor, k: int = 3, *,
-                 centre: bool = False) -> Any:
+                 centre: bool = False) -> pd.DataFrame:
     """Role composition of the first ``k`` components: ``DataFrame`` (role x ``PC1..PCk``) of cosines.
 
     Rows are named by role (with `` (label)`` appended for vectors of labels other than 3 or
@@ -264,7 +267,7 @@ def compositions(vectors: RoleVectors, layer: int, components: torch.Tensor, k: 
                         index=names)
 
 
-def composition_correlations(per_model: Any, column: str = "PC1", absolute: bool = False) -> Any:
+def composition_correlations(per_model: Any, column: str = "PC1", absolute: bool = False) -> pd.DataFrame:
     """Pearson correlation of one component's role composition between every pair of models.
 
     Args:

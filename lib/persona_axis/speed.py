@@ -21,9 +21,12 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 __all__ = ["matmul_gflops", "weight_params", "decode_flops", "Calibration", "calibrate"]
 
@@ -45,7 +48,7 @@ def matmul_gflops(seconds: float = 2.0, n: int = 2048, dtype: torch.dtype = torc
     return 2 * n**3 / best / 1e9
 
 
-def weight_params(model: Any) -> tuple[int, int]:
+def weight_params(model: PreTrainedModel) -> tuple[int, int]:
     """``(decoder-layer matmul weights, output-layer weights)``: parameters of 2-D weights.
 
     Norms, biases and the embedding lookup (a gather, no FLOPs) are left out; a tied output layer
@@ -58,7 +61,7 @@ def weight_params(model: Any) -> tuple[int, int]:
     return int(layers), int(head)
 
 
-def decode_flops(model: Any, prompt_lens: Sequence[int], n_tokens: Sequence[int], finished: Sequence[bool]) -> float:
+def decode_flops(model: PreTrainedModel, prompt_lens: Sequence[int], n_tokens: Sequence[int], finished: Sequence[bool]) -> float:
     """Useful FLOPs of a generation run: what any engine must compute at the least.
 
     Per row: ``2 * layer_weights`` for each prompt token and each response token fed;

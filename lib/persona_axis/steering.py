@@ -8,19 +8,24 @@ Assistant), positive coefficients steer toward the Assistant and negative ones a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from .hooks import record, steer
 from .rollouts import Sampling, generate
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from transformers import PreTrainedModel
+    from transformers import PreTrainedTokenizerBase
+
 __all__ = ["sweep", "typical_norm"]
 
 
 def sweep(
-    model: Any,
-    tok: Any,
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
     prompts: Sequence[Sequence[int]],
     direction: torch.Tensor,
     layer: int,
@@ -30,7 +35,7 @@ def sweep(
     *,
     samples: int = 1,
     batch_size: int = 64,
-) -> Any:
+) -> pd.DataFrame:
     """Generate every prompt ``samples`` times at every steering strength.
 
     Args:
@@ -58,7 +63,7 @@ def sweep(
     return pd.DataFrame(rows)
 
 
-def typical_norm(model: Any, tok: Any, texts: Sequence[str], layer: int) -> float:
+def typical_norm(model: PreTrainedModel, tok: PreTrainedTokenizerBase, texts: Sequence[str], layer: int) -> float:
     """Median norm of one layer's per-token activations over some texts (first token excluded).
 
     Steering coefficients in the book are multiples of this number, so that "0.5" means half a

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import torch
 
 from .paths import artifacts_dir
 
-__all__ = ["CacheError", "Store", "config_hash", "artifacts_dir", "atomic_write_text", "atomic_save_tensors", "load_tensors"]
+__all__ = ["CacheError", "Store", "config_hash", "artifacts_dir", "atomic_write_text", "atomic_write_bytes_from", "atomic_save_tensors", "load_tensors"]
 
 
 class CacheError(RuntimeError):
@@ -53,6 +53,22 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_bytes_from(path: Path, blocks: Iterable[bytes]) -> None:
+    """Write ``blocks`` one after the other to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for b in blocks:
+                f.write(b)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -1,7 +1,8 @@
 """Persona-space reductions streamed over a rollout store, chunk by chunk, memory-mapped.
 
 At the ``paper`` preset a rollout set does not fit in memory (Qwen 3 32B: 434 GB of float32
-means for every layer). ``reduce_store`` reads one chunk at a time, only the layers asked for
+means for every layer; 105 GB in the preset's store of the layers it needs, in bf16, which
+``pipeline.persona_space`` reduces with this module). ``reduce_store`` reads one chunk at a time, only the layers asked for
 (``safetensors`` maps the file and copies just those slices), and adds it into float64 sums
 per (group, name, label): role vectors, the default vector and trait vectors come out of one
 pass, and memory does not grow with the number of rollouts. The calibration percentiles need
@@ -10,7 +11,7 @@ keeps one float32 projection per rollout and layer (1.3 MB per layer for 331,200
 
 The results equal ``space.role_vectors``, ``space.default_vector``, ``space.trait_vectors`` and
 ``axis.calibrate`` on the same rollouts loaded in memory (the tests compare them). A store
-written in bfloat16 (``jobs.run_jobs(acts_dtype="bfloat16")``) halves the disk; the effect on
+written in bfloat16 (the ``paper`` preset, ``jobs.run_jobs(acts_dtype="bfloat16")``) halves the disk; the effect on
 the book's numbers is measured in the tests.
 """
 
@@ -20,13 +21,17 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .store import CacheError
 
-__all__ = ["StoreSums", "calibrate_store", "chunk_paths", "iter_chunks", "reduce_store", "store_bytes"]
+if TYPE_CHECKING:
+    from .axis import Axis, Calibration
+    from .space import RoleVectors
+
+__all__ = ["StoreSums", "calibrate_store", "chunk_paths", "iter_chunks", "mapped_acts", "reduce_store", "store_bytes"]
 
 
 def chunk_paths(path: Path) -> list[Path]:
@@ -80,6 +85,37 @@ def iter_chunks(path: Path, rows: Sequence[int] | None = None) -> Iterator[tuple
         yield table, acts
 
 
+def mapped_acts(path: Path) -> torch.Tensor:
+    """Every chunk's activations as one memory-mapped ``(n_rollouts, n_layers, hidden)`` tensor.
+
+    The first call copies the chunks, one at a time, into ``acts-<dtype>.bin`` beside them
+    (raw, in the stored dtype, written to a temporary name and renamed); every call then maps
+    that file read-only (``torch.from_file``, copy-on-write): pages are read from disk when a
+    slice is used and the operating system drops them again, so RSS does not grow with the
+    store. The file doubles the store's disk use.
+    """
+    from safetensors import safe_open
+
+    from .store import atomic_write_bytes_from
+
+    chunks = chunk_paths(path)
+    with safe_open(str(chunks[0]), framework="pt") as f:
+        sl = f.get_slice("acts")
+        _, n_layers, hidden = sl.get_shape()
+        dtype = {"BF16": torch.bfloat16, "F32": torch.float32, "F16": torch.float16}[sl.get_dtype()]
+    out = Path(path) / f"acts-{str(dtype).removeprefix('torch.')}.bin"
+    if not out.exists():
+        def blocks() -> Iterator[bytes]:
+            for _, acts in iter_chunks(path):
+                if acts.dtype != dtype or tuple(acts.shape[1:]) != (n_layers, hidden):
+                    raise CacheError(f"{path}: chunks differ in dtype or shape; delete the folder and rerun")
+                yield acts.contiguous().view(torch.uint8).numpy().tobytes()
+        atomic_write_bytes_from(out, blocks())
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    n = out.stat().st_size // (itemsize * n_layers * hidden)
+    return torch.from_file(str(out), shared=False, size=n * n_layers * hidden, dtype=dtype).view(n, n_layers, hidden)
+
+
 @dataclass
 class StoreSums:
     """Sums and counts of a store's activations per (group, name, label), from one pass.
@@ -102,7 +138,7 @@ class StoreSums:
         n = sum(self.counts[k] for k in keys)
         return (total / n).float(), n
 
-    def role_vectors(self, labels: Sequence[int] | None = (3, 2), min_count: int = 10, group: str = "role") -> Any:
+    def role_vectors(self, labels: Sequence[int] | None = (3, 2), min_count: int = 10, group: str = "role") -> RoleVectors:
         """As ``space.role_vectors`` (sorted by name, then label descending)."""
         from .space import RoleVectors
 
@@ -132,7 +168,7 @@ class StoreSums:
     def n_default(self) -> int:
         return sum(n for k, n in self.counts.items() if k[0] == "default")
 
-    def trait_vectors(self) -> Any:
+    def trait_vectors(self) -> RoleVectors:
         """As ``space.trait_vectors``: positive minus negative mean per trait."""
         from .space import RoleVectors
 
@@ -194,7 +230,7 @@ def reduce_store(path: Path, labels: Sequence[int | None] | None = None, *, laye
     return out
 
 
-def calibrate_store(path: Path, axis: Any, layers: Sequence[int], groups: Sequence[str] = ("role", "default")) -> Any:
+def calibrate_store(path: Path, axis: Axis, layers: Sequence[int], groups: Sequence[str] = ("role", "default")) -> Calibration:
     """As ``axis.calibrate`` over the store's rollouts of ``groups`` (the paper: roles and default).
 
     A second pass (the axis is known only after the first): keeps one float32 projection per

@@ -24,11 +24,15 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .endpoint import Endpoint, EndpointError
 from .rubric import AI_CUES, REFUSAL_CUES, RUBRICS, Judgement, JudgeError, find_cue
 from .traits import TRAIT_SCALE, TraitScore, parse_trait_score
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+    from transformers import PreTrainedTokenizerBase
 
 __all__ = ["JUDGE_TEMPLATE", "TRAIT_TEMPLATE", "parse_label", "LLMJudge", "LLMTraitScorer"]
 
@@ -158,7 +162,7 @@ class LLMJudge:
                 for a, r in zip(answers, responses)]
 
     @classmethod
-    def from_model(cls, model: Any, tok: Any, spec: Any, *, rubric: str = "paper", max_new_tokens: int = 4,
+    def from_model(cls, model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: Any, *, rubric: str = "paper", max_new_tokens: int = 4,
                    batch_size: int = 16, system: str | None = None) -> LLMJudge:
         """A judge backed by a local model (greedy decoding through ``rollouts.generate``)."""
         return cls(_local_complete(model, tok, spec, max_new_tokens, batch_size, system), rubric=rubric,
