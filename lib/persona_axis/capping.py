@@ -197,7 +197,8 @@ def calibration_population(axis: Axis, *rollouts: Any) -> Calibration:
     layers = [layer for layer in axis.layers if all(layer in ro.layers for ro in rollouts)]
     if not layers:
         raise ValueError("the rollouts share no recorded layer with the axis")
-    proj, population = [], {}
+    proj: list[torch.Tensor] = []
+    population: dict[str, int] = {}
     for ro in rollouts:
         cols = [ro.layers.index(layer) for layer in layers]
         proj.append(calibrate(axis, ro.acts[:, cols], layers).projections)
