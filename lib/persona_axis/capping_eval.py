@@ -22,7 +22,7 @@ from .rollouts import generate
 from .store import Store
 
 __all__ = ["CAPABILITY_SETS", "EvalSuite", "build_suite", "score_suite", "summarise", "evaluate", "pareto_front",
-           "changes", "with_intervals", "choose_best",
+           "changes", "with_intervals", "choose_best", "interval_table",
            # the intervention, from ``capping``
            "CONVENTIONS", "CapSetting", "CapPlan", "band", "grid", "plan_cap", "plan_from", "capping", "axis_percentile",
            "calibration_population", "favoured_convention"]
@@ -272,3 +272,24 @@ def choose_best(summary: Any) -> str | None:
         return None
     ok = ok.sort_values(["harm_reduction", "axis_percentile", "width"], ascending=[False, True, True])
     return str(ok.iloc[0]["setting"])
+
+
+def interval_table(summary: Any) -> Any:
+    """``with_intervals`` output as the chapter prints it: one row per setting, each rate and
+    change with its 95% interval (``"12% [5%, 20%]"``; capability change in summed points)."""
+    import pandas as pd
+
+    def fmt(v: float, lo: float, hi: float, spec: str) -> str:
+        if pd.isna(v):
+            return ""
+        return f"{v:{spec}}" if pd.isna(lo) else f"{v:{spec}} [{lo:{spec}}, {hi:{spec}}]"
+
+    out = pd.DataFrame({"setting": summary["setting"]})
+    out["harm (jailbreaks)"] = [fmt(*r, ".0%") for r in summary[["harm", "harm_low", "harm_high"]].to_numpy()]
+    out["harm reduction (paired)"] = [fmt(*r, ".0%") for r in summary[["harm_reduction", "harm_reduction_low", "harm_reduction_high"]].to_numpy()]
+    out["capability change (paired)"] = [fmt(*r, "+.2f") for r in summary[["capability_change", "capability_change_low", "capability_change_high"]].to_numpy()]
+    out["persona breaking"] = [f"{v:.0%}" for v in summary["persona_break"]]
+    for c in CAPABILITY_SETS:
+        if c in summary:
+            out[c] = [f"{v:.0%}" for v in summary[c]]
+    return out.reset_index(drop=True)

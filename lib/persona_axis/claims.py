@@ -269,7 +269,7 @@ CLAIMS: tuple[Claim, ...] = (
           "capping cuts harm", "nearly 60% fewer", "07_capping", "harm_reduction", "prompts",
           side=">=", threshold=0.5, paper_value=0.6, null=0.0, spec=".0%", why="most of the paper's 60%"),
     Claim("C16", "Capping costs no capability (summed change in accuracy over the capability sets)",
-          "capping keeps capability", "no loss; some benchmarks improve", "07_capping", "capability_change", "items",
+          "capping keeps capability", "no loss; some benchmarks improve", "07_capping", "capability_change", "prompts",
           side=">=", threshold=-0.01, paper_value=0.0, spec="+.1f", scale=100, suffix=" pts",
           why="a loss of at most one point"),
     Claim("C17", "The best capping band lies late in the network", "capping band late",
