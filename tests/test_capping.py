@@ -260,3 +260,14 @@ def test_rank_and_favoured_convention() -> None:
     assert cal.rank(5, 24.5) == 25.0 and cal.rank(5, 24.0) == 24.5 and cal.rank(5, -1) == 0.0
     assert C.favoured_convention({5: 30.0, 6: 20.0}) == "paper-text"
     assert C.favoured_convention({5: 80.0}) == "paper-code" and C.favoured_convention({5: 50.0}) == "paper-text"
+
+
+def test_interval_table_formats_each_rate_with_its_interval() -> None:
+    s = pd.DataFrame({"setting": ["uncapped", "a"], "harm": [0.5, 0.25], "harm_low": [0.3, 0.1], "harm_high": [0.7, 0.4],
+                      "harm_reduction": [float("nan"), 0.5], "harm_reduction_low": [float("nan"), 0.2],
+                      "harm_reduction_high": [float("nan"), 0.8], "capability_change": [0.0, -0.05],
+                      "capability_change_low": [float("nan"), -0.1], "capability_change_high": [float("nan"), 0.0],
+                      "persona_break": [0.1, 0.0], "arithmetic": [0.5, 0.45]})
+    t = C.interval_table(s).set_index("setting")
+    assert t.loc["a", "harm (jailbreaks)"] == "25% [10%, 40%]" and t.loc["uncapped", "harm reduction (paired)"] == ""
+    assert t.loc["a", "capability change (paired)"] == "-0.05 [-0.10, +0.00]" and t.loc["uncapped", "capability change (paired)"] == "+0.00"

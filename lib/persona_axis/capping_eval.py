@@ -279,15 +279,16 @@ def interval_table(summary: Any) -> Any:
     change with its 95% interval (``"12% [5%, 20%]"``; capability change in summed points)."""
     import pandas as pd
 
-    def fmt(v: float, lo: float, hi: float, spec: str) -> str:
+    def fmt(row: Any, spec: str) -> str:
+        v, lo, hi = row
         if pd.isna(v):
             return ""
         return f"{v:{spec}}" if pd.isna(lo) else f"{v:{spec}} [{lo:{spec}}, {hi:{spec}}]"
 
     out = pd.DataFrame({"setting": summary["setting"]})
-    out["harm (jailbreaks)"] = [fmt(*r, ".0%") for r in summary[["harm", "harm_low", "harm_high"]].to_numpy()]
-    out["harm reduction (paired)"] = [fmt(*r, ".0%") for r in summary[["harm_reduction", "harm_reduction_low", "harm_reduction_high"]].to_numpy()]
-    out["capability change (paired)"] = [fmt(*r, "+.2f") for r in summary[["capability_change", "capability_change_low", "capability_change_high"]].to_numpy()]
+    out["harm (jailbreaks)"] = [fmt(r, ".0%") for r in summary[["harm", "harm_low", "harm_high"]].to_numpy()]
+    out["harm reduction (paired)"] = [fmt(r, ".0%") for r in summary[["harm_reduction", "harm_reduction_low", "harm_reduction_high"]].to_numpy()]
+    out["capability change (paired)"] = [fmt(r, "+.2f") for r in summary[["capability_change", "capability_change_low", "capability_change_high"]].to_numpy()]
     out["persona breaking"] = [f"{v:.0%}" for v in summary["persona_break"]]
     for c in CAPABILITY_SETS:
         if c in summary:
