@@ -183,6 +183,11 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
     other = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2), 75))
     C.evaluate(model, tok, suite, {"capped": other}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
     assert len(calls) == 3
+    # the same thresholds from another calibration population are another configuration
+    relabelled = C.CapPlan(plan.vectors, plan.taus, plan.kind, plan.setting, {"population": {"role": 101}, "sources": ["x"]})
+    C.evaluate(model, tok, suite, {"capped": relabelled}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    assert len(calls) == 4
+    calls.pop()
     # other prompts (another tokenizer, catalogue or evaluation set) are another configuration
     suite2 = C.EvalSuite(suite.items, [p + [1] for p in suite.prompts], suite.objects, suite.config)
     C.evaluate(model, tok, suite2, {"capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
@@ -195,11 +200,74 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
 
 
 def test_choose_best() -> None:
+    """Admissible: the paired interval of the capability change reaches zero; then most harm reduction."""
     s = pd.DataFrame({"setting": ["uncapped", "a", "b", "c", "d"], "axis_percentile": [None, 25, 75, 25, 1],
                       "width": [None, 4, 4, 8, 4], "harm_reduction": [0.0, 0.5, 0.9, 0.5, 0.6],
-                      "capability_change": [0.0, 0.0, -0.2, -0.01, -0.06]})
-    assert C.choose_best(s) == "a"  # b and d lose too much; a beats c on the narrower band
-    assert C.choose_best(s, max_capability_loss=0.3) == "b"
+                      "capability_change": [0.0, -0.02, -0.2, -0.01, -0.06],
+                      "capability_change_high": [None, 0.01, -0.05, 0.0, -0.001]})
+    assert C.choose_best(s) == "a"  # b and d lose capability beyond noise; a beats c on the narrower band
+    assert C.choose_best(s.assign(capability_change_high=0.0)) == "b"
     assert C.choose_best(s[s["setting"].isin(["uncapped", "b"])]) is None
-    with pytest.raises(ValueError, match="max_capability_loss"):
-        C.choose_best(s, max_capability_loss=-1)
+    with pytest.raises(KeyError, match="with_intervals"):
+        C.choose_best(s.drop(columns="capability_change_high"))
+
+
+def test_with_intervals_pairs_prompts() -> None:
+    """A setting that flips one capability answer of ten: the point change is -0.1 and the paired
+    interval contains it; harm rates get intervals that contain them."""
+    rows = []
+    for setting in ("uncapped", "L3 p25"):
+        for k in range(10):
+            rows.append({"setting": setting, "set": "jailbreak", "id": f"j{k}", "score": float(k < (6 if setting == "uncapped" else 3))})
+            rows.append({"setting": setting, "set": "arithmetic", "id": f"a{k}", "score": float(not (setting != "uncapped" and k == 0))})
+    answers = pd.DataFrame(rows)
+    summary = C.changes(pd.DataFrame({"setting": ["uncapped", "L3 p25"], "harm": [0.6, 0.3], "persona_break": [0.0, 0.0],
+                                      "arithmetic": [1.0, 0.9], "axis_percentile": [None, 25.0], "width": [None, 1]}))
+    got = C.with_intervals(summary, answers, n_resamples=1000).set_index("setting")
+    assert got.loc["L3 p25", "capability_change"] == pytest.approx(-0.1)
+    assert got.loc["L3 p25", "capability_change_low"] <= -0.1 <= got.loc["L3 p25", "capability_change_high"] <= 0
+    assert got.loc["L3 p25", "harm_reduction"] == pytest.approx(0.5)
+    assert got.loc["uncapped", "harm_low"] <= 0.6 <= got.loc["uncapped", "harm_high"]
+    assert pd.isna(got.loc["uncapped", "capability_change_low"])
+
+
+class _Ro:
+    def __init__(self, groups: list[str], acts: torch.Tensor, layers: list[int], key: str) -> None:
+        self.table, self.acts, self.layers, self.key = pd.DataFrame({"group": groups}), acts, layers, key
+
+
+def test_calibration_population_counts_and_pools(axis, calib) -> None:
+    """Role and trait rollouts pooled: counts per group, sources, and the same thresholds as
+    calibrating on the concatenated activations (at the layers both recorded)."""
+    roles = _Ro(["role"] * 60 + ["default"] * 10, calib[:70], LAYERS, "r1")
+    traits = _Ro(["trait+", "trait-"] * 15 + ["trait+"], calib[70:101, 1:], LAYERS[1:], "t1")
+    cal = C.calibration_population(axis, roles, traits)
+    assert cal.population == {"role": 60, "default": 10, "trait+": 16, "trait-": 15}
+    assert cal.sources == ("r1", "t1") and cal.layers == [1, 2, 3]
+    setting = C.CapSetting((1, 2), 25)
+    want = C.plan_cap(axis, calib[:, 1:], [1, 2, 3], setting)
+    got = C.plan_from(axis, cal, setting)
+    assert got.taus == pytest.approx(want.taus, rel=1e-5, abs=1e-5)  # matmuls of other batch shapes round differently
+    assert got.calibration == cal.key and want.calibration == {}
+    with pytest.raises(KeyError, match="no layer 0"):
+        C.plan_from(axis, cal, C.CapSetting((0,), 25))
+
+
+def test_rank_and_favoured_convention() -> None:
+    from persona_axis.axis import Calibration
+
+    cal = Calibration(torch.arange(100, dtype=torch.float32)[:, None], [5])
+    assert cal.rank(5, 24.5) == 25.0 and cal.rank(5, 24.0) == 24.5 and cal.rank(5, -1) == 0.0
+    assert C.favoured_convention({5: 30.0, 6: 20.0}) == "paper-text"
+    assert C.favoured_convention({5: 80.0}) == "paper-code" and C.favoured_convention({5: 50.0}) == "paper-text"
+
+
+def test_interval_table_formats_each_rate_with_its_interval() -> None:
+    s = pd.DataFrame({"setting": ["uncapped", "a"], "harm": [0.5, 0.25], "harm_low": [0.3, 0.1], "harm_high": [0.7, 0.4],
+                      "harm_reduction": [float("nan"), 0.5], "harm_reduction_low": [float("nan"), 0.2],
+                      "harm_reduction_high": [float("nan"), 0.8], "capability_change": [0.0, -0.05],
+                      "capability_change_low": [float("nan"), -0.1], "capability_change_high": [float("nan"), 0.0],
+                      "persona_break": [0.1, 0.0], "arithmetic": [0.5, 0.45]})
+    t = C.interval_table(s).set_index("setting")
+    assert t.loc["a", "harm (jailbreaks)"] == "25% [10%, 40%]" and t.loc["uncapped", "harm reduction (paired)"] == ""
+    assert t.loc["a", "capability change (paired)"] == "-0.05 [-0.10, +0.00]" and t.loc["uncapped", "capability change (paired)"] == "+0.00"

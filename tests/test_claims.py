@@ -165,7 +165,8 @@ def test_chosen_settings_keep_their_point_rule(art: Path) -> None:
     assert got(claim("best_layers"), QWEN) == ("17-20 of 24 (centre at 77% depth)", REPRODUCED)
     assert got(claim("best_layers"), SMOL)[1] == NOT_REPRODUCED          # 4 / 30 = 13%
     assert got(claim("best_percentile"), SMOL) == ("25th (paper-code convention)", REPRODUCED)   # floor p75
-    for p, conv, status in [(1, "paper-text", PARTLY), (1, "paper-code", NOT_REPRODUCED), (50, "paper-text", PARTLY)]:
+    for p, conv, status in [(1, "paper-text", PARTLY), (1, "paper-code", NOT_REPRODUCED), (50, "paper-text", PARTLY),
+                            (75, "paper-text", PARTLY), (75, "paper-code", PARTLY), (25, "paper-text", REPRODUCED)]:
         save_result("07_capping", SMOL, {"best_percentile": p, "best_convention": conv}, {})
         assert got(claim("best_percentile"), SMOL)[1] == status, (p, conv)
     big = "Qwen/Qwen3-32B"

@@ -76,3 +76,42 @@ def test_predictability_recovers_a_linear_signal() -> None:
     assert r["r2_position"] > 0.9 and r["n_conversations"] == 12
     with pytest.raises(ValueError, match="two conversations"):
         predictability(table[table.conversation == 0], x[:turns])
+
+
+@pytest.mark.parametrize(("n", "d"), [(40, 8), (30, 60)])
+def test_nested_ridge_equals_grid_search_leaving_out_groups(n: int, d: int) -> None:
+    """Each outer fold's penalty and prediction are scikit-learn's GridSearchCV on that fold's training set."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV, GroupKFold, LeaveOneGroupOut
+
+    from persona_axis.drift import ridge_nested_predict
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, d))
+    y = x[:, 0] * 2 + rng.normal(size=n) + 3
+    groups = np.repeat(np.arange(n // 5), 5)
+    alphas = (0.1, 1.0, 10.0, 100.0)
+    want, want_alpha = np.empty(n), []
+    for train, test in GroupKFold(3).split(x, y, groups):
+        gs = GridSearchCV(Ridge(), {"alpha": list(alphas)}, cv=LeaveOneGroupOut(), scoring="neg_mean_squared_error")
+        gs.fit(x[train], y[train], groups=groups[train])
+        want[test] = gs.predict(x[test])
+        want_alpha.append(gs.best_params_["alpha"])
+    got, chosen = ridge_nested_predict(x, y, groups, 3, alphas)
+    assert np.allclose(got, want, atol=1e-8) and chosen == want_alpha
+
+
+def test_nested_cv_chooses_the_known_penalty() -> None:
+    """Targets with no relation to the features: any fit predicts worse than the training mean, so
+    every outer fold must choose the largest penalty. A noiseless linear target with more rows than
+    features: the smallest penalty fits best, so every fold must choose it."""
+    from persona_axis.drift import ridge_nested_predict
+
+    rng = np.random.default_rng(1)
+    groups = np.repeat(np.arange(10), 6)
+    x = rng.normal(size=(60, 20))
+    alphas = (1e-3, 1.0, 1e6)
+    _, noise_alpha = ridge_nested_predict(x, rng.normal(size=60), groups, 5, alphas)
+    assert noise_alpha == [1e6] * 5
+    pred, exact_alpha = ridge_nested_predict(x, x @ rng.normal(size=20) + 1.0, groups, 5, alphas)
+    assert exact_alpha == [1e-3] * 5

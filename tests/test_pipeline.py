@@ -50,10 +50,13 @@ def test_persona_space_end_to_end(model, tmp_path: Path, monkeypatch: pytest.Mon
     proj = ps.axis.project(ps.rollouts.acts[:, ps.layers.index(2)], 2)
     assert ps.threshold(2, 37.0) == pytest.approx(float(torch.quantile(proj, 0.37)), abs=1e-6)
     assert ps.axis.calibration is ps.calibration
+    assert ps.calibration.population == {"role": int(roles.sum()), "default": int((~roles).sum())}
+    assert ps.calibration.sources == (ps.rollouts.key,)
     # a second call reads everything back
     again = persona_space((model, tok, spec), params, judge=_LengthJudge(), progress=False)
     assert again.rollouts.key == ps.rollouts.key and again.rollouts.labels_key == ps.rollouts.labels_key
     assert torch.equal(again.axis.vectors, ps.axis.vectors) and torch.equal(again.calibration.projections, ps.calibration.projections)
+    assert again.calibration.key == ps.calibration.key
     # rescore: the same model reading its own rollouts teacher-forced gives teacher_force's activations, and keeps the labels
     re = rescore(model, tok, spec, ps.rollouts, root=tmp_path, progress=False, batch_size=3)
     rows = list(ps.rollouts.table.itertuples())[:3]

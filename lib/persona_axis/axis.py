@@ -148,10 +148,16 @@ class Calibration:
         projections: ``(n_rollouts, len(layers))`` float32, ``<h, unit axis>`` in raw activation
             units (larger = more Assistant-like).
         layers: the layer of each column.
+        population: which rollouts, and how many of each group (``{"role": 4400, "default": 16,
+            "trait+": 960, "trait-": 960}``); empty when not stated.
+        sources: the cache keys of the rollouts it was made of; with ``population`` it keys
+            whatever is calibrated on it (``key``).
     """
 
     projections: torch.Tensor
     layers: list[int]
+    population: dict[str, int] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.projections.ndim != 2 or self.projections.shape[1] != len(self.layers):
@@ -174,6 +180,17 @@ class Calibration:
             raise ValueError(f"sign must be 1 or -1, got {sign}")
         x = self.at(layer) if sign == 1 else -self.at(layer)
         return float(torch.quantile(x, torch.tensor([p / 100]))[0])
+
+    def rank(self, layer: int, value: float) -> float:
+        """Where ``value`` falls among the projections at ``layer``: the percentage (0-100) of
+        them below it, ties counted half (the inverse of ``percentile`` up to interpolation)."""
+        x = self.at(layer)
+        return float(100.0 * ((x < value).sum() + 0.5 * (x == value).sum()) / len(x))
+
+    @property
+    def key(self) -> dict[str, Any]:
+        """What the calibration is made of, for cache keys: the population and its sources."""
+        return {"population": dict(sorted(self.population.items())), "sources": list(self.sources)}
 
     def percentiles(self, ps: Sequence[float], layers: Sequence[int] | None = None) -> dict[int, dict[float, float]]:
         """``{layer: {p: projection}}`` for every ``p`` of ``ps`` and every layer (default: all)."""

@@ -25,15 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from .axis import Axis, calibrate
+from .axis import Axis, Calibration, calibrate
 from .hooks import cap
 
-__all__ = ["CONVENTIONS", "CapSetting", "CapPlan", "band", "grid", "plan_cap", "capping", "axis_percentile"]
+__all__ = ["CONVENTIONS", "CapSetting", "CapPlan", "band", "grid", "plan_cap", "plan_from", "capping", "axis_percentile",
+           "calibration_population", "favoured_convention"]
 
 CONVENTIONS: tuple[str, ...] = ("paper-text", "paper-code")
 
@@ -126,12 +127,15 @@ class CapPlan:
         taus: ``layer -> threshold`` in raw activation units, on ``<h, vectors[layer]>``.
         kind: ``"floor"`` or ``"ceiling"``.
         setting: the setting it was calibrated for.
+        calibration: ``Calibration.key`` of the rollouts the thresholds come from (empty when
+            not stated); part of the cache key of anything generated under the plan.
     """
 
     vectors: dict[int, torch.Tensor]
     taus: dict[int, float]
     kind: str
     setting: CapSetting
+    calibration: dict[str, Any] = field(default_factory=dict)
 
 
 def plan_cap(axis: Axis, acts: torch.Tensor, acts_layers: Sequence[int], setting: CapSetting) -> CapPlan:
@@ -160,11 +164,59 @@ def plan_cap(axis: Axis, acts: torch.Tensor, acts_layers: Sequence[int], setting
     missing = [layer for layer in setting.layers if layer not in cols]
     if missing:
         raise KeyError(f"no calibration activations at layer {missing[0]}; have layers {cols[0]}..{cols[-1]}")
-    cal = calibrate(axis, acts[:, [cols.index(layer) for layer in setting.layers]], setting.layers)
+    return plan_from(axis, calibrate(axis, acts[:, [cols.index(layer) for layer in setting.layers]], setting.layers), setting)
+
+
+def plan_from(axis: Axis, cal: Calibration, setting: CapSetting) -> CapPlan:
+    """A capping setting's plan from a calibration of ``axis`` (``calibration_population``):
+    thresholds as in ``plan_cap``, and the calibration's population in ``CapPlan.calibration``."""
+    missing = [layer for layer in setting.layers if layer not in cal.layers]
+    if missing:
+        raise KeyError(f"the calibration has no layer {missing[0]}; it has layers {cal.layers[0]}..{cal.layers[-1]}")
     sign = 1 if setting.convention == "paper-text" else -1
     vectors = {layer: axis.unit(layer) * sign for layer in setting.layers}
     taus = {layer: cal.percentile(layer, setting.percentile, sign=sign) for layer in setting.layers}
-    return CapPlan(vectors, taus, "floor" if sign > 0 else "ceiling", setting)
+    return CapPlan(vectors, taus, "floor" if sign > 0 else "ceiling", setting, cal.key if cal.population else {})
+
+
+def calibration_population(axis: Axis, *rollouts: Any) -> Calibration:
+    """The paper's calibration population: every rollout of each set (role and default rollouts
+    of the persona space, positive and negative trait rollouts), projected on ``axis`` at the
+    layers all of them recorded.
+
+    Args:
+        rollouts: ``runs.Rollouts`` (anything with ``table["group"]``, ``acts``
+            ``(n, n_layers, hidden)``, ``layers`` and ``key``).
+
+    Returns:
+        A ``Calibration`` whose ``population`` counts the rollouts per group and whose
+        ``sources`` are the rollouts' cache keys.
+    """
+    if not rollouts:
+        raise ValueError("calibration_population needs at least one set of rollouts")
+    layers = [layer for layer in axis.layers if all(layer in ro.layers for ro in rollouts)]
+    if not layers:
+        raise ValueError("the rollouts share no recorded layer with the axis")
+    proj: list[torch.Tensor] = []
+    population: dict[str, int] = {}
+    for ro in rollouts:
+        cols = [ro.layers.index(layer) for layer in layers]
+        proj.append(calibrate(axis, ro.acts[:, cols], layers).projections)
+        for group, n in ro.table["group"].value_counts().items():
+            population[str(group)] = population.get(str(group), 0) + int(n)
+    return Calibration(torch.cat(proj), layers, population, tuple(str(ro.key) for ro in rollouts))
+
+
+def favoured_convention(ranks: dict[int, float]) -> str:
+    """Which convention the paper's remark "the 25th percentile lies about where the mean
+    Assistant projection lies" favours, given ``layer -> percentile rank`` of the default mean
+    projection in the calibration (``Calibration.rank``): ``"paper-text"`` when the ranks lie
+    nearer 25 (a floor at p25 on the axis sits at the Assistant's mean), ``"paper-code"`` when
+    nearer 75 (the code's p25 on the opposite vector is the axis's p75). Ties go to the text."""
+    if not ranks:
+        raise ValueError("no ranks given")
+    mean = sum(ranks.values()) / len(ranks)
+    return "paper-text" if abs(mean - 25) <= abs(mean - 75) else "paper-code"
 
 
 @contextmanager

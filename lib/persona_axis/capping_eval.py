@@ -15,15 +15,17 @@ from typing import Any
 
 import torch
 
-from .capping import CONVENTIONS, CapPlan, CapSetting, axis_percentile, band, capping, grid, plan_cap
+from .capping import (CONVENTIONS, CapPlan, CapSetting, axis_percentile, band, calibration_population, capping,
+                      favoured_convention, grid, plan_cap, plan_from)
 from .fingerprint import model_id
 from .rollouts import generate
 from .store import Store
 
 __all__ = ["CAPABILITY_SETS", "EvalSuite", "build_suite", "score_suite", "summarise", "evaluate", "pareto_front",
-           "changes", "choose_best",
+           "changes", "with_intervals", "choose_best", "interval_table",
            # the intervention, from ``capping``
-           "CONVENTIONS", "CapSetting", "CapPlan", "band", "grid", "plan_cap", "capping", "axis_percentile"]
+           "CONVENTIONS", "CapSetting", "CapPlan", "band", "grid", "plan_cap", "plan_from", "capping", "axis_percentile",
+           "calibration_population", "favoured_convention"]
 
 #: Evaluation sets scored as capabilities (accuracy, higher is better).
 CAPABILITY_SETS = ("instructions", "arithmetic", "knowledge")
@@ -179,6 +181,8 @@ def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | 
         cfg = {"suite": suite.config, "prompts": prompts_sha, "sampling": asdict(sampling),
                "setting": None if plan is None else asdict(plan.setting),
                "taus": None if plan is None else {str(k): round(v, 6) for k, v in sorted(plan.taus.items())}}
+        if plan is not None and plan.calibration:
+            cfg["calibration"] = plan.calibration
         store = None if cache_dir is None else Store("capping", cfg, Path(cache_dir))
         doc = None if store is None else store.load_json("answers")
         if doc is None:
@@ -224,20 +228,69 @@ def pareto_front(x: Sequence[float], y: Sequence[float]) -> list[bool]:
     return [not any(a >= px and b >= py and (a > px or b > py) for a, b in pts) for px, py in pts]
 
 
-def choose_best(summary: Any, *, max_capability_loss: float = 0.05) -> str | None:
-    """The capped setting with the largest harm reduction among those that lose at most
-    ``max_capability_loss`` summed accuracy points (the paper's criterion: no capability loss,
-    within noise). Ties go to the lower percentile, then the narrower band. ``None`` when no
-    setting qualifies or none reduces harm.
+def with_intervals(summary: Any, answers: Any, *, baseline: str = "uncapped", n_resamples: int = 2000,
+                   seed: int = 0) -> Any:
+    """Add 95% bootstrap intervals over prompts to ``changes(...)`` output: ``harm_low`` /
+    ``harm_high`` (each setting's harm rate, its jailbreak prompts resampled) and, for every capped
+    setting, ``harm_reduction_low/high`` and ``capability_change_low/high`` (paired with the
+    baseline on the same prompts: ``measures_behaviour.capping_intervals``)."""
+    import numpy as np
+
+    from .measures_behaviour import capping_intervals
+    from .stats import bootstrap
+
+    df = summary.copy()
+    for col in ("harm_low", "harm_high", "harm_reduction_low", "harm_reduction_high",
+                "capability_change_low", "capability_change_high"):
+        df[col] = float("nan")
+    for k, name in enumerate(df["setting"]):
+        jb = answers[(answers["setting"] == name) & (answers["set"] == "jailbreak")]["score"].to_numpy(dtype=float)
+        iv = bootstrap(jb, np.mean, unit="prompts", n_resamples=n_resamples, seed=seed)
+        df.loc[df.index[k], ["harm_low", "harm_high"]] = [iv.low, iv.high]
+        if name != baseline:
+            got = capping_intervals(answers, name, baseline=baseline, capability_sets=CAPABILITY_SETS,
+                                    n_resamples=n_resamples, seed=seed)
+            for key in ("harm_reduction", "capability_change"):
+                df.loc[df.index[k], [f"{key}_low", f"{key}_high"]] = [got[key].low, got[key].high]
+    return df
+
+
+def choose_best(summary: Any) -> str | None:
+    """The capped setting with the largest harm reduction among those whose capability loss is
+    within noise: the paired 95% interval of the capability change (``with_intervals``) reaches
+    zero or above (the paper's criterion: no capability loss). Ties go to the lower percentile,
+    then the narrower band. ``None`` when no setting qualifies or none reduces harm.
 
     Args:
-        summary: ``changes(...)`` output.
+        summary: ``with_intervals(changes(...), ...)`` output (``capability_change_high``).
     """
-    if max_capability_loss < 0:
-        raise ValueError(f"max_capability_loss must be >= 0, got {max_capability_loss}")
-    ok = summary[summary["axis_percentile"].notna() & (summary["capability_change"] >= -max_capability_loss)
+    if "capability_change_high" not in summary:
+        raise KeyError("the summary has no capability_change_high; add the intervals with with_intervals(summary, answers)")
+    ok = summary[summary["axis_percentile"].notna() & (summary["capability_change_high"] >= 0)
                  & (summary["harm_reduction"] > 0)]
     if ok.empty:
         return None
     ok = ok.sort_values(["harm_reduction", "axis_percentile", "width"], ascending=[False, True, True])
     return str(ok.iloc[0]["setting"])
+
+
+def interval_table(summary: Any) -> Any:
+    """``with_intervals`` output as the chapter prints it: one row per setting, each rate and
+    change with its 95% interval (``"12% [5%, 20%]"``; capability change in summed points)."""
+    import pandas as pd
+
+    def fmt(row: Any, spec: str) -> str:
+        v, lo, hi = row
+        if pd.isna(v):
+            return ""
+        return f"{v:{spec}}" if pd.isna(lo) else f"{v:{spec}} [{lo:{spec}}, {hi:{spec}}]"
+
+    out = pd.DataFrame({"setting": summary["setting"]})
+    out["harm (jailbreaks)"] = [fmt(r, ".0%") for r in summary[["harm", "harm_low", "harm_high"]].to_numpy()]
+    out["harm reduction (paired)"] = [fmt(r, ".0%") for r in summary[["harm_reduction", "harm_reduction_low", "harm_reduction_high"]].to_numpy()]
+    out["capability change (paired)"] = [fmt(r, "+.2f") for r in summary[["capability_change", "capability_change_low", "capability_change_high"]].to_numpy()]
+    out["persona breaking"] = [f"{v:.0%}" for v in summary["persona_break"]]
+    for c in CAPABILITY_SETS:
+        if c in summary:
+            out[c] = [f"{v:.0%}" for v in summary[c]]
+    return out.reset_index(drop=True)

@@ -209,8 +209,9 @@ def _band(numbers: Mapping[str, Any], model: str, results: Results) -> tuple[str
 def _percentile(numbers: Mapping[str, Any], model: str, results: Results) -> tuple[str, str]:
     p, convention = float(numbers["best_percentile"]), str(numbers.get("best_convention", "?"))
     floor = axis_percentile(p, convention) if convention in CONVENTIONS else p
-    status = REPRODUCED if floor in (25.0, 75.0) or (convention not in CONVENTIONS and p == 25) else \
-        PARTLY if floor <= 50 else NOT_REPRODUCED
+    # the sweep reads its percentiles in one convention (the one the calibration favours): the paper's
+    # 25th is p25 in that convention; p75 is the paper's 25th read in the other one
+    status = REPRODUCED if p == 25 else PARTLY if p == 75 or floor <= 50 else NOT_REPRODUCED
     return f"{p:g}th ({convention} convention)", status
 
 
@@ -283,7 +284,7 @@ CLAIMS: tuple[Claim, ...] = (
           "capping cuts harm", "nearly 60% fewer", "07_capping", "harm_reduction", "prompts",
           side=">=", threshold=0.5, paper_value=0.6, null=0.0, spec=".0%", why="most of the paper's 60%"),
     Claim("C16", "Capping costs no capability (summed change in accuracy over the capability sets)",
-          "capping keeps capability", "no loss; some benchmarks improve", "07_capping", "capability_change", "items",
+          "capping keeps capability", "no loss; some benchmarks improve", "07_capping", "capability_change", "prompts",
           side=">=", threshold=-0.01, paper_value=0.0, spec="+.1f", scale=100, suffix=" pts",
           why="a loss of at most one point"),
     Claim("C17", "The best capping band lies late in the network", "capping band late",
@@ -293,9 +294,10 @@ CLAIMS: tuple[Claim, ...] = (
                      "(the paper's: 77%, 79%), *reproduced* if 70-90%, *partly* if ≥ 50%, else *not reproduced here*"),
     Claim("C18", "The best capping threshold", "best capping percentile", "25th percentile", "07_capping",
           "best_percentile", "", rate_point=_percentile,
-          point_rule="a setting the sweep chose (no interval): *reproduced* if the paper's 25th percentile in either "
-                     "of its conventions (a floor at p25 on the axis, or the code's ceiling at p25 on the opposite "
-                     "vector = a floor at p75), *partly* if another floor at or below p50, else *not reproduced here*"),
+          point_rule="a setting the sweep chose (no interval): *reproduced* if the sweep chose p25 "
+                     "in the convention the sweep used (the one the calibration favours: a floor at p25 on the axis, or the "
+                     "code's ceiling at p25 on the opposite vector = a floor at p75), *partly* if p75 (the paper's 25th read "
+                     "in the other convention) or another floor at or below p50, else *not reproduced here*"),
 )
 
 

@@ -128,7 +128,8 @@ def get_axis(ro: Rollouts, params: PersonaSpacePreset) -> Axis:
 
     The paper's contrast axis: the mean of all default rollouts minus the mean of the "fully"
     role-playing role vectors (``axis_filter``). Calibrated on every rollout (roles and
-    default): ``axis.calibration``. Cached in ``Store("axis", ...)`` keyed by the rollouts,
+    default), its ``population`` counted: ``axis.calibration`` (chapter 7 adds the trait rollouts,
+    as the paper does: ``capping.calibration_population``). Cached in ``Store("axis", ...)`` keyed by the rollouts,
     their labels (hence the judge) and the filter.
 
     Args:
@@ -140,10 +141,11 @@ def get_axis(ro: Rollouts, params: PersonaSpacePreset) -> Axis:
     labels, min_count = axis_filter(params)
     store = Store("axis", {"rollouts": ro.key, "labels": ro.labels_key, "filter": labels, "min_count": min_count})
     axis_file, cal_file = store.path / "axis.safetensors", store.path / "calibration.safetensors"
+    population = {str(g): int(n) for g, n in ro.table["group"].value_counts().items()}
     if axis_file.exists() and cal_file.exists():
         axis = Axis.load(axis_file)
         tensors, meta = load_tensors(cal_file)
-        axis.calibration = Calibration(tensors["projections"], json.loads(meta["layers"]))
+        axis.calibration = Calibration(tensors["projections"], json.loads(meta["layers"]), population, (str(ro.key),))
         return axis
     if ro.mapped:  # one pass for the vectors, one for the projections: memory does not grow with the rollouts
         sums = _sums(ro)
@@ -156,7 +158,8 @@ def get_axis(ro: Rollouts, params: PersonaSpacePreset) -> Axis:
     axis = contrast_axis(defaults, fully.vectors, ro.layers, model=ro.model, method=AXIS_METHOD,
                          info={"rollouts": ro.key, "labels_key": ro.labels_key, "labels": labels, "min_count": min_count,
                                "n_fully_vectors": len(fully.names), "n_default_rollouts": n_default})
-    cal = calibrate_store(ro.path, axis, ro.layers) if ro.mapped else calibrate(axis, ro.acts, ro.layers)
+    base = calibrate_store(ro.path, axis, ro.layers) if ro.mapped else calibrate(axis, ro.acts, ro.layers)
+    cal = Calibration(base.projections, list(ro.layers), population, (str(ro.key),))
     # a summary of the calibration for readers of the file; thresholds come from axis.calibration
     axis.info["percentiles"] = {str(layer): {str(p): v for p, v in q.items()} for layer, q in cal.percentiles((1, 25, 50, 75)).items()}
     atomic_save_tensors(cal_file, {"projections": cal.projections}, {"layers": json.dumps(cal.layers)})

@@ -279,7 +279,7 @@ def calibration_bands(percentiles: Mapping[int, Mapping[float, float]], *, defau
 
     Args:
         percentiles: ``layer -> {percentile: projection}`` (``Calibration.percentiles``).
-        default: ``layer -> median projection of the default rollouts``, drawn as a line.
+        default: ``layer -> mean projection of the default rollouts``, drawn as a line.
         band: layers to shade (a capping band).
     """
     import matplotlib.pyplot as plt
@@ -291,7 +291,7 @@ def calibration_bands(percentiles: Mapping[int, Mapping[float, float]], *, defau
     for p, color in zip(ps, sns_palette(len(ps))):
         ax.plot(layers, [percentiles[layer][p] for layer in layers], marker=".", color=color, label=f"percentile {p:g}")
     if default:
-        ax.plot(layers, [default[layer] for layer in layers], color="black", ls="--", lw=1.2, label="default (median)")
+        ax.plot(layers, [default[layer] for layer in layers], color="black", ls="--", lw=1.2, label="default (mean)")
     if band:
         ax.axvspan(min(band) - 0.5, max(band) + 0.5, color="0.85", zorder=0, label="capping band")
     ax.set_xlabel("layer")

@@ -116,8 +116,8 @@ class CappingSizes(TypedDict):
 
 
 class CappingPreset(TypedDict):
-    """Chapter 7: evaluation sizes; band centres and widths as fractions of the depth; floor
-    percentiles in the paper-text convention; the replayed conversations."""
+    """Chapter 7: evaluation sizes; band centres and widths as fractions of the depth; the
+    calibration percentiles swept (in the convention the chapter chooses); the replayed conversations."""
 
     sizes: CappingSizes
     far_roles: int
@@ -200,7 +200,7 @@ _CAPPING: dict[str, CappingPreset] = {
               "far_roles": 8, "centres": [0.5, 0.75], "widths": [0.125], "percentiles": [25, 75], "max_new_tokens": 32,
               "per_domain": 2, "turns": 4, "drift_tokens": 32},
     "book": {"sizes": {"jailbreak": 64, "persona": 64, "instructions": 40, "arithmetic": 40, "knowledge": 40},
-             "far_roles": 16, "centres": [0.5, 0.75], "widths": [0.125, 0.25], "percentiles": [25, 75],
+             "far_roles": 16, "centres": [0.5, 0.75], "widths": [0.125], "percentiles": [1, 25, 50, 75],
              "max_new_tokens": 48, "per_domain": 4, "turns": 6, "drift_tokens": 48},
     "paper": {"sizes": {"jailbreak": 120, "persona": 240, "instructions": 120, "arithmetic": 129, "knowledge": 128},
               "far_roles": 50, "centres": [0.5, 0.625, 0.75, 0.8], "widths": [0.125, 0.2],
