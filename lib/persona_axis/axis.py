@@ -188,7 +188,7 @@ class Calibration:
         return float(100.0 * ((x < value).sum() + 0.5 * (x == value).sum()) / len(x))
 
     @property
-    def key(self) -> dict[str, Any]:
+    def key(self) -> dict[str, object]:
         """What the calibration is made of, for cache keys: the population and its sources."""
         return {"population": dict(sorted(self.population.items())), "sources": list(self.sources)}
 

@@ -26,12 +26,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .axis import Axis, Calibration, calibrate
 from .hooks import cap
+
+if TYPE_CHECKING:
+    from .runs import Rollouts
 
 __all__ = ["CONVENTIONS", "CapSetting", "CapPlan", "band", "grid", "plan_cap", "plan_from", "capping", "axis_percentile",
            "calibration_population", "favoured_convention"]
@@ -179,7 +182,7 @@ def plan_from(axis: Axis, cal: Calibration, setting: CapSetting) -> CapPlan:
     return CapPlan(vectors, taus, "floor" if sign > 0 else "ceiling", setting, cal.key if cal.population else {})
 
 
-def calibration_population(axis: Axis, *rollouts: Any) -> Calibration:
+def calibration_population(axis: Axis, *rollouts: Rollouts) -> Calibration:
     """The paper's calibration population: every rollout of each set (role and default rollouts
     of the persona space, positive and negative trait rollouts), projected on ``axis`` at the
     layers all of them recorded.

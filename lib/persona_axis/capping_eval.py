@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -20,6 +20,9 @@ from .capping import (CONVENTIONS, CapPlan, CapSetting, axis_percentile, band, c
 from .fingerprint import model_id
 from .rollouts import generate
 from .store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["CAPABILITY_SETS", "EvalSuite", "build_suite", "score_suite", "summarise", "evaluate", "pareto_front",
            "changes", "with_intervals", "choose_best", "interval_table",
@@ -228,8 +231,8 @@ def pareto_front(x: Sequence[float], y: Sequence[float]) -> list[bool]:
     return [not any(a >= px and b >= py and (a > px or b > py) for a, b in pts) for px, py in pts]
 
 
-def with_intervals(summary: Any, answers: Any, *, baseline: str = "uncapped", n_resamples: int = 2000,
-                   seed: int = 0) -> Any:
+def with_intervals(summary: pd.DataFrame, answers: pd.DataFrame, *, baseline: str = "uncapped", n_resamples: int = 2000,
+                   seed: int = 0) -> pd.DataFrame:
     """Add 95% bootstrap intervals over prompts to ``changes(...)`` output: ``harm_low`` /
     ``harm_high`` (each setting's harm rate, its jailbreak prompts resampled) and, for every capped
     setting, ``harm_reduction_low/high`` and ``capability_change_low/high`` (paired with the
@@ -274,7 +277,7 @@ def choose_best(summary: Any) -> str | None:
     return str(ok.iloc[0]["setting"])
 
 
-def interval_table(summary: Any) -> Any:
+def interval_table(summary: pd.DataFrame) -> pd.DataFrame:
     """``with_intervals`` output as the chapter prints it: one row per setting, each rate and
     change with its 95% interval (``"12% [5%, 20%]"``; capability change in summed points)."""
     import pandas as pd

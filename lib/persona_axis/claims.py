@@ -32,7 +32,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .capping import CONVENTIONS, axis_percentile
+from .claim_points import best_band, best_percentile
+from .claim_status import (INCONCLUSIVE, NOT_APPLICABLE, NOT_RATED, NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED,
+                           STATUSES)
 from .models import REGISTRY
 from .results import BOOK_MODELS, Results
 from .stats import Interval
@@ -44,15 +46,6 @@ __all__ = ["Claim", "Cell", "Row", "CLAIMS", "STATUSES", "BASE_MODELS", "REPRODU
            "NOT_REPRODUCED", "INCONCLUSIVE", "NOT_RUN", "NOT_APPLICABLE", "NOT_RATED", "claim", "cell",
            "evaluate", "columns", "model_kind", "table", "sentence", "chapters"]
 
-REPRODUCED = "reproduced"
-PARTLY = "partly"
-NOT_REPRODUCED = "not reproduced here"
-INCONCLUSIVE = "inconclusive"
-NOT_RUN = "not yet run"
-NOT_APPLICABLE = "—"
-NOT_RATED = "not rated"
-#: The statuses a cell can have, in the order the dashboard counts them.
-STATUSES = (REPRODUCED, PARTLY, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN)
 
 #: The base models the dashboard always shows, after ``results.BOOK_MODELS``.
 BASE_MODELS = ("gemma3-270m-base",)
@@ -184,37 +177,6 @@ class Row:
     cells: dict[str, Cell] = field(default_factory=dict)
 
 
-# ---- settings the chapter chose (no interval) ----------------------------------------------
-
-def n_layers(model: str, results: Results) -> int | None:
-    """The model's decoder layers: from the registry, or from chapter 2's per-layer cosines."""
-    if model in REGISTRY:
-        return REGISTRY[model].n_layers
-    doc = results.get("02_assistant_axis", model)
-    per_layer = doc["numbers"].get("cos_axis_pc1") if doc else None
-    return len(per_layer) if isinstance(per_layer, Mapping) and per_layer else None
-
-
-def _band(numbers: Mapping[str, Any], model: str, results: Results) -> tuple[str, str]:
-    a, _, b = str(numbers["best_layers"]).partition("-")
-    lo, hi = int(a), int(b or a)
-    n = numbers.get("n_layers") or n_layers(model, results)
-    if not n:
-        return f"{lo}-{hi} (layer count unknown: run chapter 2)", NOT_RUN
-    depth = (lo + hi) / 2 / int(n)
-    status = REPRODUCED if 0.70 <= depth <= 0.90 else PARTLY if depth >= 0.5 else NOT_REPRODUCED
-    return f"{lo}-{hi} of {n} (centre at {depth:.0%} depth)", status
-
-
-def _percentile(numbers: Mapping[str, Any], model: str, results: Results) -> tuple[str, str]:
-    p, convention = float(numbers["best_percentile"]), str(numbers.get("best_convention", "?"))
-    floor = axis_percentile(p, convention) if convention in CONVENTIONS else p
-    # the sweep reads its percentiles in one convention (the one the calibration favours): the paper's
-    # 25th is p25 in that convention; p75 is the paper's 25th read in the other one
-    status = REPRODUCED if p == 25 else PARTLY if p == 75 or floor <= 50 else NOT_REPRODUCED
-    return f"{p:g}th ({convention} convention)", status
-
-
 #: The paper's claims the chapters test, in the order of the paper.
 CLAIMS: tuple[Claim, ...] = (
     Claim("C1", "Persona space is low-dimensional: components for 70% of the variance", "components for 70%",
@@ -289,11 +251,11 @@ CLAIMS: tuple[Claim, ...] = (
           why="a loss of at most one point"),
     Claim("C17", "The best capping band lies late in the network", "capping band late",
           "Qwen 3 32B 46-53 of 64, Llama 3.3 70B 56-71 of 80", "07_capping", "best_layers", "",
-          rate_point=_band,
+          rate_point=best_band,
           point_rule="a setting the sweep chose (no interval): by the band's centre as a share of the layers "
                      "(the paper's: 77%, 79%), *reproduced* if 70-90%, *partly* if ≥ 50%, else *not reproduced here*"),
     Claim("C18", "The best capping threshold", "best capping percentile", "25th percentile", "07_capping",
-          "best_percentile", "", rate_point=_percentile,
+          "best_percentile", "", rate_point=best_percentile,
           point_rule="a setting the sweep chose (no interval): *reproduced* if the sweep chose p25 "
                      "in the convention the sweep used (the one the calibration favours: a floor at p25 on the axis, or the "
                      "code's ceiling at p25 on the opposite vector = a floor at p75), *partly* if p75 (the paper's 25th read "

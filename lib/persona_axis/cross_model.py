@@ -28,12 +28,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from .runs import Rollouts
 from .space import PCAResult, RoleVectors, compositions, default_vector, pca, role_vectors
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .catalogue import Trait
+    from .judge.traits import OfflineTraitScorer
 
 __all__ = ["ModelSpace", "model_space", "trait_compositions", "subset", "trait_scores", "TRAIT_ANCHORS"]
 
@@ -69,11 +75,11 @@ class ModelSpace:
             raise ValueError("no 'fully' (label 3) role vector to build the contrast axis from: run a larger preset")
         return self.default.float() - x[fully].mean(0)
 
-    def compositions(self, *, centre: bool = True, k: int = 3) -> Any:
+    def compositions(self, *, centre: bool = True, k: int = 3) -> pd.DataFrame:
         """``DataFrame`` (role x ``PC1..PCk``) of cosines (``space.compositions``)."""
         return compositions(self.vectors, self.layer, self.pca.components, k=k, centre=centre)
 
-    def axis_projections(self) -> Any:
+    def axis_projections(self) -> pd.DataFrame:
         """``DataFrame`` (role x ``axis``): ``<v, axis> / |axis|`` for every role vector, rows named
         as ``compositions`` names them. Larger is nearer the default."""
         import pandas as pd
@@ -100,7 +106,7 @@ def model_space(ro: Rollouts, layer: int, *, labels: Sequence[int] | None = None
 
 
 def trait_compositions(tv: RoleVectors, layer: int, *, centre: bool = True,
-                       anchors: Sequence[str] = TRAIT_ANCHORS) -> Any:
+                       anchors: Sequence[str] = TRAIT_ANCHORS) -> pd.DataFrame:
     """Trait PC1's composition (trait x ``PC1``), PC1 oriented toward the mean of the ``anchors``
     traits present (left as the SVD gives it when none is).
 
@@ -130,7 +136,7 @@ def subset(ro: Rollouts, per_role: int) -> Rollouts:
     return replace(ro, table=t[keep].reset_index(drop=True), acts=ro.acts[idx], key=f"{ro.key}:first{per_role}")
 
 
-def trait_scores(table: Any, traits: Sequence[Any], scorer: Any) -> list[float | None]:
+def trait_scores(table: pd.DataFrame, traits: Sequence[Trait], scorer: OfflineTraitScorer) -> list[float | None]:
     """A trait score (0-100, ``None`` for REFUSAL) for every row of a trait-rollout table.
 
     Args:

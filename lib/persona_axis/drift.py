@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .axis import Axis, threshold
 from .chat import prompt_ids
 from .models import ModelSpec
 from .rollouts import Sampling, generate, teacher_force
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["DriftReport", "DriftMonitor", "converse", "load_conversations", "predictability", "flag_summary",
            "ridge_cv_predict", "ridge_nested_predict", "r2_variants"]
@@ -290,7 +293,7 @@ class _DualRidge:
         return float(alphas[int(np.argmin([self.group_out_mse(groups, a) for a in alphas]))])
 
 
-def ridge_nested_predict(x: Any, y: Any, groups: Any, k: int, alphas: Sequence[float]) -> tuple[Any, list[float]]:
+def ridge_nested_predict(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, alphas: Sequence[float]) -> tuple[np.ndarray, list[float]]:
     """Out-of-fold ridge predictions with the penalty chosen by nested grouped cross-validation.
 
     Outer ``GroupKFold(k)`` folds measure. Inside each outer training set, inner folds that leave

@@ -26,12 +26,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .embedder import default_embedder
 from .rubric import REFUSAL_CUES, find_cue
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..catalogue import Trait
 
 __all__ = ["TraitScore", "OfflineTraitScorer", "PAPER_TRAIT_THRESHOLD", "parse_trait_score", "fit_trait_scorer",
            "pair_scores", "kept_pairs", "surviving_traits", "TRAIT_SCALE", "score_rollouts",
@@ -186,7 +191,7 @@ def fit_trait_scorer(evidence: Sequence[TraitScore], responses: Sequence[str], y
     return replace(base, slope=slope, offset=float(t.mean() - slope * x.mean()))
 
 
-def score_rollouts(scorer: Any, table: Any, traits: Any) -> list[float | None]:
+def score_rollouts(scorer: OfflineTraitScorer, table: pd.DataFrame, traits: Mapping[str, Trait]) -> list[float | None]:
     """One score per row of a trait-rollout ``table`` (``None`` = REFUSAL), in the table's order.
 
     Args:
@@ -253,7 +258,7 @@ def surviving_traits(pairs: Any, threshold: float = PAPER_TRAIT_THRESHOLD, min_p
     return sorted(str(t) for t, n in counts.items() if n >= min_pairs)
 
 
-def filter_summary(pairs: Any, threshold: float = PAPER_TRAIT_THRESHOLD, *, n_resamples: int = 2000,
+def filter_summary(pairs: pd.DataFrame, threshold: float = PAPER_TRAIT_THRESHOLD, *, n_resamples: int = 2000,
                    seed: int = 0) -> dict[str, Any]:
     """What the paper's filter does to one model's scored pairs (``pair_scores``).
 

@@ -17,9 +17,12 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .agreement import agreement
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load_role_labels", "load_trait_labels", "role_folds", "cross_fit", "labeller_agreement",
            "judge_agreement", "confusion_table", "trait_agreement", "three_vs_rest",
@@ -190,8 +193,8 @@ def _r(a: Any, b: Any) -> float:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
-def trait_filter_agreement(rows: Any, pred: str, truth: str = "score", threshold: float = 50.0, *,
-                           n_resamples: int = 2000, seed: int = 0) -> Any:
+def trait_filter_agreement(rows: pd.DataFrame, pred: str, truth: str = "score", threshold: float = 50.0, *,
+                           n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """A trait scorer against the hand scores, per model, with bootstrap intervals over traits.
 
     The paper's filter keeps a prompt pair when its positive response scores at least
