@@ -39,3 +39,37 @@ def tiny_llama_factory() -> tuple[Any, CharTokenizer, ModelSpec]:
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
     torch.manual_seed(0)
     return AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval(), CharTokenizer(), tiny_spec()
+
+
+def noisy_role_rollouts(rng: Any, n_roles: int, d: int, questions: int, *, default: bool = False) -> tuple[Any, Any]:
+    """Synthetic role rollouts: ``(table, acts (rows, 1, d))``, each role a centre plus noise 0.01.
+
+    Roles ``r0 .. r{n_roles-1}`` each get 2 prompts x ``questions`` rows around a random centre
+    shifted by 5 along the first axis; with ``default``, one default row at the origin is appended.
+    ``rng`` is a numpy ``Generator``; its draws come in the order centres, then row noise.
+    """
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    centres = rng.normal(size=(n_roles, d)) + 5 * np.eye(d)[0]
+    rows, acts = [], []
+    for r in range(n_roles):
+        for p in range(2):
+            for q in range(questions):
+                rows.append({"group": "role", "name": f"r{r}", "prompt_index": p, "question_id": q})
+                acts.append(centres[r] + rng.normal(0, 0.01, d))
+    if default:
+        rows.append({"group": "default", "name": "default", "prompt_index": 0, "question_id": 0})
+        acts.append(np.zeros(d))
+    return pd.DataFrame(rows), torch.tensor(np.array(acts))[:, None, :]
+
+
+def grouped_regression(n: int, d: int) -> tuple[Any, Any, Any]:
+    """``(x (n, d), y (n,), groups (n,))``: y = 2 x[:, 0] + 3 + unit noise, groups of 5 rows (seed ``n``)."""
+    import numpy as np
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, d))
+    y = x[:, 0] * 2 + rng.normal(size=n) + 3
+    return x, y, np.repeat(np.arange(n // 5), 5)

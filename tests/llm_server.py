@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from persona_axis.siteserve import running
+
 
 @dataclass
 class ServerState:
@@ -81,12 +83,5 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def chat_server(state: ServerState) -> Iterator[str]:
     """Serve ``state`` on a free localhost port; yields the base URL (``http://127.0.0.1:PORT/v1``)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with running(ThreadingHTTPServer(("127.0.0.1", 0), _handler(state)), "llm-server") as base:
+        yield base + "/v1"

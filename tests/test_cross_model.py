@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from helpers import noisy_role_rollouts
 from persona_axis.cross_model import ModelSpace, model_space, subset, trait_compositions, trait_scores
 from persona_axis.measures import composition_reliability
 from persona_axis.runs import Rollouts
@@ -95,15 +96,8 @@ def test_trait_compositions_oriented_on_anchors() -> None:
 
 def test_reliability_of_centred_compositions_and_projections() -> None:
     rng = np.random.default_rng(0)
-    d, n_roles = 12, 25
-    centres = rng.normal(size=(n_roles, d)) + 5 * np.eye(d)[0]
-    rows, acts = [], []
-    for r in range(n_roles):
-        for p in range(2):
-            rows.append({"group": "role", "name": f"r{r}", "prompt_index": p, "question_id": 0})
-            acts.append(centres[r] + rng.normal(0, 0.01, d))
-    t = pd.DataFrame(rows)
-    x = torch.tensor(np.array(acts))[:, None, :]
+    d = 12
+    t, x = noisy_role_rollouts(rng, 25, d, 1)
     u = torch.tensor(rng.normal(size=d))
     for kw in ({"centre": True}, {"projection": True}):
         assert composition_reliability(t, x, [0], 0, u, **kw).reliability == pytest.approx(1.0, abs=1e-3)

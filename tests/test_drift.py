@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import CharTokenizer, tiny_spec
+from helpers import CharTokenizer, grouped_regression, tiny_spec
 from persona_axis.axis import Axis
 from persona_axis.drift import DriftMonitor, converse, load_conversations, predictability
 from persona_axis.hooks import steer
@@ -86,10 +86,7 @@ def test_nested_ridge_equals_grid_search_leaving_out_groups(n: int, d: int) -> N
 
     from persona_axis.drift import ridge_nested_predict
 
-    rng = np.random.default_rng(n)
-    x = rng.normal(size=(n, d))
-    y = x[:, 0] * 2 + rng.normal(size=n) + 3
-    groups = np.repeat(np.arange(n // 5), 5)
+    x, y, groups = grouped_regression(n, d)
     alphas = (0.1, 1.0, 10.0, 100.0)
     want, want_alpha = np.empty(n), []
     for train, test in GroupKFold(3).split(x, y, groups):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import grouped_regression, noisy_role_rollouts
 from persona_axis.axis import contrast_axis
 from persona_axis.measures import axis_pc1_intervals, bootstrap_many, space_intervals
 from persona_axis.measures_behaviour import drift_intervals
@@ -92,10 +93,7 @@ def test_ridge_cv_predict_equals_scikit_learn(n: int, d: int) -> None:
 
     from persona_axis.drift import ridge_cv_predict
 
-    rng = np.random.default_rng(n)
-    x = rng.normal(size=(n, d))
-    y = x[:, 0] * 2 + rng.normal(size=n) + 3
-    groups = np.repeat(np.arange(n // 5), 5)
+    x, y, groups = grouped_regression(n, d)
     alphas = (0.1, 1.0, 10.0, 100.0)
     want = cross_val_predict(RidgeCV(alphas=list(alphas)), x, y, groups=groups, cv=GroupKFold(4))
     assert np.allclose(ridge_cv_predict(x, y, groups, 4, alphas), want, atol=1e-8)
@@ -170,18 +168,8 @@ def test_composition_reliability_of_clean_and_noisy_roles() -> None:
     from persona_axis.measures_behaviour import retest_reliability
 
     rng = np.random.default_rng(0)
-    d, n_roles = 16, 30
-    centres = rng.normal(size=(n_roles, d)) + 5 * np.eye(d)[0]
-    rows, acts = [], []
-    for r in range(n_roles):
-        for p in range(2):
-            for q in range(3):
-                rows.append({"group": "role", "name": f"r{r}", "prompt_index": p, "question_id": q})
-                acts.append(centres[r] + rng.normal(0, 0.01, d))
-    rows.append({"group": "default", "name": "default", "prompt_index": 0, "question_id": 0})
-    acts.append(np.zeros(d))
-    t = pd.DataFrame(rows)
-    x = torch.tensor(np.array(acts))[:, None, :]
+    d = 16
+    t, x = noisy_role_rollouts(rng, 30, d, 3, default=True)
     u = torch.tensor(rng.normal(size=d))
     clean = composition_reliability(t, x, [0], 0, u)
     assert clean.reliability == pytest.approx(1.0, abs=1e-3) and clean.n_units == 30 and clean.halves == "even vs odd prompt"

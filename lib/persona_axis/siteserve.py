@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["serve"]
+__all__ = ["serve", "running"]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -40,10 +40,20 @@ def serve(root: Path) -> Iterator[str]:
     if not root.is_dir():
         raise FileNotFoundError(f"no such folder to serve: {root}")
     server = _QuietServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, name="sitecheck-http", daemon=True)
+    with running(server, "sitecheck-http") as base:
+        yield base + "/"
+
+
+@contextmanager
+def running(server: http.server.HTTPServer, name: str = "http") -> Iterator[str]:
+    """Run ``server`` (bound to 127.0.0.1) in a daemon thread; yield ``http://127.0.0.1:PORT``.
+
+    The server is shut down and closed when the ``with`` block ends, also after an exception.
+    """
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
