@@ -59,6 +59,10 @@ def test_capping_keeps_the_reply_above_the_floor() -> None:
     # read inside the capped layer, every token is at or above the floor, so their mean is too
     assert t.intervened_projection >= floor - 1e-4 and t.plain_projection < floor
     assert t.capping
+    # a push away from the Assistant at the capped layer is applied first, then capped: still above the floor
+    pushed = session(tau=floor).send("tell me a story", capping=True, steer=-25.0)
+    assert pushed.intervened_projection >= floor - 1e-4
+    assert session().send("tell me a story", steer=-25.0).intervened_projection < floor - 10
     with pytest.raises(ValueError, match="no capping plan"):
         session().send("x", capping=True)
     with pytest.raises(ValueError, match="empty"):

@@ -119,11 +119,13 @@ class LiveSession:
         if capping_on and self.plan is None:
             raise ValueError("capping is on but the session has no capping plan")
         with ExitStack() as stack:
-            if capping_on:
-                stack.enter_context(capping(self.monitor.model, self.plan))
+            # hooks run in the order they are registered: the push first, then the cap on the pushed
+            # activations, so a capped layer's output is never below its floor
             if steer:
                 m = self.monitor
                 stack.enter_context(steer_hook(m.model, m.axis.unit(m.layer), float(steer) * self.norm, [m.layer]))
+            if capping_on:
+                stack.enter_context(capping(self.monitor.model, self.plan))
             yield
 
     def _history(self, which: str) -> list[str]:
