@@ -145,7 +145,7 @@ _PERSONA_SPACE: dict[str, PersonaSpacePreset] = {
              "traits": 8, "trait_pairs": 1, "trait_questions": 1, "batch_size": 32},
     "quick": {"roles": 40, "n_prompts": 2, "n_questions": 4, "max_new_tokens": 32, "labels": [3, 2], "min_count": 2,
               "traits": 40, "trait_pairs": 1, "trait_questions": 2, "batch_size": 64},
-    "book": {"roles": None, "n_prompts": 2, "n_questions": 4, "max_new_tokens": 64, "labels": [3, 2], "min_count": 3,
+    "book": {"roles": None, "n_prompts": 2, "n_questions": 8, "max_new_tokens": 64, "labels": [3, 2], "min_count": 4,
              "traits": None, "trait_pairs": 1, "trait_questions": 1, "batch_size": 256},
     "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "labels": [3, 2], "min_count": 10,
               "traits": None, "trait_pairs": 5, "trait_questions": 240, "batch_size": 64,
