@@ -53,7 +53,7 @@ def test_undecidable_and_already_decided() -> None:
 def test_rollout_cost_from_the_presets() -> None:
     assert rollout_cost(claim("pc1_min_pair"), "book") == (2 * 8 * 2, 64)           # prompts x questions x 2 models
     assert rollout_cost(claim("pc1_min_pair"), "paper") == (5 * 240 * 2, 512)
-    assert rollout_cost(claim("trait_pc1_min_pair"), "book") == (2 * 1 * 4 * 2, 64)
+    assert rollout_cost(claim("trait_pc1_min_pair"), "book") == (2 * 1 * 1 * 2, 64)   # sides x pairs x questions x 2 models
     assert rollout_cost(claim("r2_position"), "book") == (8, 48)
     assert rollout_cost(claim("harm_reduction"), "book") == (2, 48)
 
