@@ -78,15 +78,18 @@ def test_predictability_recovers_a_linear_signal() -> None:
         predictability(table[table.conversation == 0], x[:turns])
 
 
-@pytest.mark.parametrize(("n", "d"), [(40, 8), (30, 60)])
-def test_nested_ridge_equals_grid_search_leaving_out_groups(n: int, d: int) -> None:
-    """Each outer fold's penalty and prediction are scikit-learn's GridSearchCV on that fold's training set."""
+@pytest.mark.parametrize(("n", "d", "mixed"), [(40, 8, False), (30, 60, False), (45, 8, True)])
+def test_nested_ridge_equals_grid_search_leaving_out_groups(n: int, d: int, mixed: bool) -> None:
+    """Each outer fold's penalty and prediction are scikit-learn's GridSearchCV on that fold's training
+    set; ``mixed``: groups of 5 and 10 rows, as a bootstrap that draws a conversation twice makes."""
     from sklearn.linear_model import Ridge
     from sklearn.model_selection import GridSearchCV, GroupKFold, LeaveOneGroupOut
 
     from persona_axis.drift import ridge_nested_predict
 
     x, y, groups = grouped_regression(n, d)
+    if mixed:
+        groups = np.repeat(np.arange(6), [5, 10, 5, 10, 5, 10])
     alphas = (0.1, 1.0, 10.0, 100.0)
     want, want_alpha = np.empty(n), []
     for train, test in GroupKFold(3).split(x, y, groups):

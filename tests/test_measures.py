@@ -7,7 +7,8 @@ import torch
 
 from helpers import grouped_regression, noisy_role_rollouts
 from persona_axis.axis import contrast_axis
-from persona_axis.measures import axis_pc1_intervals, bootstrap_many, space_intervals
+from persona_axis.measures import (_centre, axis_pc1_intervals, bootstrap_many, resample_counts, space_intervals,
+                                   weighted_axis_pc1_cosines)
 from persona_axis.measures_behaviour import drift_intervals
 from persona_axis.space import pca, relative_position
 
@@ -45,6 +46,48 @@ def test_axis_pc1_cosines_match_the_chapter() -> None:
     assert got["cos_axis_pc1_middle"].estimate == pytest.approx(got["per_layer"][1])
     assert got["cos_axis_pc1_min"].estimate == pytest.approx(min(got["per_layer"].values()))
     assert got["cos_axis_pc1_min"].high <= got["cos_axis_pc1_middle"].high + 1e-12
+
+
+def test_each_resample_refits_pca_and_axis_exactly() -> None:
+    """The batched weighted power iteration against a PCA and an axis refitted on each
+    re-indexed resample (duplicates included), at every layer."""
+    import numpy as np
+
+    layers = [0, 1, 2]
+    x = low_rank(25, 10, 4, layers=3)
+    fully = np.array([i % 3 != 0 for i in range(25)])
+    default = x.mean(0) + torch.randn(3, 10, generator=torch.Generator().manual_seed(5)) * 4
+    xn = x.double().numpy().transpose(1, 0, 2)
+    g = xn @ xn.transpose(0, 2, 1)
+    pd = np.einsum("lnd,ld->ln", xn, default.double().numpy())
+    dd = (default.double().numpy() ** 2).sum(-1)
+    counts = resample_counts(25, 40, seed=7)
+    got = weighted_axis_pc1_cosines(g, pd, dd, fully, counts, np.linalg.eigh(_centre(g))[1][..., -1])
+    rng = np.random.default_rng(7)                      # resample_counts' draws, in order
+    for r in range(40):
+        idx = rng.integers(0, 25, 25)
+        assert (np.bincount(idx, minlength=25) == counts[r]).all()
+        sel = torch.as_tensor(idx)
+        if not fully[idx].any():
+            assert np.isnan(got[r]).all()
+            continue
+        axis = contrast_axis(default.unsqueeze(0), x[sel][torch.as_tensor(fully[idx])], layers, model="m")
+        for i, layer in enumerate(layers):
+            sp = pca(x[sel, i], [str(j) for j in idx], n_components=1).oriented(default[i])
+            want = float(sp.components[0].double() @ axis.unit(layer).double())
+            assert got[r, i] == pytest.approx(want, abs=1e-6), (r, layer)
+
+
+def test_axis_resamples_without_a_fully_vector_are_dropped() -> None:
+    import numpy as np
+
+    x = low_rank(6, 4, 0, layers=1)
+    xn = x.double().numpy().transpose(1, 0, 2)
+    g = xn @ xn.transpose(0, 2, 1)
+    counts = np.array([[0, 2, 2, 2, 0, 0], [1, 1, 1, 1, 1, 1]])
+    got = weighted_axis_pc1_cosines(g, xn.sum(-1), np.ones(1), np.array([True] + [False] * 5), counts,
+                                    np.ones((1, 6)))
+    assert np.isnan(got[0]).all() and np.isfinite(got[1]).all()
 
 
 def test_axis_needs_a_fully_vector() -> None:

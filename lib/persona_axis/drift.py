@@ -268,21 +268,25 @@ class _DualRidge:
         dual = self.u @ (self.uty / (self.lam + alpha))            # (n_train,) dual coefficients
         return (x - self.xm) @ (self.xc.T @ dual) + self.ym
 
-    def group_out_mse(self, groups: Any, alpha: float) -> float:
-        """Mean over groups of the mean squared error on each group when it is left out."""
+    def group_out_mse(self, groups: Any, alphas: Sequence[float]) -> Any:
+        """``(len(alphas),)`` the mean over groups of the mean squared error on each group when
+        it is left out, for every penalty. Groups of one size are solved in one batch."""
         import numpy as np
 
-        shrink = self.lam / (self.lam + alpha)
-        resid = self.yc - self.u @ (shrink * self.uty)
-        n = len(resid)
-        errs = []
-        for g in dict.fromkeys(groups.tolist()):
-            rows = np.flatnonzero(groups == g)
-            ug = self.u[rows]
-            h = (ug * shrink) @ ug.T + 1.0 / n
-            e = np.linalg.solve(np.eye(len(rows)) - h, resid[rows])
-            errs.append(float((e**2).mean()))
-        return float(np.mean(errs))
+        a = np.asarray(alphas, dtype=float)
+        shrink = self.lam / (self.lam + a[:, None])                       # (A, r)
+        resid = self.yc - (self.u * shrink[:, None, :]) @ self.uty        # (A, n)
+        n = resid.shape[1]
+        names, inverse = np.unique(groups, return_inverse=True)
+        rows_of = [np.flatnonzero(inverse == g) for g in range(len(names))]
+        total = np.zeros(len(a))
+        for size in sorted({len(r) for r in rows_of}):
+            rows = np.stack([r for r in rows_of if len(r) == size])          # (G, s)
+            ug = self.u[rows]                                             # (G, s, r)
+            h = (ug[None] * shrink[:, None, None, :]) @ ug.transpose(0, 2, 1)[None] + 1.0 / n   # (A, G, s, s)
+            e = np.linalg.solve(np.eye(size) - h, resid[:, rows][..., None])[..., 0]   # (A, G, s)
+            total += (e**2).mean(-1).sum(-1)
+        return total / len(names)
 
     def choose(self, groups: Any, alphas: Sequence[float]) -> float:
         """The penalty of ``alphas`` with the lowest leave-one-group-out error (the first on a tie)."""
@@ -290,7 +294,7 @@ class _DualRidge:
 
         if len(set(groups.tolist())) < 2:
             raise ValueError("choosing the penalty needs at least two groups in the training set")
-        return float(alphas[int(np.argmin([self.group_out_mse(groups, a) for a in alphas]))])
+        return float(alphas[int(np.argmin(self.group_out_mse(groups, alphas)))])
 
 
 def ridge_nested_predict(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, alphas: Sequence[float]) -> tuple[np.ndarray, list[float]]:

@@ -28,7 +28,8 @@ from .stats import MIN_RESAMPLES, Interval, Reliability
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["bootstrap_many", "percentile_intervals", "space_intervals", "axis_pc1_intervals"]
+__all__ = ["bootstrap_many", "percentile_intervals", "space_intervals", "axis_pc1_intervals", "resample_counts",
+           "weighted_axis_pc1_cosines"]
 
 
 def bootstrap_many(n_units: int, statistics: Callable[[np.ndarray], dict[str, float]], *, unit: str,
@@ -122,19 +123,68 @@ def space_intervals(vectors: torch.Tensor, default: torch.Tensor, *, n_resamples
     return bootstrap_many(n, stat, unit="role vectors", n_resamples=n_resamples, seed=seed)
 
 
-def _top_eigvec(gc: np.ndarray, start: np.ndarray, max_iters: int = 60, tol: float = 1e-7) -> tuple[np.ndarray, np.ndarray]:
-    """Top eigenpair of each ``(L, n, n)`` symmetric PSD matrix by power iteration from ``start``
-    (a warm start near the answer: the full data's eigenvector, re-indexed), to ``tol``."""
-    v = start / np.clip(np.linalg.norm(start, axis=-1, keepdims=True), 1e-300, None)
+def resample_counts(n_units: int, n_resamples: int, seed: int = 0) -> np.ndarray:
+    """``(n_resamples, n_units)`` how often each unit is drawn in each resample: the same draws,
+    in the same order, as ``bootstrap_many`` and ``stats.bootstrap_indices`` with this seed."""
+    rng = np.random.default_rng(seed)
+    return np.stack([np.bincount(rng.integers(0, n_units, n_units), minlength=n_units) for _ in range(n_resamples)])
+
+
+def weighted_axis_pc1_cosines(g: np.ndarray, pd: np.ndarray, dd: np.ndarray, fully: np.ndarray, counts: np.ndarray,
+                              start: np.ndarray, *, max_iters: int = 300, tol: float = 1e-9) -> np.ndarray:
+    """Cosine of the Assistant Axis with PC1 at every layer, for many resamples at once.
+
+    A resample that draws unit ``j`` ``w_j`` times is the data weighted by ``w``: its centred
+    scatter is ``X' B X`` with ``B = diag(w) - w w' / n``, whose top eigenvector is ``X' y`` for
+    the top eigenvector ``y`` of ``B G`` (``G = X X'``). Power iteration on ``y <- B G y`` runs
+    for all layers and resamples in one batched product with the full Gram matrix (no
+    re-indexed copies), from ``start`` (the full data's PC1 scores), until no entry of a unit
+    ``y`` moves by more than ``tol`` (a resample that has settled drops out of the product) or
+    ``max_iters``. The axis of a resample is the default minus the ``w``-weighted mean of the
+    "fully" vectors; PC1 is oriented so that the default, less the weighted mean, scores
+    positive. Exactly the cosines of a PCA and an axis refitted on the re-indexed vectors (tested).
+
+    Args:
+        g: ``(L, n, n)`` Gram matrices of the role vectors per layer; ``pd``: ``(L, n)`` their dot
+            products with the default; ``dd``: ``(L,)`` the default's squared norm.
+        fully: ``(n,)`` bool, the vectors the axis averages.
+        counts: ``(R, n)`` draws per unit per resample (``resample_counts``).
+        start: ``(L, n)`` a starting vector per layer.
+
+    Returns:
+        ``(R, L)`` cosines; NaN for a resample with no "fully" vector.
+    """
+    n = g.shape[-1]
+    w = counts.T.astype(float)                                   # (n, R)
+    wf = w * fully[:, None]
+    nf = wf.sum(0)                                               # (R,)
+
+    y = np.repeat(start[:, :, None], w.shape[1], axis=2)
+    y = w * (y - (w * y).sum(-2, keepdims=True) / n)           # B y, for every resample's B
+    y /= np.clip(np.linalg.norm(y, axis=1, keepdims=True), 1e-300, None)
+    active = np.arange(w.shape[1])                               # resamples still moving
     for _ in range(max_iters):
-        w = (gc @ v[..., None])[..., 0]
-        w /= np.clip(np.linalg.norm(w, axis=-1, keepdims=True), 1e-300, None)
-        done = np.abs(w - v).max() < tol
-        v = w
-        if done:
+        wa, ya = w[:, active], y[:, :, active]
+        za = g @ ya
+        nxt = wa * (za - (wa * za).sum(-2, keepdims=True) / n)
+        nxt /= np.clip(np.linalg.norm(nxt, axis=1, keepdims=True), 1e-300, None)
+        moving = np.abs(nxt - ya).max((0, 1)) >= tol
+        y[:, :, active] = nxt
+        active = active[moving]
+        if not len(active):
             break
-    lam = np.einsum("li,lij,lj->l", v, gc, v)
-    return lam, v
+    gy = g @ y                                                   # (L, n, R)
+    q = np.sqrt(np.clip((y * gy).sum(1), 1e-300, None))          # |X'y|
+    py = np.einsum("ln,lnr->lr", pd, y)
+    sign = np.sign(py - (w[None] * gy).sum(1) / n)
+    sign[sign == 0] = 1
+    safe = np.where(nf > 0, nf, 1.0)
+    along = py - (wf[None] * gy).sum(1) / safe                   # axis . X'y
+    gwf = g @ wf                                                 # (L, n, R)
+    axis_sq = dd[:, None] - 2 * (pd @ wf) / safe + (wf[None] * gwf).sum(1) / safe**2
+    cos = sign * along / q / np.sqrt(np.clip(axis_sq, 1e-300, None))
+    cos[:, nf == 0] = math.nan
+    return cos.T
 
 
 def axis_pc1_intervals(vectors: torch.Tensor, fully: Sequence[bool], default: torch.Tensor, layers: Sequence[int],
@@ -143,7 +193,8 @@ def axis_pc1_intervals(vectors: torch.Tensor, fully: Sequence[bool], default: to
 
     On each resample the axis is rebuilt (mean default activation minus the mean of the
     resampled "fully" vectors, as ``axis.get_axis``) and PC1 is refitted on the resampled role
-    vectors, oriented so that the default scores positive, at every layer.
+    vectors, oriented so that the default scores positive, at every layer
+    (``weighted_axis_pc1_cosines``, all resamples at once).
 
     Args:
         vectors: ``(n, n_layers, hidden)`` role vectors (all labels kept for the PCA).
@@ -164,37 +215,33 @@ def axis_pc1_intervals(vectors: torch.Tensor, fully: Sequence[bool], default: to
     f_all = np.asarray(list(fully), dtype=bool)
     if not f_all.any():
         raise ValueError("no 'fully' role vector to build the axis from: run a larger preset")
+    n = len(f_all)
+    if n < 2:
+        raise ValueError(f"a bootstrap needs at least 2 independent units, got {n}: run a larger preset")
+    if n_resamples < MIN_RESAMPLES:
+        raise ValueError(f"n_resamples={n_resamples}: the book's intervals use at least {MIN_RESAMPLES}")
     mid = list(layers).index(middle)
-    lam_full, u_all = np.linalg.eigh(_centre(g))
-    u_full = u_all[..., -1]                                   # (L, n): the full data's PC1, warm start for resamples
 
-    def cosines(idx: np.ndarray) -> np.ndarray:
-        f = f_all[idx]
-        if not f.any():
-            return np.full(len(layers), math.nan)
-        gi = g[:, idx][:, :, idx]
-        if len(idx) == len(f_all) and bool((idx == np.arange(len(idx))).all()):
-            lam, u = lam_full[..., -1], u_full
-        else:
-            lam, u = _top_eigvec(_centre(gi), u_full[:, idx])
-        sd = np.sqrt(np.clip(lam, 1e-300, None))
-        to_default = pd[:, idx] - gi.mean(-1)                 # X_i (default - mean_i)
-        to_default -= to_default.mean(-1, keepdims=True)
-        sign = np.sign((to_default * u).sum(-1))
-        sign[sign == 0] = 1
-        xa = pd[:, idx] - gi[:, :, f].mean(-1)                # X_i axis_i
-        xa -= xa.mean(-1, keepdims=True)
-        axis_norm = np.sqrt(np.clip(dd - 2 * pd[:, idx][:, f].mean(-1) + gi[:, f][:, :, f].mean((-1, -2)), 1e-300, None))
-        return sign * (xa * u).sum(-1) / sd / axis_norm
+    # the estimate: the full data's PC1 exactly (eigh of the centred Gram matrix)
+    lam, u_all = np.linalg.eigh(_centre(g))
+    u = u_all[..., -1]                                        # (L, n): PC1 scores / sd
+    sd = np.sqrt(np.clip(lam[..., -1], 1e-300, None))
+    to_default = pd - g.mean(-1)
+    to_default -= to_default.mean(-1, keepdims=True)
+    sign = np.sign((to_default * u).sum(-1))
+    sign[sign == 0] = 1
+    xa = pd - g[:, :, f_all].mean(-1)
+    xa -= xa.mean(-1, keepdims=True)
+    axis_norm = np.sqrt(np.clip(dd - 2 * pd[:, f_all].mean(-1) + g[:, f_all][:, :, f_all].mean((-1, -2)), 1e-300, None))
+    est = sign * (xa * u).sum(-1) / sd / axis_norm
 
-    est = cosines(np.arange(len(f_all)))
-
-    def stat(idx: np.ndarray) -> dict[str, float]:
-        c = cosines(idx)
-        return {"cos_axis_pc1_middle": float(c[mid]), "cos_axis_pc1_min": float(c.min())}
-
-    out: dict[str, Interval | dict[int, float]] = dict(
-        bootstrap_many(len(f_all), stat, unit="role vectors", n_resamples=n_resamples, seed=seed))
+    counts = resample_counts(n, n_resamples, seed)
+    cos = np.concatenate([weighted_axis_pc1_cosines(g, pd, dd, f_all, counts[i:i + 250], u)
+                          for i in range(0, n_resamples, 250)])
+    out: dict[str, Interval | dict[int, float]] = dict(percentile_intervals(
+        {"cos_axis_pc1_middle": float(est[mid]), "cos_axis_pc1_min": float(est.min())},
+        {"cos_axis_pc1_middle": cos[:, mid].tolist(), "cos_axis_pc1_min": cos.min(1).tolist()},
+        unit="role vectors", n_units=n, n_resamples=n_resamples, seed=seed))
     out["per_layer"] = {int(layer): float(est[i]) for i, layer in enumerate(layers)}
     return out
 
