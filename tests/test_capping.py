@@ -192,6 +192,9 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
     suite2 = C.EvalSuite(suite.items, [p + [1] for p in suite.prompts], suite.objects, suite.config)
     C.evaluate(model, tok, suite2, {"capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
     assert len(calls) == 4
+    # another batch size is another configuration (rows decoded together share the sampler)
+    C.evaluate(model, tok, suite, {"capped": plan}, sampling, _Judge(), cache_dir=tmp_path, batch_size=2, progress=False)
+    assert len(calls) == 5
     # a corrupt cache file is reported with what to do
     for f in tmp_path.glob("capping/*/answers.json"):
         f.write_text("{not json")

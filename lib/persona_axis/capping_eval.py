@@ -161,8 +161,9 @@ def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | 
 
     Each setting's answers are cached in ``Store("capping", ...)`` under ``cache_dir`` (when
     given), keyed by the suite's configuration (with the model's weights, ``fingerprint.model_id``),
-    the hash of its prompt tokens, the sampling settings, the plan's setting and its
-    thresholds, so a changed configuration never reads an old result.
+    the hash of its prompt tokens, the sampling settings, the batch size (rows decoded together
+    share the sampler and the padding), the plan's setting and its thresholds, so a changed
+    configuration never reads an old result.
 
     Args:
         plans: ``name -> plan``; ``None`` is the uncapped model. Every setting uses the same
@@ -181,7 +182,7 @@ def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | 
     prompts_sha = hashlib.sha256(json.dumps([list(map(int, p)) for p in suite.prompts]).encode()).hexdigest()[:16]
     summaries, answers = [], []
     for name, plan in tqdm(list(plans.items()), desc="capping settings", disable=not progress):
-        cfg = {"suite": suite.config, "prompts": prompts_sha, "sampling": asdict(sampling),
+        cfg = {"suite": suite.config, "prompts": prompts_sha, "sampling": asdict(sampling), "batch_size": batch_size,
                "setting": None if plan is None else asdict(plan.setting),
                "taus": None if plan is None else {str(k): round(v, 6) for k, v in sorted(plan.taus.items())}}
         if plan is not None and plan.calibration:

@@ -67,11 +67,12 @@ class BaseVsInstructPreset(TypedDict):
 
 
 class SteeringPreset(TypedDict):
-    """Chapter 5: roles steered and the steering strengths."""
+    """Chapter 5: roles steered, the steering strengths, and the rows decoded together."""
 
     roles: int
     coefficients: list[float]
     max_new_tokens: int
+    batch_size: int
 
 
 class DriftPreset(TypedDict):
@@ -117,7 +118,8 @@ class CappingSizes(TypedDict):
 
 class CappingPreset(TypedDict):
     """Chapter 7: evaluation sizes; band centres and widths as fractions of the depth; the
-    calibration percentiles swept (in the convention the chapter chooses); the replayed conversations."""
+    calibration percentiles swept (in the convention the chapter chooses); the replayed
+    conversations; the rows decoded together."""
 
     sizes: CappingSizes
     far_roles: int
@@ -128,6 +130,7 @@ class CappingPreset(TypedDict):
     per_domain: int
     turns: int
     drift_tokens: int
+    batch_size: int
 
 
 ChapterPreset = Union[QuickstartPreset, PersonaSpacePreset, BaseVsInstructPreset, SteeringPreset, DriftPreset, LivePreset,
@@ -171,10 +174,10 @@ _BASE_VS_INSTRUCT: dict[str, BaseVsInstructPreset] = {
 }
 
 _STEERING: dict[str, SteeringPreset] = {
-    "tiny": {"roles": 2, "coefficients": [-0.5, 0.0, 0.5], "max_new_tokens": 12},
-    "quick": {"roles": 6, "coefficients": [-0.8, -0.4, 0.0, 0.4], "max_new_tokens": 32},
-    "book": {"roles": 20, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 48},
-    "paper": {"roles": 50, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 256},
+    "tiny": {"roles": 2, "coefficients": [-0.5, 0.0, 0.5], "max_new_tokens": 12, "batch_size": 64},
+    "quick": {"roles": 6, "coefficients": [-0.8, -0.4, 0.0, 0.4], "max_new_tokens": 32, "batch_size": 64},
+    "book": {"roles": 20, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 48, "batch_size": 256},
+    "paper": {"roles": 50, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 256, "batch_size": 64},
 }
 
 _DRIFT: dict[str, DriftPreset] = {
@@ -195,16 +198,17 @@ _LIVE: dict[str, LivePreset] = {
 _CAPPING: dict[str, CappingPreset] = {
     "tiny": {"sizes": {"jailbreak": 4, "persona": 4, "instructions": 2, "arithmetic": 2, "knowledge": 2},
              "far_roles": 4, "centres": [0.6], "widths": [0.125], "percentiles": [25], "max_new_tokens": 12,
-             "per_domain": 1, "turns": 2, "drift_tokens": 12},
+             "per_domain": 1, "turns": 2, "drift_tokens": 12, "batch_size": 64},
     "quick": {"sizes": {"jailbreak": 16, "persona": 16, "instructions": 12, "arithmetic": 12, "knowledge": 12},
               "far_roles": 8, "centres": [0.5, 0.75], "widths": [0.125], "percentiles": [25, 75], "max_new_tokens": 32,
-              "per_domain": 2, "turns": 4, "drift_tokens": 32},
+              "per_domain": 2, "turns": 4, "drift_tokens": 32, "batch_size": 64},
     "book": {"sizes": {"jailbreak": 64, "persona": 64, "instructions": 40, "arithmetic": 40, "knowledge": 40},
              "far_roles": 16, "centres": [0.5, 0.75], "widths": [0.125], "percentiles": [1, 25, 50, 75],
-             "max_new_tokens": 48, "per_domain": 4, "turns": 6, "drift_tokens": 48},
+             "max_new_tokens": 48, "per_domain": 4, "turns": 6, "drift_tokens": 48, "batch_size": 256},
     "paper": {"sizes": {"jailbreak": 120, "persona": 240, "instructions": 120, "arithmetic": 129, "knowledge": 128},
               "far_roles": 50, "centres": [0.5, 0.625, 0.75, 0.8], "widths": [0.125, 0.2],
-              "percentiles": [1, 25, 50, 75], "max_new_tokens": 256, "per_domain": 12, "turns": 10, "drift_tokens": 512},
+              "percentiles": [1, 25, 50, 75], "max_new_tokens": 256, "per_domain": 12, "turns": 10, "drift_tokens": 512,
+              "batch_size": 64},
 }
 
 #: ``chapter -> preset name -> parameters`` (read through ``preset``, which copies).
