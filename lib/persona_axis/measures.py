@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .stats import MIN_RESAMPLES, Interval, Reliability
+from .stats import Interval, Reliability, _check
 
 if TYPE_CHECKING:
     import torch
@@ -43,10 +43,7 @@ def bootstrap_many(n_units: int, statistics: Callable[[np.ndarray], dict[str, fl
     Raises:
         ValueError: fewer than 2 units or fewer than ``stats.MIN_RESAMPLES`` resamples.
     """
-    if n_units < 2:
-        raise ValueError(f"a bootstrap needs at least 2 independent units, got {n_units}: run a larger preset")
-    if n_resamples < MIN_RESAMPLES:
-        raise ValueError(f"n_resamples={n_resamples}: the book's intervals use at least {MIN_RESAMPLES}")
+    _check(n_units, n_resamples, level)
     rng = np.random.default_rng(seed)
     # small matrices, many of them: BLAS threads only contend (on a shared machine, badly)
     with threadpool_limits(1):
@@ -216,25 +213,11 @@ def axis_pc1_intervals(vectors: torch.Tensor, fully: Sequence[bool], default: to
     if not f_all.any():
         raise ValueError("no 'fully' role vector to build the axis from: run a larger preset")
     n = len(f_all)
-    if n < 2:
-        raise ValueError(f"a bootstrap needs at least 2 independent units, got {n}: run a larger preset")
-    if n_resamples < MIN_RESAMPLES:
-        raise ValueError(f"n_resamples={n_resamples}: the book's intervals use at least {MIN_RESAMPLES}")
+    _check(n, n_resamples, 0.95)
     mid = list(layers).index(middle)
 
-    # the estimate: the full data's PC1 exactly (eigh of the centred Gram matrix)
-    lam, u_all = np.linalg.eigh(_centre(g))
-    u = u_all[..., -1]                                        # (L, n): PC1 scores / sd
-    sd = np.sqrt(np.clip(lam[..., -1], 1e-300, None))
-    to_default = pd - g.mean(-1)
-    to_default -= to_default.mean(-1, keepdims=True)
-    sign = np.sign((to_default * u).sum(-1))
-    sign[sign == 0] = 1
-    xa = pd - g[:, :, f_all].mean(-1)
-    xa -= xa.mean(-1, keepdims=True)
-    axis_norm = np.sqrt(np.clip(dd - 2 * pd[:, f_all].mean(-1) + g[:, f_all][:, :, f_all].mean((-1, -2)), 1e-300, None))
-    est = sign * (xa * u).sum(-1) / sd / axis_norm
-
+    u = np.linalg.eigh(_centre(g))[1][..., -1]               # (L, n): the full data's PC1 scores, exactly
+    est = weighted_axis_pc1_cosines(g, pd, dd, f_all, np.ones((1, n)), u)[0]   # every unit once: the estimate
     counts = resample_counts(n, n_resamples, seed)
     cos = np.concatenate([weighted_axis_pc1_cosines(g, pd, dd, f_all, counts[i:i + 250], u)
                           for i in range(0, n_resamples, 250)])
