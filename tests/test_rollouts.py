@@ -160,3 +160,100 @@ def test_finished_rows_are_never_fed_and_refill_keeps_prompt_order(model) -> Non
     n = torch.tensor([max(len(t), 1) for t in d.tokens], dtype=torch.float32)[:, None]
     acts = torch.stack([d.sums[1] / n, d.sums[3] / n], dim=1)
     torch.testing.assert_close(acts, tf, rtol=1e-4, atol=1e-4)
+
+
+def test_score_reads_shortest_first_and_answers_in_the_order_given(model) -> None:
+    """Batched reading (sorted by length inside) equals reading each transcript alone, in the given order,
+    with several spans per transcript and an empty span."""
+    g = torch.Generator().manual_seed(11)
+    lengths = [23, 4, 17, 9, 30, 6, 12]
+    seqs = [torch.randint(2, 128, (n,), generator=g).tolist() for n in lengths]
+    spans = [[(1, n // 2), (n // 2, n)] if n > 8 else [(2, 2), (0, n)] for n in lengths]
+    batched = score(model, seqs, spans, batch_size=3, pad_id=1)
+    alone = torch.cat([score(model, [s], [sp], batch_size=1, pad_id=1) for s, sp in zip(seqs, spans)])
+    assert batched.shape == (14, 4, 64)
+    torch.testing.assert_close(batched, alone, rtol=1e-4, atol=1e-5)
+    assert torch.equal(batched[2], torch.zeros(4, 64))  # the empty span of transcript 1
+
+
+def test_score_stops_at_the_deepest_layer_read(model) -> None:
+    """Reading layers 0 and 1 runs no layer above 1, and gives exactly the all-layer pass's values there."""
+    from persona_axis.hooks import add_layer_hooks
+
+    g = torch.Generator().manual_seed(12)
+    seqs = [torch.randint(2, 128, (n,), generator=g).tolist() for n in (5, 9, 7)]
+    spans = [[(1, len(s))] for s in seqs]
+    calls = {2: 0, 3: 0}
+
+    def count(layer: int):  # noqa: ANN202
+        def fn(h: torch.Tensor) -> None:
+            calls[layer] += 1
+        return fn
+
+    with add_layer_hooks(model, {2: count(2), 3: count(3)}):
+        low = score(model, seqs, spans, layers=[1, 0], batch_size=2, pad_id=1)
+    assert calls == {2: 0, 3: 0}
+    full = score(model, seqs, spans, batch_size=2, pad_id=1)
+    assert torch.equal(low, full[:, [1, 0]])
+
+
+def test_score_rejects_spans_that_do_not_fit(model) -> None:
+    with pytest.raises(ValueError, match="outside transcript 1 of length 3"):
+        score(model, [[2, 3, 4, 5], [2, 3, 4]], [[(0, 4)], [(1, 4)]], pad_id=1)
+    with pytest.raises(ValueError, match="2 transcripts but 1 lists of spans"):
+        score(model, [[2, 3], [4, 5]], [[(0, 1)]], pad_id=1)
+
+
+def _alike_prompts() -> list[list[int]]:
+    """Three 'system prompts' of 18-22 tokens, each before four 'questions' of 2-7 tokens, then two
+    prompts that share nothing long (the plan must leave them whole), in a shuffled order."""
+    g = torch.Generator().manual_seed(21)
+    heads = [torch.randint(20, 128, (n,), generator=g).tolist() for n in (18, 22, 20)]
+    out = [h + torch.randint(20, 128, (int(torch.randint(2, 8, (1,), generator=g)),), generator=g).tolist()
+           for h in heads for _ in range(4)]
+    out += [torch.randint(20, 128, (n,), generator=g).tolist() for n in (9, 12)]
+    perm = torch.randperm(len(out), generator=g).tolist()
+    return [out[i] for i in perm]
+
+
+def test_share_plan_finds_the_common_prefixes() -> None:
+    from persona_axis.decode import _share_plan
+
+    prompts = _alike_prompts()
+    plan = _share_plan(prompts, 16, part_rows=4)
+    assert plan is not None and len(plan.leaders) == 3
+    for i, p in enumerate(prompts):
+        if plan.shared[i]:
+            mates = [q for j, q in enumerate(prompts) if plan.cluster_of[j] == plan.cluster_of[i]]
+            assert len(mates) == 4 and all(q[:plan.shared[i]] == p[:plan.shared[i]] for q in mates)
+            assert plan.shared[i] in (18, 22, 20) and len(p) > plan.shared[i]
+    assert sorted(plan.shared).count(0) == 2
+    assert sorted(i for part in plan.parts for i in part) == list(range(len(prompts)))
+    assert _share_plan(prompts, 0) is None and _share_plan(prompts, 30) is None
+    assert _share_plan(_prompts(6), 16) is None  # random prompts share nothing
+
+
+@pytest.mark.parametrize("batch_size", [14, 5])
+def test_shared_prefixes_give_the_reference_loop_tokens_and_means(model, batch_size: int) -> None:
+    """Greedy, fp32: prefilling shared prefixes once (then every suffix against them) gives the tokens
+    of the reference loop run one prompt at a time, and the same response means, with all prompts in
+    one prefill group (14 slots) and with refills of 5 slots; sharing switched off gives them too."""
+    from persona_axis.decode import decode
+
+    prompts = _alike_prompts()
+    s = Sampling(temperature=0, max_new_tokens=6)
+    tok = CharTokenizer()
+    ref = generate(model, tok, prompts, s, batch_size=1, layers=[0, 3], engine="reference")
+
+    def run(share: int):  # noqa: ANN202
+        return decode(model, prompts, eos={int(tok.eos_token_id)}, max_new_tokens=6, batch_size=batch_size,
+                      layers=[0, 3], pad_id=1, share_prefixes=share, sample=lambda logits: (logits.argmax(-1), 0))
+
+    shared, plain = run(16), run(0)
+    if batch_size == len(prompts):
+        assert shared.forwards == plain.forwards + 1  # the shared path ran: a prefix pass, then one suffix pass
+    for d in (shared, plain):
+        assert d.tokens == ref.tokens
+        n = torch.tensor([max(len(t), 1) for t in d.tokens], dtype=torch.float32)[:, None]
+        got = torch.stack([d.sums[layer] / n for layer in (0, 3)], dim=1)
+        torch.testing.assert_close(got, ref.acts, rtol=1e-4, atol=1e-4)

@@ -19,6 +19,7 @@ from .capping import (CONVENTIONS, CapPlan, CapSetting, axis_percentile, band, c
                       favoured_convention, grid, plan_cap, plan_from)
 from .fingerprint import model_id
 from .rollouts import generate
+from .runs import ENGINE_VERSION
 from .store import Store
 
 if TYPE_CHECKING:
@@ -182,7 +183,8 @@ def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | 
     prompts_sha = hashlib.sha256(json.dumps([list(map(int, p)) for p in suite.prompts]).encode()).hexdigest()[:16]
     summaries, answers = [], []
     for name, plan in tqdm(list(plans.items()), desc="capping settings", disable=not progress):
-        cfg = {"suite": suite.config, "prompts": prompts_sha, "sampling": asdict(sampling), "batch_size": batch_size,
+        cfg = {"engine": ENGINE_VERSION, "suite": suite.config, "prompts": prompts_sha, "sampling": asdict(sampling),
+               "batch_size": batch_size,
                "setting": None if plan is None else asdict(plan.setting),
                "taus": None if plan is None else {str(k): round(v, 6) for k, v in sorted(plan.taus.items())}}
         if plan is not None and plan.calibration:

@@ -12,6 +12,9 @@ this module only supplies the cache, the positions and the attention masks.
 
 Sequence layout in a slot: a group of prompts prefilled together is left padded to its longest
 prompt (pad keys are masked out); RoPE positions count real tokens only, as in the previous loop.
+Prompts of a group that start alike (the persona rollouts ask every question under each system
+prompt) are prefilled in two kinds of pass with the same layout: each shared prefix once, copied
+into the slots of the prompts that start with it, then the rest of every prompt against it.
 
 Example:
     >>> out = decode(model, prompts, eos={2}, max_new_tokens=32, batch_size=64,
@@ -50,10 +53,15 @@ def supports(model: PreTrainedModel) -> bool:
 class SlotCache(Cache):
     """Per-layer key/value buffers ``(slots, kv_heads, capacity, head_dim)``, written in place.
 
-    Two modes, set by ``decode`` before each forward pass:
+    Four modes, set by ``decode`` before each forward pass:
     ``prefill`` writes a group's keys at positions ``[0, width)`` of slots ``rows`` and returns
     them unchanged (the group attends only to itself); ``decode`` writes one key per slot at
-    ``pos[slot]`` and returns the first ``width`` positions of every slot.
+    ``pos[slot]`` and returns the first ``width`` positions of every slot; ``prefix`` keeps a
+    pass's keys in ``held`` (shared prompt prefixes, copied into slots afterwards by
+    ``place``) and returns them unchanged; ``extend`` writes the keys of the last ``q`` positions
+    ``[width - q, width)`` of slots ``rows`` where ``write`` ``(rows, q)`` is true (a row's
+    real suffix tokens; its left pads keep the prefix already there) and returns each row's first
+    ``width`` positions.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -66,6 +74,8 @@ class SlotCache(Cache):
         self.rows = torch.zeros(0, dtype=torch.long)
         self.pos = torch.zeros(0, dtype=torch.long)
         self.width = 0
+        self.write = torch.zeros(0, 0, dtype=torch.bool)
+        self.held: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any,
                **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,10 +90,31 @@ class SlotCache(Cache):
             k[self.rows, :, :w] = key_states
             v[self.rows, :, :w] = value_states
             return key_states, value_states
+        if self.mode == "prefix":
+            self.held[layer_idx] = (key_states, value_states)
+            return key_states, value_states
+        if self.mode == "extend":
+            q = key_states.shape[2]
+            lo, hi = self.width - q, self.width
+            put = self.write[:, None, :, None]
+            k[self.rows, :, lo:hi] = torch.where(put, key_states, k[self.rows, :, lo:hi])
+            v[self.rows, :, lo:hi] = torch.where(put, value_states, v[self.rows, :, lo:hi])
+            return k[self.rows, :, :hi], v[self.rows, :, :hi]
         ar = torch.arange(k.shape[0], device=k.device)
         k[ar, :, self.pos] = key_states[:, :, 0]
         v[ar, :, self.pos] = value_states[:, :, 0]
         return k[:, :, : self.width], v[:, :, : self.width]
+
+    def place(self, rows: torch.Tensor, src_row: torch.Tensor, src_pos: torch.Tensor, there: torch.Tensor) -> None:
+        """Copy the held prefix keys into slots: ``k[rows[i], :, p] = held[src_row[i], :, src_pos[i, p]]``
+        where ``there[i, p]`` (``src_pos``, ``there``: ``(len(rows), width)``); then drop them."""
+        width = src_pos.shape[1]
+        w = there[:, None, :, None]
+        for layer, (hk, hv) in self.held.items():
+            for buf, h in ((self.k[layer], hk), (self.v[layer], hv)):
+                got = h.transpose(1, 2)[src_row[:, None], src_pos].transpose(1, 2)  # (rows, kvh, width, d)
+                buf[rows, :, :width] = torch.where(w, got, buf[rows, :, :width])
+        self.held = {}
 
     def keep(self, rows: torch.Tensor) -> None:
         """Drop every slot not in ``rows`` (a copy of the kept slots, in that order)."""
@@ -122,6 +153,72 @@ class Decoded:
     sampled: int = 0
     forwards: int = 0
     fed_rows: int = 0
+
+
+@dataclass(frozen=True)
+class _SharePlan:
+    """How ``decode`` prefills a group whose prompts share prefixes (indices are group rows).
+
+    Attributes:
+        shared: tokens of each row's prompt read in the prefix pass (0: none, the whole prompt is its suffix).
+        cluster_of: the prefix-pass row holding each row's prefix (-1: none).
+        leaders: for each prefix-pass row, the group row whose prompt gives the prefix.
+        parts: the group rows of each suffix pass (rows of similar suffix length together).
+    """
+
+    shared: list[int]
+    cluster_of: list[int]
+    leaders: list[int]
+    parts: list[list[int]]
+
+
+def _common(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _share_plan(prompts: Sequence[Sequence[int]], min_shared: int, part_rows: int = 64,
+                gain: float = 0.75) -> _SharePlan | None:
+    """Group prompts that start with the same ``min_shared`` tokens or more, or ``None`` when sharing
+    would not cut the padded prefill tokens to ``gain`` of one plain prefill (or ``min_shared <= 0``).
+
+    Sorted prompts with a common prefix are contiguous; a cluster shares the prefix common to all its
+    members, less what would leave a member with no suffix token (its last prompt token must be fed
+    to give the first logits).
+    """
+    n = len(prompts)
+    if min_shared <= 0 or n < 2:
+        return None
+    order = sorted(range(n), key=lambda i: tuple(prompts[i]))
+    shared, cluster_of, leaders = [0] * n, [-1] * n, list[int]()
+    i = 0
+    while i < n:
+        first = prompts[order[i]]
+        common, j = len(first) - 1, i + 1
+        while j < n:
+            c = _common(first, prompts[order[j]])
+            if c < min_shared:
+                break
+            common = min(common, c, len(prompts[order[j]]) - 1)
+            j += 1
+        if j - i >= 2 and common >= min_shared:
+            for k in order[i:j]:
+                shared[k], cluster_of[k] = common, len(leaders)
+            leaders.append(order[i])
+        i = j
+    if not leaders:
+        return None
+    by_suffix = sorted(range(n), key=lambda k: len(prompts[k]) - shared[k])
+    parts = [by_suffix[a:a + part_rows] for a in range(0, n, part_rows)]
+    cost = len(leaders) * max(shared[k] for k in leaders) + sum(
+        len(part) * max(len(prompts[k]) - shared[k] for k in part) for part in parts)
+    if cost > gain * n * max(len(p) for p in prompts):
+        return None
+    return _SharePlan(shared, cluster_of, leaders, parts)
 
 
 def _cache_kwarg(model: Any) -> str:
@@ -169,6 +266,7 @@ def decode(
     layers: Sequence[int],
     pad_id: int,
     progress: Callable[[int], None] | None = None,
+    share_prefixes: int = 16,
 ) -> Decoded:
     """Generate a response for every prompt, summing each recorded layer's output over it.
 
@@ -182,6 +280,10 @@ def decode(
         layers: decoder layers whose outputs are summed over response tokens.
         pad_id: token id put at left-pad positions (masked out).
         progress: called with 1 each time a row ends.
+        share_prefixes: prompts of one prefill group that start with at least this many equal tokens
+            (a role's system prompt before its questions) have that prefix computed once and copied
+            into their slots, when that cuts the prefill's padded tokens to three quarters or less;
+            0 never shares. Mathematically the same attention; in bf16 the sums differ by rounding.
 
     Returns:
         ``Decoded``: rows in prompt order; ``sums`` in fp32 on the model's device.
@@ -234,6 +336,9 @@ def decode(
             progress(1)
 
     def prefill(rows: list[int], group: list[int]) -> torch.Tensor:
+        plan = _share_plan([prompts[k] for k in group], share_prefixes)
+        if plan is not None:
+            return prefill_shared(rows, group, plan)
         width = max(len(prompts[k]) for k in group)
         ids = torch.full((len(group), width), pad_id, dtype=torch.long)
         real = torch.zeros((len(group), width), dtype=torch.bool)
@@ -258,6 +363,72 @@ def decode(
         wpos[r] = width
         rpos[r] = pos[:, -1] + 1
         return out.logits[:, -1, :]
+
+    def prefill_shared(rows: list[int], group: list[int], plan: _SharePlan) -> torch.Tensor:
+        """``prefill``'s result from two kinds of pass: each shared prefix once, then every row's suffix
+        against the prefix copied into its slot. The slot layout is ``prefill``'s (left padded to the
+        group's longest prompt), so decoding goes on as after ``prefill``."""
+        lens = [len(prompts[k]) for k in group]
+        width = max(lens)
+        # pass 1: the shared prefixes, left padded, kept aside
+        heads = [list(prompts[group[i]][:plan.shared[i]]) for i in plan.leaders]
+        hw = max(len(h) for h in heads)
+        ids = torch.full((len(heads), hw), pad_id, dtype=torch.long)
+        real = torch.zeros((len(heads), hw), dtype=torch.bool)
+        for i, h in enumerate(heads):
+            ids[i, hw - len(h):] = torch.tensor(h)
+            real[i, hw - len(h):] = True
+        ids, real = ids.to(device), real.to(device)
+        pos = (real.long().cumsum(-1) - 1).clamp(min=0)
+        q = torch.arange(hw, device=device)
+        full = (q[None, :] <= q[:, None])[None] & real[:, None, :] | torch.eye(hw, dtype=torch.bool, device=device)[None]
+        cache.mode = "prefix"
+        model(input_ids=ids, attention_mask=masks.build(full[:, None], pos, pos), position_ids=pos, use_cache=True,
+              logits_to_keep=1, **{ckw: cache})
+        stats["forwards"] += 1
+        # every row's layout: real tokens at [width - len, width), RoPE positions 0.. over them
+        p = torch.arange(width, device=device)
+        start = width - torch.tensor(lens, device=device)[:, None]                        # (g, 1)
+        real_g = p[None, :] >= start
+        kp = (p[None, :] - start).clamp(min=0)
+        sh = torch.tensor(plan.shared, device=device)[:, None]
+        in_head = real_g & (kp < sh)
+        sharing = [i for i in range(len(group)) if plan.shared[i] > 0]
+        si = torch.tensor(sharing, device=device)
+        src_row = torch.tensor([plan.cluster_of[i] for i in sharing], device=device)
+        src_pos = (hw - sh[si] + kp[si]).clamp(max=hw - 1)
+        cache.place(torch.tensor([rows[i] for i in sharing], device=device), src_row, src_pos, in_head[si])
+        # pass 2: the suffixes, rows of similar suffix length together
+        logits = torch.empty(0)
+        for part in plan.parts:
+            pr = torch.tensor(part, device=device)
+            suf = [list(prompts[group[i]][plan.shared[i]:]) for i in part]
+            sw = max(len(t) for t in suf)
+            ids = torch.full((len(part), sw), pad_id, dtype=torch.long)
+            write = torch.zeros((len(part), sw), dtype=torch.bool)
+            for j, t in enumerate(suf):
+                ids[j, sw - len(t):] = torch.tensor(t)
+                write[j, sw - len(t):] = True
+            ids, write = ids.to(device), write.to(device)
+            qb = width - sw + torch.arange(sw, device=device)                             # buffer position of each query
+            own = p[None, :] == qb[:, None]                                               # (sw, width)
+            full = torch.where(write[:, :, None], real_g[pr][:, None, :] & (p[None, None, :] <= qb[None, :, None]),
+                               own[None])
+            qpos = kp[pr][:, width - sw:]
+            cache.mode, cache.rows, cache.width, cache.write = "extend", torch.tensor([rows[i] for i in part], device=device), width, write
+            out = model(input_ids=ids, attention_mask=masks.build(full[:, None], qpos, kp[pr]), position_ids=qpos,
+                        use_cache=True, logits_to_keep=1, **{ckw: cache})
+            stats["forwards"] += 1
+            if logits.numel() == 0:
+                logits = out.logits.new_empty((len(group), out.logits.shape[-1]))
+            logits[pr] = out.logits[:, -1, :]
+        r = torch.tensor(rows, device=device)
+        valid[r] = False
+        valid[r, :width] = real_g
+        kpos[r, :width] = kp
+        wpos[r] = width
+        rpos[r] = torch.tensor(lens, device=device)
+        return logits
 
     def refill(free: list[int]) -> list[int]:
         """Fill free slots from the queue; returns the slots left free (the queue ran out)."""

@@ -141,6 +141,7 @@ def generate(
     generator_seed: int | None = None,
     progress: Callable[[int], None] | None = None,
     engine: str = "slots",
+    share_prefixes: int = 16,
 ) -> GenerationResult:
     """Generate a response for every prompt and record its mean activations.
 
@@ -154,6 +155,8 @@ def generate(
         progress: called with a number of rows each time rows end.
         engine: ``"slots"`` (``decode.decode``: continuous batching over a preallocated cache) or
             ``"reference"`` (the loop of engine version 1, ``decode_reference``; tests and benchmark).
+        share_prefixes: ``"slots"`` only: prompts prefilled together that start with at least this many
+            equal tokens have that prefix computed once (``decode.decode``); 0 never shares.
 
     Returns:
         A ``GenerationResult`` with rows in the order of ``prompts``.
@@ -174,7 +177,7 @@ def generate(
             raise ValueError("this model has attention layers other than full or sliding-window ones; "
                              "call generate(..., engine='reference')")
         d = decode(model, prompts, eos=eos, max_new_tokens=sampling.max_new_tokens, batch_size=batch_size,
-                   sample=sample, layers=idx, pad_id=pad_id, progress=progress)
+                   sample=sample, layers=idx, pad_id=pad_id, progress=progress, share_prefixes=share_prefixes)
         n_tok = [len(t) for t in d.tokens]
         denom = torch.tensor(n_tok, dtype=torch.float32, device=device).clamp(min=1)[:, None]
         acts = (torch.stack([d.sums[layer] / denom for layer in idx], dim=1).cpu() if idx
@@ -211,6 +214,10 @@ def generate(
     )
 
 
+class _Enough(Exception):
+    """Raised by the hook of the deepest layer ``score`` reads: the layers above it are not run."""
+
+
 @torch.no_grad()
 def score(
     model: PreTrainedModel,
@@ -223,6 +230,11 @@ def score(
 ) -> torch.Tensor:
     """Teacher-forced mean activations over given token spans.
 
+    Transcripts are read shortest first, so a batch pads little, and the forward pass stops at the
+    deepest layer asked for (the layers above it, the final norm and the output layer are not run).
+    Both change only the work done: each transcript is read in the same padded-batch way, with its
+    own attention mask, and the result comes back in the order given.
+
     Args:
         sequences: token ids of each transcript.
         spans: for each transcript, the ``[start, end)`` spans to average over (for instance
@@ -232,12 +244,25 @@ def score(
     Returns:
         ``(n_spans_total, n_layers, hidden)`` float32, spans in order (transcript by transcript).
         An empty span gives zeros.
+
+    Raises:
+        ValueError: a span outside its transcript, or ``len(spans) != len(sequences)``.
     """
     idx = check_layers(model, None if layers is None else list(layers))
+    if len(spans) != len(sequences):
+        raise ValueError(f"{len(sequences)} transcripts but {len(spans)} lists of spans")
+    for i, (seq, sp) in enumerate(zip(sequences, spans)):
+        for a, b in sp:
+            if not 0 <= a <= b <= len(seq):
+                raise ValueError(f"span {(a, b)} is outside transcript {i} of length {len(seq)}")
     device = next(model.parameters()).device
-    out: list[torch.Tensor] = []
-    for start in range(0, len(sequences), batch_size):
-        seqs = sequences[start:start + batch_size]
+    hidden = int(model.config.get_text_config().hidden_size)
+    deepest = max(idx, default=-1)
+    per_seq: list[list[torch.Tensor]] = [[] for _ in sequences]
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    for start in range(0, len(order), batch_size):
+        which = order[start:start + batch_size]
+        seqs = [sequences[i] for i in which]
         ids, mask = _left_pad(seqs, pad_id, device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
         got: dict[int, torch.Tensor] = {}
@@ -245,23 +270,25 @@ def score(
         def keep(layer: int) -> Callable[[torch.Tensor], None]:
             def fn(h: torch.Tensor) -> None:
                 got[layer] = h
+                if layer == deepest:
+                    raise _Enough
 
             return fn
 
-        with add_layer_hooks(model, {layer: keep(layer) for layer in idx}):
-            model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False, logits_to_keep=1)
+        try:
+            with add_layer_hooks(model, {layer: keep(layer) for layer in idx}):
+                model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False, logits_to_keep=1)
+        except _Enough:
+            pass
         width = ids.shape[1]
-        stacked = torch.stack([got[layer].to(device) for layer in idx], dim=1).float()  # (b, L, seq, H)
-        for row, seq in enumerate(seqs):
-            shift = width - len(seq)
-            for a, b in spans[start + row]:
-                if not 0 <= a <= b <= len(seq):
-                    raise ValueError(f"span {(a, b)} is outside transcript {start + row} of length {len(seq)}")
-                if b == a:
-                    out.append(torch.zeros(len(idx), stacked.shape[-1]))
-                else:
-                    out.append(stacked[row, :, shift + a: shift + b].mean(dim=1).cpu())
-    hidden = int(model.config.get_text_config().hidden_size)
+        stacked = (torch.stack([got[layer].to(device) for layer in idx], dim=1).float() if idx
+                   else torch.zeros(len(seqs), 0, width, hidden))  # (b, L, seq, H)
+        for row, i in enumerate(which):
+            shift = width - len(sequences[i])
+            for a, b in spans[i]:
+                per_seq[i].append(torch.zeros(len(idx), hidden) if b == a
+                                  else stacked[row, :, shift + a: shift + b].mean(dim=1).cpu())
+    out = [t for ts in per_seq for t in ts]
     return torch.stack(out) if out else torch.zeros(0, len(idx), hidden)
 
 

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore", "teacher_force", "rollout_config",
            "run_chunk", "ENGINE_VERSION", "paper_layers", "store_options"]
 
-ENGINE_VERSION = 2  # bump when generation or activation reading changes (2: continuous batching, decode.py)
+ENGINE_VERSION = 3  # bump when generation or activation reading changes (2: continuous batching, decode.py; 3: shared prompt prefixes prefilled once)
+READER_VERSION = 2  # bump when teacher-forced reading changes (2: shortest first, stops at the deepest layer read)
 
 
 @dataclass(frozen=True)
@@ -368,8 +369,8 @@ def rescore(
     """
     dtype = ro.acts.dtype if ro.mapped else torch.float32
     idx = check_layers(model, list(ro.layers) if layers is None and ro.mapped else None if layers is None else list(layers))
-    config = {"engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
-              "rollouts": ro.key, "layers": idx, "chunk_size": chunk_size}
+    config = {"engine": ENGINE_VERSION, "reader": READER_VERSION, "model": _model_id(spec),
+              "dtype": str(next(model.parameters()).dtype), "rollouts": ro.key, "layers": idx, "chunk_size": chunk_size}
     if dtype != torch.float32:
         config["acts_dtype"] = str(dtype).removeprefix("torch.")
     store = Store("rescored", config, root)
