@@ -17,7 +17,7 @@ import torch
 
 from persona_axis.catalogue import load_catalogue
 from persona_axis.chat import prompt_ids
-from persona_axis.decode import _share_plan
+from persona_axis.prefix_share import share_plan
 from persona_axis.models import load_model
 from persona_axis.presets import preset
 from persona_axis.rollouts import Sampling, generate
@@ -35,7 +35,7 @@ def main() -> None:
     model, tok, spec = load_model(args.model)
     jobs = persona_jobs(load_catalogue(), spec, n_prompts=p["n_prompts"], n_questions=p["n_questions"])[: args.rows]
     prompts = sorted((prompt_ids(tok, spec, j.system, [j.question]) for j in jobs), key=len)
-    plan = _share_plan(prompts[: args.batch], 16)
+    plan = share_plan(prompts[: args.batch], 16)
     padded = args.batch * max(map(len, prompts[: args.batch]))
     print(f"[{args.model}] {len(prompts)} prompts, {sum(map(len, prompts))} prompt tokens; first prefill group: "
           f"{padded} padded tokens whole, "

@@ -54,17 +54,44 @@ def test_greedy_matches_hf_generate(smollm) -> None:
 
 
 def test_bf16_greedy_equals_the_reference_loop(smollm) -> None:
-    """The decode loop of engine 2 gives the loop of engine 1's greedy tokens on the real model
-    (5 prompts in 2 slots: rows refilled, then dropped)."""
+    """The decode loop of engine 2 (prompts prefilled whole) gives the loop of engine 1's greedy tokens
+    on the real model (5 prompts in 2 slots: rows refilled, then dropped)."""
     model, tok, spec = smollm
     prompts = [prompt_ids(tok, spec, s, [q]) for s in (None, "You are a whale.", "You are a tax accountant.")
                for q in ("Who are you?", "What do you fear?")][:5]
     s = Sampling(temperature=0, max_new_tokens=12)
-    new = generate(model, tok, prompts, s, batch_size=2)
+    new = generate(model, tok, prompts, s, batch_size=2, share_prefixes=0)
     ref = generate(model, tok, prompts, s, batch_size=2, engine="reference")
     assert new.tokens == ref.tokens
     rel = (new.acts - ref.acts).norm(dim=-1) / ref.acts.norm(dim=-1)
     assert rel.max() < 0.03, rel.max()
+
+
+def test_bf16_shared_prefixes_agree_with_whole_prompts_up_to_near_ties(smollm) -> None:
+    """Engine 3 (each shared system prompt prefilled once) against prompts prefilled whole, greedy, bf16:
+    the same tokens until the two engines' logits are within rounding of a tie, and, for rows that
+    agree entirely, the same means to bf16 tolerance. Measured: 5 of 8 rows agree entirely; the others
+    part at tokens 0, 1 and 3, where the fp32 logits of the two choices differ by 0.13, 0.08 and 0.07."""
+    model, tok, spec = smollm
+    systems = ["You are a lighthouse keeper on a small rocky island far out in the northern sea.",
+               "You are a retired ship's cook who now runs a bakery in a quiet harbour town."]
+    prompts = [prompt_ids(tok, spec, sy, [q]) for sy in systems
+               for q in ("Who are you?", "What do you fear most?", "Describe your morning.", "What is your favourite food?")]
+    s = Sampling(temperature=0, max_new_tokens=16)
+    shared = generate(model, tok, prompts, s, batch_size=8, share_prefixes=16)
+    whole = generate(model, tok, prompts, s, batch_size=8, share_prefixes=0)
+    agree = 0
+    for p, a, b, i in zip(prompts, shared.tokens, whole.tokens, range(len(prompts))):
+        if a == b:
+            agree += 1
+            rel = (shared.acts[i] - whole.acts[i]).norm(dim=-1) / whole.acts[i].norm(dim=-1)
+            assert rel.max() < 0.03, rel.max()
+            continue
+        k = next(j for j, (x, y) in enumerate(zip(a, b)) if x != y)
+        with torch.no_grad():
+            logits = model(torch.tensor([p + b[:k]])).logits[0, -1].float()
+        assert abs(float(logits[a[k]] - logits[b[k]])) < 0.25, (i, k)
+    assert agree >= len(prompts) // 2
 
 
 def test_cap_floor_holds_on_a_real_model(smollm) -> None:

@@ -217,10 +217,10 @@ def _alike_prompts() -> list[list[int]]:
 
 
 def test_share_plan_finds_the_common_prefixes() -> None:
-    from persona_axis.decode import _share_plan
+    from persona_axis.prefix_share import share_plan
 
     prompts = _alike_prompts()
-    plan = _share_plan(prompts, 16, part_rows=4)
+    plan = share_plan(prompts, 16, part_rows=4)
     assert plan is not None and len(plan.leaders) == 3
     for i, p in enumerate(prompts):
         if plan.shared[i]:
@@ -229,8 +229,8 @@ def test_share_plan_finds_the_common_prefixes() -> None:
             assert plan.shared[i] in (18, 22, 20) and len(p) > plan.shared[i]
     assert sorted(plan.shared).count(0) == 2
     assert sorted(i for part in plan.parts for i in part) == list(range(len(prompts)))
-    assert _share_plan(prompts, 0) is None and _share_plan(prompts, 30) is None
-    assert _share_plan(_prompts(6), 16) is None  # random prompts share nothing
+    assert share_plan(prompts, 0) is None and share_plan(prompts, 30) is None
+    assert share_plan(_prompts(6), 16) is None  # random prompts share nothing
 
 
 @pytest.mark.parametrize("batch_size", [14, 5])

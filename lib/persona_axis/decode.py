@@ -14,7 +14,8 @@ Sequence layout in a slot: a group of prompts prefilled together is left padded 
 prompt (pad keys are masked out); RoPE positions count real tokens only, as in the previous loop.
 Prompts of a group that start alike (the persona rollouts ask every question under each system
 prompt) are prefilled in two kinds of pass with the same layout: each shared prefix once, copied
-into the slots of the prompts that start with it, then the rest of every prompt against it.
+into the slots of the prompts that start with it, then the rest of every prompt against it
+(``prefix_share``).
 
 Example:
     >>> out = decode(model, prompts, eos={2}, max_new_tokens=32, batch_size=64,
@@ -33,6 +34,7 @@ import torch
 from transformers.cache_utils import Cache
 
 from .hooks import add_layer_hooks
+from .prefix_share import prefill_shared, share_plan
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -155,72 +157,6 @@ class Decoded:
     fed_rows: int = 0
 
 
-@dataclass(frozen=True)
-class _SharePlan:
-    """How ``decode`` prefills a group whose prompts share prefixes (indices are group rows).
-
-    Attributes:
-        shared: tokens of each row's prompt read in the prefix pass (0: none, the whole prompt is its suffix).
-        cluster_of: the prefix-pass row holding each row's prefix (-1: none).
-        leaders: for each prefix-pass row, the group row whose prompt gives the prefix.
-        parts: the group rows of each suffix pass (rows of similar suffix length together).
-    """
-
-    shared: list[int]
-    cluster_of: list[int]
-    leaders: list[int]
-    parts: list[list[int]]
-
-
-def _common(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def _share_plan(prompts: Sequence[Sequence[int]], min_shared: int, part_rows: int = 64,
-                gain: float = 0.75) -> _SharePlan | None:
-    """Group prompts that start with the same ``min_shared`` tokens or more, or ``None`` when sharing
-    would not cut the padded prefill tokens to ``gain`` of one plain prefill (or ``min_shared <= 0``).
-
-    Sorted prompts with a common prefix are contiguous; a cluster shares the prefix common to all its
-    members, less what would leave a member with no suffix token (its last prompt token must be fed
-    to give the first logits).
-    """
-    n = len(prompts)
-    if min_shared <= 0 or n < 2:
-        return None
-    order = sorted(range(n), key=lambda i: tuple(prompts[i]))
-    shared, cluster_of, leaders = [0] * n, [-1] * n, list[int]()
-    i = 0
-    while i < n:
-        first = prompts[order[i]]
-        common, j = len(first) - 1, i + 1
-        while j < n:
-            c = _common(first, prompts[order[j]])
-            if c < min_shared:
-                break
-            common = min(common, c, len(prompts[order[j]]) - 1)
-            j += 1
-        if j - i >= 2 and common >= min_shared:
-            for k in order[i:j]:
-                shared[k], cluster_of[k] = common, len(leaders)
-            leaders.append(order[i])
-        i = j
-    if not leaders:
-        return None
-    by_suffix = sorted(range(n), key=lambda k: len(prompts[k]) - shared[k])
-    parts = [by_suffix[a:a + part_rows] for a in range(0, n, part_rows)]
-    cost = len(leaders) * max(shared[k] for k in leaders) + sum(
-        len(part) * max(len(prompts[k]) - shared[k] for k in part) for part in parts)
-    if cost > gain * n * max(len(p) for p in prompts):
-        return None
-    return _SharePlan(shared, cluster_of, leaders, parts)
-
-
 def _cache_kwarg(model: Any) -> str:
     import inspect
 
@@ -336,9 +272,19 @@ def decode(
             progress(1)
 
     def prefill(rows: list[int], group: list[int]) -> torch.Tensor:
-        plan = _share_plan([prompts[k] for k in group], share_prefixes)
+        plan = share_plan([prompts[k] for k in group], share_prefixes)
         if plan is not None:
-            return prefill_shared(rows, group, plan)
+            logits, real_g, kp, n = prefill_shared(model, cache, masks, ckw, [prompts[k] for k in group], rows, plan,
+                                                   pad_id=pad_id)
+            stats["forwards"] += n
+            width = real_g.shape[1]
+            r = torch.tensor(rows, device=device)
+            valid[r] = False
+            valid[r, :width] = real_g
+            kpos[r, :width] = kp
+            wpos[r] = width
+            rpos[r] = real_g.sum(-1)
+            return logits
         width = max(len(prompts[k]) for k in group)
         ids = torch.full((len(group), width), pad_id, dtype=torch.long)
         real = torch.zeros((len(group), width), dtype=torch.bool)
@@ -363,72 +309,6 @@ def decode(
         wpos[r] = width
         rpos[r] = pos[:, -1] + 1
         return out.logits[:, -1, :]
-
-    def prefill_shared(rows: list[int], group: list[int], plan: _SharePlan) -> torch.Tensor:
-        """``prefill``'s result from two kinds of pass: each shared prefix once, then every row's suffix
-        against the prefix copied into its slot. The slot layout is ``prefill``'s (left padded to the
-        group's longest prompt), so decoding goes on as after ``prefill``."""
-        lens = [len(prompts[k]) for k in group]
-        width = max(lens)
-        # pass 1: the shared prefixes, left padded, kept aside
-        heads = [list(prompts[group[i]][:plan.shared[i]]) for i in plan.leaders]
-        hw = max(len(h) for h in heads)
-        ids = torch.full((len(heads), hw), pad_id, dtype=torch.long)
-        real = torch.zeros((len(heads), hw), dtype=torch.bool)
-        for i, h in enumerate(heads):
-            ids[i, hw - len(h):] = torch.tensor(h)
-            real[i, hw - len(h):] = True
-        ids, real = ids.to(device), real.to(device)
-        pos = (real.long().cumsum(-1) - 1).clamp(min=0)
-        q = torch.arange(hw, device=device)
-        full = (q[None, :] <= q[:, None])[None] & real[:, None, :] | torch.eye(hw, dtype=torch.bool, device=device)[None]
-        cache.mode = "prefix"
-        model(input_ids=ids, attention_mask=masks.build(full[:, None], pos, pos), position_ids=pos, use_cache=True,
-              logits_to_keep=1, **{ckw: cache})
-        stats["forwards"] += 1
-        # every row's layout: real tokens at [width - len, width), RoPE positions 0.. over them
-        p = torch.arange(width, device=device)
-        start = width - torch.tensor(lens, device=device)[:, None]                        # (g, 1)
-        real_g = p[None, :] >= start
-        kp = (p[None, :] - start).clamp(min=0)
-        sh = torch.tensor(plan.shared, device=device)[:, None]
-        in_head = real_g & (kp < sh)
-        sharing = [i for i in range(len(group)) if plan.shared[i] > 0]
-        si = torch.tensor(sharing, device=device)
-        src_row = torch.tensor([plan.cluster_of[i] for i in sharing], device=device)
-        src_pos = (hw - sh[si] + kp[si]).clamp(max=hw - 1)
-        cache.place(torch.tensor([rows[i] for i in sharing], device=device), src_row, src_pos, in_head[si])
-        # pass 2: the suffixes, rows of similar suffix length together
-        logits = torch.empty(0)
-        for part in plan.parts:
-            pr = torch.tensor(part, device=device)
-            suf = [list(prompts[group[i]][plan.shared[i]:]) for i in part]
-            sw = max(len(t) for t in suf)
-            ids = torch.full((len(part), sw), pad_id, dtype=torch.long)
-            write = torch.zeros((len(part), sw), dtype=torch.bool)
-            for j, t in enumerate(suf):
-                ids[j, sw - len(t):] = torch.tensor(t)
-                write[j, sw - len(t):] = True
-            ids, write = ids.to(device), write.to(device)
-            qb = width - sw + torch.arange(sw, device=device)                             # buffer position of each query
-            own = p[None, :] == qb[:, None]                                               # (sw, width)
-            full = torch.where(write[:, :, None], real_g[pr][:, None, :] & (p[None, None, :] <= qb[None, :, None]),
-                               own[None])
-            qpos = kp[pr][:, width - sw:]
-            cache.mode, cache.rows, cache.width, cache.write = "extend", torch.tensor([rows[i] for i in part], device=device), width, write
-            out = model(input_ids=ids, attention_mask=masks.build(full[:, None], qpos, kp[pr]), position_ids=qpos,
-                        use_cache=True, logits_to_keep=1, **{ckw: cache})
-            stats["forwards"] += 1
-            if logits.numel() == 0:
-                logits = out.logits.new_empty((len(group), out.logits.shape[-1]))
-            logits[pr] = out.logits[:, -1, :]
-        r = torch.tensor(rows, device=device)
-        valid[r] = False
-        valid[r, :width] = real_g
-        kpos[r, :width] = kp
-        wpos[r] = width
-        rpos[r] = torch.tensor(lens, device=device)
-        return logits
 
     def refill(free: list[int]) -> list[int]:
         """Fill free slots from the queue; returns the slots left free (the queue ran out)."""
