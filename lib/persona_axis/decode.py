@@ -274,7 +274,7 @@ def decode(
     def prefill(rows: list[int], group: list[int]) -> torch.Tensor:
         plan = share_plan([prompts[k] for k in group], share_prefixes)
         if plan is not None:
-            logits, real_g, kp, n = prefill_shared(model, cache, masks, ckw, [prompts[k] for k in group], rows, plan,
+            logits, real_g, kp, n = prefill_shared(model, cache, masks.build, ckw, [prompts[k] for k in group], rows, plan,
                                                    pad_id=pad_id)
             stats["forwards"] += n
             width = real_g.shape[1]

@@ -20,13 +20,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import torch
 
-__all__ = ["SharePlan", "share_plan", "prefill_shared"]
+__all__ = ["SharePlan", "Slots", "share_plan", "prefill_shared"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,20 @@ class SharePlan:
     cluster_of: list[int]
     leaders: list[int]
     parts: list[list[int]]
+
+
+class Slots(Protocol):
+    """What ``prefill_shared`` needs of the cache (``decode.SlotCache`` has it)."""
+
+    mode: str
+    rows: torch.Tensor
+    width: int
+    write: torch.Tensor
+
+    def place(self, rows: torch.Tensor, src_row: torch.Tensor, src_pos: torch.Tensor, there: torch.Tensor) -> None: ...
+
+
+MaskBuilder = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], "torch.Tensor | dict[str, torch.Tensor]"]
 
 
 def _common(a: Sequence[int], b: Sequence[int]) -> int:
@@ -95,7 +109,7 @@ def share_plan(prompts: Sequence[Sequence[int]], min_shared: int, part_rows: int
     return SharePlan(shared, cluster_of, leaders, parts)
 
 
-def _left_padded(seqs: Sequence[Sequence[int]], pad_id: int, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def _left_padded(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """``(ids, real)``, both ``(len(seqs), longest)``: the sequences left padded with ``pad_id``."""
     width = max(len(t) for t in seqs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
@@ -106,12 +120,14 @@ def _left_padded(seqs: Sequence[Sequence[int]], pad_id: int, device: Any) -> tup
     return ids.to(device), real.to(device)
 
 
-def prefill_shared(model: Any, cache: Any, masks: Any, ckw: str, prompts: Sequence[Sequence[int]], rows: list[int],
-                   plan: SharePlan, *, pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+def prefill_shared(model: torch.nn.Module, cache: Slots, build_mask: MaskBuilder, ckw: str,
+                   prompts: Sequence[Sequence[int]], rows: list[int], plan: SharePlan, *,
+                   pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """Prefill ``prompts`` into slots ``rows`` of ``cache`` (a ``decode.SlotCache``) by ``plan``.
 
     Args:
-        masks: ``decode._Masks`` of the model; ``ckw``: the name of its forward's cache argument.
+        build_mask: ``decode._Masks.build`` of the model (``full (b, 1, q, kv)``, query and key RoPE
+            positions -> the mask its forward takes); ``ckw``: the name of its forward's cache argument.
         prompts: the group's prompts; ``rows``: the slot of each.
 
     Returns:
@@ -128,7 +144,7 @@ def prefill_shared(model: Any, cache: Any, masks: Any, ckw: str, prompts: Sequen
     q = torch.arange(hw, device=device)
     full = (q[None, :] <= q[:, None])[None] & real[:, None, :] | torch.eye(hw, dtype=torch.bool, device=device)[None]
     cache.mode = "prefix"
-    model(input_ids=ids, attention_mask=masks.build(full[:, None], pos, pos), position_ids=pos, use_cache=True,
+    model(input_ids=ids, attention_mask=build_mask(full[:, None], pos, pos), position_ids=pos, use_cache=True,
           logits_to_keep=1, **{ckw: cache})
     # every row's layout: real tokens at [width - len, width), RoPE positions 0.. over them
     p = torch.arange(width, device=device)
@@ -152,7 +168,7 @@ def prefill_shared(model: Any, cache: Any, masks: Any, ckw: str, prompts: Sequen
         full = torch.where(write[:, :, None], real_g[pr][:, None, :] & (p[None, None, :] <= qb[None, :, None]), own[None])
         qpos = kp[pr][:, width - sw:]
         cache.mode, cache.rows, cache.width, cache.write = "extend", slot[pr], width, write
-        out = model(input_ids=ids, attention_mask=masks.build(full[:, None], qpos, kp[pr]), position_ids=qpos,
+        out = model(input_ids=ids, attention_mask=build_mask(full[:, None], qpos, kp[pr]), position_ids=qpos,
                     use_cache=True, logits_to_keep=1, **{ckw: cache})
         if logits.numel() == 0:
             logits = out.logits.new_empty((len(prompts), out.logits.shape[-1]))
