@@ -34,7 +34,7 @@ import torch
 from transformers.cache_utils import Cache
 
 from .hooks import add_layer_hooks
-from .prefix_share import prefill_shared, share_plan
+from .prefix_share import causal_mask, left_padded, prefill_shared, share_plan
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -272,43 +272,27 @@ def decode(
             progress(1)
 
     def prefill(rows: list[int], group: list[int]) -> torch.Tensor:
+        """Prefill prompts ``group`` into slots ``rows``; returns the logits of each one's last token."""
+        r = torch.tensor(rows, device=device)
         plan = share_plan([prompts[k] for k in group], share_prefixes)
         if plan is not None:
-            logits, real_g, kp, n = prefill_shared(model, cache, masks.build, ckw, [prompts[k] for k in group], rows, plan,
-                                                   pad_id=pad_id)
-            stats["forwards"] += n
-            width = real_g.shape[1]
-            r = torch.tensor(rows, device=device)
-            valid[r] = False
-            valid[r, :width] = real_g
-            kpos[r, :width] = kp
-            wpos[r] = width
-            rpos[r] = real_g.sum(-1)
-            return logits
-        width = max(len(prompts[k]) for k in group)
-        ids = torch.full((len(group), width), pad_id, dtype=torch.long)
-        real = torch.zeros((len(group), width), dtype=torch.bool)
-        for i, k in enumerate(group):
-            ids[i, width - len(prompts[k]):] = torch.tensor(list(prompts[k]))
-            real[i, width - len(prompts[k]):] = True
-        ids, real = ids.to(device), real.to(device)
-        pos = (real.long().cumsum(-1) - 1).clamp(min=0)
-        q = torch.arange(width, device=device)
-        causal = q[None, :] <= q[:, None]  # (q, kv)
-        # a pad query attends to itself only (a finite output that no real query reads)
-        full = (causal[None] & real[:, None, :]) | torch.eye(width, dtype=torch.bool, device=device)[None]
-        r = torch.tensor(rows, device=device)
-        cache.mode, cache.rows = "prefill", r
-        mask = masks.build(full[:, None], pos, pos)
-        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1,
-                    **{ckw: cache})
-        stats["forwards"] += 1
+            logits, real, pos, n = prefill_shared(model, cache, masks.build, ckw, [prompts[k] for k in group], rows,
+                                                  plan, pad_id=pad_id)
+        else:
+            ids, real = left_padded([prompts[k] for k in group], pad_id, device)
+            pos = (real.long().cumsum(-1) - 1).clamp(min=0)
+            cache.mode, cache.rows = "prefill", r
+            out = model(input_ids=ids, attention_mask=masks.build(causal_mask(real)[:, None], pos, pos),
+                        position_ids=pos, use_cache=True, logits_to_keep=1, **{ckw: cache})
+            logits, n = out.logits[:, -1, :], 1
+        stats["forwards"] += n
+        width = real.shape[1]
         valid[r] = False
         valid[r, :width] = real
         kpos[r, :width] = pos
         wpos[r] = width
         rpos[r] = pos[:, -1] + 1
-        return out.logits[:, -1, :]
+        return logits
 
     def refill(free: list[int]) -> list[int]:
         """Fill free slots from the queue; returns the slots left free (the queue ran out)."""

@@ -26,7 +26,7 @@ from typing import Protocol
 
 import torch
 
-__all__ = ["SharePlan", "Slots", "share_plan", "prefill_shared"]
+__all__ = ["SharePlan", "Slots", "share_plan", "prefill_shared", "left_padded", "causal_mask"]
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def share_plan(prompts: Sequence[Sequence[int]], min_shared: int, part_rows: int
     return SharePlan(shared, cluster_of, leaders, parts)
 
 
-def _left_padded(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def left_padded(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """``(ids, real)``, both ``(len(seqs), longest)``: the sequences left padded with ``pad_id``."""
     width = max(len(t) for t in seqs)
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
@@ -118,6 +118,14 @@ def _left_padded(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.devic
         ids[i, width - len(t):] = torch.tensor(list(t))
         real[i, width - len(t):] = True
     return ids.to(device), real.to(device)
+
+
+def causal_mask(real: torch.Tensor) -> torch.Tensor:
+    """``(b, w, w)`` bool from ``real (b, w)``: a real query sees the real keys up to itself; a pad query
+    sees itself only (a finite output that no real query reads)."""
+    q = torch.arange(real.shape[1], device=real.device)
+    return ((q[None, :] <= q[:, None])[None] & real[:, None, :]) | torch.eye(real.shape[1], dtype=torch.bool,
+                                                                               device=real.device)[None]
 
 
 def prefill_shared(model: torch.nn.Module, cache: Slots, build_mask: MaskBuilder, ckw: str,
@@ -138,14 +146,12 @@ def prefill_shared(model: torch.nn.Module, cache: Slots, build_mask: MaskBuilder
     lens = [len(t) for t in prompts]
     width = max(lens)
     # pass 1: the shared prefixes, left padded, held by the cache
-    ids, real = _left_padded([prompts[i][:plan.shared[i]] for i in plan.leaders], pad_id, device)
+    ids, real = left_padded([prompts[i][:plan.shared[i]] for i in plan.leaders], pad_id, device)
     hw = ids.shape[1]
     pos = (real.long().cumsum(-1) - 1).clamp(min=0)
-    q = torch.arange(hw, device=device)
-    full = (q[None, :] <= q[:, None])[None] & real[:, None, :] | torch.eye(hw, dtype=torch.bool, device=device)[None]
     cache.mode = "prefix"
-    model(input_ids=ids, attention_mask=build_mask(full[:, None], pos, pos), position_ids=pos, use_cache=True,
-          logits_to_keep=1, **{ckw: cache})
+    model(input_ids=ids, attention_mask=build_mask(causal_mask(real)[:, None], pos, pos), position_ids=pos,
+          use_cache=True, logits_to_keep=1, **{ckw: cache})
     # every row's layout: real tokens at [width - len, width), RoPE positions 0.. over them
     p = torch.arange(width, device=device)
     start = width - torch.tensor(lens, device=device)[:, None]                        # (g, 1)
@@ -161,7 +167,7 @@ def prefill_shared(model: torch.nn.Module, cache: Slots, build_mask: MaskBuilder
     logits = torch.empty(0)
     for part in plan.parts:
         pr = torch.tensor(part, device=device)
-        ids, write = _left_padded([prompts[i][plan.shared[i]:] for i in part], pad_id, device)
+        ids, write = left_padded([prompts[i][plan.shared[i]:] for i in part], pad_id, device)
         sw = ids.shape[1]
         qb = width - sw + torch.arange(sw, device=device)                             # slot position of each query
         own = p[None, :] == qb[:, None]                                               # a pad query sees itself only
