@@ -26,6 +26,8 @@ from typing import Protocol
 
 import torch
 
+from .decode_reference import _left_pad
+
 __all__ = ["SharePlan", "Slots", "share_plan", "prefill_shared", "left_padded", "causal_mask"]
 
 
@@ -110,14 +112,10 @@ def share_plan(prompts: Sequence[Sequence[int]], min_shared: int, part_rows: int
 
 
 def left_padded(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(ids, real)``, both ``(len(seqs), longest)``: the sequences left padded with ``pad_id``."""
-    width = max(len(t) for t in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    real = torch.zeros((len(seqs), width), dtype=torch.bool)
-    for i, t in enumerate(seqs):
-        ids[i, width - len(t):] = torch.tensor(list(t))
-        real[i, width - len(t):] = True
-    return ids.to(device), real.to(device)
+    """``(ids, real)``, both ``(len(seqs), longest)``: the sequences left padded with ``pad_id``
+    (``decode_reference._left_pad`` with a boolean mask)."""
+    ids, mask = _left_pad(seqs, pad_id, device)
+    return ids, mask.bool()
 
 
 def causal_mask(real: torch.Tensor) -> torch.Tensor:
