@@ -1,6 +1,8 @@
-"""Useful-FLOP throughput of the decode loop as a share of the bf16 matmul ceiling, before and after.
+"""Useful-FLOP throughput of the decode loop as a share of the matmul ceiling, before and after.
 
-For each model, rounds alternate: a bf16 matmul (the ceiling, ``speed.matmul_gflops``), the
+The models and the ceiling's matmul compute in ``hardware.compute_dtype()``: bf16 on a CPU with native
+bf16 (AMX, AVX-512 BF16), fp32 otherwise ($PERSONA_AXIS_DTYPE overrides).
+For each model, rounds alternate: a matmul (the ceiling, ``speed.matmul_gflops``), the
 engine of version 1 (``generate(..., engine="reference")``), the matmul again, the current
 engine (``engine="slots"``). Both engines get the same prompts (role system prompts x
 questions), the same sampling (temperature 0.7, top_p 0.9) and batch size. Useful FLOPs
@@ -64,7 +66,7 @@ def main() -> None:
                       f"useful {useful:6.1f} GFLOP/s / ceiling {ceiling:6.1f} GFLOP/s = {useful / ceiling:5.1%}; "
                       f"load {os.getloadavg()[0]:.1f}", flush=True)
         ref, new = statistics.median(share["reference"]), statistics.median(share["slots"])
-        print(f"[{name}] median share of the bf16 ceiling: before {ref:.1%}, after {new:.1%} "
+        print(f"[{name}] median share of the {str(model.dtype).removeprefix('torch.')} ceiling: before {ref:.1%}, after {new:.1%} "
               f"(speed-up {statistics.median(tok_s['slots']) / statistics.median(tok_s['reference']):.2f}x in tok/s)")
 
 

@@ -98,3 +98,26 @@ def test_spec_from_config_asks_the_template_about_system_messages():
     spec = spec_from_config("org/llama-like", config, Tok(True))
     assert spec.system_role is True and spec.n_layers == 3 and spec.kind == "instruct"
     assert spec_from_config("org/base", config, None).system_role is False
+
+
+def test_the_compute_dtype_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bf16 only where it is native (an AVX2-only CPU emulates it at about 1 GFLOP/s); the variable wins."""
+    import torch
+
+    from persona_axis.hardware import DTYPE_ENV, compute_dtype, pick_dtype
+
+    avx2 = {"fpu", "sse2", "avx", "avx2", "fma"}
+    assert pick_dtype(avx2) == torch.float32
+    assert pick_dtype(avx2 | {"avx512f", "avx512_bf16"}) == torch.bfloat16
+    assert pick_dtype(avx2 | {"amx_tile", "amx_bf16"}) == torch.bfloat16
+    assert pick_dtype({"fp", "asimd", "bf16"}) == torch.bfloat16  # Arm's Features line
+    assert pick_dtype(avx2, cuda=True, cuda_bf16=True) == torch.bfloat16
+    assert pick_dtype(avx2 | {"amx_bf16"}, cuda=True, cuda_bf16=False) == torch.float32
+    assert pick_dtype(avx2, override="bfloat16") == torch.bfloat16
+    assert pick_dtype(avx2 | {"amx_bf16"}, override="float32") == torch.float32
+    with pytest.raises(ValueError, match="use 'bfloat16' or 'float32'"):
+        pick_dtype(avx2, override="half")
+    monkeypatch.setenv(DTYPE_ENV, "float32")
+    assert compute_dtype() == torch.float32
+    monkeypatch.setenv(DTYPE_ENV, "bf16")
+    assert compute_dtype() == torch.bfloat16

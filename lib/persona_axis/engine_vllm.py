@@ -68,7 +68,7 @@ class VLLMEngine:
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: Any, model_dir: str | Path, *, python: str | Path | None = None,
                  tensor_parallel_size: int = 1, kv_cache_gib: int = 1, score_batch_size: int = 16,
-                 max_model_len: int | None = 2048, dtype: str = "bfloat16", timeout: float = 3600) -> None:
+                 max_model_len: int | None = 2048, dtype: str | None = None, timeout: float = 3600) -> None:
         self.model, self.tok, self.spec = model, tok, spec
         self.model_dir = str(model_dir)
         self.python = None if python is None else str(python)
@@ -76,12 +76,13 @@ class VLLMEngine:
         self.kv_cache_gib = kv_cache_gib
         self.score_batch_size = score_batch_size
         self.max_model_len = max_model_len
-        self.dtype = dtype
+        # vLLM computes in the HF model's dtype unless told otherwise (hardware.compute_dtype chose it)
+        self.dtype = dtype or str(next(model.parameters()).dtype).removeprefix("torch.")
         self.timeout = timeout
         self.eos = sorted(eos_ids(tok, model))
         self.last_generation_seconds = 0.0
         # part of the store key: another engine's rollouts are other rollouts
-        self.name = f"vllm(tp={tensor_parallel_size},dtype={dtype})"
+        self.name = f"vllm(tp={tensor_parallel_size},dtype={self.dtype})"
 
     def _request(self, prompts: Sequence[Sequence[int]], s: Sampling, seed: int) -> dict[str, Any]:
         return {"model": self.model_dir, "prompts": [list(map(int, p)) for p in prompts], "temperature": s.temperature,

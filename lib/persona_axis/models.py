@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .hardware import compute_dtype
 from .paths import cache_dir
 
 if TYPE_CHECKING:
@@ -319,7 +320,9 @@ def load_model(
 
     Args:
         name: an embedded model's short name, a local directory, or a hub id.
-        dtype: torch dtype; default bfloat16 (about twice as fast as float32 on CPU).
+        dtype: torch dtype; default ``compute_dtype()``: bfloat16 where the hardware computes it
+            natively (a GPU, a CPU with AMX or AVX-512 BF16: about twice as fast as float32 there),
+            else float32 (a CPU without them emulates bf16, about 100x slower).
         device_map: passed to ``from_pretrained``; default ``"auto"`` when more than one GPU is
             visible (accelerate spreads the layers), a single GPU when one is, else CPU.
 
@@ -331,7 +334,7 @@ def load_model(
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a load from the cache takes seconds; its bars only clutter the book
-    dtype = torch.bfloat16 if dtype is None else dtype
+    dtype = compute_dtype() if dtype is None else dtype
     if device_map is None and torch.cuda.is_available():
         device_map = "auto" if torch.cuda.device_count() > 1 else {"": 0}
     if name in REGISTRY:

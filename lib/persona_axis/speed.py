@@ -1,7 +1,7 @@
 """How fast this machine is, and how much useful work a decode run did.
 
-``matmul_gflops`` times a square bf16 matrix product (the compute ceiling of the book's work on a
-CPU); ``decode_flops`` counts the FLOPs a generation run needed at the least (every prompt and
+``matmul_gflops`` times a square matrix product in the dtype the models compute in (bf16 on a CPU
+with native bf16, else fp32: the compute ceiling of the book's work on a CPU); ``decode_flops`` counts the FLOPs a generation run needed at the least (every prompt and
 response token through every weight matrix once, the output layer only where a token is
 sampled, attention over the tokens before); ``calibrate`` runs a short SmolLM2 decode at the
 book's batch size beside the matmul, so a build can say how fast the machine was that day.
@@ -28,15 +28,23 @@ import torch
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
-__all__ = ["matmul_gflops", "weight_params", "decode_flops", "Calibration", "calibrate"]
+__all__ = ["matmul_gflops", "weight_params", "decode_flops", "Calibration", "calibrate", "steadiest", "spread"]
 
 
-def matmul_gflops(seconds: float = 2.0, n: int = 2048, dtype: torch.dtype = torch.bfloat16) -> float:
-    """GFLOP/s of ``(n, n) @ (n, n)`` in ``dtype`` on the CPU, best of the repeats in ``seconds``."""
+def matmul_gflops(seconds: float = 2.0, n: int = 2048, dtype: torch.dtype | None = None) -> float:
+    """GFLOP/s of ``(n, n) @ (n, n)`` in ``dtype`` on the CPU, best of the repeats in ``seconds``.
+
+    ``dtype`` defaults to the dtype the models compute in here (``hardware.compute_dtype``).
+    """
+    if dtype is None:
+        from .hardware import compute_dtype
+
+        dtype = compute_dtype()
     g = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=g).to(dtype)
     b = torch.randn(n, n, generator=g).to(dtype)
-    a @ b  # warm-up
+    for _ in range(3):  # warm-up: kernel selection, first touch of the library's pages
+        a @ b
     best = float("inf")
     t_end = time.perf_counter() + seconds
     while True:
@@ -83,7 +91,8 @@ def decode_flops(model: PreTrainedModel, prompt_lens: Sequence[int], n_tokens: S
 
 @dataclass
 class Calibration:
-    """A machine-speed figure: bf16 matmul GFLOP/s beside a short SmolLM2 decode in tok/s."""
+    """A machine-speed figure: a matmul's GFLOP/s beside a short SmolLM2 decode in tok/s, both in
+    ``dtype``, the dtype the models compute in on this machine (``hardware.compute_dtype``)."""
 
     gflops: float
     tok_s: float
@@ -94,16 +103,19 @@ class Calibration:
     threads: int
     load: float
     when: str
+    dtype: str = "bfloat16"
 
     def line(self) -> str:
-        return (f"machine speed: bf16 matmul {self.gflops:.0f} GFLOP/s; {self.model} decode {self.tok_s:.0f} tok/s "
+        short = {"bfloat16": "bf16", "float32": "fp32", "float16": "fp16"}.get(self.dtype, self.dtype)
+        return (f"machine speed: {short} matmul {self.gflops:.0f} GFLOP/s; {self.model} decode {self.tok_s:.0f} tok/s "
                 f"(batch {self.batch}, {self.tokens} tokens in {self.seconds:.1f} s); {self.threads} torch threads, "
                 f"load average {self.load:.1f}; {self.when}")
 
 
 def calibrate(seconds: float = 20.0, model_name: str = "smollm2-135m-instruct", batch: int = 64,
               max_new_tokens: int = 64) -> Calibration:
-    """Decode with ``model_name`` at ``batch`` rows for about ``seconds``, and time a bf16 matmul.
+    """Decode with ``model_name`` at ``batch`` rows for about ``seconds``, and time a matmul, both in
+    the dtype the models compute in here (``hardware.compute_dtype``).
 
     The prompts are role-play questions like the book's; sampling as in the book (temperature
     0.7, top_p 0.9). Rounds of ``batch`` prompts run until ``seconds`` have passed.
@@ -112,8 +124,11 @@ def calibrate(seconds: float = 20.0, model_name: str = "smollm2-135m-instruct", 
     from .models import load_model
     from .rollouts import Sampling, generate
 
+    if hasattr(os, "sync"):  # dirty pages of a fresh set-up (models just written) would stall the timing
+        os.sync()
     gflops = matmul_gflops(min(3.0, seconds / 5))
     model, tok, spec = load_model(model_name)
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     roles = ["a lighthouse keeper", "a medieval bard", "a tax accountant", "an ancient ghost",
              "a marine biologist", "a hermit in the mountains", "a software debugger", "a pirate captain"]
     questions = ["What do you value most?", "Describe an ordinary morning.", "What are you afraid of?",
@@ -130,11 +145,30 @@ def calibrate(seconds: float = 20.0, model_name: str = "smollm2-135m-instruct", 
         r += 1
     return Calibration(gflops=gflops, tok_s=n_tok / spent, model=model_name, batch=batch, tokens=n_tok,
                        seconds=spent, threads=torch.get_num_threads(), load=os.getloadavg()[0],
-                       when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+                       when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), dtype=dtype)
+
+
+def steadiest(cals: Sequence[Calibration]) -> Calibration:
+    """The figure of the least disturbed moment: the one with the highest decode rate.
+
+    Anything beside a calibration (a test run, a disk still writing a fresh set-up) only slows it,
+    so of several figures taken on one day the fastest is the closest to the machine's own speed.
+    """
+    if not cals:
+        raise ValueError("steadiest() needs at least one Calibration")
+    return max(cals, key=lambda c: c.tok_s)
+
+
+def spread(cals: Sequence[Calibration]) -> float:
+    """Fastest over slowest decode rate of ``cals`` (1.0 for one figure; inf if one decoded nothing)."""
+    rates = [c.tok_s for c in cals]
+    if not rates:
+        raise ValueError("spread() needs at least one Calibration")
+    return max(rates) / min(rates) if min(rates) > 0 else float("inf")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Print this machine's speed: bf16 matmul and a SmolLM2 decode.")
+    ap = argparse.ArgumentParser(description="Print this machine's speed: a matmul and a SmolLM2 decode.")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args(argv)
