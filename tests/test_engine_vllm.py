@@ -86,11 +86,12 @@ def test_vllm_means_are_the_teacher_forced_means_of_its_texts(vllm_run: dict[str
 
 @pytest.mark.real_model
 def test_vllm_greedy_texts_agree_with_ours_token_by_token(vllm_run: dict[str, Any]) -> None:
-    """Greedy vLLM (bf16 CPU kernels) against our decode loop (bf16 PyTorch): same tokens until a near-tie.
+    """Greedy vLLM (its CPU kernels) against our decode loop (PyTorch), both in the compute dtype
+    (``hardware.compute_dtype``: bf16 or fp32): same tokens until a near-tie.
 
-    The two engines compute the logits with different kernels, so where the top two logits of a
-    bf16 model are within rounding of each other they may pick different tokens and continue
-    differently from there. Measured here (24 new tokens, 4 prompts): common prefixes of 7, 15,
+    The two engines compute the logits with different kernels, so where the top two logits are
+    within rounding of each other they may pick different tokens and continue
+    differently from there. Measured here in bf16 (24 new tokens, 4 prompts): common prefixes of 7, 15,
     10 and 3 tokens. The test asserts that every row starts with the same token and prints the
     prefixes; rows that agree entirely must have the same means.
     """

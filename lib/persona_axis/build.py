@@ -309,10 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     from .figdata import SITE_DATA_ENV
 
     os.environ[SITE_DATA_ENV] = str(src / "notebooks" / SITE_DATA)  # the kernels inherit it
-    from .speed import calibrate
-
     cals: list[Calibration] = []
     if args.calibrate > 0:
+        from .speed import calibrate
+
         cals.append(calibrate(args.calibrate))
         print(cals[-1].line(), flush=True)
         _write_machine(build, cals)
@@ -332,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         if runs:
             _add_sections(toc, f"notebooks/{nb.stem}", [f"notebooks/{n}" for n, _ in runs])
     if args.calibrate > 0 and records:  # a second figure: one disturbed moment cannot pass unseen
+        from .speed import calibrate
+
         cals.append(calibrate(args.calibrate))
         print(cals[-1].line().replace("machine speed:", "machine speed at the end:"), flush=True)
         _write_machine(build, cals)
@@ -375,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"site: {build / 'html' / 'index.html'}")
     print("\ntime per chapter (s):\n" + "\n".join(f"  {r['seconds']:8.1f}  {r['name']}" for r in records))
     if machine:
-        print(f"machine speed at the start: {machine}")
+        print(machine)
     print(f"book build finished in {time.perf_counter() - t0:.0f} s (preset {args.preset})")
     return 0
 
