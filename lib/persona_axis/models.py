@@ -322,7 +322,7 @@ def load_model(
         name: an embedded model's short name, a local directory, or a hub id.
         dtype: torch dtype; default ``compute_dtype()``: bfloat16 where the hardware computes it
             natively (a GPU, a CPU with AMX or AVX-512 BF16: about twice as fast as float32 there),
-            else float32 (a CPU without them emulates bf16, about 100x slower).
+            else float32 (a CPU without them emulates bf16: SmolLM2 decoded 3x slower; see ``hardware``).
         device_map: passed to ``from_pretrained``; default ``"auto"`` when more than one GPU is
             visible (accelerate spreads the layers), a single GPU when one is, else CPU.
 
