@@ -234,8 +234,9 @@ def machine_sentence(cals: list[Calibration]) -> str:
     if len(cals) == 1:
         return f"Machine speed at the start of the build (`persona_axis.speed`): {figs[0]}."
     text = f"Machine speed (`persona_axis.speed`) at the start of the build: {figs[0]}; at its end: {figs[-1]}."
-    if spread(cals) > 1.3:
-        text += (f" The two differ by {spread(cals):.1f}x in decode rate: something slowed one of them (another job, "
+    ratio = spread(cals)
+    if ratio > 1.3:
+        text += (f" The two differ by {ratio:.1f}x in decode rate: something slowed one of them (another job, "
                  f"a disk still writing a fresh set-up) or the machine changed speed during the build; the time "
                  f"estimates of this book use the faster ({steadiest(cals).tok_s:.0f} tok/s).")
     return text
@@ -337,9 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         cals.append(calibrate(args.calibrate))
         print(cals[-1].line().replace("machine speed:", "machine speed at the end:"), flush=True)
         _write_machine(build, cals)
-    machine = machine_sentence(cals)
-    if len(cals) > 1:
-        print(machine, flush=True)
+    machine = machine_sentence(cals)  # printed once, under the time per chapter
     dropped = _prune_toc(toc, src)
     if dropped:
         print(f"not in this build (left out of the table of contents): {', '.join(dropped)}")

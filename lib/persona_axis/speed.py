@@ -4,8 +4,8 @@
 with native bf16, else fp32: the compute ceiling of the book's work on a CPU); ``decode_flops``
 counts the FLOPs a generation run needed at the least (every prompt and response token through
 every weight matrix once, the output layer only where a token is sampled, attention over the
-tokens before); ``calibrate`` runs a short SmolLM2 decode at the
-book's batch size beside the matmul, so a build can say how fast the machine was that day.
+tokens before); ``calibrate`` runs a short SmolLM2 decode at the book's batch size beside the
+matmul, so a build can say how fast the machine was that day.
 
 Example:
     >>> cal = calibrate(seconds=20)                                        # doctest: +SKIP
