@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pytest
+import torch
 
 from persona_axis import judge as J
 from persona_axis.judge import (
@@ -141,6 +142,17 @@ def test_embedder_shape_and_norm(offline: OfflineJudge) -> None:
     assert tuple(v.shape) == (3, 384)
     assert v.norm(dim=1).sub(1).abs().max().item() < 1e-4
     assert (v[1] @ emb.encode(["a ship of pirates"])[0]).item() > (v[1] @ v[0]).item()
+
+
+def test_embedder_batches_by_length_but_keeps_the_order(offline: OfflineJudge) -> None:
+    texts = ["a much longer sentence about a pirate ship sailing through a storm at night", "hi", "",
+             "the assistant answers the question", "ok then", "one two three four five six seven eight nine ten eleven"]
+    small = J.Embedder(batch_size=2)
+    together = small.encode(texts)
+    alone = torch.cat([small.encode([t]) for t in texts])
+    assert tuple(together.shape) == (len(texts), 384)
+    assert (together - alone).abs().max().item() < 1e-5
+    assert small.encode([]).shape == (0, 384)
 
 
 def test_offline_judge_clear_examples(offline: OfflineJudge) -> None:

@@ -74,23 +74,31 @@ class Embedder:
         self._model = AutoModel.from_pretrained(str(folder), local_files_only=True).to(self.device).eval()
 
     def encode(self, texts: Sequence[str]) -> Any:
-        """Unit-norm embeddings, ``(len(texts), 384)`` float32 on the CPU."""
+        """Unit-norm embeddings, ``(len(texts), 384)`` float32 on the CPU, rows in the order given.
+
+        Texts are embedded in batches of similar length (shortest first), so a batch pads little;
+        padding is masked, so each row is its text's embedding whatever batch it falls in (up to
+        float rounding).
+        """
         import torch
 
         self._load()
-        out = []
+        texts = [t if t.strip() else " " for t in texts]
+        if not texts:
+            return torch.zeros(0, self.dim)
+        lengths = [len(ids) for ids in self._tok(texts, truncation=True, max_length=self.max_length)["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: lengths[i])
+        out = torch.empty(len(texts), self.dim)
         with torch.no_grad():
-            for start in range(0, len(texts), self.batch_size):
-                chunk = [t if t.strip() else " " for t in texts[start:start + self.batch_size]]
-                batch = self._tok(chunk, padding=True, truncation=True, max_length=self.max_length,
+            for start in range(0, len(order), self.batch_size):
+                which = order[start:start + self.batch_size]
+                batch = self._tok([texts[i] for i in which], padding=True, truncation=True, max_length=self.max_length,
                                   return_tensors="pt").to(self.device)
                 h = self._model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(h.dtype)
                 mean = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(mean, dim=-1).float().cpu())
-        if not out:
-            return torch.zeros(0, self.dim)
-        return torch.cat(out)
+                out[torch.tensor(which)] = torch.nn.functional.normalize(mean, dim=-1).float().cpu()
+        return out
 
 
 _DEFAULT_EMBEDDER: Embedder | None = None
