@@ -250,6 +250,16 @@ def _write_machine(build: Path, cals: list[Calibration]) -> None:
     (build / "machine.json").write_text(json.dumps(doc, indent=1))
 
 
+def _take_speed(build: Path, cals: list[Calibration], seconds: float, *, end: bool = False) -> None:
+    """Measure the machine once more (``speed.calibrate``), print the figure and rewrite ``machine.json``."""
+    from .speed import calibrate
+
+    cals.append(calibrate(seconds))
+    line = cals[-1].line()
+    print(line.replace("machine speed:", "machine speed at the end:") if end else line, flush=True)
+    _write_machine(build, cals)
+
+
 def _status_table(records: list[dict[str, Any]], preset: str, machine: str = "") -> str:
     lines = [f"Preset: `{preset}`. Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
              *([machine, ""] if machine else []),
@@ -312,11 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ[SITE_DATA_ENV] = str(src / "notebooks" / SITE_DATA)  # the kernels inherit it
     cals: list[Calibration] = []
     if args.calibrate > 0:
-        from .speed import calibrate
-
-        cals.append(calibrate(args.calibrate))
-        print(cals[-1].line(), flush=True)
-        _write_machine(build, cals)
+        _take_speed(build, cals, args.calibrate)
     chosen = [nb for nb in notebooks() if not args.only or nb.stem in args.only]
     if args.only and len(chosen) != len(args.only):
         known = ", ".join(nb.stem for nb in notebooks())
@@ -333,11 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         if runs:
             _add_sections(toc, f"notebooks/{nb.stem}", [f"notebooks/{n}" for n, _ in runs])
     if args.calibrate > 0 and records:  # a second figure: one disturbed moment cannot pass unseen
-        from .speed import calibrate
-
-        cals.append(calibrate(args.calibrate))
-        print(cals[-1].line().replace("machine speed:", "machine speed at the end:"), flush=True)
-        _write_machine(build, cals)
+        _take_speed(build, cals, args.calibrate, end=True)
     machine = machine_sentence(cals)  # printed once, under the time per chapter
     dropped = _prune_toc(toc, src)
     if dropped:
