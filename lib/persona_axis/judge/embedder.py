@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,16 +37,24 @@ class Embedder:
         batch_size: texts per forward pass.
         max_length: token limit per text (MiniLM was trained with 256).
         device: torch device.
+        memo: embeddings kept by text, least recently used dropped first (0: none). Two judges of
+            the same answers (chapter 1 labels every role rollout under both rubrics) embed them once.
+            A kept row is the one its first batch gave, so a text's row can differ by float
+            rounding (about 1e-7) from what another batch would give.
     """
 
     dim = 384
 
     def __init__(self, folder: str | Path | None = None, *, batch_size: int = 64, max_length: int = 256,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", memo: int = 50_000) -> None:
+        if memo < 0:
+            raise ValueError(f"memo must be 0 (keep nothing) or a number of texts, got {memo}")
         self.folder = Path(folder) if folder is not None else None
         self.batch_size = batch_size
         self.max_length = max_length
         self.device = device
+        self.memo = memo
+        self._kept: OrderedDict[str, Any] = OrderedDict()  # text -> (384,) embedding
         self._model: Any = None
         self._tok: Any = None
 
@@ -76,19 +85,34 @@ class Embedder:
     def encode(self, texts: Sequence[str]) -> Any:
         """Unit-norm embeddings, ``(len(texts), 384)`` float32 on the CPU, rows in the order given.
 
-        Texts are embedded in batches of similar length (shortest first), so a batch pads little;
-        padding is masked, so each row is its text's embedding whatever batch it falls in (up to
-        float rounding).
+        Texts not yet kept (``memo``) are embedded once each, in batches of similar length
+        (shortest first), so a batch pads little; padding is masked, so each row is its text's
+        embedding whatever batch it falls in (up to float rounding).
         """
         import torch
 
-        self._load()
         texts = [t if t.strip() else " " for t in texts]
         if not texts:
             return torch.zeros(0, self.dim)
+        new = list(dict.fromkeys(t for t in texts if t not in self._kept))
+        fresh = self._embed(new) if new else {}
+        for t in self._kept.keys() & set(texts):  # used again: dropped last
+            self._kept.move_to_end(t)
+        rows = [fresh[t] if t in fresh else self._kept[t] for t in texts]
+        if self.memo:
+            self._kept.update((t, fresh[t]) for t in new)  # in the order first given
+            while len(self._kept) > self.memo:
+                self._kept.popitem(last=False)
+        return torch.stack(rows)
+
+    def _embed(self, texts: list[str]) -> dict[str, Any]:
+        """``text -> (384,)`` embedding for distinct texts, in batches of similar token length."""
+        import torch
+
+        self._load()
         lengths = [len(ids) for ids in self._tok(texts, truncation=True, max_length=self.max_length)["input_ids"]]
         order = sorted(range(len(texts)), key=lambda i: lengths[i])
-        out = torch.empty(len(texts), self.dim)
+        out: dict[str, Any] = {}
         with torch.no_grad():
             for start in range(0, len(order), self.batch_size):
                 which = order[start:start + self.batch_size]
@@ -97,7 +121,8 @@ class Embedder:
                 h = self._model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(h.dtype)
                 mean = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out[torch.tensor(which)] = torch.nn.functional.normalize(mean, dim=-1).float().cpu()
+                for i, v in zip(which, torch.nn.functional.normalize(mean, dim=-1).float().cpu()):
+                    out[texts[i]] = v.clone()  # not a view that would keep the whole batch alive
         return out
 
 

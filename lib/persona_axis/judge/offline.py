@@ -148,18 +148,58 @@ class OfflineJudge:
         return [replace(ev, label=self.decide(ev, r)) for ev, r in zip(evs, responses)]
 
 
-def _kappa(y: Any, p: Any, k: int = 4) -> Any:
-    """Cohen's kappa of ``y`` against each row of ``p`` (``(m, n)`` int arrays), vectorised."""
+def _at_or_above(s: Any, y: Any, rows: Any, thresholds: Any, k: int = 4) -> Any:
+    """``(len(thresholds), k)`` counts: ``[v, c]`` = rows (a boolean mask) with ``s >= thresholds[v]`` and label ``c``."""
     import numpy as np
 
-    n = y.shape[0]
-    po = (p == y[None, :]).mean(axis=1)
-    ty = np.stack([(y == c).mean() for c in range(k)])
-    tp = np.stack([(p == c).mean(axis=1) for c in range(k)], axis=1)
-    pe = tp @ ty
+    onehot = (y[rows][:, None] == np.arange(k)[None, :]).astype(np.int64)  # (n_rows, k)
+    return (s[rows][None, :] >= np.asarray(thresholds)[:, None]).astype(np.int64) @ onehot
+
+
+def _grid_kappa(s: Any, y: Any, ai: Any, fixed: Any, ai_thresholds: Any, other_thresholds: list[Any],
+                rubric: str) -> Any:
+    """Cohen's kappa (labels 0-3) of ``OfflineJudge.decide`` against ``y`` for every pair of thresholds.
+
+    Counts, not predictions: each rule's labels follow from how many rows of each true label lie at or
+    above a threshold, so the whole grid costs a few ``(thresholds x rows)`` comparisons.
+
+    Args:
+        s: ``(n,)`` scores; y: ``(n,)`` true labels; ai: rows with an AI cue; fixed: rows labelled 0
+            whatever the thresholds (empty answers, short refusals).
+        ai_thresholds: ``(T,)`` values of ``ai_role_score`` (AI-cue rows: 2 at or above, else 1).
+        other_thresholds: ``[u]`` (paper: 3 at or above ``u``, else 1) or ``[hi, lo]`` with ``lo <= hi``
+            (strict: 3 at or above ``hi``, 2 at or above ``lo``, else 1), each ``(U,)``.
+
+    Returns:
+        ``(T, U)`` kappas; 0 where chance agreement is 1 (or there are no rows).
+    """
+    import numpy as np
+
+    n = len(y)
+    if not n:
+        return np.zeros((len(ai_thresholds), len(other_thresholds[0])))
+    a_rows, o_rows = ai & ~fixed, ~ai & ~fixed
+    n_a, n_o = int(a_rows.sum()), int(o_rows.sum())
+    ones_a, ones_o = int((y[a_rows] == 1).sum()), int((y[o_rows] == 1).sum())
+    ga = _at_or_above(s, y, a_rows, ai_thresholds)  # (T, 4)
+    twos_a = ga.sum(1)
+    match_a = ga[:, 2] + ones_a - ga[:, 1]
+    if rubric == "paper":
+        go = _at_or_above(s, y, o_rows, other_thresholds[0])  # (U, 4)
+        threes, twos_o = go.sum(1), np.zeros(len(go), dtype=np.int64)
+        match_o = go[:, 3] + ones_o - go[:, 1]
+    else:
+        hi, lo = (_at_or_above(s, y, o_rows, t) for t in other_thresholds)  # (U, 4) each; lo <= hi
+        threes, twos_o = hi.sum(1), lo.sum(1) - hi.sum(1)
+        match_o = hi[:, 3] + (lo[:, 2] - hi[:, 2]) + ones_o - lo[:, 1]
+    n_fixed = n - n_a - n_o
+    po = (int((y[fixed] == 0).sum()) + match_a[:, None] + match_o[None, :]) / n
+    pred = np.stack(np.broadcast_arrays(  # (T, U, 4): how many rows get each label
+        np.full((1, 1), n_fixed), (n_a - twos_a)[:, None] + (n_o - threes - twos_o)[None, :],
+        twos_a[:, None] + twos_o[None, :], threes[None, :]), axis=-1) / n
+    pe = pred @ (np.bincount(y, minlength=4)[:4] / n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        kap = np.where(pe < 1, (po - pe) / (1 - pe), 0.0)
-    return kap if n else np.zeros(p.shape[0])
+        return np.where(pe < 1, (po - pe) / (1 - pe), 0.0)
 
 
 def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_true: Sequence[int],
@@ -180,42 +220,32 @@ def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_tr
     base = base or OfflineJudge()
     g = np.asarray(grid if grid is not None else [round(-0.4 + 0.01 * i, 2) for i in range(81)])
     y = np.asarray(list(y_true), dtype=int)
+    if len(y) and (y.min() < 0 or y.max() > 3):
+        raise ValueError(f"hand labels must be 0-3, got {sorted(set(y.tolist()))}")
     margin = np.array([e.margin for e in evidence])
     fp = np.array([e.first_person for e in evidence])
     named = np.array([float(e.role_named) for e in evidence])
     lst = np.array([float(e.list_format) for e in evidence])
-    ai = np.array([e.ai_cue is not None for e in evidence])
-    fixed = np.array([base.decide(replace(e, ai_cue=None), r) == 0 for e, r in zip(evidence, responses)])
+    ai = np.array([e.ai_cue is not None for e in evidence], dtype=bool)
+    fixed = np.array([base.decide(replace(e, ai_cue=None), r) == 0 for e, r in zip(evidence, responses)], dtype=bool)
+    if base.rubric == "paper":  # implied_ai_score: -1 (off: every answer without an AI cue is a 3), then the grid
+        others = [np.concatenate([[-1.0], g])]
+    else:  # (in_role_score, some_role_score) with some <= in
+        hi, lo = np.meshgrid(g, g, indexing="ij")
+        keep = lo <= hi
+        others = [hi[keep], lo[keep]]
     best: tuple[float, OfflineJudge] = (-math.inf, base)
     for w in weights:
         for bonus in bonuses:
             for pen in penalties:
-                s = margin + w * fp + bonus * named - pen * lst
-                # AI-cue rows: 2 if s >= t else 1, for every t at once
-                ai_pred = np.where(s[None, :] >= g[:, None], 2, 1)
-                if base.rubric == "paper":
-                    # other rows: 3 if s >= u else 1, for every u (and -1: always 3)
-                    us = np.concatenate([[-1.0], g])
-                    other = np.where(s[None, :] >= us[:, None], 3, 1)
-                    extra: dict[str, Any] = {}
-                else:
-                    # other rows: 3 / 2 / 1 for every (hi, lo) pair with lo <= hi
-                    hi, lo = np.meshgrid(g, g, indexing="ij")
-                    keep = lo <= hi
-                    hi, lo = hi[keep], lo[keep]
-                    other = np.where(s[None, :] >= hi[:, None], 3, np.where(s[None, :] >= lo[:, None], 2, 1))
-                for ti, t in enumerate(g):
-                    pred = np.where(ai[None, :], ai_pred[ti][None, :], other)
-                    pred = np.where(fixed[None, :], 0, pred)
-                    kap = _kappa(y, pred)
-                    j = int(np.argmax(kap))
-                    if kap[j] > best[0] + 1e-12:
-                        if base.rubric == "paper":
-                            extra = {"implied_ai_score": float(us[j])}
-                        else:
-                            extra = {"in_role_score": float(hi[j]), "some_role_score": float(lo[j])}
-                        best = (float(kap[j]), replace(base, first_person_weight=float(w), role_named_bonus=float(bonus),
-                                                       list_penalty=float(pen), ai_role_score=float(t), **extra))
+                kap = _grid_kappa(margin + w * fp + bonus * named - pen * lst, y, ai, fixed, g, others, base.rubric)
+                j = int(np.argmax(kap))  # the first best, in the order (ai_role_score, other thresholds)
+                if kap.flat[j] > best[0] + 1e-12:
+                    t, u = divmod(j, kap.shape[1])
+                    extra = ({"implied_ai_score": float(others[0][u])} if base.rubric == "paper" else
+                             {"in_role_score": float(others[0][u]), "some_role_score": float(others[1][u])})
+                    best = (float(kap.flat[j]), replace(base, first_person_weight=float(w), role_named_bonus=float(bonus),
+                                                        list_penalty=float(pen), ai_role_score=float(g[t]), **extra))
     return best[1]
 
 
