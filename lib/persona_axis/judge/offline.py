@@ -242,7 +242,7 @@ def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_tr
                 j = int(np.argmax(kap))  # the first best, in the order (ai_role_score, other thresholds)
                 if kap.flat[j] > best[0] + 1e-12:
                     t, u = divmod(j, kap.shape[1])
-                    extra = ({"implied_ai_score": float(others[0][u])} if base.rubric == "paper" else
+                    extra: dict[str, Any] = ({"implied_ai_score": float(others[0][u])} if base.rubric == "paper" else
                              {"in_role_score": float(others[0][u]), "some_role_score": float(others[1][u])})
                     best = (float(kap.flat[j]), replace(base, first_person_weight=float(w), role_named_bonus=float(bonus),
                                                         list_penalty=float(pen), ai_role_score=float(g[t]), **extra))
