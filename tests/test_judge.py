@@ -255,7 +255,7 @@ def test_grid_kappa_is_the_kappa_of_every_thresholded_judge(rubric: str) -> None
     else:
         hi, lo = np.meshgrid(g, g, indexing="ij")
         others = [hi[lo <= hi], lo[lo <= hi]]
-    kap = _grid_kappa(s, y, ai, fixed, g, others, rubric)
+    kap = _grid_kappa(s, y, ai, fixed, g, others)
     assert kap.shape == (len(g), len(others[0]))
     for t in range(len(g)):
         for u in range(len(others[0])):

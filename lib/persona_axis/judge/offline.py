@@ -156,8 +156,7 @@ def _at_or_above(s: Any, y: Any, rows: Any, thresholds: Any, k: int = 4) -> Any:
     return (s[rows][None, :] >= np.asarray(thresholds)[:, None]).astype(np.int64) @ onehot
 
 
-def _grid_kappa(s: Any, y: Any, ai: Any, fixed: Any, ai_thresholds: Any, other_thresholds: list[Any],
-                rubric: str) -> Any:
+def _grid_kappa(s: Any, y: Any, ai: Any, fixed: Any, ai_thresholds: Any, other_thresholds: list[Any]) -> Any:
     """Cohen's kappa (labels 0-3) of ``OfflineJudge.decide`` against ``y`` for every pair of thresholds.
 
     Counts, not predictions: each rule's labels follow from how many rows of each true label lie at or
@@ -167,8 +166,9 @@ def _grid_kappa(s: Any, y: Any, ai: Any, fixed: Any, ai_thresholds: Any, other_t
         s: ``(n,)`` scores; y: ``(n,)`` true labels; ai: rows with an AI cue; fixed: rows labelled 0
             whatever the thresholds (empty answers, short refusals).
         ai_thresholds: ``(T,)`` values of ``ai_role_score`` (AI-cue rows: 2 at or above, else 1).
-        other_thresholds: ``[u]`` (paper: 3 at or above ``u``, else 1) or ``[hi, lo]`` with ``lo <= hi``
-            (strict: 3 at or above ``hi``, 2 at or above ``lo``, else 1), each ``(U,)``.
+        other_thresholds: ``[hi, lo]`` with ``lo <= hi`` (strict rubric: 3 at or above ``hi``, 2 at or
+            above ``lo``, else 1) or ``[u]``, read as ``hi = lo = u`` (paper: 3 at or above ``u``, else 1),
+            each ``(U,)``.
 
     Returns:
         ``(T, U)`` kappas; 0 where chance agreement is 1 (or there are no rows).
@@ -184,14 +184,10 @@ def _grid_kappa(s: Any, y: Any, ai: Any, fixed: Any, ai_thresholds: Any, other_t
     ga = _at_or_above(s, y, a_rows, ai_thresholds)  # (T, 4)
     twos_a = ga.sum(1)
     match_a = ga[:, 2] + ones_a - ga[:, 1]
-    if rubric == "paper":
-        go = _at_or_above(s, y, o_rows, other_thresholds[0])  # (U, 4)
-        threes, twos_o = go.sum(1), np.zeros(len(go), dtype=np.int64)
-        match_o = go[:, 3] + ones_o - go[:, 1]
-    else:
-        hi, lo = (_at_or_above(s, y, o_rows, t) for t in other_thresholds)  # (U, 4) each; lo <= hi
-        threes, twos_o = hi.sum(1), lo.sum(1) - hi.sum(1)
-        match_o = hi[:, 3] + (lo[:, 2] - hi[:, 2]) + ones_o - lo[:, 1]
+    hi = _at_or_above(s, y, o_rows, other_thresholds[0])  # (U, 4)
+    lo = hi if len(other_thresholds) == 1 else _at_or_above(s, y, o_rows, other_thresholds[1])
+    threes, twos_o = hi.sum(1), lo.sum(1) - hi.sum(1)
+    match_o = hi[:, 3] + (lo[:, 2] - hi[:, 2]) + ones_o - lo[:, 1]
     n_fixed = n - n_a - n_o
     po = (int((y[fixed] == 0).sum()) + match_a[:, None] + match_o[None, :]) / n
     pred = np.stack(np.broadcast_arrays(  # (T, U, 4): how many rows get each label
@@ -238,12 +234,13 @@ def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_tr
     for w in weights:
         for bonus in bonuses:
             for pen in penalties:
-                kap = _grid_kappa(margin + w * fp + bonus * named - pen * lst, y, ai, fixed, g, others, base.rubric)
+                kap = _grid_kappa(margin + w * fp + bonus * named - pen * lst, y, ai, fixed, g, others)
                 j = int(np.argmax(kap))  # the first best, in the order (ai_role_score, other thresholds)
                 if kap.flat[j] > best[0] + 1e-12:
                     t, u = divmod(j, kap.shape[1])
-                    extra: dict[str, Any] = ({"implied_ai_score": float(others[0][u])} if base.rubric == "paper" else
-                             {"in_role_score": float(others[0][u]), "some_role_score": float(others[1][u])})
+                    extra: dict[str, Any] = (
+                        {"implied_ai_score": float(others[0][u])} if base.rubric == "paper" else
+                        {"in_role_score": float(others[0][u]), "some_role_score": float(others[1][u])})
                     best = (float(kap.flat[j]), replace(base, first_person_weight=float(w), role_named_bonus=float(bonus),
                                                         list_penalty=float(pen), ai_role_score=float(g[t]), **extra))
     return best[1]
