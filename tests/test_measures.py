@@ -241,3 +241,128 @@ def test_r2_variants_show_leakage() -> None:
     got = r2_variants(pd.DataFrame(rows), np.array(emb))
     assert got["in_sample"] > 0.8 and got["random_kfold"] > 0.5
     assert got["grouped_kfold"] < 0.3 < got["random_kfold"]
+
+
+def role_rollouts(n_roles: int, per: int, d: int, noise: float, seed: int, layers: int = 1) -> tuple:
+    """``(table, acts (rows, layers, d), centres (n_roles, layers, d), default (layers, d))``:
+    each role's rollouts are its centre plus ``noise``; 12 default rollouts around ``default``."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = ([{"group": "role", "name": f"r{r:03d}", "label": 3 if r % 4 else 2} for r in range(n_roles) for _ in range(per)]
+            + [{"group": "default", "name": "default", "label": None}] * 12)
+    centres = rng.normal(size=(n_roles, layers, d)) * (4.0 / np.arange(1, d + 1) ** 0.7)
+    default = np.zeros((layers, d))
+    default[:, 0] = 6.0
+    acts = np.concatenate([np.repeat(centres, per, 0) + noise * rng.normal(size=(n_roles * per, layers, d)),
+                           default + noise * rng.normal(size=(12, layers, d))])
+    return pd.DataFrame(rows), torch.from_numpy(acts), centres, default
+
+
+def test_members_are_the_rows_each_role_vector_averages() -> None:
+    from persona_axis.measures import members
+    from persona_axis.space import role_vectors
+
+    table, acts, _, _ = role_rollouts(9, 5, 6, 1.0, 0, layers=2)
+    rv = role_vectors(table, acts, [0, 1], labels=(3, 2), min_count=1)
+    m = members(table, rv)
+    for vec, rows in zip(rv.vectors, m.vectors):
+        assert torch.allclose(acts[torch.as_tensor(rows)].float().mean(0), vec)
+    assert len(m.default) == 12 and (table.loc[m.default, "group"] == "default").all()
+    with pytest.raises(ValueError, match="pass the table the role vectors were made from"):
+        members(table.iloc[5:], rv)
+
+
+def test_two_level_draws_redraw_within_each_drawn_vector() -> None:
+    import numpy as np
+
+    from persona_axis.measures import Members, resample_counts, two_level_draws
+
+    m = Members([np.array([0, 1, 2]), np.array([3]), np.array([4, 5])], np.array([6, 7]))
+    draws = two_level_draws(m, 1000, seed=3)
+    counts = resample_counts(3, 1000, seed=3)                  # level one: the one-level draws, in order
+    x = np.arange(8.0)[:, None] * np.array([[1.0, 10.0]])
+    for dr, c in zip(draws, counts):
+        assert (np.bincount(dr.units, minlength=3) == c).all()
+        for j, u in enumerate(dr.units):
+            end = dr.starts[j + 1] if j + 1 < len(dr.starts) else len(dr.rows)
+            got = dr.rows[dr.starts[j]:end]
+            assert len(got) == len(m.vectors[u]) and set(got) <= set(m.vectors[u])
+        v, d = dr.vectors(x)
+        want = [x[dr.rows[dr.starts[j]:(dr.starts[j + 1] if j + 1 < 3 else None)]].mean(0) for j in range(3)]
+        assert np.allclose(v, want) and np.allclose(d, x[dr.default].mean(0)) and set(dr.default) <= {6, 7}
+    every = np.concatenate([dr.rows[dr.starts[0]:dr.starts[1]] for dr in draws if dr.units[0] == 0])
+    assert set(every) == {0, 1, 2}                             # the second level does redraw
+
+
+def test_two_level_with_identical_rollouts_is_the_one_level_bootstrap() -> None:
+    """No spread among a vector's rollouts: redrawing them changes nothing, so the two-level
+    intervals are the one-level ones (same first-level draws)."""
+    from persona_axis.measures import members, space_intervals_two_level
+    from persona_axis.space import default_vector, role_vectors
+    from persona_axis.measures import axis_pc1_intervals_two_level
+
+    table, acts, _, _ = role_rollouts(14, 4, 8, 0.0, 1, layers=2)
+    rv = role_vectors(table, acts, [0, 1], labels=(3, 2), min_count=1)
+    m, dv = members(table, rv), default_vector(table, acts)
+    one, two = space_intervals(rv.at(1), dv[1], n_resamples=1000, seed=4), space_intervals_two_level(acts, m, 1, n_resamples=1000, seed=4)
+    fully = [lab == 3 for lab in rv.labels]
+    a1 = axis_pc1_intervals(rv.vectors, fully, dv, [0, 1], 1, n_resamples=1000, seed=4)
+    a2 = axis_pc1_intervals_two_level(acts, m, fully, [0, 1], 1, n_resamples=1000, seed=4)
+    for got, want in [(two[k], one[k]) for k in one] + [(a2[k], a1[k]) for k in ("cos_axis_pc1_middle", "cos_axis_pc1_min")]:
+        assert (got.estimate, got.low, got.high) == pytest.approx((want.estimate, want.low, want.high), abs=1e-6)
+        assert got.unit == "role vectors, then rollouts" and got.n_resamples == want.n_resamples
+    assert a2["per_layer"] == pytest.approx(a1["per_layer"], abs=1e-6)
+
+
+def test_two_level_axis_refits_each_resample_exactly() -> None:
+    """Every resample's cosine, against an axis and a PCA refitted on that resample's rebuilt vectors."""
+    import numpy as np
+
+    from persona_axis.measures import axis_pc1_intervals_two_level, members, two_level_draws
+    from persona_axis.space import role_vectors
+
+    table, acts, _, _ = role_rollouts(10, 3, 5, 1.0, 2, layers=2)
+    rv = role_vectors(table, acts, [0, 1], labels=(3, 2), min_count=1)
+    m, fully = members(table, rv), np.array([lab == 3 for lab in rv.labels])
+    got = axis_pc1_intervals_two_level(acts, m, fully, [0, 1], 0, n_resamples=1000, seed=5)
+    cos = []
+    for dr in two_level_draws(m, 1000, seed=5):
+        per_layer = []
+        for i in range(2):
+            v, d = dr.vectors(acts[:, i].double().numpy())
+            if not fully[dr.units].any():
+                per_layer.append(np.nan)
+                continue
+            sp = pca(torch.from_numpy(v), [str(u) for u in dr.units], n_components=1).oriented(torch.from_numpy(d))
+            axis = torch.from_numpy(d - v[fully[dr.units]].mean(0))
+            per_layer.append(float(sp.components[0].double() @ axis / axis.norm()))
+        cos.append(per_layer)
+    cos = np.array(cos)
+    for key, col in (("cos_axis_pc1_middle", cos[:, 0]), ("cos_axis_pc1_min", cos.min(1))):
+        col = col[np.isfinite(col)]
+        assert got[key].low == pytest.approx(np.quantile(col, 0.025), abs=1e-6)
+        assert got[key].high == pytest.approx(np.quantile(col, 0.975), abs=1e-6)
+        corr = got[key + "_corrected"]
+        e = got[key].estimate
+        want = np.clip([2 * e - col.mean(), 2 * e - got[key].high, 2 * e - got[key].low], -1.0, 1.0)
+        assert (corr.estimate, corr.low, corr.high) == pytest.approx(tuple(want), abs=1e-6)
+
+
+def test_answer_noise_correction_moves_toward_the_many_answers_value() -> None:
+    """Sixteen noisy answers per role lower cos(axis, PC1); the one-level interval misses the
+    value of the noise-free role centres, the corrected two-level interval covers it."""
+    from persona_axis.measures import axis_pc1_intervals_two_level, members
+    from persona_axis.space import default_vector, role_vectors
+
+    table, acts, centres, default = role_rollouts(120, 16, 64, 1.0, 0)
+    rv = role_vectors(table, acts, [0], labels=(3, 2), min_count=1)
+    fully = [lab == 3 for lab in rv.labels]
+    truth = axis_pc1_intervals(torch.from_numpy(centres), fully, torch.from_numpy(default), [0], 0,
+                               n_resamples=1000)["cos_axis_pc1_middle"].estimate
+    one = axis_pc1_intervals(rv.vectors, fully, default_vector(table, acts), [0], 0, n_resamples=1000)["cos_axis_pc1_middle"]
+    two = axis_pc1_intervals_two_level(acts, members(table, rv), fully, [0], 0, n_resamples=1000)
+    assert not one.contains(truth), (one, truth)
+    assert two["cos_axis_pc1_middle_corrected"].contains(truth), (two["cos_axis_pc1_middle_corrected"], truth)
+    assert two["cos_axis_pc1_middle"].low < one.low                # answer sampling widens the interval

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,8 +29,11 @@ from .stats import Interval, Reliability, _check
 if TYPE_CHECKING:
     import torch
 
+    from .space import RoleVectors
+
 __all__ = ["bootstrap_many", "percentile_intervals", "space_intervals", "axis_pc1_intervals", "resample_counts",
-           "weighted_axis_pc1_cosines"]
+           "weighted_axis_pc1_cosines", "Members", "members", "TwoLevelDraw", "two_level_draws",
+           "space_intervals_two_level", "axis_pc1_intervals_two_level"]
 
 
 def bootstrap_many(n_units: int, statistics: Callable[[np.ndarray], dict[str, float]], *, unit: str,
@@ -97,27 +101,32 @@ def space_intervals(vectors: torch.Tensor, default: torch.Tensor, *, n_resamples
     """
     x = vectors.double().numpy()
     g, pd = x @ x.T, x @ default.double().numpy()
-    n = len(x)
 
     def stat(idx: np.ndarray) -> dict[str, float]:
-        gi = g[np.ix_(idx, idx)]
-        lam, u = np.linalg.eigh(_centre(gi))
-        lam, u = np.clip(lam[::-1], 0, None), u[:, ::-1]
-        total = float(lam.sum())
-        if total <= 0:
-            return {"pc1_share": math.nan, "n_for_70": math.nan, "default_pc1_distance": math.nan}
-        share = lam / total
-        hit = np.nonzero(np.cumsum(share) >= fraction - 1e-9)[0]
-        n70 = int(hit[0]) + 1 if len(hit) else len(share)
-        scores = u[:, 0] * math.sqrt(lam[0])
-        vec = pd[idx] - gi.mean(1)
-        proj = float((vec - vec.mean()) @ u[:, 0] / math.sqrt(lam[0]))
-        lo, hi = float(scores.min()), float(scores.max())
-        p = (proj - lo) / max(hi - lo, 1e-12)
-        return {"pc1_share": float(share[0]), "n_for_70": float(min(n70, n - 1)),
-                "default_pc1_distance": max(min(p, 1 - p), 0.0)}
+        return _space_statistics(g[np.ix_(idx, idx)], pd[idx], fraction)
 
-    return bootstrap_many(n, stat, unit="role vectors", n_resamples=n_resamples, seed=seed)
+    return bootstrap_many(len(x), stat, unit="role vectors", n_resamples=n_resamples, seed=seed)
+
+
+def _space_statistics(g: np.ndarray, pd: np.ndarray, fraction: float) -> dict[str, float]:
+    """``space_intervals``' three numbers from the ``(n, n)`` Gram matrix of the role vectors and
+    their ``(n,)`` dot products with the default."""
+    n = len(g)
+    lam, u = np.linalg.eigh(_centre(g))
+    lam, u = np.clip(lam[::-1], 0, None), u[:, ::-1]
+    total = float(lam.sum())
+    if total <= 0:
+        return {"pc1_share": math.nan, "n_for_70": math.nan, "default_pc1_distance": math.nan}
+    share = lam / total
+    hit = np.nonzero(np.cumsum(share) >= fraction - 1e-9)[0]
+    n70 = int(hit[0]) + 1 if len(hit) else len(share)
+    scores = u[:, 0] * math.sqrt(lam[0])
+    vec = pd - g.mean(1)
+    proj = float((vec - vec.mean()) @ u[:, 0] / math.sqrt(lam[0]))
+    lo, hi = float(scores.min()), float(scores.max())
+    p = (proj - lo) / max(hi - lo, 1e-12)
+    return {"pc1_share": float(share[0]), "n_for_70": float(min(n70, n - 1)),
+            "default_pc1_distance": max(min(p, 1 - p), 0.0)}
 
 
 def resample_counts(n_units: int, n_resamples: int, seed: int = 0) -> np.ndarray:
@@ -136,15 +145,17 @@ def weighted_axis_pc1_cosines(g: np.ndarray, pd: np.ndarray, dd: np.ndarray, ful
     the top eigenvector ``y`` of ``B G`` (``G = X X'``). Power iteration on ``y <- B G y`` runs
     for all layers and resamples in one batched product with the full Gram matrix (no
     re-indexed copies), from ``start`` (the full data's PC1 scores), until no entry of a unit
-    ``y`` moves by more than ``tol`` (a resample that has settled drops out of the product) or
-    ``max_iters``. The axis of a resample is the default minus the ``w``-weighted mean of the
+    ``y`` moves by more than ``tol`` (a resample that has settled drops out of the product); a
+    resample still moving after ``max_iters`` (PC1 and PC2 nearly tied) gets the top eigenvector
+    of ``B^(1/2) G B^(1/2)`` instead, mapped back by ``B^(1/2)``. The axis of a resample is the default minus the ``w``-weighted mean of the
     "fully" vectors; PC1 is oriented so that the default, less the weighted mean, scores
     positive. Exactly the cosines of a PCA and an axis refitted on the re-indexed vectors (tested).
 
     Args:
         g: ``(L, n, n)`` Gram matrices of the role vectors per layer; ``pd``: ``(L, n)`` their dot
             products with the default; ``dd``: ``(L,)`` the default's squared norm.
-        fully: ``(n,)`` bool, the vectors the axis averages.
+        fully: ``(n,)`` bool, the vectors the axis averages (or ``(L, n)``, one row per layer: the
+            two-level bootstrap passes a batch of resamples in place of layers).
         counts: ``(R, n)`` draws per unit per resample (``resample_counts``).
         start: ``(L, n)`` a starting vector per layer.
 
@@ -153,8 +164,8 @@ def weighted_axis_pc1_cosines(g: np.ndarray, pd: np.ndarray, dd: np.ndarray, ful
     """
     n = g.shape[-1]
     w = counts.T.astype(float)                                   # (n, R)
-    wf = w * fully[:, None]
-    nf = wf.sum(0)                                               # (R,)
+    wf = w[None] * np.broadcast_to(fully, g.shape[:2])[:, :, None]   # (L, n, R)
+    nf = wf.sum(1)                                               # (L, R)
 
     y = np.repeat(start[:, :, None], w.shape[1], axis=2)
     y = w * (y - (w * y).sum(-2, keepdims=True) / n)           # B y, for every resample's B
@@ -170,17 +181,24 @@ def weighted_axis_pc1_cosines(g: np.ndarray, pd: np.ndarray, dd: np.ndarray, ful
         active = active[moving]
         if not len(active):
             break
+    for r in active:                                             # nearly tied PC1 and PC2: solve exactly
+        b = np.diag(w[:, r]) - np.outer(w[:, r], w[:, r]) / n
+        lam, vec = np.linalg.eigh(b)
+        bh = (vec * np.sqrt(np.clip(lam, 0, None))) @ vec.T      # B^(1/2)
+        for layer in range(len(g)):
+            z = np.linalg.eigh(bh @ g[layer] @ bh)[1][:, -1]
+            y[layer, :, r] = bh @ z / max(np.linalg.norm(bh @ z), 1e-300)
     gy = g @ y                                                   # (L, n, R)
     q = np.sqrt(np.clip((y * gy).sum(1), 1e-300, None))          # |X'y|
     py = np.einsum("ln,lnr->lr", pd, y)
     sign = np.sign(py - (w[None] * gy).sum(1) / n)
     sign[sign == 0] = 1
     safe = np.where(nf > 0, nf, 1.0)
-    along = py - (wf[None] * gy).sum(1) / safe                   # axis . X'y
+    along = py - (wf * gy).sum(1) / safe                         # axis . X'y
     gwf = g @ wf                                                 # (L, n, R)
-    axis_sq = dd[:, None] - 2 * (pd @ wf) / safe + (wf[None] * gwf).sum(1) / safe**2
+    axis_sq = dd[:, None] - 2 * np.einsum("ln,lnr->lr", pd, wf) / safe + (wf * gwf).sum(1) / safe**2
     cos = sign * along / q / np.sqrt(np.clip(axis_sq, 1e-300, None))
-    cos[:, nf == 0] = math.nan
+    cos[nf == 0] = math.nan
     return cos.T
 
 
@@ -225,6 +243,232 @@ def axis_pc1_intervals(vectors: torch.Tensor, fully: Sequence[bool], default: to
         {"cos_axis_pc1_middle": float(est[mid]), "cos_axis_pc1_min": float(est.min())},
         {"cos_axis_pc1_middle": cos[:, mid].tolist(), "cos_axis_pc1_min": cos.min(1).tolist()},
         unit="role vectors", n_units=n, n_resamples=n_resamples, seed=seed))
+    out["per_layer"] = {int(layer): float(est[i]) for i, layer in enumerate(layers)}
+    return out
+
+
+@dataclass(frozen=True)
+class Members:
+    """The rollouts behind each role vector and behind the default: a two-level bootstrap's second level.
+
+    Attributes:
+        vectors: one int array per role vector, the rows of ``acts`` it averages (as
+            ``space.role_vectors`` selects them), in the order of the vectors.
+        default: the rows of the default rollouts (``space.default_vector``'s mean).
+    """
+
+    vectors: list[np.ndarray]
+    default: np.ndarray
+
+
+def members(table: Any, rv: RoleVectors, *, group: str = "role") -> Members:
+    """Which rows of the rollouts' table each of ``rv``'s vectors averages, and the default's rows.
+
+    Raises:
+        ValueError: a vector's count differs from its rows in ``table`` (``rv`` was made from
+            another table or another ``group``), or the table has no default rollouts.
+    """
+    rows = table.reset_index(drop=True)
+    base = (rows["group"] == group).to_numpy()
+    names = rows["name"].astype(str).to_numpy()
+    labels = rows["label"].to_numpy() if "label" in rows else None
+    out = []
+    for name, label, count in zip(rv.names, rv.labels, rv.counts):
+        sel = base & (names == name)
+        if label is not None:
+            if labels is None:
+                raise ValueError("the role vectors are per label but the table has no 'label' column")
+            sel &= labels == label
+        idx = np.flatnonzero(sel)
+        if len(idx) != count:
+            raise ValueError(f"vector ({name!r}, label {label}) averages {count} rollouts but the table has "
+                             f"{len(idx)}: pass the table the role vectors were made from")
+        out.append(idx)
+    default = np.flatnonzero((rows["group"] == "default").to_numpy())
+    if not len(default):
+        raise ValueError("the table has no default rollouts (group == 'default')")
+    return Members(out, default)
+
+
+@dataclass(frozen=True)
+class TwoLevelDraw:
+    """One resample of a two-level bootstrap.
+
+    Attributes:
+        units: ``(n,)`` the role vectors drawn (level one): the same draws, in the same order, as
+            the one-level ``bootstrap_many`` with the same seed.
+        rows: the rows of ``acts`` drawn within each drawn vector (level two), concatenated: as
+            many, with replacement, as the vector averages; a vector drawn twice gets two
+            independent draws.
+        starts: ``(n,)`` where each drawn vector's rows begin in ``rows``.
+        default: the default rollouts' rows drawn with replacement.
+    """
+
+    units: np.ndarray
+    rows: np.ndarray
+    starts: np.ndarray
+    default: np.ndarray
+
+    def weights(self, n_rollouts: int) -> Any:
+        """``(n, n_rollouts)`` sparse: row ``j`` averages drawn vector ``j``'s redrawn rollouts."""
+        from scipy import sparse
+
+        sizes = np.diff(np.append(self.starts, len(self.rows)))
+        n = len(sizes)
+        return sparse.csr_matrix((np.repeat(1.0 / sizes, sizes), (np.repeat(np.arange(n), sizes), self.rows)),
+                                 shape=(n, n_rollouts))
+
+    def vectors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(n, hidden)`` the resampled role vectors and ``(hidden,)`` the resampled default from
+        ``x`` ``(n_rollouts, hidden)``, one layer of ``acts``."""
+        return np.asarray(self.weights(len(x)) @ x), x[self.default].mean(0)
+
+
+def two_level_draws(m: Members, n_resamples: int, seed: int = 0) -> list[TwoLevelDraw]:
+    """``n_resamples`` two-level resamples: role vectors, then the rollouts within each.
+
+    The first level draws vectors as the one-level bootstrap does (same generator, same seed),
+    so with no spread among a vector's rollouts the two intervals are the same; the second
+    level draws from ``np.random.default_rng([seed, 2])``.
+    """
+    n = len(m.vectors)
+    _check(n, n_resamples, 0.95)
+    units_rng, rows_rng = np.random.default_rng(seed), np.random.default_rng([seed, 2])
+    sizes = np.array([len(v) for v in m.vectors])
+    flat, offset = np.concatenate(m.vectors), np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    out = []
+    for _ in range(n_resamples):
+        units = units_rng.integers(0, n, n)
+        k = sizes[units]
+        starts = np.concatenate([[0], np.cumsum(k)[:-1]])
+        within = (rows_rng.random(int(k.sum())) * np.repeat(k, k)).astype(np.int64)
+        rows = flat[np.repeat(offset[units], k) + within]
+        default = m.default[rows_rng.integers(0, len(m.default), len(m.default))]
+        out.append(TwoLevelDraw(units, rows, starts, default))
+    return out
+
+
+def _layer(acts: Any, i: int) -> np.ndarray:
+    """``(n_rollouts, hidden)`` float64 at position ``i`` of ``acts``' layer axis."""
+    return np.ascontiguousarray(np.asarray(acts[:, i].double().numpy() if hasattr(acts, "double") else acts[:, i],
+                                           dtype=float))
+
+
+#: The range each two-level statistic can take: a corrected value is clipped to it.
+_RANGES = {"pc1_share": (0.0, 1.0), "n_for_70": (1.0, math.inf), "default_pc1_distance": (0.0, 0.5),
+           "cos_axis_pc1_middle": (-1.0, 1.0), "cos_axis_pc1_min": (-1.0, 1.0)}
+
+
+def _two_level(estimate: dict[str, float], draws: dict[str, list[float]], *, n_units: int, n_resamples: int,
+               seed: int) -> dict[str, Interval]:
+    """The two-level percentile intervals, and for each ``k`` a ``k + "_corrected"``: the
+    estimate less the shift that one more dose of answer noise gives, ``2 * estimate - mean(draws)``,
+    with the basic bootstrap interval ``[2 * estimate - high, 2 * estimate - low]``, clipped to
+    the statistic's range.
+
+    Why: a role vector averages a few sampled answers, and their noise moves a PCA statistic
+    away from the value many answers per role would give (as the paper's 1,200 do). Redrawing
+    the rollouts within a role adds about as much noise again, so the draws' mean lies about as
+    far beyond the estimate as the estimate lies from the many-answers value: a first-order
+    correction (on synthetic roles, tested, it moves toward that value but can stop short of it
+    when the noise is heavy).
+    """
+    out = percentile_intervals(estimate, draws, unit="role vectors, then rollouts", n_units=n_units,
+                               n_resamples=n_resamples, seed=seed)
+    for k, iv in list(out.items()):
+        arr = np.asarray(draws[k], dtype=float)
+        arr = arr[np.isfinite(arr)]
+        lo_r, hi_r = _RANGES.get(k, (-math.inf, math.inf))
+        est = iv.estimate
+        corr = [float(np.clip(v, lo_r, hi_r)) for v in (2 * est - arr.mean() if len(arr) else math.nan,
+                                                          2 * est - iv.high, 2 * est - iv.low)]
+        out[k + "_corrected"] = Interval(corr[0], corr[1], corr[2], iv.level, iv.n_resamples,
+                                         "role vectors, then rollouts (answer noise corrected)", n_units, seed)
+    return out
+
+
+def space_intervals_two_level(acts: Any, m: Members, layer_index: int, *, n_resamples: int = 2000,
+                              seed: int = 0, fraction: float = 0.70) -> dict[str, Interval]:
+    """``space_intervals`` with answer sampling in the interval: resample role vectors, then rollouts.
+
+    A role vector is the mean of a handful of sampled answers; the one-level bootstrap treats it
+    as fixed, so two runs with other samples can land outside each other's intervals. Here each
+    resample redraws, within every drawn vector, its rollouts with replacement (and the default's
+    rollouts), rebuilds the vectors and redoes the PCA. The estimate is the full data's, exactly
+    as ``space_intervals``.
+
+    Args:
+        acts: ``(n_rollouts, n_layers, hidden)`` the rollouts' activations (rows as the table's).
+        m: ``members(table, rv)``.
+        layer_index: position of the layer on ``acts``' second axis.
+
+    Returns:
+        ``space_intervals``' three keys (percentile intervals of the two-level draws) and each
+        with ``"_corrected"`` appended (the answer-noise corrected value, ``_two_level``).
+    """
+    x = _layer(acts, layer_index)
+    vecs = np.stack([x[r].mean(0) for r in m.vectors])
+    dflt = x[m.default].mean(0)
+    g, pd = vecs @ vecs.T, vecs @ dflt
+    estimate = _space_statistics(g, pd, fraction)
+    draws: dict[str, list[float]] = {k: [] for k in estimate}
+    with threadpool_limits(1):
+        for dr in two_level_draws(m, n_resamples, seed):
+            v, d = dr.vectors(x)
+            for k, val in _space_statistics(v @ v.T, v @ d, fraction).items():
+                draws[k].append(val)
+    return _two_level(estimate, draws, n_units=len(vecs), n_resamples=n_resamples, seed=seed)
+
+
+def axis_pc1_intervals_two_level(acts: Any, m: Members, fully: Sequence[bool], layers: Sequence[int], middle: int,
+                                 *, n_resamples: int = 1000, seed: int = 0,
+                                 chunk: int = 100) -> dict[str, Interval | dict[int, float]]:
+    """``axis_pc1_intervals`` with answer sampling in the interval: resample role vectors, then rollouts.
+
+    Each resample (``two_level_draws``) rebuilds the role vectors and the default from redrawn
+    rollouts at every layer, then the axis and PC1 as ``axis_pc1_intervals`` does
+    (``weighted_axis_pc1_cosines`` with a batch of resamples in place of layers).
+
+    Args:
+        acts: ``(n_rollouts, n_layers, hidden)``; ``layers``: layer index of its second axis.
+        m: ``members(table, rv)``; ``fully``: ``(n,)`` which vectors the axis averages.
+
+    Returns:
+        As ``axis_pc1_intervals``, plus ``"cos_axis_pc1_middle_corrected"`` and
+        ``"cos_axis_pc1_min_corrected"`` (the answer-noise corrected values, ``_two_level``).
+    """
+    f_all = np.asarray(list(fully), dtype=bool)
+    if not f_all.any():
+        raise ValueError("no 'fully' role vector to build the axis from: run a larger preset")
+    if len(f_all) != len(m.vectors):
+        raise ValueError(f"fully has {len(f_all)} entries for {len(m.vectors)} role vectors")
+    from scipy import sparse
+
+    n, mid = len(f_all), list(layers).index(middle)
+    draws = two_level_draws(m, n_resamples, seed)
+    est = np.empty(len(layers))
+    cos = np.empty((n_resamples, len(layers)))
+    with threadpool_limits(1):
+        for i in range(len(layers)):
+            x = _layer(acts, i)
+            vecs = np.stack([x[r].mean(0) for r in m.vectors])
+            dflt = x[m.default].mean(0)
+            g = vecs @ vecs.T
+            u = np.linalg.eigh(_centre(g))[1][:, -1]
+            est[i] = weighted_axis_pc1_cosines(g[None], (vecs @ dflt)[None], np.array([dflt @ dflt]), f_all,
+                                               np.ones((1, n)), u[None])[0, 0]
+            for c in range(0, n_resamples, chunk):
+                part = draws[c:c + chunk]
+                v = np.asarray(sparse.vstack([dr.weights(len(x)) for dr in part]) @ x).reshape(len(part), n, -1)
+                d = np.stack([x[dr.default].mean(0) for dr in part])     # (R, d)
+                units = np.stack([dr.units for dr in part])               # (R, n)
+                cos[c:c + len(part), i] = weighted_axis_pc1_cosines(
+                    v @ v.transpose(0, 2, 1), np.einsum("rnd,rd->rn", v, d), (d * d).sum(-1), f_all[units],
+                    np.ones((1, n)), u[units])[0]
+    out: dict[str, Interval | dict[int, float]] = dict(_two_level(
+        {"cos_axis_pc1_middle": float(est[mid]), "cos_axis_pc1_min": float(est.min())},
+        {"cos_axis_pc1_middle": cos[:, mid].tolist(), "cos_axis_pc1_min": cos.min(1).tolist()},
+        n_units=n, n_resamples=n_resamples, seed=seed))
     out["per_layer"] = {int(layer): float(est[i]) for i, layer in enumerate(layers)}
     return out
 
