@@ -355,35 +355,40 @@ def _layer(acts: Any, i: int) -> np.ndarray:
 
 
 #: The range each two-level statistic can take: a corrected value is clipped to it.
-_RANGES = {"pc1_share": (0.0, 1.0), "n_for_70": (1.0, math.inf), "default_pc1_distance": (0.0, 0.5),
+#: (A count of components gets none: it has no first-order shift to remove.)
+_RANGES = {"pc1_share": (0.0, 1.0), "default_pc1_distance": (0.0, 0.5),
            "cos_axis_pc1_middle": (-1.0, 1.0), "cos_axis_pc1_min": (-1.0, 1.0)}
 
 
-def _two_level(estimate: dict[str, float], draws: dict[str, list[float]], *, n_units: int, n_resamples: int,
-               seed: int) -> dict[str, Interval]:
-    """The two-level percentile intervals, and for each ``k`` a ``k + "_corrected"``: the
-    estimate less the shift that one more dose of answer noise gives, ``2 * estimate - mean(draws)``,
-    with the basic bootstrap interval ``[2 * estimate - high, 2 * estimate - low]``, clipped to
-    the statistic's range.
+def _two_level(estimate: dict[str, float], draws: dict[str, list[float]], one_level: dict[str, list[float]], *,
+               n_units: int, n_resamples: int, seed: int) -> dict[str, Interval]:
+    """The two-level percentile intervals, and for each ``k`` of ``_RANGES`` a ``k + "_corrected"``.
 
-    Why: a role vector averages a few sampled answers, and their noise moves a PCA statistic
-    away from the value many answers per role would give (as the paper's 1,200 do). Redrawing
-    the rollouts within a role adds about as much noise again, so the draws' mean lies about as
-    far beyond the estimate as the estimate lies from the many-answers value: a first-order
-    correction (on synthetic roles, tested, it moves toward that value but can stop short of it
-    when the noise is heavy).
+    ``draws[k][r]`` and ``one_level[k][r]`` are resample ``r`` with and without the rollouts
+    redrawn (the same role vectors drawn), so ``shift = mean(draws - one_level)`` is what one
+    more dose of answer noise does to the number, apart from what drawing the vectors does. The
+    corrected value is ``estimate - shift`` and its interval the two-level percentile interval
+    moved by ``-shift``, clipped to the statistic's range.
+
+    Why: a role vector averages a few sampled answers, whose noise moves a PCA statistic away
+    from the value many answers per role would give (as the paper's 1,200 do). Redrawing the
+    rollouts within a role adds about as much noise again, so if the number responds to noise
+    about linearly the data's own noise moved it by about ``shift``: a first-order correction
+    (on synthetic roles, tested, it moves toward that value but can stop short of it when the
+    noise is heavy). The interval leaves out the uncertainty of ``shift`` itself.
     """
     out = percentile_intervals(estimate, draws, unit="role vectors, then rollouts", n_units=n_units,
                                n_resamples=n_resamples, seed=seed)
     for k, iv in list(out.items()):
-        arr = np.asarray(draws[k], dtype=float)
-        arr = arr[np.isfinite(arr)]
-        lo_r, hi_r = _RANGES.get(k, (-math.inf, math.inf))
-        est = iv.estimate
-        corr = [float(np.clip(v, lo_r, hi_r)) for v in (2 * est - arr.mean() if len(arr) else math.nan,
-                                                          2 * est - iv.high, 2 * est - iv.low)]
-        out[k + "_corrected"] = Interval(corr[0], corr[1], corr[2], iv.level, iv.n_resamples,
-                                         "role vectors, then rollouts (answer noise corrected)", n_units, seed)
+        if k not in _RANGES:
+            continue
+        two, one = np.asarray(draws[k], dtype=float), np.asarray(one_level[k], dtype=float)
+        ok = np.isfinite(two) & np.isfinite(one)
+        shift = float((two[ok] - one[ok]).mean()) if ok.any() else math.nan
+        lo_r, hi_r = _RANGES[k]
+        corr = [float(np.clip(v - shift, lo_r, hi_r)) for v in (iv.estimate, iv.low, iv.high)]
+        out[k + "_corrected"] = Interval(corr[0], corr[1], corr[2], iv.level, int(ok.sum()),
+                                         "role vectors, then rollouts (answer noise taken off)", n_units, seed)
     return out
 
 
@@ -403,8 +408,9 @@ def space_intervals_two_level(acts: Any, m: Members, layer_index: int, *, n_resa
         layer_index: position of the layer on ``acts``' second axis.
 
     Returns:
-        ``space_intervals``' three keys (percentile intervals of the two-level draws) and each
-        with ``"_corrected"`` appended (the answer-noise corrected value, ``_two_level``).
+        ``space_intervals``' three keys (percentile intervals of the two-level draws), and
+        ``"pc1_share_corrected"`` and ``"default_pc1_distance_corrected"`` (the answer-noise
+        corrected values, ``_two_level``).
     """
     x = _layer(acts, layer_index)
     vecs = np.stack([x[r].mean(0) for r in m.vectors])
@@ -412,12 +418,15 @@ def space_intervals_two_level(acts: Any, m: Members, layer_index: int, *, n_resa
     g, pd = vecs @ vecs.T, vecs @ dflt
     estimate = _space_statistics(g, pd, fraction)
     draws: dict[str, list[float]] = {k: [] for k in estimate}
+    one: dict[str, list[float]] = {k: [] for k in estimate}
     with threadpool_limits(1):
         for dr in two_level_draws(m, n_resamples, seed):
             v, d = dr.vectors(x)
             for k, val in _space_statistics(v @ v.T, v @ d, fraction).items():
                 draws[k].append(val)
-    return _two_level(estimate, draws, n_units=len(vecs), n_resamples=n_resamples, seed=seed)
+            for k, val in _space_statistics(g[np.ix_(dr.units, dr.units)], pd[dr.units], fraction).items():
+                one[k].append(val)
+    return _two_level(estimate, draws, one, n_units=len(vecs), n_resamples=n_resamples, seed=seed)
 
 
 def axis_pc1_intervals_two_level(acts: Any, m: Members, fully: Sequence[bool], layers: Sequence[int], middle: int,
@@ -447,7 +456,8 @@ def axis_pc1_intervals_two_level(acts: Any, m: Members, fully: Sequence[bool], l
     n, mid = len(f_all), list(layers).index(middle)
     draws = two_level_draws(m, n_resamples, seed)
     est = np.empty(len(layers))
-    cos = np.empty((n_resamples, len(layers)))
+    cos, cos_one = np.empty((n_resamples, len(layers))), np.empty((n_resamples, len(layers)))
+    counts = resample_counts(n, n_resamples, seed)             # the same first-level draws, one level only
     with threadpool_limits(1):
         for i in range(len(layers)):
             x = _layer(acts, i)
@@ -457,6 +467,9 @@ def axis_pc1_intervals_two_level(acts: Any, m: Members, fully: Sequence[bool], l
             u = np.linalg.eigh(_centre(g))[1][:, -1]
             est[i] = weighted_axis_pc1_cosines(g[None], (vecs @ dflt)[None], np.array([dflt @ dflt]), f_all,
                                                np.ones((1, n)), u[None])[0, 0]
+            cos_one[:, i] = np.concatenate([weighted_axis_pc1_cosines(
+                g[None], (vecs @ dflt)[None], np.array([dflt @ dflt]), f_all, counts[c:c + 250], u[None])[:, 0]
+                for c in range(0, n_resamples, 250)])
             for c in range(0, n_resamples, chunk):
                 part = draws[c:c + chunk]
                 v = np.asarray(sparse.vstack([dr.weights(len(x)) for dr in part]) @ x).reshape(len(part), n, -1)
@@ -468,6 +481,7 @@ def axis_pc1_intervals_two_level(acts: Any, m: Members, fully: Sequence[bool], l
     out: dict[str, Interval | dict[int, float]] = dict(_two_level(
         {"cos_axis_pc1_middle": float(est[mid]), "cos_axis_pc1_min": float(est.min())},
         {"cos_axis_pc1_middle": cos[:, mid].tolist(), "cos_axis_pc1_min": cos.min(1).tolist()},
+        {"cos_axis_pc1_middle": cos_one[:, mid].tolist(), "cos_axis_pc1_min": cos_one.min(1).tolist()},
         n_units=n, n_resamples=n_resamples, seed=seed))
     out["per_layer"] = {int(layer): float(est[i]) for i, layer in enumerate(layers)}
     return out
