@@ -147,9 +147,9 @@ def weighted_axis_pc1_cosines(g: np.ndarray, pd: np.ndarray, dd: np.ndarray, ful
     re-indexed copies), from ``start`` (the full data's PC1 scores), until no entry of a unit
     ``y`` moves by more than ``tol`` (a resample that has settled drops out of the product); a
     resample still moving after ``max_iters`` (PC1 and PC2 nearly tied) gets the top eigenvector
-    of ``B^(1/2) G B^(1/2)`` instead, mapped back by ``B^(1/2)``. The axis of a resample is the default minus the ``w``-weighted mean of the
-    "fully" vectors; PC1 is oriented so that the default, less the weighted mean, scores
-    positive. Exactly the cosines of a PCA and an axis refitted on the re-indexed vectors (tested).
+    of ``B^(1/2) G B^(1/2)`` instead, mapped back by ``B^(1/2)``. The axis of a resample is the
+    default minus the ``w``-weighted mean of the "fully" vectors; PC1 is oriented so that the
+    default, less the weighted mean, scores positive. Exactly the cosines of a PCA and an axis refitted on the re-indexed vectors (tested).
 
     Args:
         g: ``(L, n, n)`` Gram matrices of the role vectors per layer; ``pd``: ``(L, n)`` their dot
