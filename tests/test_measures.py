@@ -306,21 +306,41 @@ def test_two_level_draws_redraw_within_each_drawn_vector() -> None:
 
 def test_two_level_with_identical_rollouts_is_the_one_level_bootstrap() -> None:
     """No spread among a vector's rollouts: redrawing them changes nothing, so the two-level
-    intervals are the one-level ones (same first-level draws)."""
-    from persona_axis.measures import members, space_intervals_two_level
+    draws are the one-level ones (same first-level draws): the intervals are the one-level
+    percentile intervals moved by the estimate less the draws' mean, and nothing is corrected."""
+    import numpy as np
+
+    from persona_axis.measures import (_RANGES, _space_statistics, axis_pc1_intervals_two_level, members,
+                                       space_intervals_two_level)
     from persona_axis.space import default_vector, role_vectors
-    from persona_axis.measures import axis_pc1_intervals_two_level
 
     table, acts, _, _ = role_rollouts(14, 4, 8, 0.0, 1, layers=2)
     rv = role_vectors(table, acts, [0, 1], labels=(3, 2), min_count=1)
     m, dv = members(table, rv), default_vector(table, acts)
+    fully = np.array([lab == 3 for lab in rv.labels])
     one, two = space_intervals(rv.at(1), dv[1], n_resamples=1000, seed=4), space_intervals_two_level(acts, m, 1, n_resamples=1000, seed=4)
-    fully = [lab == 3 for lab in rv.labels]
     a1 = axis_pc1_intervals(rv.vectors, fully, dv, [0, 1], 1, n_resamples=1000, seed=4)
     a2 = axis_pc1_intervals_two_level(acts, m, fully, [0, 1], 1, n_resamples=1000, seed=4)
-    for got, want in [(two[k], one[k]) for k in one] + [(a2[k], a1[k]) for k in ("cos_axis_pc1_middle", "cos_axis_pc1_min")]:
-        assert (got.estimate, got.low, got.high) == pytest.approx((want.estimate, want.low, want.high), abs=1e-6)
+    x = rv.at(1).double().numpy()
+    g, pd_ = x @ x.T, x @ dv[1].double().numpy()
+    rng = np.random.default_rng(4)
+    draws = [_space_statistics(g[np.ix_(i, i)], pd_[i], 0.70) for i in (rng.integers(0, 14, 14) for _ in range(1000))]
+    gl, pdl, ddl = _grams(rv.vectors, dv)
+    cos = weighted_axis_pc1_cosines(gl, pdl, ddl, fully, resample_counts(14, 1000, seed=4), np.linalg.eigh(_centre(gl))[1][..., -1])
+    means = {k: np.mean([d[k] for d in draws]) for k in one}
+    means |= {"cos_axis_pc1_middle": cos[:, 1].mean(), "cos_axis_pc1_min": cos.min(1).mean()}
+    pairs = [(k, two, one) for k in one] + [(k, a2, a1) for k in ("cos_axis_pc1_middle", "cos_axis_pc1_min")]
+    for k, got_all, want_all in pairs:
+        got, want = got_all[k], want_all[k]
+        move = means[k] - want.estimate
+        lo_r, hi_r = _RANGES[k]
+        want_ends = (max(want.low - move, lo_r), min(want.high - move, hi_r))
+        assert (got.estimate, got.low, got.high) == pytest.approx((want.estimate, *want_ends), abs=1e-6), k
         assert got.unit == "role vectors, then rollouts" and got.n_resamples == want.n_resamples
+        if k + "_corrected" in got_all:
+            c = got_all[k + "_corrected"]
+            assert (c.estimate, c.low, c.high) == pytest.approx((got.estimate, got.low, got.high), abs=1e-9)
+    assert "n_for_70_corrected" not in two
     assert a2["per_layer"] == pytest.approx(a1["per_layer"], abs=1e-6)
 
 
@@ -354,11 +374,14 @@ def test_two_level_axis_refits_each_resample_exactly() -> None:
                                           np.linalg.eigh(_centre(g))[1][..., -1])
     for key, col, col1 in (("cos_axis_pc1_middle", cos[:, 0], one_draws[:, 0]),
                            ("cos_axis_pc1_min", cos.min(1), one_draws.min(1))):
-        ok = np.isfinite(col) & np.isfinite(col1)
-        assert got[key].low == pytest.approx(np.quantile(col[np.isfinite(col)], 0.025), abs=1e-6)
-        assert got[key].high == pytest.approx(np.quantile(col[np.isfinite(col)], 0.975), abs=1e-6)
+        ok, fin = np.isfinite(col) & np.isfinite(col1), col[np.isfinite(col)]
+        move = fin.mean() - one[key].estimate                       # the draws' centre, moved onto the estimate
+        assert got[key].estimate == pytest.approx(one[key].estimate, abs=1e-6)
+        assert got[key].low == pytest.approx(max(np.quantile(fin, 0.025) - move, -1.0), abs=1e-6)
+        assert got[key].high == pytest.approx(min(np.quantile(fin, 0.975) - move, 1.0), abs=1e-6)
         shift = (col[ok] - col1[ok]).mean()
-        want = np.clip([one[key].estimate - shift, got[key].low - shift, got[key].high - shift], -1.0, 1.0)
+        want = np.clip([one[key].estimate - shift, np.quantile(fin, 0.025) - move - shift,
+                        np.quantile(fin, 0.975) - move - shift], -1.0, 1.0)
         corr = got[key + "_corrected"]
         assert (corr.estimate, corr.low, corr.high) == pytest.approx(tuple(want), abs=1e-5)
 

@@ -354,41 +354,53 @@ def _layer(acts: Any, i: int) -> np.ndarray:
                                            dtype=float))
 
 
-#: The range each two-level statistic can take: a corrected value is clipped to it.
-#: (A count of components gets none: it has no first-order shift to remove.)
-_RANGES = {"pc1_share": (0.0, 1.0), "default_pc1_distance": (0.0, 0.5),
+#: The range each two-level statistic can take: an interval's ends are clipped to it.
+_RANGES = {"pc1_share": (0.0, 1.0), "n_for_70": (1.0, math.inf), "default_pc1_distance": (0.0, 0.5),
            "cos_axis_pc1_middle": (-1.0, 1.0), "cos_axis_pc1_min": (-1.0, 1.0)}
+
+#: The numbers that get an answer-noise correction (a count of components has no first-order shift).
+_CORRECTED = ("pc1_share", "default_pc1_distance", "cos_axis_pc1_middle", "cos_axis_pc1_min")
 
 
 def _two_level(estimate: dict[str, float], draws: dict[str, list[float]], one_level: dict[str, list[float]], *,
                n_units: int, n_resamples: int, seed: int) -> dict[str, Interval]:
-    """The two-level percentile intervals, and for each ``k`` of ``_RANGES`` a ``k + "_corrected"``.
+    """Intervals from two-level draws, re-centred on the estimate, and answer-noise corrected values.
+
+    The draws' spread holds both kinds of sampling (which roles, which answers); their centre
+    does not estimate the number: redrawing answers adds a second dose of answer noise, and a
+    resample that repeats a role vector lowers the rank of the set, and both move a PCA
+    statistic (at the book preset, SmolLM2's PC1 share is 0.33 and its two-level draws lie at
+    0.20-0.25). So ``k``'s interval is the percentile interval of the draws moved by
+    ``estimate - mean(draws)``: how far a rerun of the same design would land from us.
 
     ``draws[k][r]`` and ``one_level[k][r]`` are resample ``r`` with and without the rollouts
     redrawn (the same role vectors drawn), so ``shift = mean(draws - one_level)`` is what one
-    more dose of answer noise does to the number, apart from what drawing the vectors does. The
-    corrected value is ``estimate - shift`` and its interval the two-level percentile interval
-    moved by ``-shift``, clipped to the statistic's range.
-
-    Why: a role vector averages a few sampled answers, whose noise moves a PCA statistic away
-    from the value many answers per role would give (as the paper's 1,200 do). Redrawing the
-    rollouts within a role adds about as much noise again, so if the number responds to noise
-    about linearly the data's own noise moved it by about ``shift``: a first-order correction
-    (on synthetic roles, tested, it moves toward that value but can stop short of it when the
-    noise is heavy). The interval leaves out the uncertainty of ``shift`` itself.
+    more dose of answer noise does to the number, apart from what drawing the vectors does. For
+    ``k`` in ``_CORRECTED``, ``k + "_corrected"`` is ``estimate - shift`` with ``k``'s interval
+    moved by ``-shift``. Why: the data's own answer noise moved the number away from the value
+    many answers per role would give (as the paper's 1,200 do); if the number responds to noise
+    about linearly it moved it by about ``shift``: a first-order correction (on synthetic roles,
+    tested, it moves toward that value but can stop short of it). Neither interval carries the
+    uncertainty of the centring or of ``shift``. Ends are clipped to ``_RANGES``.
     """
-    out = percentile_intervals(estimate, draws, unit="role vectors, then rollouts", n_units=n_units,
+    raw = percentile_intervals(estimate, draws, unit="role vectors, then rollouts", n_units=n_units,
                                n_resamples=n_resamples, seed=seed)
-    for k, iv in list(out.items()):
-        if k not in _RANGES:
-            continue
+    out: dict[str, Interval] = {}
+    for k, iv in raw.items():
+        lo_r, hi_r = _RANGES.get(k, (-math.inf, math.inf))
         two, one = np.asarray(draws[k], dtype=float), np.asarray(one_level[k], dtype=float)
-        ok = np.isfinite(two) & np.isfinite(one)
-        shift = float((two[ok] - one[ok]).mean()) if ok.any() else math.nan
-        lo_r, hi_r = _RANGES[k]
-        corr = [float(np.clip(v - shift, lo_r, hi_r)) for v in (iv.estimate, iv.low, iv.high)]
-        out[k + "_corrected"] = Interval(corr[0], corr[1], corr[2], iv.level, int(ok.sum()),
-                                         "role vectors, then rollouts (answer noise taken off)", n_units, seed)
+        centre = float(two[np.isfinite(two)].mean()) if np.isfinite(two).any() else math.nan
+
+        def moved(by: float, unit: str, iv: Interval = iv, lo_r: float = lo_r, hi_r: float = hi_r) -> Interval:
+            e, lo, hi = (float(np.clip(v, lo_r, hi_r)) for v in (iv.estimate - by, iv.low - by - (centre - iv.estimate),
+                                                                 iv.high - by - (centre - iv.estimate)))
+            return Interval(e, lo, hi, iv.level, iv.n_resamples, unit, n_units, seed)
+
+        out[k] = moved(0.0, "role vectors, then rollouts")
+        if k in _CORRECTED:
+            ok = np.isfinite(two) & np.isfinite(one)
+            shift = float((two[ok] - one[ok]).mean()) if ok.any() else math.nan
+            out[k + "_corrected"] = moved(shift, "role vectors, then rollouts (answer noise taken off)")
     return out
 
 
