@@ -269,7 +269,7 @@ def role_rollouts(n_roles: int, per: int, d: int, noise: float, seed: int, layer
 
 
 def test_members_are_the_rows_each_role_vector_averages() -> None:
-    from persona_axis.measures import members
+    from persona_axis.two_level import members
     from persona_axis.space import role_vectors
 
     table, acts, _, _ = role_rollouts(9, 5, 6, 1.0, 0, layers=2)
@@ -285,7 +285,8 @@ def test_members_are_the_rows_each_role_vector_averages() -> None:
 def test_two_level_draws_redraw_within_each_drawn_vector() -> None:
     import numpy as np
 
-    from persona_axis.measures import Members, resample_counts, two_level_draws
+    from persona_axis.measures import resample_counts
+    from persona_axis.two_level import Members, two_level_draws
 
     m = Members([np.array([0, 1, 2]), np.array([3]), np.array([4, 5])], np.array([6, 7]))
     draws = two_level_draws(m, 1000, seed=3)
@@ -310,8 +311,8 @@ def test_two_level_with_identical_rollouts_is_the_one_level_bootstrap() -> None:
     percentile intervals moved by the estimate less the draws' mean, and nothing is corrected."""
     import numpy as np
 
-    from persona_axis.measures import (_RANGES, _space_statistics, axis_pc1_intervals_two_level, members,
-                                       space_intervals_two_level)
+    from persona_axis.measures import _space_statistics
+    from persona_axis.two_level import _RANGES, axis_pc1_intervals_two_level, members, space_intervals_two_level
     from persona_axis.space import default_vector, role_vectors
 
     table, acts, _, _ = role_rollouts(14, 4, 8, 0.0, 1, layers=2)
@@ -348,7 +349,7 @@ def test_two_level_axis_refits_each_resample_exactly() -> None:
     """Every resample's cosine, against an axis and a PCA refitted on that resample's rebuilt vectors."""
     import numpy as np
 
-    from persona_axis.measures import axis_pc1_intervals_two_level, members, two_level_draws
+    from persona_axis.two_level import axis_pc1_intervals_two_level, members, two_level_draws
     from persona_axis.space import default_vector, role_vectors
 
     table, acts, _, _ = role_rollouts(10, 3, 5, 1.0, 2, layers=2)
@@ -389,7 +390,7 @@ def test_two_level_axis_refits_each_resample_exactly() -> None:
 def test_answer_noise_correction_moves_toward_the_many_answers_value() -> None:
     """Sixteen noisy answers per role lower cos(axis, PC1) below the value of the noise-free role
     centres (the one-level interval misses it); the answer-noise correction moves toward it."""
-    from persona_axis.measures import axis_pc1_intervals_two_level, members
+    from persona_axis.two_level import axis_pc1_intervals_two_level, members
     from persona_axis.space import default_vector, role_vectors
 
     table, acts, centres, default = role_rollouts(120, 16, 64, 1.0, 0)
