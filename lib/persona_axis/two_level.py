@@ -172,26 +172,26 @@ def _two_level(estimate: dict[str, float], draws: dict[str, list[float]], one_le
     many answers per role would give (as the paper's 1,200 do); if the number responds to noise
     about linearly it moved it by about ``shift``: a first-order correction (on synthetic roles,
     tested, it moves toward that value but can stop short of it). Neither interval carries the
-    uncertainty of the centring or of ``shift``. Ends are clipped to ``_RANGES``.
+    uncertainty of the centring or of ``shift``. Ends are clipped to ``_RANGES``. Each
+    ``k + "_roles_only"`` is the percentile interval of ``one_level``: the bootstrap of role
+    vectors alone (``measures.space_intervals``, ``measures.axis_pc1_intervals``) from the same
+    first-level draws, so a chapter need not run it again.
     """
     raw = percentile_intervals(estimate, draws, unit="role vectors, then rollouts", n_units=n_units,
                                n_resamples=n_resamples, seed=seed)
-    out: dict[str, Interval] = {}
+    out = {k + "_roles_only": iv for k, iv in percentile_intervals(
+        estimate, one_level, unit="role vectors", n_units=n_units, n_resamples=n_resamples, seed=seed).items()}
     for k, iv in raw.items():
-        lo_r, hi_r = _RANGES.get(k, (-math.inf, math.inf))
         two, one = np.asarray(draws[k], dtype=float), np.asarray(one_level[k], dtype=float)
-        centre = float(two[np.isfinite(two)].mean()) if np.isfinite(two).any() else math.nan
-
-        def moved(by: float, unit: str, iv: Interval = iv, lo_r: float = lo_r, hi_r: float = hi_r) -> Interval:
-            e, lo, hi = (float(np.clip(v, lo_r, hi_r)) for v in (iv.estimate - by, iv.low - by - (centre - iv.estimate),
-                                                                 iv.high - by - (centre - iv.estimate)))
-            return Interval(e, lo, hi, iv.level, iv.n_resamples, unit, n_units, seed)
-
-        out[k] = moved(0.0, "role vectors, then rollouts")
+        back = (float(two[np.isfinite(two)].mean()) if np.isfinite(two).any() else math.nan) - iv.estimate
+        moves = {k: (0.0, "role vectors, then rollouts")}
         if k in _CORRECTED:
             ok = np.isfinite(two) & np.isfinite(one)
             shift = float((two[ok] - one[ok]).mean()) if ok.any() else math.nan
-            out[k + "_corrected"] = moved(shift, "role vectors, then rollouts (answer noise taken off)")
+            moves[k + "_corrected"] = (shift, "role vectors, then rollouts (answer noise taken off)")
+        for name, (by, unit) in moves.items():
+            e, lo, hi = np.clip([iv.estimate - by, iv.low - back - by, iv.high - back - by], *_RANGES.get(k, (-math.inf, math.inf)))
+            out[name] = Interval(float(e), float(lo), float(hi), iv.level, iv.n_resamples, unit, n_units, seed)
     return out
 
 
@@ -211,7 +211,8 @@ def space_intervals_two_level(acts: torch.Tensor | np.ndarray, m: Members, layer
         layer_index: position of the layer on ``acts``' second axis.
 
     Returns:
-        ``space_intervals``' three keys (percentile intervals of the two-level draws), and
+        ``space_intervals``' three keys (the two-level intervals), each also with
+        ``"_roles_only"`` appended (role vectors alone, as ``space_intervals``), and
         ``"pc1_share_corrected"`` and ``"default_pc1_distance_corrected"`` (the answer-noise
         corrected values, ``_two_level``).
     """
@@ -246,8 +247,9 @@ def axis_pc1_intervals_two_level(acts: torch.Tensor | np.ndarray, m: Members, fu
         m: ``members(table, rv)``; ``fully``: ``(n,)`` which vectors the axis averages.
 
     Returns:
-        As ``axis_pc1_intervals``, plus ``"cos_axis_pc1_middle_corrected"`` and
-        ``"cos_axis_pc1_min_corrected"`` (the answer-noise corrected values, ``_two_level``).
+        As ``axis_pc1_intervals``, plus each number with ``"_roles_only"`` appended (role vectors
+        alone, as ``axis_pc1_intervals``) and with ``"_corrected"`` appended (the answer-noise
+        corrected values, ``_two_level``).
     """
     f_all = np.asarray(list(fully), dtype=bool)
     if not f_all.any():
@@ -260,7 +262,7 @@ def axis_pc1_intervals_two_level(acts: torch.Tensor | np.ndarray, m: Members, fu
     draws = two_level_draws(m, n_resamples, seed)
     est = np.empty(len(layers))
     cos, cos_one = np.empty((n_resamples, len(layers))), np.empty((n_resamples, len(layers)))
-    counts = resample_counts(n, n_resamples, seed)             # the same first-level draws, one level only
+    counts = np.vstack([np.ones((1, n)), resample_counts(n, n_resamples, seed)])   # all once, then the draws
     with threadpool_limits(1):
         for i in range(len(layers)):
             x = _layer(acts, i)
@@ -268,11 +270,10 @@ def axis_pc1_intervals_two_level(acts: torch.Tensor | np.ndarray, m: Members, fu
             dflt = x[m.default].mean(0)
             g = vecs @ vecs.T
             u = np.linalg.eigh(_centre(g))[1][:, -1]
-            est[i] = weighted_axis_pc1_cosines(g[None], (vecs @ dflt)[None], np.array([dflt @ dflt]), f_all,
-                                               np.ones((1, n)), u[None])[0, 0]
-            cos_one[:, i] = np.concatenate([weighted_axis_pc1_cosines(
+            one = np.concatenate([weighted_axis_pc1_cosines(                    # the estimate, then one level
                 g[None], (vecs @ dflt)[None], np.array([dflt @ dflt]), f_all, counts[c:c + 250], u[None])[:, 0]
-                for c in range(0, n_resamples, 250)])
+                for c in range(0, n_resamples + 1, 250)])
+            est[i], cos_one[:, i] = one[0], one[1:]
             for c in range(0, n_resamples, chunk):
                 part = draws[c:c + chunk]
                 v = np.asarray(sparse.vstack([dr.weights(len(x)) for dr in part]) @ x).reshape(len(part), n, -1)
