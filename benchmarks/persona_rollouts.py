@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from persona_axis.catalogue import load_catalogue, pick_roles
-from persona_axis.models import load_model
-from persona_axis.presets import preset
-from persona_axis.rollouts import Sampling
-from persona_axis.runs import collect, persona_jobs
+from persona_axis.core.presets import preset
+from persona_axis.engine.rollouts import Sampling
+from persona_axis.model.models import load_model
+from persona_axis.persona.catalogue import load_catalogue, pick_roles
+from persona_axis.persona.runs import collect, persona_jobs
 
 
 def main() -> None:

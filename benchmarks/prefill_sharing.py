@@ -15,13 +15,13 @@ import time
 
 import torch
 
-from persona_axis.catalogue import load_catalogue
-from persona_axis.chat import prompt_ids
-from persona_axis.prefix_share import share_plan
-from persona_axis.models import load_model
-from persona_axis.presets import preset
-from persona_axis.rollouts import Sampling, generate
-from persona_axis.runs import persona_jobs
+from persona_axis.core.presets import preset
+from persona_axis.engine.prefix_share import share_plan
+from persona_axis.engine.rollouts import Sampling, generate
+from persona_axis.model.chat import prompt_ids
+from persona_axis.model.models import load_model
+from persona_axis.persona.catalogue import load_catalogue
+from persona_axis.persona.runs import persona_jobs
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from persona_axis.chat import prompt_ids
-from persona_axis.models import load_model
-from persona_axis.rollouts import Sampling, eos_ids, generate, score
+from persona_axis.engine.rollouts import Sampling, eos_ids, generate, score
+from persona_axis.model.chat import prompt_ids
+from persona_axis.model.models import load_model
 
 SYSTEMS = [None, "You are a lighthouse keeper on a remote island.", "You are a medieval bard.",
            "You are a tax accountant.", "You are an ancient ghost.", "You are a marine biologist.",
@@ -74,7 +74,7 @@ def main() -> None:
         to, no = ours()
         print(f"[{args.model}] run {r + 1}: {args.n} rollouts, batch {args.batch}, <= {args.max_new_tokens} new tokens")
         print(f"  baseline HF generate + teacher-forced pass: {tb:7.1f} s ({tg:.1f} s generating), {nb / tb:6.1f} response tok/s")
-        print(f"  persona_axis.rollouts.generate:             {to:7.1f} s, {no / to:6.1f} response tok/s")
+        print(f"  persona_axis.engine.rollouts.generate:             {to:7.1f} s, {no / to:6.1f} response tok/s")
         print(f"  speed-up in response tokens per second: {(no / to) / (nb / tb):.2f}x (target >= 1.6x)")
 
 

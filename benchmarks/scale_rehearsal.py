@@ -56,7 +56,7 @@ class WordTokenizer:
 
 
 def tiny_spec() -> Any:
-    from persona_axis.models import ModelSpec
+    from persona_axis.model.models import ModelSpec
 
     return ModelSpec(name="tiny-rehearsal", family="llama", kind="base", n_layers=N_LAYERS, hidden_size=HIDDEN,
                      system_role=False, display_name="Tiny")
@@ -73,13 +73,7 @@ def tiny_factory() -> tuple[Any, WordTokenizer, Any]:
 
 def cue_label(role: str, text: str) -> int:
     """The offline judge's cheap cue rules only: 0 refusal, 1 AI self-identification, 3 first person or role named, else 2."""
-    from persona_axis.judge import (
-        AI_CUES,
-        REFUSAL_CUES,
-        find_cue,
-        first_person_rate,
-        names_role,
-    )
+    from persona_axis.judge import AI_CUES, REFUSAL_CUES, find_cue, first_person_rate, names_role
 
     if not text.strip() or find_cue(text, REFUSAL_CUES):
         return 0
@@ -114,18 +108,14 @@ def main() -> None:
     args = ap.parse_args()
 
     import ray
-    from persona_axis.axis import contrast_axis
-    from persona_axis.catalogue import load_catalogue
-    from persona_axis.jobs import paper_layers, run_jobs
-    from persona_axis.rollouts import Sampling
-    from persona_axis.runs import persona_jobs
-    from persona_axis.space import pca, relative_position
-    from persona_axis.stream import (
-        calibrate_store,
-        iter_chunks,
-        reduce_store,
-        store_bytes,
-    )
+
+    from persona_axis.engine.rollouts import Sampling
+    from persona_axis.persona.axis import contrast_axis
+    from persona_axis.persona.catalogue import load_catalogue
+    from persona_axis.persona.jobs import run_jobs
+    from persona_axis.persona.runs import paper_layers, persona_jobs
+    from persona_axis.persona.space import pca, relative_position
+    from persona_axis.persona.stream import calibrate_store, iter_chunks, reduce_store, store_bytes
 
     root = Path(args.root)
     if root.exists() and not args.keep:

@@ -55,7 +55,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("book")
     # results of tiny runs go to their own folder, never over those of a real `make book`
     env = {**os.environ, "PERSONA_AXIS_ARTIFACTS": str(tmp_path_factory.mktemp("artifacts"))}
-    res = subprocess.run([sys.executable, "-m", "persona_axis.build", "--preset", "tiny", "--build-dir", str(out)],
+    res = subprocess.run([sys.executable, "-m", "persona_axis.site.build", "--preset", "tiny", "--build-dir", str(out)],
                          cwd=ROOT, capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return out

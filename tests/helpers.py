@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from persona_axis.models import ModelSpec
+from persona_axis.model.models import ModelSpec
 
 
 class CharTokenizer:

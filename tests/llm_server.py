@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from persona_axis.siteserve import running
+from persona_axis.site.serve import running
 
 
 @dataclass

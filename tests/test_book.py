@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from persona_axis.build import notebooks
+from persona_axis.site.build import notebooks
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.real_model]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 
-from persona_axis.build import suffix_labels
+from persona_axis.site.build import suffix_labels
 
 
 def test_suffix_labels_renames_definitions_and_own_references_only() -> None:

@@ -13,17 +13,17 @@ from typing import Any
 import pandas as pd
 import pytest
 import torch
+
 from conftest import tiny_model
 from helpers import CharTokenizer
-
-from persona_axis.catalogue import load_catalogue
-from persona_axis.judge import Judgement, JudgeError, LLMJudge, OfflineJudge
-from persona_axis.labels import judge_key, label, labels_config
-from persona_axis.fingerprint import model_id
-from persona_axis.models import ModelSpec
-from persona_axis.rollouts import Sampling
-from persona_axis.runs import Job, Rollouts, collect, rescore
-from persona_axis.store import Store, config_hash
+from persona_axis.core.store import Store, config_hash
+from persona_axis.engine.rollouts import Sampling
+from persona_axis.judge import JudgeError, Judgement, LLMJudge, OfflineJudge
+from persona_axis.model.fingerprint import model_id
+from persona_axis.model.models import ModelSpec
+from persona_axis.persona.catalogue import load_catalogue
+from persona_axis.persona.labels import judge_key, label, labels_config
+from persona_axis.persona.runs import Job, Rollouts, collect, rescore
 
 
 def _folder_model(folder: Path, shift: float) -> tuple[Any, ModelSpec]:
@@ -55,7 +55,7 @@ def test_rollouts_and_rescored_of_other_weights_are_not_read(tmp_path: Path) -> 
 
 
 def test_model_id_of_an_embedded_model_is_unchanged() -> None:
-    from persona_axis.models import REGISTRY
+    from persona_axis.model.models import REGISTRY
 
     spec = REGISTRY["smollm2-135m-instruct"]
     assert model_id(spec) == f"{spec.name}@{spec.gguf_sha256[:16]}"   # the rollouts' cache key of the book

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
 import torch
 
 from helpers import CharTokenizer
-from persona_axis import capping_eval as C
-from persona_axis.axis import Axis
+from persona_axis.analysis import capping_eval as C
+from persona_axis.core.store import CacheError
+from persona_axis.engine.rollouts import Sampling
 from persona_axis.evals import jailbreak_outcome, load_arithmetic
-from persona_axis.hooks import record
-from persona_axis.rollouts import Sampling
-from persona_axis.store import CacheError
+from persona_axis.interventions import capping as cp
+from persona_axis.model.hooks import record
+from persona_axis.model.layers import band
+from persona_axis.persona.axis import Axis
 
 LAYERS = [0, 1, 2, 3]
 
@@ -38,14 +39,14 @@ def calib(model, ids) -> torch.Tensor:
 
 
 def run(model, ids, plan) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
-    with torch.no_grad(), C.capping(model, plan), record(model, LAYERS) as rec:
+    with torch.no_grad(), cp.capping(model, plan), record(model, LAYERS) as rec:
         out = model(ids).logits
     return {layer: rec.stacked(layer) for layer in LAYERS}, out
 
 
 def test_text_convention_is_a_floor_on_the_axis(model, ids, axis, calib) -> None:
-    setting = C.CapSetting((1, 2), 50, "paper-text")
-    plan = C.plan_cap(axis, calib, LAYERS, setting)
+    setting = cp.CapSetting((1, 2), 50, "paper-text")
+    plan = cp.plan_cap(axis, calib, LAYERS, setting)
     assert plan.kind == "floor"
     for layer in (1, 2):
         assert torch.equal(plan.vectors[layer], axis.unit(layer))
@@ -65,7 +66,7 @@ def test_text_convention_is_a_floor_on_the_axis(model, ids, axis, calib) -> None
 
 
 def test_code_convention_is_a_ceiling_on_the_opposite_vector(model, ids, axis, calib) -> None:
-    plan = C.plan_cap(axis, calib, LAYERS, C.CapSetting((2,), 25, "paper-code"))
+    plan = cp.plan_cap(axis, calib, LAYERS, cp.CapSetting((2,), 25, "paper-code"))
     assert plan.kind == "ceiling"
     w = -axis.unit(2)
     assert torch.equal(plan.vectors[2], w)
@@ -80,9 +81,9 @@ def test_code_convention_is_a_ceiling_on_the_opposite_vector(model, ids, axis, c
 
 @pytest.mark.parametrize("p", [1, 25, 50, 75])
 def test_conventions_coincide_when_percentiles_are_mirrored(model, ids, axis, calib, p) -> None:
-    text = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2, 3), p, "paper-text"))
-    code = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2, 3), 100 - p, "paper-code"))
-    assert C.CapSetting((1,), 100 - p, "paper-code").axis_percentile == p
+    text = cp.plan_cap(axis, calib, LAYERS, cp.CapSetting((1, 2, 3), p, "paper-text"))
+    code = cp.plan_cap(axis, calib, LAYERS, cp.CapSetting((1, 2, 3), 100 - p, "paper-code"))
+    assert cp.CapSetting((1,), 100 - p, "paper-code").axis_percentile == p
     for layer in (1, 2, 3):
         assert code.taus[layer] == -text.taus[layer]
     acts_t, out_t = run(model, ids, text)
@@ -91,7 +92,7 @@ def test_conventions_coincide_when_percentiles_are_mirrored(model, ids, axis, ca
     assert all(torch.equal(acts_t[layer], acts_c[layer]) for layer in LAYERS)
     # and the same percentile in both conventions is a different intervention (unless p = 50)
     if p != 50:
-        other = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2, 3), p, "paper-code"))
+        other = cp.plan_cap(axis, calib, LAYERS, cp.CapSetting((1, 2, 3), p, "paper-code"))
         assert not torch.equal(run(model, ids, other)[1], out_t)
 
 
@@ -101,32 +102,32 @@ def test_capping_none_is_the_model(model, ids) -> None:
 
 def test_bad_settings_say_what_to_do(axis, calib) -> None:
     with pytest.raises(ValueError, match="outside 0-100"):
-        C.CapSetting((1,), 101)
+        cp.CapSetting((1,), 101)
     with pytest.raises(ValueError, match="unknown convention"):
-        C.CapSetting((1,), 25, "paper")
+        cp.CapSetting((1,), 25, "paper")
     with pytest.raises(ValueError, match="at least one layer"):
-        C.CapSetting((), 25)
+        cp.CapSetting((), 25)
     with pytest.raises(KeyError, match="no calibration activations at layer 7"):
-        C.plan_cap(axis, calib[:, :2], [0, 1], C.CapSetting((1, 7), 25))
+        cp.plan_cap(axis, calib[:, :2], [0, 1], cp.CapSetting((1, 7), 25))
     with pytest.raises(ValueError, match="acts must be"):
-        C.plan_cap(axis, calib, [0, 1], C.CapSetting((1,), 25))
+        cp.plan_cap(axis, calib, [0, 1], cp.CapSetting((1,), 25))
 
 
 def test_band_and_grid() -> None:
-    assert C.band(20, 4, 30) == (18, 19, 20, 21)
-    assert C.band(0, 3, 30) == (0, 1, 2)
-    assert C.band(29, 4, 30) == (26, 27, 28, 29)
-    assert C.band(10, 1, 30) == (10,)
+    assert band(20, 4, 30) == (18, 19, 20, 21)
+    assert band(0, 3, 30) == (0, 1, 2)
+    assert band(29, 4, 30) == (26, 27, 28, 29)
+    assert band(10, 1, 30) == (10,)
     with pytest.raises(ValueError, match="band width"):
-        C.band(10, 31, 30)
+        band(10, 31, 30)
     with pytest.raises(ValueError, match="out of range"):
-        C.band(30, 2, 30)
+        band(30, 2, 30)
     # the paper's Qwen 3 32B band: 8 of 64 layers near 0.78 of the depth
-    (s,) = C.grid(64, [49.5 / 63], [0.125], [25])
+    (s,) = cp.grid(64, [49.5 / 63], [0.125], [25])
     assert s.layers == tuple(range(46, 54)) and s.label == "L46-53 p25 (text)"
     # bands that coincide on a small model are listed once
-    assert len(C.grid(4, [0.5, 0.55], [0.125], [25, 75])) == 2
-    assert C.CapSetting((3, 4), 25, "paper-code").axis_percentile == 75
+    assert len(cp.grid(4, [0.5, 0.55], [0.125], [25, 75])) == 2
+    assert cp.CapSetting((3, 4), 25, "paper-code").axis_percentile == 75
 
 
 def test_pareto_front() -> None:
@@ -168,7 +169,7 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
     suite = C.EvalSuite(pd.DataFrame({"set": ["arithmetic"] * 3, "id": [it.id for it in items],
                                       "prompt_text": [it.question for it in items], "system": None, "role": None}),
                         [tok(it.question[:20])["input_ids"] for it in items], {it.id: it for it in items}, {"test": 1})
-    plan = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2), 25))
+    plan = cp.plan_cap(axis, calib, LAYERS, cp.CapSetting((1, 2), 25))
     sampling = Sampling(temperature=0, max_new_tokens=4)
     calls = []
     real = C.generate
@@ -180,11 +181,11 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
     assert a1["text"].tolist() == a2["text"].tolist()
     assert set(s1.columns) >= {"setting", "arithmetic", "layers", "axis_percentile"}
     # another percentile is another configuration
-    other = C.plan_cap(axis, calib, LAYERS, C.CapSetting((1, 2), 75))
+    other = cp.plan_cap(axis, calib, LAYERS, cp.CapSetting((1, 2), 75))
     C.evaluate(model, tok, suite, {"capped": other}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
     assert len(calls) == 3
     # the same thresholds from another calibration population are another configuration
-    relabelled = C.CapPlan(plan.vectors, plan.taus, plan.kind, plan.setting, {"population": {"role": 101}, "sources": ["x"]})
+    relabelled = cp.CapPlan(plan.vectors, plan.taus, plan.kind, plan.setting, {"population": {"role": 101}, "sources": ["x"]})
     C.evaluate(model, tok, suite, {"capped": relabelled}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
     assert len(calls) == 4
     calls.pop()
@@ -244,25 +245,25 @@ def test_calibration_population_counts_and_pools(axis, calib) -> None:
     calibrating on the concatenated activations (at the layers both recorded)."""
     roles = _Ro(["role"] * 60 + ["default"] * 10, calib[:70], LAYERS, "r1")
     traits = _Ro(["trait+", "trait-"] * 15 + ["trait+"], calib[70:101, 1:], LAYERS[1:], "t1")
-    cal = C.calibration_population(axis, roles, traits)
+    cal = cp.calibration_population(axis, roles, traits)
     assert cal.population == {"role": 60, "default": 10, "trait+": 16, "trait-": 15}
     assert cal.sources == ("r1", "t1") and cal.layers == [1, 2, 3]
-    setting = C.CapSetting((1, 2), 25)
-    want = C.plan_cap(axis, calib[:, 1:], [1, 2, 3], setting)
-    got = C.plan_from(axis, cal, setting)
+    setting = cp.CapSetting((1, 2), 25)
+    want = cp.plan_cap(axis, calib[:, 1:], [1, 2, 3], setting)
+    got = cp.plan_from(axis, cal, setting)
     assert got.taus == pytest.approx(want.taus, rel=1e-5, abs=1e-5)  # matmuls of other batch shapes round differently
     assert got.calibration == cal.key and want.calibration == {}
     with pytest.raises(KeyError, match="no layer 0"):
-        C.plan_from(axis, cal, C.CapSetting((0,), 25))
+        cp.plan_from(axis, cal, cp.CapSetting((0,), 25))
 
 
 def test_rank_and_favoured_convention() -> None:
-    from persona_axis.axis import Calibration
+    from persona_axis.persona.axis import Calibration
 
     cal = Calibration(torch.arange(100, dtype=torch.float32)[:, None], [5])
     assert cal.rank(5, 24.5) == 25.0 and cal.rank(5, 24.0) == 24.5 and cal.rank(5, -1) == 0.0
-    assert C.favoured_convention({5: 30.0, 6: 20.0}) == "paper-text"
-    assert C.favoured_convention({5: 80.0}) == "paper-code" and C.favoured_convention({5: 50.0}) == "paper-text"
+    assert cp.favoured_convention({5: 30.0, 6: 20.0}) == "paper-text"
+    assert cp.favoured_convention({5: 80.0}) == "paper-code" and cp.favoured_convention({5: 50.0}) == "paper-text"
 
 
 def test_interval_table_formats_each_rate_with_its_interval() -> None:

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from persona_axis.catalogue import CatalogueError, CatalogueWarning, default_prompts, load_catalogue, load_json_data, with_article
-from persona_axis.models import REGISTRY
-from persona_axis.runs import persona_jobs, trait_jobs
+from persona_axis.model.models import REGISTRY
+from persona_axis.persona.catalogue import (
+    CatalogueError,
+    CatalogueWarning,
+    default_prompts,
+    load_catalogue,
+    load_json_data,
+    with_article,
+)
+from persona_axis.persona.runs import persona_jobs, trait_jobs
 
 PAPER_ROLES = ["evaluator", "reviewer", "consultant", "generalist", "analyst", "bard", "ghost", "leviathan",
                "hermit", "pilgrim", "actor", "eldritch", "whale", "researcher", "debugger", "lawyer"]
@@ -106,7 +113,7 @@ def test_release_default_file_errors_name_the_field(tmp_path: Path) -> None:
 
 
 def test_builtin_catalogue_still_rejects_repeated_questions() -> None:
-    from persona_axis.catalogue import Catalogue, Question, _check
+    from persona_axis.persona.catalogue import Catalogue, Question, _check
 
     cat = Catalogue((), (), (Question(0, "Why?"), Question(1, "Why?")), source="x")
     with pytest.raises(CatalogueError, match="duplicate question 'Why\\?'"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from persona_axis.chat import base_transcript, messages, prompt_ids, render
-from persona_axis.models import REGISTRY, dequantise
+from persona_axis.model.chat import base_transcript, messages, prompt_ids, render
+from persona_axis.model.models import REGISTRY, dequantise
 
 CONVERSATIONS = [
     ["Hello there, who are you?", "I am a pirate, matey! Arr.", "Where is the treasure?",

@@ -7,12 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from persona_axis.claims import (
-    CLAIMS, INCONCLUSIVE, NOT_APPLICABLE, NOT_RATED, NOT_REPRODUCED, NOT_RUN, PARTLY, REPRODUCED, Claim, claim,
-    evaluate, sentence, table,
+from persona_axis.claims.registry import CLAIMS, Claim, claim, evaluate, sentence, table
+from persona_axis.claims.results import Results, save_result
+from persona_axis.claims.rules import (
+    INCONCLUSIVE,
+    NOT_APPLICABLE,
+    NOT_RATED,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    PARTLY,
+    REPRODUCED,
 )
-from persona_axis.results import Results, save_result
-from persona_axis.stats import Interval
+from persona_axis.core.stats import Interval
 
 SMOL, QWEN, BASE = "smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct", "gemma3-270m-base"
 

@@ -11,10 +11,16 @@ import pytest
 import torch
 
 from helpers import noisy_role_rollouts
-from persona_axis.cross_model import ModelSpace, model_space, subset, trait_compositions, trait_scores
-from persona_axis.measures import composition_reliability
-from persona_axis.runs import Rollouts
-from persona_axis.space import RoleVectors
+from persona_axis.analysis.cross_model import (
+    ModelSpace,
+    model_space,
+    subset,
+    trait_compositions,
+    trait_scores,
+)
+from persona_axis.analysis.measures import composition_reliability
+from persona_axis.persona.runs import Rollouts
+from persona_axis.persona.space import RoleVectors
 
 
 def _rollouts(n_roles: int = 6, per: int = 4, d: int = 5, seed: int = 0) -> Rollouts:

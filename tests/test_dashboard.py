@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from persona_axis.build import _prune_toc
-from persona_axis.claims import CLAIMS
-from persona_axis.dashboard import render_dashboard
-from persona_axis.results import Results, save_result
-from persona_axis.stats import Interval
-from persona_axis.store import CacheError
+from persona_axis.claims.dashboard import render_dashboard
+from persona_axis.claims.registry import CLAIMS
+from persona_axis.claims.results import Results, save_result
+from persona_axis.core.stats import Interval
+from persona_axis.core.store import CacheError
+from persona_axis.site.build import _prune_toc
 
 SMOL, QWEN, BASE = "smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct", "gemma3-270m-base"
 

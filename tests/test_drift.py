@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from helpers import CharTokenizer, grouped_regression, tiny_spec
-from persona_axis.axis import Axis
-from persona_axis.drift import DriftMonitor, converse, load_conversations, predictability
-from persona_axis.hooks import steer
-from persona_axis.rollouts import Sampling
+from persona_axis.engine.rollouts import Sampling
+from persona_axis.interventions.drift import DriftMonitor, converse, load_conversations, predictability
+from persona_axis.model.hooks import steer
+from persona_axis.persona.axis import Axis
 
 
 def test_scripts_shipped() -> None:
@@ -32,8 +32,8 @@ def test_converse_plays_every_turn_with_history(model) -> None:
 def test_converse_answers_each_turn_from_the_whole_history(model) -> None:
     """Turn t of a conversation is generated from every earlier user turn and reply: the same
     reply and projection as a direct generation from that history, not from the last turn alone."""
-    from persona_axis.chat import prompt_ids
-    from persona_axis.rollouts import generate
+    from persona_axis.engine.rollouts import generate
+    from persona_axis.model.chat import prompt_ids
 
     tok, spec = CharTokenizer(), tiny_spec()
     axis = Axis(torch.randn(4, 64, generator=torch.Generator().manual_seed(3)), [0, 1, 2, 3], "tiny", "random")
@@ -85,7 +85,7 @@ def test_nested_ridge_equals_grid_search_leaving_out_groups(n: int, d: int, mixe
     from sklearn.linear_model import Ridge
     from sklearn.model_selection import GridSearchCV, GroupKFold, LeaveOneGroupOut
 
-    from persona_axis.drift import ridge_nested_predict
+    from persona_axis.interventions.drift import ridge_nested_predict
 
     x, y, groups = grouped_regression(n, d)
     if mixed:
@@ -105,7 +105,7 @@ def test_nested_cv_chooses_the_known_penalty() -> None:
     """Targets with no relation to the features: any fit predicts worse than the training mean, so
     every outer fold must choose the largest penalty. A noiseless linear target with more rows than
     features: the smallest penalty fits best, so every fold must choose it."""
-    from persona_axis.drift import ridge_nested_predict
+    from persona_axis.interventions.drift import ridge_nested_predict
 
     rng = np.random.default_rng(1)
     groups = np.repeat(np.arange(10), 6)

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 import torch
+
 from helpers import tiny_llama_factory
-from persona_axis.chat import prompt_ids
-from persona_axis.engine_vllm import VLLMEngine, vllm_python
-from persona_axis.rollouts import Sampling, eos_ids, generate
-from persona_axis.runs import Job, collect
+from persona_axis.engine.engine_vllm import VLLMEngine, vllm_python
+from persona_axis.engine.rollouts import Sampling, eos_ids, generate
+from persona_axis.model.chat import prompt_ids
+from persona_axis.persona.runs import Job, collect
 
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = [Job("role", "pirate", 0, 0, "You are a pirate.", "Where do you live?"),
@@ -58,7 +59,7 @@ def vllm_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         if os.environ.get("CI"):
             pytest.fail("CI must build .venv-vllm (make vllm-cpu) before the tests")
         pytest.skip("no .venv-vllm: run `make vllm-cpu` to test the vLLM engine")
-    from persona_axis.models import dequantise, load_model
+    from persona_axis.model.models import dequantise, load_model
 
     model, tok, spec = load_model("smollm2-135m-instruct")
     engine = VLLMEngine(model, tok, spec, dequantise("smollm2-135m-instruct"), python=py, max_model_len=512)
@@ -72,7 +73,7 @@ def vllm_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.mark.real_model
 def test_vllm_means_are_the_teacher_forced_means_of_its_texts(vllm_run: dict[str, Any]) -> None:
-    from persona_axis.rollouts import score
+    from persona_axis.engine.rollouts import score
 
     ro, prompts = vllm_run["ro"], vllm_run["prompts"]
     assert ro.acts.shape == (4, 30, 576) and ro.table["n_tokens"].min() > 0

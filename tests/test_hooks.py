@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from persona_axis.hooks import cap, cap_transform, check_layers, find_layers, record, steer
+from persona_axis.model.hooks import cap, cap_transform, check_layers, find_layers, record, steer
 
 
 def hidden_states(model: torch.nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -141,8 +141,8 @@ def test_bad_cap_kind(model) -> None:
 
 def test_steering_sweep_zero_equals_unsteered(model) -> None:
     from helpers import CharTokenizer
-    from persona_axis.rollouts import Sampling, generate
-    from persona_axis.steering import sweep
+    from persona_axis.engine.rollouts import Sampling, generate
+    from persona_axis.interventions.steering import sweep
 
     tok = CharTokenizer()
     prompts = [[5, 6, 7, 8], [9, 10, 11]]

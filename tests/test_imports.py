@@ -1,20 +1,21 @@
-"""The package's import graph: imports point down (no cycle, counting imports inside functions),
-every module (subpackages included) stays under about 400 lines, and library code never reads
-the checkout's path."""
+"""The package's import graph: every module sits in a layer (a subpackage), imports point only down
+the layers of ``persona_axis.LAYERS`` (counting imports inside functions), there is no cycle, a
+module over about 600 lines is a warning to look, and library code never reads the checkout's
+path."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import warnings
+
 import pytest
 
-PKG = Path(__file__).resolve().parents[1] / "lib" / "persona_axis"
-MAX_LINES = 400
+from persona_axis import LAYERS
 
-# Known exceptions, each owned by another branch; remove an entry when its fix lands.
-ALLOWED_CYCLES: set[frozenset[str]] = set()
-ALLOWED_OVERSIZED: set[str] = set()
+PKG = Path(__file__).resolve().parents[1] / "lib" / "persona_axis"
+LOOK_AT_LINES = 600
 
 
 def modules(pkg: Path = PKG) -> dict[str, Path]:
@@ -128,16 +129,71 @@ def test_graph_sees_imports_inside_functions(tmp_path: Path) -> None:
 
 
 def test_no_import_cycle() -> None:
-    found = [c for c in cycles(import_graph()) if c not in ALLOWED_CYCLES]
+    found = cycles(import_graph())
     assert not found, "import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in found)
+
+
+def layer_of(module: str, layers: tuple[str, ...] = tuple(n for n, _ in LAYERS)) -> int | None:
+    """The index of the layer ``module`` (package-relative) lives in; None for the package itself."""
+    top = module.split(".")[0]
+    if not module:
+        return None
+    if top not in layers:
+        raise AssertionError(f"module {module!r} is in no layer: move it into one of {', '.join(layers)}")
+    return layers.index(top)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that points up the layers, as ``"a (layer) -> b (layer)"``."""
+    names = [n for n, _ in LAYERS]
+    out = []
+    for m, targets in sorted(graph.items()):
+        lm = layer_of(m)
+        for t in sorted(targets):
+            lt = layer_of(t)
+            if lm is not None and lt is not None and lt > lm:
+                out.append(f"{m} ({names[lm]}) -> {t} ({names[lt]})")
+    return out
+
+
+def test_every_module_sits_in_a_layer_and_imports_point_down() -> None:
+    up = upward_imports(import_graph())
+    assert not up, "imports that point up the layers (move the shared code down instead): " + "; ".join(up)
+
+
+def test_the_layer_check_finds_a_planted_upward_import(tmp_path: Path) -> None:
+    import shutil
+
+    pkg = tmp_path / "persona_axis"
+    shutil.copytree(PKG, pkg, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    assert not upward_imports(import_graph(pkg))
+    store = pkg / "core" / "store.py"
+    store.write_text(store.read_text() + "\n\ndef _planted():\n    from persona_axis.claims.registry import CLAIMS\n    return CLAIMS\n")
+    assert upward_imports(import_graph(pkg)) == ["core.store (core) -> claims.registry (claims)"]
+
+
+def test_layers_are_the_folders() -> None:
+    folders = {p.name for p in PKG.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert folders == {n for n, _ in LAYERS}
+    assert not [p.name for p in PKG.glob("*.py") if p.name != "__init__.py"], "modules belong in a layer's folder"
+
+
+def test_contributor_page_shows_the_layer_table() -> None:
+    page = (PKG.parents[1] / "book" / "contributing.md").read_text(encoding="utf-8")
+    assert layer_table() in page, "book/contributing.md: paste this table between the layer markers:\n" + layer_table()
+
+
+def layer_table() -> str:
+    """The contributor page's table of layers, from ``persona_axis.LAYERS``."""
+    rows = [f"| {i} | `{name}/` | {what} |" for i, (name, what) in enumerate(LAYERS, 1)]
+    return "\n".join(["| layer | folder | what it holds |", "|---|---|---|", *rows])
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
 def test_module_size(name: str) -> None:
     n = len(modules()[name].read_text(encoding="utf-8").splitlines())
-    if name in ALLOWED_OVERSIZED:
-        pytest.skip(f"{name} ({n} lines) is split on another branch")
-    assert n <= MAX_LINES, f"{name} has {n} lines; split it into modules of one job each (under about {MAX_LINES})"
+    if n > LOOK_AT_LINES:
+        warnings.warn(f"{name} has {n} lines: worth a look (one concept per module, not a line count)", stacklevel=1)
 
 
 def test_library_never_reads_the_checkout_path() -> None:

@@ -12,11 +12,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from persona_axis import figdata
-from persona_axis.course import SESSIONS, exercises, record_times, render_plan
-from persona_axis.interactive import opening, persona_map_3d, persona_map_figure, role_details, show, trajectory_figure
-from persona_axis.sitecheck import INTERACTIVE, Problem, check_site
-from persona_axis.sphinx_plotly import plotly_js
+from persona_axis.site.check import check_site
+from persona_axis.site.course import SESSIONS, exercises, record_times, render_plan
+from persona_axis.site.plotcheck import INTERACTIVE
+from persona_axis.site.report import Problem
+from persona_axis.site.sphinx_plotly import plotly_js
+from persona_axis.viz import figdata
+from persona_axis.viz.interactive import (
+    opening,
+    persona_map_3d,
+    persona_map_figure,
+    role_details,
+    show,
+    trajectory_figure,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,7 +118,7 @@ def test_course_plan_lists_chapters_goals_times_and_exercises(tmp_path: Path, mo
 def test_sphinx_plotly_ships_the_script_to_pages_with_a_figure(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
-    (src / "conf.py").write_text("extensions = ['persona_axis.sphinx_plotly']\n")
+    (src / "conf.py").write_text("extensions = ['persona_axis.site.sphinx_plotly']\n")
     (src / "index.rst").write_text("Title\n=====\n\n.. toctree::\n\n   plain\n\n.. raw:: html\n\n"
                                    '   <div id="f" class="plotly-graph-div"></div>\n')
     (src / "plain.rst").write_text("Plain\n=====\n\nNo figure.\n")

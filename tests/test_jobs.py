@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from helpers import tiny_llama_factory
-from persona_axis.rollouts import Sampling
-from persona_axis.runs import Job, collect
+from persona_axis.engine.rollouts import Sampling
+from persona_axis.persona.runs import Job, collect
 
 ray = pytest.importorskip("ray")
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def _load(root: Path):
 
 
 def test_two_actors_equal_one_process_bit_for_bit(single, tmp_path: Path) -> None:
-    from persona_axis.jobs import run_jobs
+    from persona_axis.persona.jobs import run_jobs
 
     run = run_jobs(tiny_llama_factory, JOBS, SAMPLING, batch_size=2, chunk_size=4, root=tmp_path, n_actors=2, progress=False)
     assert run.n_chunks == 5 and run.chunks_run == 5 and run.actor_restarts == 0
@@ -60,7 +61,7 @@ def test_two_actors_equal_one_process_bit_for_bit(single, tmp_path: Path) -> Non
 
 
 def test_killed_actor_is_replaced_and_its_chunk_rerun(single, tmp_path: Path) -> None:
-    from persona_axis.jobs import run_jobs
+    from persona_axis.persona.jobs import run_jobs
 
     killed = []
 
@@ -78,7 +79,7 @@ def test_killed_actor_is_replaced_and_its_chunk_rerun(single, tmp_path: Path) ->
 
 
 def test_stopped_run_resumes_at_missing_chunks(single, tmp_path: Path) -> None:
-    from persona_axis.jobs import run_jobs
+    from persona_axis.persona.jobs import run_jobs
 
     def stop(c: int, done: int, actors: list) -> None:
         if done >= 2:
@@ -96,7 +97,7 @@ def test_stopped_run_resumes_at_missing_chunks(single, tmp_path: Path) -> None:
 
 def test_other_batch_layout_differs_only_in_batch_numerics(tmp_path: Path) -> None:
     """Greedy decoding, the same chunks, 1 versus 4 rows per batch: the same texts, means within 1e-5."""
-    from persona_axis.jobs import run_jobs
+    from persona_axis.persona.jobs import run_jobs
 
     greedy = Sampling(temperature=0, max_new_tokens=6)
     a = run_jobs(tiny_llama_factory, JOBS, greedy, batch_size=1, chunk_size=4, root=tmp_path, n_actors=2, progress=False)
@@ -112,7 +113,7 @@ def test_other_batch_layout_differs_only_in_batch_numerics(tmp_path: Path) -> No
 
 
 def test_paper_layers() -> None:
-    from persona_axis.jobs import paper_layers
+    from persona_axis.persona.runs import paper_layers
 
     layers = paper_layers(64)
     assert 32 in layers and set(range(46, 54)) <= set(layers) and len(layers) < 64

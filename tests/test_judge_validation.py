@@ -7,8 +7,14 @@ import math
 import pandas as pd
 import pytest
 
-from persona_axis.judge.validation import (confusion_table, cross_fit, judge_agreement, labeller_agreement, role_folds,
-                                           trait_agreement)
+from persona_axis.judge.validation import (
+    confusion_table,
+    cross_fit,
+    judge_agreement,
+    labeller_agreement,
+    role_folds,
+    trait_agreement,
+)
 
 
 def test_folds_are_stable_and_cover_every_name() -> None:
@@ -66,8 +72,8 @@ def test_trait_agreement() -> None:
 
 
 def test_the_shipped_role_labels() -> None:
-    from persona_axis.catalogue import load_catalogue
     from persona_axis.judge import load_role_labels
+    from persona_axis.persona.catalogue import load_catalogue
 
     rows = load_role_labels()
     assert len(rows) >= 400 and len({r["id"] for r in rows}) == len(rows)
@@ -82,8 +88,8 @@ def test_the_shipped_role_labels() -> None:
 
 
 def test_the_shipped_trait_labels() -> None:
-    from persona_axis.catalogue import load_catalogue
     from persona_axis.judge import load_trait_labels
+    from persona_axis.persona.catalogue import load_catalogue
 
     rows = load_trait_labels()
     assert len(rows) >= 150 and len({r["id"] for r in rows}) == len(rows)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from persona_axis.catalogue import Catalogue, Role
 from persona_axis.judge import Judgement
-from persona_axis.labels import label
-from persona_axis.runs import Rollouts
+from persona_axis.persona.catalogue import Catalogue, Role
+from persona_axis.persona.labels import label
+from persona_axis.persona.runs import Rollouts
 
 
 class StubJudge:

@@ -9,11 +9,11 @@ import torch
 
 from conftest import tiny_model
 from helpers import CharTokenizer, tiny_spec
-from persona_axis.axis import Axis
-from persona_axis.capping import CapPlan, CapSetting
-from persona_axis.drift import DriftMonitor
-from persona_axis.live import LiveSession, chosen_setting, panel
-from persona_axis.rollouts import Sampling
+from persona_axis.engine.rollouts import Sampling
+from persona_axis.interventions.capping import CapPlan, CapSetting
+from persona_axis.interventions.drift import DriftMonitor
+from persona_axis.persona.axis import Axis
+from persona_axis.viz.live import LiveSession, chosen_setting, panel
 
 LAYER = 2
 

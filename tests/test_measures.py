@@ -6,11 +6,17 @@ import pytest
 import torch
 
 from helpers import grouped_regression, noisy_role_rollouts
-from persona_axis.axis import contrast_axis
-from persona_axis.measures import (_centre, axis_pc1_intervals, bootstrap_many, resample_counts, space_intervals,
-                                   weighted_axis_pc1_cosines)
-from persona_axis.measures_behaviour import drift_intervals
-from persona_axis.space import pca, relative_position
+from persona_axis.analysis.behaviour import drift_intervals
+from persona_axis.analysis.measures import (
+    _centre,
+    axis_pc1_intervals,
+    bootstrap_many,
+    resample_counts,
+    space_intervals,
+    weighted_axis_pc1_cosines,
+)
+from persona_axis.persona.axis import contrast_axis
+from persona_axis.persona.space import pca, relative_position
 
 
 def low_rank(n: int, d: int, seed: int, layers: int = 0) -> torch.Tensor:
@@ -134,7 +140,7 @@ def test_ridge_cv_predict_equals_scikit_learn(n: int, d: int) -> None:
     from sklearn.linear_model import RidgeCV
     from sklearn.model_selection import GroupKFold, cross_val_predict
 
-    from persona_axis.drift import ridge_cv_predict
+    from persona_axis.interventions.drift import ridge_cv_predict
 
     x, y, groups = grouped_regression(n, d)
     alphas = (0.1, 1.0, 10.0, 100.0)
@@ -145,7 +151,7 @@ def test_ridge_cv_predict_equals_scikit_learn(n: int, d: int) -> None:
 def test_steering_shift_is_paired_over_prompts() -> None:
     import pandas as pd
 
-    from persona_axis.measures_behaviour import steering_shift
+    from persona_axis.analysis.behaviour import steering_shift
 
     rows = []
     for p in range(6):
@@ -167,7 +173,7 @@ def test_lowest_pair_intervals() -> None:
     import numpy as np
     import pandas as pd
 
-    from persona_axis.measures import lowest_pair_intervals
+    from persona_axis.analysis.measures import lowest_pair_intervals
 
     rng = np.random.default_rng(0)
     roles = [f"r{i}" for i in range(40)]
@@ -185,7 +191,7 @@ def test_lowest_pair_intervals() -> None:
 def test_capping_intervals_are_paired_within_sets() -> None:
     import pandas as pd
 
-    from persona_axis.measures_behaviour import capping_intervals
+    from persona_axis.analysis.behaviour import capping_intervals
 
     rows = []
     for i in range(10):   # harmful uncapped on 0-7, capped on 0-3 only: 50% fewer
@@ -207,8 +213,8 @@ def test_composition_reliability_of_clean_and_noisy_roles() -> None:
     import numpy as np
     import pandas as pd
 
-    from persona_axis.measures import composition_reliability
-    from persona_axis.measures_behaviour import retest_reliability
+    from persona_axis.analysis.behaviour import retest_reliability
+    from persona_axis.analysis.measures import composition_reliability
 
     rng = np.random.default_rng(0)
     d = 16
@@ -229,7 +235,7 @@ def test_r2_variants_show_leakage() -> None:
     import numpy as np
     import pandas as pd
 
-    from persona_axis.drift import r2_variants
+    from persona_axis.interventions.drift import r2_variants
 
     rng = np.random.default_rng(0)
     rows, emb = [], []
@@ -269,8 +275,8 @@ def role_rollouts(n_roles: int, per: int, d: int, noise: float, seed: int, layer
 
 
 def test_members_are_the_rows_each_role_vector_averages() -> None:
-    from persona_axis.two_level import members
-    from persona_axis.space import role_vectors
+    from persona_axis.analysis.two_level import members
+    from persona_axis.persona.space import role_vectors
 
     table, acts, _, _ = role_rollouts(9, 5, 6, 1.0, 0, layers=2)
     rv = role_vectors(table, acts, [0, 1], labels=(3, 2), min_count=1)
@@ -285,8 +291,8 @@ def test_members_are_the_rows_each_role_vector_averages() -> None:
 def test_two_level_draws_redraw_within_each_drawn_vector() -> None:
     import numpy as np
 
-    from persona_axis.measures import resample_counts
-    from persona_axis.two_level import Members, two_level_draws
+    from persona_axis.analysis.measures import resample_counts
+    from persona_axis.analysis.two_level import Members, two_level_draws
 
     m = Members([np.array([0, 1, 2]), np.array([3]), np.array([4, 5])], np.array([6, 7]))
     draws = two_level_draws(m, 1000, seed=3)
@@ -311,9 +317,14 @@ def test_two_level_with_identical_rollouts_is_the_one_level_bootstrap() -> None:
     percentile intervals moved by the estimate less the draws' mean, and nothing is corrected."""
     import numpy as np
 
-    from persona_axis.measures import _space_statistics
-    from persona_axis.two_level import _RANGES, axis_pc1_intervals_two_level, members, space_intervals_two_level
-    from persona_axis.space import default_vector, role_vectors
+    from persona_axis.analysis.measures import _space_statistics
+    from persona_axis.analysis.two_level import (
+        _RANGES,
+        axis_pc1_intervals_two_level,
+        members,
+        space_intervals_two_level,
+    )
+    from persona_axis.persona.space import default_vector, role_vectors
 
     table, acts, _, _ = role_rollouts(14, 4, 8, 0.0, 1, layers=2)
     rv = role_vectors(table, acts, [0, 1], labels=(3, 2), min_count=1)
@@ -349,8 +360,8 @@ def test_two_level_axis_refits_each_resample_exactly() -> None:
     """Every resample's cosine, against an axis and a PCA refitted on that resample's rebuilt vectors."""
     import numpy as np
 
-    from persona_axis.two_level import axis_pc1_intervals_two_level, members, two_level_draws
-    from persona_axis.space import default_vector, role_vectors
+    from persona_axis.analysis.two_level import axis_pc1_intervals_two_level, members, two_level_draws
+    from persona_axis.persona.space import default_vector, role_vectors
 
     table, acts, _, _ = role_rollouts(10, 3, 5, 1.0, 2, layers=2)
     rv = role_vectors(table, acts, [0, 1], labels=(3, 2), min_count=1)
@@ -390,8 +401,8 @@ def test_two_level_axis_refits_each_resample_exactly() -> None:
 def test_answer_noise_correction_moves_toward_the_many_answers_value() -> None:
     """Sixteen noisy answers per role lower cos(axis, PC1) below the value of the noise-free role
     centres (the one-level interval misses it); the answer-noise correction moves toward it."""
-    from persona_axis.two_level import axis_pc1_intervals_two_level, members
-    from persona_axis.space import default_vector, role_vectors
+    from persona_axis.analysis.two_level import axis_pc1_intervals_two_level, members
+    from persona_axis.persona.space import default_vector, role_vectors
 
     table, acts, centres, default = role_rollouts(120, 16, 64, 1.0, 0)
     rv = role_vectors(table, acts, [0], labels=(3, 2), min_count=1)

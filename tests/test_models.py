@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from persona_axis import models
-from persona_axis.models import ModelFetchError, ModelSpec, fetch, get_spec
+from persona_axis.model import models
+from persona_axis.model.models import ModelFetchError, ModelSpec, fetch, get_spec
 
 PAYLOAD = [b"GGUF-part-one-" * 100, b"and-part-two" * 50]
 
@@ -81,7 +81,7 @@ def test_registry_facts() -> None:
 def test_spec_from_config_asks_the_template_about_system_messages():
     from transformers import LlamaConfig
 
-    from persona_axis.models import spec_from_config
+    from persona_axis.model.models import spec_from_config
 
     class Tok:
         def __init__(self, accepts: bool) -> None:
@@ -104,7 +104,7 @@ def test_the_compute_dtype_follows_the_hardware(monkeypatch: pytest.MonkeyPatch)
     """bf16 only where it is native (an AVX2-only CPU emulates it at about 1 GFLOP/s); the variable wins."""
     import torch
 
-    from persona_axis.hardware import DTYPE_ENV, compute_dtype, pick_dtype
+    from persona_axis.core.hardware import DTYPE_ENV, compute_dtype, pick_dtype
 
     avx2 = {"fpu", "sse2", "avx", "avx2", "fma"}
     assert pick_dtype(avx2) == torch.float32

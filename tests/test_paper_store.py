@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 import torch
-from helpers import CharTokenizer, tiny_spec
 
+from helpers import CharTokenizer, tiny_spec
+from persona_axis.core.presets import PersonaSpacePreset, preset
 from persona_axis.judge import Judgement
-from persona_axis.presets import PersonaSpacePreset, preset
-from persona_axis.runs import paper_layers, rollout_config, store_options
+from persona_axis.persona.runs import paper_layers, rollout_config, store_options
 
 
 class _NameJudge:
@@ -38,7 +38,7 @@ def _model(n_layers: int, hidden: int = 64) -> torch.nn.Module:
 
 @pytest.mark.parametrize("n_layers", [4, 8, 26, 46, 64, 80])
 def test_paper_layers_hold_the_middle_layer_and_every_capping_band(n_layers: int) -> None:
-    from persona_axis.capping import grid
+    from persona_axis.interventions.capping import grid
 
     cap = preset("capping", "paper")
     keep = set(paper_layers(n_layers))
@@ -56,9 +56,9 @@ def test_only_the_paper_preset_changes_the_store() -> None:
     assert store_options(preset("persona_space", "paper"), 64) == {"layers": paper_layers(64), "acts_dtype": "bfloat16",
                                                                     "mmap": True}
     model, spec = _model(4), tiny_spec(4)
-    base = rollout_config(model, spec, [], __import__("persona_axis.rollouts", fromlist=["Sampling"]).Sampling(), [0, 1, 2, 3], 8, 16)
+    base = rollout_config(model, spec, [], __import__("persona_axis.engine.rollouts", fromlist=["Sampling"]).Sampling(), [0, 1, 2, 3], 8, 16)
     assert "acts_dtype" not in base  # a float32 store's key is the one it always was
-    bf16 = rollout_config(model, spec, [], __import__("persona_axis.rollouts", fromlist=["Sampling"]).Sampling(), [2], 8, 16,
+    bf16 = rollout_config(model, spec, [], __import__("persona_axis.engine.rollouts", fromlist=["Sampling"]).Sampling(), [2], 8, 16,
                           acts_dtype="bfloat16")
     assert bf16["acts_dtype"] == "bfloat16" and bf16["layers"] == [2]
 
@@ -69,8 +69,8 @@ def test_paper_store_gives_the_book_numbers_within_1e3(hidden: int, tmp_path: Pa
     keeps some of it. Measured at hidden 64: PC1 share 1.6e-4, cos(axis, PC1) 9.9e-4, single
     projections 2.3e-3 of the largest, percentiles 1.3e-3 (bound 4e-3); at hidden 256 all below
     7e-4 (bound 1e-3). The paper's models have hidden sizes of 4,608 to 8,192."""
-    from persona_axis.pipeline import persona_space
-    from persona_axis.space import pca
+    from persona_axis.persona.pipeline import persona_space
+    from persona_axis.persona.space import pca
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
     model, tok, spec = _model(8, hidden), CharTokenizer(), tiny_spec(8)
@@ -105,7 +105,7 @@ def test_paper_store_gives_the_book_numbers_within_1e3(hidden: int, tmp_path: Pa
     qa, qb = a.calibration.percentiles((1, 25, 50, 75))[mid], b.calibration.percentiles((1, 25, 50, 75))[mid]
     diffs["calibration percentiles (relative)"] = max(abs(qa[p] - qb[p]) for p in qa) / scale
     # the streamed calibration is the in-memory one of the same bf16 activations
-    from persona_axis.axis import calibrate
+    from persona_axis.persona.axis import calibrate
 
     direct = calibrate(b.axis, b.rollouts.acts, b.layers)
     assert torch.allclose(direct.projections, b.calibration.projections, atol=1e-5)
@@ -119,8 +119,8 @@ def test_rescore_keeps_the_paper_store(tmp_path: Path, monkeypatch: pytest.Monke
     """A second model reading paper-store rollouts (chapter 4's base model) reads only their layers,
     stores bf16, memory-mapped; the values are its float32 teacher-forced means rounded to bf16.
     A float32 store's rescore keeps its key (no dtype field) and every layer."""
-    from persona_axis.pipeline import persona_space
-    from persona_axis.runs import rescore
+    from persona_axis.persona.pipeline import persona_space
+    from persona_axis.persona.runs import rescore
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
     model, tok, spec = _model(8), CharTokenizer(), tiny_spec(8)
@@ -141,7 +141,7 @@ def test_rescore_keeps_the_paper_store(tmp_path: Path, monkeypatch: pytest.Monke
     rows = [full.layers.index(la) for la in re.layers]
     assert torch.equal(re.acts, full.acts[:, rows].to(torch.bfloat16))
     # the streaming reductions run on the rescored store too (its rows carry group and name)
-    from persona_axis.stream import reduce_store
+    from persona_axis.persona.stream import reduce_store
 
     sums = reduce_store(re.path)
     assert sums.n_rollouts == len(ro.table) and sums.n_default() == int((ro.table["group"] == "default").sum())

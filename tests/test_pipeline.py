@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import torch
-from helpers import CharTokenizer, tiny_spec
 
-from persona_axis.catalogue import load_catalogue
+from helpers import CharTokenizer, tiny_spec
+from persona_axis.core.presets import preset
+from persona_axis.engine.rollouts import teacher_force
 from persona_axis.judge import Judgement
-from persona_axis.presets import preset
-from persona_axis.rollouts import teacher_force
+from persona_axis.persona.catalogue import load_catalogue
 
 
 class _LengthJudge:
@@ -26,9 +26,9 @@ class _LengthJudge:
 
 
 def test_persona_space_end_to_end(model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from persona_axis.pipeline import persona_space
-    from persona_axis.runs import rescore
-    from persona_axis.space import role_vectors
+    from persona_axis.persona.pipeline import persona_space
+    from persona_axis.persona.runs import rescore
+    from persona_axis.persona.space import role_vectors
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
     tok, spec = CharTokenizer(), tiny_spec()
@@ -72,7 +72,7 @@ def test_presets_are_typed_copies() -> None:
     assert preset("capping", "tiny")["sizes"]["jailbreak"] == 4   # nothing shared with the table
     with pytest.raises(KeyError, match="unknown preset"):
         preset("drift", "huge")
-    from persona_axis.presets import PRESET_NAMES, PRESETS
+    from persona_axis.core.presets import PRESET_NAMES, PRESETS
     assert all(tuple(table) == PRESET_NAMES for table in PRESETS.values())
 
 
@@ -86,7 +86,7 @@ def test_public_api_is_light_and_complete() -> None:
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
     for name in persona_axis.__all__:
         assert getattr(persona_axis, name) is not None, name
-    assert persona_axis.persona_space.__module__ == "persona_axis.pipeline"
+    assert persona_axis.persona_space.__module__ == "persona_axis.persona.pipeline"
 
 
 def test_catalogue_default_is_the_books() -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from persona_axis.chat import prompt_ids
-from persona_axis.hooks import cap, find_layers, record
-from persona_axis.hardware import compute_dtype
-from persona_axis.models import REGISTRY, get_spec, load_model
-from persona_axis.rollouts import Sampling, generate, score
+from persona_axis.core.hardware import compute_dtype
+from persona_axis.engine.rollouts import Sampling, generate, score
+from persona_axis.model.chat import prompt_ids
+from persona_axis.model.hooks import cap, find_layers, record
+from persona_axis.model.models import REGISTRY, get_spec, load_model
 
 pytestmark = pytest.mark.real_model
 

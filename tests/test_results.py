@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from persona_axis.results import comparison_table, load_result, save_result
-from persona_axis.store import CacheError
+from persona_axis.claims.results import comparison_table, load_result, save_result
+from persona_axis.core.store import CacheError
 
 
 def test_table_shows_missing_models_as_not_yet_run(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from helpers import CharTokenizer, tiny_spec
-from persona_axis.rollouts import Sampling, generate, sample_next, score
-from persona_axis.runs import Job, collect
-from persona_axis.store import CacheError
+from persona_axis.core.store import CacheError
+from persona_axis.engine.rollouts import Sampling, generate, sample_next, score
+from persona_axis.persona.runs import Job, collect
 
 
 def _prompts(n: int) -> list[list[int]]:
@@ -97,7 +97,7 @@ def test_corrupt_chunk_gives_clear_error(model, tmp_path) -> None:
 
 
 def test_store_keeps_unicode_line_separators(tmp_path) -> None:
-    from persona_axis.store import Store
+    from persona_axis.core.store import Store
 
     s = Store("x", {"a": 1}, tmp_path)
     rows = [{"response": "one\u2028two\x85three"}, {"response": "four"}]
@@ -127,7 +127,7 @@ def test_greedy_tokens_equal_the_reference_loop_with_refill_and_early_ends(model
 
 def test_greedy_equals_the_reference_loop_under_steering(model) -> None:
     """Hooks of ``steer`` act in the new engine's forward passes as in the old loop's."""
-    from persona_axis.hooks import steer
+    from persona_axis.model.hooks import steer
 
     tok = CharTokenizer()
     prompts = _prompts(5)
@@ -145,7 +145,7 @@ def test_greedy_equals_the_reference_loop_under_steering(model) -> None:
 def test_finished_rows_are_never_fed_and_refill_keeps_prompt_order(model) -> None:
     """Every decode-step row is a response token (no pad fed for a finished row); rows come back
     in prompt order with activations equal to a teacher-forced pass."""
-    from persona_axis.decode import decode
+    from persona_axis.engine.decode import decode
 
     prompts = _prompts(11)
     gen = torch.Generator().manual_seed(4)
@@ -178,7 +178,7 @@ def test_score_reads_shortest_first_and_answers_in_the_order_given(model) -> Non
 
 def test_score_stops_at_the_deepest_layer_read(model) -> None:
     """Reading layers 0 and 1 runs no layer above 1, and gives exactly the all-layer pass's values there."""
-    from persona_axis.hooks import add_layer_hooks
+    from persona_axis.model.hooks import add_layer_hooks
 
     g = torch.Generator().manual_seed(12)
     seqs = [torch.randint(2, 128, (n,), generator=g).tolist() for n in (5, 9, 7)]
@@ -217,7 +217,7 @@ def _alike_prompts() -> list[list[int]]:
 
 
 def test_share_plan_finds_the_common_prefixes() -> None:
-    from persona_axis.prefix_share import share_plan
+    from persona_axis.engine.prefix_share import share_plan
 
     prompts = _alike_prompts()
     plan = share_plan(prompts, 16, part_rows=4)
@@ -238,7 +238,7 @@ def test_shared_prefixes_give_the_reference_loop_tokens_and_means(model, batch_s
     """Greedy, fp32: prefilling shared prefixes once (then every suffix against them) gives the tokens
     of the reference loop run one prompt at a time, and the same response means, with all prompts in
     one prefill group (14 slots) and with refills of 5 slots; sharing switched off gives them too."""
-    from persona_axis.decode import decode
+    from persona_axis.engine.decode import decode
 
     prompts = _alike_prompts()
     s = Sampling(temperature=0, max_new_tokens=6)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from persona_axis.rubric_effect import COLUMNS, PAPER_VALUES, rubric_table
+from persona_axis.analysis.rubric_effect import COLUMNS, PAPER_VALUES, rubric_table
 
 
 def _rollouts(n_roles: int = 6, per_role: int = 4, n_default: int = 5):

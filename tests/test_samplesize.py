@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from persona_axis.claims import INCONCLUSIVE, PARTLY, REPRODUCED, claim
-from persona_axis.results import save_result
-from persona_axis.samplesize import _scaled, render_sample_size, rollout_cost, units_to_decide
-from persona_axis.stats import Interval
+from persona_axis.claims.registry import claim
+from persona_axis.claims.results import save_result
+from persona_axis.claims.rules import INCONCLUSIVE, PARTLY, REPRODUCED
+from persona_axis.claims.samplesize import _scaled, render_sample_size, rollout_cost, units_to_decide
+from persona_axis.core.stats import Interval
 
 SMOL, QWEN = "smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"
 

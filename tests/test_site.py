@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from persona_axis.sitecheck import (BROKEN_FIGURE, BROKEN_LINK, CONSOLE_ERROR, DEFAULT_SCREENSHOTS, Ignore,
-                                    MISSING_PAGE, Problem, check_site, main, screenshot_name)
+from persona_axis.site.check import DEFAULT_SCREENSHOTS, check_site, main, screenshot_name
+from persona_axis.site.report import BROKEN_FIGURE, BROKEN_LINK, CONSOLE_ERROR, MISSING_PAGE, Ignore, Problem
 
 ICON = '<link rel="icon" href="data:,">'  # no implicit /favicon.ico request: the oracles stay exact
 
@@ -104,7 +104,7 @@ def test_every_kind_of_fault_is_reported_exactly(tmp_path: Path) -> None:
 
 
 def test_known_problems_are_ignored_but_shown(tmp_path: Path) -> None:
-    # what Sphinx 7 writes into every page unless persona_axis.sphinx_assets is enabled
+    # what Sphinx 7 writes into every page unless persona_axis.site.sphinx_assets is enabled
     thebe = '<script>const THEBE_JS_URL = "x"</script>'
     site = write_site(tmp_path / "html", {"index.html": thebe + thebe})
     problem = Problem("index.html", CONSOLE_ERROR, "uncaught SyntaxError: Identifier 'THEBE_JS_URL' has already been declared")
@@ -128,7 +128,7 @@ def test_clear_errors(tmp_path: Path) -> None:
 def test_sphinx_assets_writes_each_inline_script_once(tmp_path: Path) -> None:
     """Without the extension Sphinx 7 writes sphinx-thebe's inline script twice; with it, once."""
     counts = {}
-    for name, extensions in {"plain": ["sphinx_thebe"], "fixed": ["sphinx_thebe", "persona_axis.sphinx_assets"]}.items():
+    for name, extensions in {"plain": ["sphinx_thebe"], "fixed": ["sphinx_thebe", "persona_axis.site.sphinx_assets"]}.items():
         src = tmp_path / name
         src.mkdir()
         (src / "conf.py").write_text(f"extensions = {extensions!r}\nthebe_config = {{}}\n")

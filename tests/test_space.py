@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from persona_axis.axis import Axis, calibrate, contrast_axis, threshold
-from persona_axis.space import default_vector, pca, relative_position, role_composition, role_vectors
+from persona_axis.persona.axis import Axis, calibrate, contrast_axis, threshold
+from persona_axis.persona.space import default_vector, pca, relative_position, role_composition, role_vectors
 
 
 def planted(n: int = 200, hidden: int = 32, strength: float = 5.0, seed: int = 0):
@@ -109,7 +109,7 @@ def test_role_vectors_filter_by_label_and_count() -> None:
 
 
 def test_compare_vector_sets_reports_each_variant() -> None:
-    from persona_axis.space import compare_vector_sets
+    from persona_axis.persona.space import compare_vector_sets
 
     g = torch.Generator().manual_seed(7)
     names = [f"r{i}" for i in range(12) for _ in range(4)]
@@ -137,7 +137,7 @@ def test_compare_vector_sets_reports_each_variant() -> None:
 def test_compare_vector_sets_on_a_line() -> None:
     """Role vectors on a line through the origin and the default far out on it: PC1 is the line,
     the contrast axis is along it (cosine 1) and the default lies beyond PC1's end (distance < 0)."""
-    from persona_axis.space import compare_vector_sets
+    from persona_axis.persona.space import compare_vector_sets
 
     d = torch.zeros(8)
     d[2] = 1.0
@@ -152,7 +152,7 @@ def test_compare_vector_sets_on_a_line() -> None:
 
 
 def test_composition_correlations_align_roles_by_name() -> None:
-    from persona_axis.space import RoleVectors, composition_correlations, compositions
+    from persona_axis.persona.space import RoleVectors, composition_correlations, compositions
 
     g = torch.Generator().manual_seed(9)
     d_a, d_b = torch.randn(8, generator=g), torch.randn(16, generator=g)
@@ -169,8 +169,8 @@ def test_composition_correlations_align_roles_by_name() -> None:
 
 
 def test_get_axis_is_cached_and_calibrated(tmp_path, monkeypatch) -> None:
-    from persona_axis.pipeline import get_axis
-    from persona_axis.runs import Rollouts
+    from persona_axis.persona.pipeline import get_axis
+    from persona_axis.persona.runs import Rollouts
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
     g = torch.Generator().manual_seed(2)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from persona_axis.speed import Calibration, decode_flops, matmul_gflops, spread, steadiest, weight_params
+from persona_axis.engine.speed import (
+    Calibration,
+    decode_flops,
+    matmul_gflops,
+    spread,
+    steadiest,
+    weight_params,
+)
 
 
 def test_matmul_gflops_is_positive_and_finite() -> None:
@@ -42,7 +49,7 @@ def test_steadiest_is_the_fastest_figure_and_spread_their_ratio() -> None:
 
 
 def test_the_status_sentence_names_both_figures_and_flags_a_disturbed_one() -> None:
-    from persona_axis.build import machine_sentence
+    from persona_axis.site.build import machine_sentence
 
     assert machine_sentence([]) == ""
     one = machine_sentence([_cal(335.0)])

@@ -9,9 +9,17 @@ import pandas as pd
 import pytest
 import torch
 
-from persona_axis.stats import (
-    MIN_RESAMPLES, Interval, bootstrap, bootstrap_indices, ceiling, disattenuate, paired_bootstrap,
-    spearman_brown, split_half, unpaired_bootstrap,
+from persona_axis.core.stats import (
+    MIN_RESAMPLES,
+    Interval,
+    bootstrap,
+    bootstrap_indices,
+    ceiling,
+    disattenuate,
+    paired_bootstrap,
+    spearman_brown,
+    split_half,
+    unpaired_bootstrap,
 )
 
 

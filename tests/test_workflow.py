@@ -46,7 +46,7 @@ def test_publish_workflow_builds_checks_and_deploys_the_site() -> None:
     assert wf["permissions"]["pages"] == "write" and wf["permissions"]["id-token"] == "write"
     build = wf["jobs"]["build"]["steps"]
     runs = " ".join(s.get("run", "") for s in build)
-    assert "persona_axis.build --preset quick" in runs and "persona_axis.sitecheck _build/html" in runs
+    assert "persona_axis.site.build --preset quick" in runs and "persona_axis.site.check _build/html" in runs
     upload = next(s for s in build if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
     assert upload["with"]["path"] == "_build/html"
     deploy = wf["jobs"]["deploy"]

@@ -7,7 +7,7 @@ which the labellers never see.
 """
 import json, random, sys, collections
 from pathlib import Path
-from persona_axis.catalogue import load_catalogue
+from persona_axis.persona.catalogue import load_catalogue
 
 kind, src, n, off = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 D = Path("/work/labels")

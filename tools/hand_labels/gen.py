@@ -9,11 +9,11 @@ under the same keys chapter 1 uses where the jobs are the chapter's):
   qwen-full   Qwen, every role (chapter 1's persona rollouts)
 """
 import json, sys, time
-from persona_axis.catalogue import load_catalogue, pick_roles
-from persona_axis.models import load_model
-from persona_axis.presets import preset
-from persona_axis.rollouts import Sampling
-from persona_axis.runs import persona_jobs, trait_jobs, collect
+from persona_axis.persona.catalogue import load_catalogue, pick_roles
+from persona_axis.model.models import load_model
+from persona_axis.core.presets import preset
+from persona_axis.engine.rollouts import Sampling
+from persona_axis.persona.runs import persona_jobs, trait_jobs, collect
 
 P = preset("persona_space", "book")
 cat = load_catalogue(None)

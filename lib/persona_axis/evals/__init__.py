@@ -21,11 +21,33 @@ at fault. Scorers are pure functions of the item and a response string.
 
 from __future__ import annotations
 
-from .items import (CHECK_TYPES, LETTERS, ArithmeticItem, EvalDataError, InstructionCheck, InstructionItem,
-                    JailbreakItem, KnowledgeItem, jailbreak_messages, load_arithmetic, load_instructions,
-                    load_jailbreaks, load_knowledge)
-from .scoring import (JAILBREAK_OUTCOMES, arithmetic_prompt, check_instruction, extract_choice, extract_number,
-                      follows_instructions, jailbreak_outcome, knowledge_prompt, score_arithmetic, score_knowledge)
+from persona_axis.evals.items import (
+    CHECK_TYPES,
+    LETTERS,
+    ArithmeticItem,
+    EvalDataError,
+    InstructionCheck,
+    InstructionItem,
+    JailbreakItem,
+    KnowledgeItem,
+    jailbreak_messages,
+    load_arithmetic,
+    load_instructions,
+    load_jailbreaks,
+    load_knowledge,
+)
+from persona_axis.evals.scoring import (
+    JAILBREAK_OUTCOMES,
+    arithmetic_prompt,
+    check_instruction,
+    extract_choice,
+    extract_number,
+    follows_instructions,
+    jailbreak_outcome,
+    knowledge_prompt,
+    score_arithmetic,
+    score_knowledge,
+)
 
 __all__ = [
     "CHECK_TYPES",

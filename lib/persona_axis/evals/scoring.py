@@ -6,8 +6,8 @@ import json
 import re
 from typing import Sequence
 
-from ..judge.categories import looks_nonsensical
-from .items import LETTERS, ArithmeticItem, InstructionCheck, InstructionItem, KnowledgeItem
+from persona_axis.evals.items import LETTERS, ArithmeticItem, InstructionCheck, InstructionItem, KnowledgeItem
+from persona_axis.judge.categories import looks_nonsensical
 
 __all__ = [
     "JAILBREAK_OUTCOMES",

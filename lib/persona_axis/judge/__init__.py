@@ -43,21 +43,62 @@ Nothing heavy happens at import: MiniLM loads on the first ``encode``.
 
 from __future__ import annotations
 
-from .agreement import agreement
-from .categories import (BASE_PREFILL_CATEGORIES, IDENTITY_CATEGORIES, CategoryJudge, load_identity_labels,
-                         load_jailbreak_labels, looks_nonsensical)
-from .embedder import Embedder, default_embedder, minilm_folder
-from .endpoint import Endpoint, EndpointError
-from .llm import JUDGE_TEMPLATE, TRAIT_TEMPLATE, LLMJudge, LLMTraitScorer, parse_label
-from .offline import FITTED, OfflineJudge, fit_thresholds, load_hand_labels
-from .rubric import (AI_CUES, ASSISTANT_REFERENCES, LABELS, MORE_AI_CUES, PAPER_AI_CUES, PAPER_RUBRIC, REFUSAL_CUES,
-                     RUBRIC, RUBRICS, STRICT_RUBRIC, Judgement, JudgeError, find_cue, first_person_rate, has_list,
-                     names_role)
-from .traits import (PAPER_TRAIT_THRESHOLD, TRAIT_SCALE, OfflineTraitScorer, TraitScore, fit_trait_scorer, kept_pairs,
-                     filter_summary, pair_scores, parse_trait_score, score_rollouts,
-                     surviving_traits)
-from .validation import (confusion_table, cross_fit, judge_agreement, labeller_agreement, load_role_labels,
-                         load_trait_labels, role_folds, three_vs_rest, trait_agreement, trait_filter_agreement)
+from persona_axis.judge.agreement import agreement
+from persona_axis.judge.categories import (
+    BASE_PREFILL_CATEGORIES,
+    IDENTITY_CATEGORIES,
+    CategoryJudge,
+    load_identity_labels,
+    load_jailbreak_labels,
+    looks_nonsensical,
+)
+from persona_axis.judge.embedder import Embedder, default_embedder, minilm_folder
+from persona_axis.judge.endpoint import Endpoint, EndpointError
+from persona_axis.judge.llm import JUDGE_TEMPLATE, TRAIT_TEMPLATE, LLMJudge, LLMTraitScorer, parse_label
+from persona_axis.judge.offline import FITTED, OfflineJudge, fit_thresholds, load_hand_labels
+from persona_axis.judge.rubric import (
+    AI_CUES,
+    ASSISTANT_REFERENCES,
+    LABELS,
+    MORE_AI_CUES,
+    PAPER_AI_CUES,
+    PAPER_RUBRIC,
+    REFUSAL_CUES,
+    RUBRIC,
+    RUBRICS,
+    STRICT_RUBRIC,
+    JudgeError,
+    Judgement,
+    find_cue,
+    first_person_rate,
+    has_list,
+    names_role,
+)
+from persona_axis.judge.traits import (
+    PAPER_TRAIT_THRESHOLD,
+    TRAIT_SCALE,
+    OfflineTraitScorer,
+    TraitScore,
+    filter_summary,
+    fit_trait_scorer,
+    kept_pairs,
+    pair_scores,
+    parse_trait_score,
+    score_rollouts,
+    surviving_traits,
+)
+from persona_axis.judge.validation import (
+    confusion_table,
+    cross_fit,
+    judge_agreement,
+    labeller_agreement,
+    load_role_labels,
+    load_trait_labels,
+    role_folds,
+    three_vs_rest,
+    trait_agreement,
+    trait_filter_agreement,
+)
 
 __all__ = [
     "CategoryJudge",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .embedder import Embedder, default_embedder
+from persona_axis.judge.embedder import Embedder, default_embedder
 
 __all__ = ["BASE_PREFILL_CATEGORIES", "IDENTITY_CATEGORIES", "looks_nonsensical", "CategoryJudge",
            "load_identity_labels", "load_jailbreak_labels"]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .rubric import JudgeError
+from persona_axis.judge.rubric import JudgeError
 
 __all__ = ["minilm_folder", "Embedder", "default_embedder"]
 

@@ -26,13 +26,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .endpoint import Endpoint, EndpointError
-from .rubric import AI_CUES, REFUSAL_CUES, RUBRICS, Judgement, JudgeError, find_cue
-from .traits import TRAIT_SCALE, TraitScore, parse_trait_score
+from persona_axis.judge.endpoint import Endpoint, EndpointError
+from persona_axis.judge.rubric import AI_CUES, REFUSAL_CUES, RUBRICS, JudgeError, Judgement, find_cue
+from persona_axis.judge.traits import TRAIT_SCALE, TraitScore, parse_trait_score
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel
-    from transformers import PreTrainedTokenizerBase
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __all__ = ["JUDGE_TEMPLATE", "TRAIT_TEMPLATE", "parse_label", "LLMJudge", "LLMTraitScorer"]
 
@@ -182,8 +181,8 @@ class LLMJudge:
 
 def _local_complete(model: Any, tok: Any, spec: Any, max_new_tokens: int, batch_size: int,
                     system: str | None) -> Callable[[list[str]], list[str]]:
-    from ..chat import prompt_ids
-    from ..rollouts import Sampling, generate
+    from persona_axis.engine.rollouts import Sampling, generate
+    from persona_axis.model.chat import prompt_ids
 
     def complete(prompts: list[str]) -> list[str]:
         ids = [prompt_ids(tok, spec, system, [p]) for p in prompts]

@@ -9,9 +9,18 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .embedder import Embedder, default_embedder
-from .rubric import (AI_CUES, ASSISTANT_REFERENCES, PAPER_AI_CUES, REFUSAL_CUES, Judgement, find_cue, first_person_rate, has_list,
-                     names_role)
+from persona_axis.judge.embedder import Embedder, default_embedder
+from persona_axis.judge.rubric import (
+    AI_CUES,
+    ASSISTANT_REFERENCES,
+    PAPER_AI_CUES,
+    REFUSAL_CUES,
+    Judgement,
+    find_cue,
+    first_person_rate,
+    has_list,
+    names_role,
+)
 
 __all__ = ["OfflineJudge", "FITTED", "fit_thresholds", "load_hand_labels"]
 

@@ -30,13 +30,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .embedder import default_embedder
-from .rubric import REFUSAL_CUES, find_cue
+from persona_axis.judge.embedder import default_embedder
+from persona_axis.judge.rubric import REFUSAL_CUES, find_cue
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..catalogue import Trait
+    from persona_axis.persona.catalogue import Trait
 
 __all__ = ["TraitScore", "OfflineTraitScorer", "PAPER_TRAIT_THRESHOLD", "parse_trait_score", "fit_trait_scorer",
            "pair_scores", "kept_pairs", "surviving_traits", "TRAIT_SCALE", "score_rollouts",
@@ -271,7 +271,7 @@ def filter_summary(pairs: pd.DataFrame, threshold: float = PAPER_TRAIT_THRESHOLD
     """
     import numpy as np
 
-    from ..stats import bootstrap_indices
+    from persona_axis.core.stats import bootstrap_indices
 
     traits = sorted(pairs["trait"].unique())
     if not traits:

@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .agreement import agreement
+from persona_axis.judge.agreement import agreement
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -221,7 +221,7 @@ def trait_filter_agreement(rows: pd.DataFrame, pred: str, truth: str = "score", 
     import numpy as np
     import pandas as pd
 
-    from ..stats import bootstrap_indices
+    from persona_axis.core.stats import bootstrap_indices
 
     out = []
     for m, g in rows.groupby("model"):

@@ -1,0 +1,164 @@
+"""Behaviour numbers with their bootstrap intervals: drift R², steering shifts, capping rates.
+
+The resampled unit is the one that is independent in each experiment: conversations for drift,
+prompts for steering and capping (paired: the same prompts under two settings).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from persona_axis.analysis.measures import bootstrap_many, percentile_intervals
+from persona_axis.core.stats import MIN_RESAMPLES, Interval, Reliability
+
+__all__ = ["drift_intervals", "steering_shift", "capping_intervals", "retest_reliability"]
+
+
+def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, seed: int = 0,
+                    drifters: Sequence[str] = ("therapy", "philosophy"),
+                    steady: Sequence[str] = ("coding", "writing")) -> dict[str, Interval]:
+    """Chapter 6's numbers with intervals, resampling conversations (the independent unit).
+
+    Args:
+        table: ``drift.converse``'s table with a ``domain`` column (one row per reply).
+        embeddings: ``(len(table), d)`` embeddings of the user messages.
+
+    Returns:
+        ``"r2_position"`` and ``"r2_position_minus_change"`` (``drift.predictability`` refitted
+        on each resample of whole conversations; a conversation drawn twice stays in one fold),
+        and ``"domain_drift_gap"``: the mean change of the replies' projection (last turn minus
+        first) over the ``drifters``' conversations minus that over the ``steady`` ones, the
+        two groups resampled independently.
+    """
+    from persona_axis.core.stats import unpaired_bootstrap
+    from persona_axis.interventions.drift import predictability
+
+    t = table.reset_index(drop=True)
+    x = np.asarray(embeddings, dtype=float)
+    convs = list(dict.fromkeys(t["conversation"]))
+    rows = {c: np.flatnonzero(t["conversation"].to_numpy() == c) for c in convs}
+
+    def r2(idx: np.ndarray) -> dict[str, float]:
+        take = np.concatenate([rows[convs[i]] for i in idx])
+        sub = t.iloc[take].copy()
+        # a conversation drawn twice is two conversations for the change's "previous reply"
+        copy = np.concatenate([[k] * len(rows[convs[i]]) for k, i in enumerate(idx)])
+        sub["conversation"] = [f"{c}#{k}" for c, k in zip(sub["conversation"], copy)]
+        sub = sub.reset_index(drop=True)
+        try:
+            got = predictability(sub, x[take], groups=[str(c) for c in t["conversation"].iloc[take]])
+        except ValueError:  # fewer than two distinct conversations in the resample
+            return {"r2_position": math.nan, "r2_position_minus_change": math.nan}
+        return {"r2_position": got["r2_position"], "r2_position_minus_change": got["r2_position"] - got["r2_change"]}
+
+    out = bootstrap_many(len(convs), r2, unit="conversations", n_resamples=n_resamples, seed=seed)
+    first = t.sort_values("turn").groupby("conversation").first()
+    last = t.sort_values("turn").groupby("conversation").last()
+    change = (last["projection"] - first["projection"]).rename("change").to_frame().join(first["domain"])
+    a = change.loc[change["domain"].isin(drifters), "change"].to_numpy()
+    b = change.loc[change["domain"].isin(steady), "change"].to_numpy()
+    with threadpool_limits(1):
+        out["domain_drift_gap"] = unpaired_bootstrap(a, b, unit="conversations", n_resamples=max(n_resamples, 2000), seed=seed)
+    return out
+
+
+def steering_shift(runs: Any, labels: Sequence[str], *, compare: str, n_resamples: int = 2000, seed: int = 0) -> Interval:
+    """How much steering moves the share of answers with one of ``labels``, paired over prompts.
+
+    Every prompt is answered at every steering strength with the same seed, so a prompt is the
+    independent unit and the strengths are paired on it.
+
+    Args:
+        runs: one row per answer, with ``prompt``, ``coefficient`` and ``label`` columns.
+        labels: the labels counted.
+        compare: ``"away-unsteered"`` (mean share over the negative strengths minus the share at
+            0, or at the mean of all strengths when 0 was not run) or ``"toward-away"`` (mean
+            over the positive strengths minus mean over the negative ones).
+
+    Returns:
+        The paired bootstrap interval of the mean over prompts of that difference (in shares).
+    """
+    from persona_axis.core.stats import bootstrap
+
+    hit = runs.assign(hit=runs["label"].isin(list(labels)).astype(float))
+    per = hit.pivot_table(index="prompt", columns="coefficient", values="hit", aggfunc="mean")
+    coefs = np.asarray(per.columns, dtype=float)
+    away, toward = per.loc[:, coefs < 0].mean(axis=1), per.loc[:, coefs > 0].mean(axis=1)
+    if compare == "away-unsteered":
+        plain = per.loc[:, coefs == 0].mean(axis=1) if (coefs == 0).any() else per.mean(axis=1)
+        diff = (away - plain).to_numpy()
+    elif compare == "toward-away":
+        diff = (toward - away).to_numpy()
+    else:
+        raise ValueError(f"compare must be 'away-unsteered' or 'toward-away', got {compare!r}")
+    iv = bootstrap(diff, np.mean, unit="prompts", n_resamples=n_resamples, seed=seed)
+    return Interval(**{**iv.to_dict(), "paired": True})
+
+
+def capping_intervals(answers: Any, setting: str, *, baseline: str = "uncapped",
+                      capability_sets: Sequence[str] = ("instructions", "arithmetic", "knowledge"),
+                      n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> dict[str, Interval]:
+    """Chapter 7's harm and capability changes of one setting, paired over prompts.
+
+    Every prompt is answered under the baseline and under ``setting``; a resample draws prompts
+    (within each evaluation set: a set never goes missing) and uses them for both.
+
+    Args:
+        answers: scored answers with ``setting``, ``set``, ``id`` and ``score`` columns
+            (``capping_eval.evaluate``'s second return value).
+
+    Returns:
+        ``"harm_reduction"`` (relative: 1 - harm(setting) / harm(baseline) over the jailbreak
+        prompts) and ``"capability_change"`` (sum over ``capability_sets`` of the change in
+        accuracy, as fractions).
+    """
+    if n_resamples < MIN_RESAMPLES:
+        raise ValueError(f"n_resamples={n_resamples}: the book's intervals use at least {MIN_RESAMPLES}")
+    wide = answers.pivot_table(index=["set", "id"], columns="setting", values="score", aggfunc="mean")
+    if setting not in wide or baseline not in wide:
+        raise KeyError(f"answers have no setting {setting!r} or baseline {baseline!r}")
+    pairs = {s: wide.loc[s, [baseline, setting]].to_numpy(dtype=float) for s in ("jailbreak", *capability_sets)
+             if s in wide.index.get_level_values(0)}
+    if "jailbreak" not in pairs:
+        raise KeyError("answers have no jailbreak set")
+
+    def stat(draw: dict[str, np.ndarray]) -> dict[str, float]:
+        jb = draw["jailbreak"]
+        b = jb[:, 0].mean()
+        harm = 1 - jb[:, 1].mean() / b if b > 0 else math.nan
+        cap = sum(float(draw[s][:, 1].mean() - draw[s][:, 0].mean()) for s in capability_sets if s in draw)
+        return {"harm_reduction": harm, "capability_change": cap}
+
+    rng = np.random.default_rng(seed)
+    est = stat(pairs)
+    draws: dict[str, list[float]] = {k: [] for k in est}
+    for _ in range(n_resamples):
+        got = stat({s: p[rng.integers(0, len(p), len(p))] for s, p in pairs.items()})
+        for k, v in got.items():
+            draws[k].append(v)
+    n_units = {"harm_reduction": len(pairs["jailbreak"]),
+               "capability_change": sum(len(pairs[s]) for s in capability_sets if s in pairs)}
+    return percentile_intervals(est, draws, unit="prompts", n_units=n_units, n_resamples=n_resamples, level=level,
+                                seed=seed, paired=True)
+
+
+def retest_reliability(first: Any, second: Any) -> Reliability:
+    """Test-retest reliability of reply projections: the same conversations replayed twice
+    (two seeds), Pearson correlation over (conversation, turn). Not stepped up: each R² is
+    measured on single replies, so this is the share of their variance a predictor could
+    explain at best (the ceiling of R²).
+
+    Raises:
+        ValueError: the two runs share fewer than 3 (conversation, turn) pairs.
+    """
+    key = ["conversation", "turn"]
+    both = first.set_index(key)["projection"].to_frame("a").join(second.set_index(key)["projection"].rename("b"), how="inner")
+    if len(both) < 3:
+        raise ValueError(f"the two runs share {len(both)} replies; need at least 3")
+    r = float(np.corrcoef(both["a"], both["b"])[0, 1])
+    return Reliability(r, r, len(both), "seed 0 vs seed 1 (test-retest)")

@@ -1,0 +1,158 @@
+"""Chapter 3's comparison of persona spaces across models, one model at a time.
+
+Each model's persona space at one layer is a ``ModelSpace``: its role vectors, their PCA
+(oriented so that the default scores positive on every component), the default vector and the
+contrast axis ``default - mean(role vectors)``. What two models are compared on is always one
+number per role, so models of different hidden sizes line up by role name:
+
+* ``compositions(centre=True)``: the cosine of each *mean-centred* role vector with PC1-PC3,
+  as the paper's code computes the role composition (``centre=False`` gives the cosine of the
+  raw vector, whose component along the shared mean makes every role look alike);
+* ``axis_projections``: each role vector's scalar projection on the contrast axis. The axis
+  points from the roles' mean toward the default, so its sign is anchored in every model (PC1's
+  is only anchored by orienting it on the default); a Pearson correlation of projections does
+  not depend on the roles' mean (a shift) nor on the model's activation scale.
+
+``subset`` keeps the first rollouts of every role, for the control in which each model reads
+the *other* model's answer texts teacher-forced (``runs.rescore``): with the texts shared, the
+answers' sampling noise is common to both models and drops out of their correlation.
+``trait_scores`` scores trait rollouts with a trait scorer (``judge.OfflineTraitScorer``), the
+input of the paper's trait filter (``judge.pair_scores``, ``rubric_effect.filtered_trait_vectors``).
+
+Example:
+    >>> ms = model_space(ro, spec.middle_layer, labels=None, min_count=1)   # doctest: +SKIP
+    >>> ms.compositions()["PC1"].head(2)                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import torch
+
+from persona_axis.persona.runs import Rollouts
+from persona_axis.persona.space import PCAResult, RoleVectors, compositions, default_vector, pca, role_vectors
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from persona_axis.judge.traits import OfflineTraitScorer
+    from persona_axis.persona.catalogue import Trait
+
+__all__ = ["ModelSpace", "model_space", "trait_compositions", "subset", "trait_scores", "TRAIT_ANCHORS"]
+
+#: Traits whose mean vector orients trait PC1 (an Assistant-like end), when present.
+TRAIT_ANCHORS: tuple[str, ...] = ("conscientious", "methodical", "calm")
+
+
+@dataclass
+class ModelSpace:
+    """One model's persona space at one layer.
+
+    Attributes:
+        model: the model that produced the activations (a reader's name for rescored texts).
+        layer: the layer the space is built at.
+        vectors: the role vectors (all recorded layers).
+        pca: PCA of ``vectors.at(layer)``, each component oriented so the default scores >= 0.
+        default: ``(hidden,)`` mean activation of the default rollouts at ``layer``.
+    """
+
+    model: str
+    layer: int
+    vectors: RoleVectors
+    pca: PCAResult
+    default: torch.Tensor
+
+    @property
+    def axis(self) -> torch.Tensor:
+        """``(hidden,)`` the contrast axis at ``layer``: default minus the mean of the "fully" role
+        vectors (label 3, or every vector when unlabelled), as ``axis.contrast_axis``."""
+        x = self.vectors.at(self.layer).float()
+        fully = torch.tensor([lab in (3, None) for lab in self.vectors.labels])
+        if not bool(fully.any()):
+            raise ValueError("no 'fully' (label 3) role vector to build the contrast axis from: run a larger preset")
+        return self.default.float() - x[fully].mean(0)
+
+    def compositions(self, *, centre: bool = True, k: int = 3) -> pd.DataFrame:
+        """``DataFrame`` (role x ``PC1..PCk``) of cosines (``space.compositions``)."""
+        return compositions(self.vectors, self.layer, self.pca.components, k=k, centre=centre)
+
+    def axis_projections(self) -> pd.DataFrame:
+        """``DataFrame`` (role x ``axis``): ``<v, axis> / |axis|`` for every role vector, rows named
+        as ``compositions`` names them. Larger is nearer the default."""
+        import pandas as pd
+
+        u = self.axis
+        u = u / u.norm().clamp(min=1e-12)
+        names = [n if lab in (None, 3) else f"{n} ({lab})" for n, lab in zip(self.vectors.names, self.vectors.labels)]
+        return pd.DataFrame({"axis": (self.vectors.at(self.layer).float() @ u).tolist()}, index=names)
+
+
+def model_space(ro: Rollouts, layer: int, *, labels: Sequence[int] | None = None, min_count: int = 1,
+                model: str | None = None) -> ModelSpace:
+    """Role vectors, oriented PCA and default of ``ro`` at ``layer`` (chapter 3's recipe).
+
+    Args:
+        ro: persona rollouts (roles and default) with activations, own or rescored.
+        labels, min_count: as ``space.role_vectors`` (``None``: one vector per role).
+        model: the name to record (default ``ro.model``).
+    """
+    rv = role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count)
+    dv = default_vector(ro.table, ro.acts)[ro.layers.index(layer)]
+    sp = pca(rv.at(layer), rv.names).oriented(dv)
+    return ModelSpace(model or ro.model, layer, rv, sp, dv)
+
+
+def trait_compositions(tv: RoleVectors, layer: int, *, centre: bool = True,
+                       anchors: Sequence[str] = TRAIT_ANCHORS) -> pd.DataFrame:
+    """Trait PC1's composition (trait x ``PC1``), PC1 oriented toward the mean of the ``anchors``
+    traits present (left as the SVD gives it when none is).
+
+    Raises:
+        ValueError: fewer than 2 trait vectors (no PCA).
+    """
+    sp = pca(tv.at(layer), tv.names)
+    idx = [tv.names.index(t) for t in anchors if t in tv.names]
+    if idx:
+        sp = sp.oriented(tv.at(layer)[idx].mean(0))
+    return compositions(tv, layer, sp.components, k=1, centre=centre)
+
+
+def subset(ro: Rollouts, per_role: int) -> Rollouts:
+    """The first ``per_role`` rollouts of every role (in table order) and every default rollout.
+
+    The result's ``key`` names the subset, so a rescore of it is cached apart from the full set.
+
+    Raises:
+        ValueError: ``per_role < 1``.
+    """
+    if per_role < 1:
+        raise ValueError(f"per_role must be at least 1, got {per_role}")
+    t = ro.table.reset_index(drop=True)
+    keep = (t["group"] != "role") | (t.groupby(["group", "name"]).cumcount() < per_role)
+    idx = torch.tensor(t.index[keep].tolist(), dtype=torch.long)
+    return replace(ro, table=t[keep].reset_index(drop=True), acts=ro.acts[idx], key=f"{ro.key}:first{per_role}")
+
+
+def trait_scores(table: pd.DataFrame, traits: Sequence[Trait], scorer: OfflineTraitScorer) -> list[float | None]:
+    """A trait score (0-100, ``None`` for REFUSAL) for every row of a trait-rollout table.
+
+    Args:
+        table: trait rollouts (``name``: the trait, ``response``), e.g. ``runs.trait_rollouts(...).table``.
+        traits: the catalogue's ``Trait`` objects (looked up by name).
+        scorer: an object with ``score(trait, responses) -> [TraitScore]`` (``judge.OfflineTraitScorer``).
+
+    Raises:
+        KeyError: a trait of ``table`` is not in ``traits``.
+    """
+    by_name = {t.name: t for t in traits}
+    t = table.reset_index(drop=True)
+    out: list[float | None] = [None] * len(t)
+    for name, rows in t.groupby("name", sort=False).groups.items():
+        if name not in by_name:
+            raise KeyError(f"trait {name!r} is not in the catalogue given; pass the catalogue the rollouts were made from")
+        for i, s in zip(rows, scorer.score(by_name[name], t.loc[rows, "response"].tolist())):
+            out[int(i)] = s.score
+    return out

@@ -1,0 +1,6 @@
+"""Layer 11, site: the book. The only layer that knows about chapters.
+
+``build`` (every chapter executed by papermill, then Jupyter Book), ``course`` (the teachers'
+plan), ``check`` (the built site in headless Chromium) with ``serve``, ``report`` and
+``plotcheck``, ``sphinx_assets`` and ``sphinx_plotly`` (Sphinx extensions).
+"""
