@@ -98,8 +98,8 @@ def filtered_trait_vectors(table: pd.DataFrame, acts: torch.Tensor, layers: Sequ
     Returns a ``space.RoleVectors`` (``counts``: kept pairs per trait) for the traits with at
     least ``min_pairs`` kept pairs; raises ``ValueError`` when none survives. ``scores`` comes from
     a trait scorer, e.g. ``judge.score_rollouts(OfflineTraitScorer(), table, traits)``; with the
-    book's small models and the offline scorer next to no pair passes at the paper's threshold
-    (chapter 9), so chapter 1 checks ``judge.surviving_traits`` first.
+    book's small models and the offline scorer next to no pair passes at the paper's threshold,
+    so a caller checks ``judge.surviving_traits`` first.
     """
     from persona_axis.judge.traits import kept_pairs, pair_scores
 
