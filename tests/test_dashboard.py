@@ -90,3 +90,27 @@ def test_prune_toc_drops_pages_not_staged(tmp_path: Path) -> None:
     assert toc["parts"] == [{"caption": "a", "chapters": [{"file": "book/dashboard"}]},
                             {"caption": "b", "chapters": [{"file": "notebooks/02_assistant_axis", "sections": [
                                 {"file": "notebooks/02_assistant_axis--qwen2.5-coder-0.5b-instruct"}]}]}]
+
+
+def test_glue_verdicts_glues_the_registry_sentence_per_claim_and_model(monkeypatch, tmp_path) -> None:
+    import myst_nb
+
+    from persona_axis.claims import sentence
+    from persona_axis.viz.glue import glue_numbers, glue_verdicts
+
+    monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
+    glued: dict[str, object] = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, (value, display)))
+    one = glue_verdicts(["cos_axis_pc1_middle"], "smollm2-135m-instruct")
+    assert list(one) == ["verdict-cos_axis_pc1_middle"]
+    assert one["verdict-cos_axis_pc1_middle"] == sentence("cos_axis_pc1_middle", "smollm2-135m-instruct")
+    assert "not yet run" in one["verdict-cos_axis_pc1_middle"]
+    two = glue_verdicts(["pc1_min_pair"], ["a", "b"])
+    assert list(two) == ["verdict-pc1_min_pair-a", "verdict-pc1_min_pair-b"]
+    value, display = glued["verdict-pc1_min_pair-b"]
+    assert value.data == two["verdict-pc1_min_pair-b"] and display is False
+    import numpy as np
+
+    glue_numbers("cap-", first_layer=np.int64(3), share=np.float32(0.25))
+    assert glued["cap-first-layer"] == (3, False) and glued["cap-share"] == (0.25, False)
+    assert type(glued["cap-first-layer"][0]) is int and type(glued["cap-share"][0]) is float
