@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -196,6 +197,11 @@ class Fact:
     key: str
     text: str
     source: str
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        """The numbers in ``text``, in order (``"0.27-0.50"`` -> ``(0.27, 0.5)``)."""
+        return tuple(float(x) for x in re.findall(r"\d+(?:\.\d+)?", self.text))
 
 
 @dataclass(frozen=True)
