@@ -15,7 +15,8 @@ import pytest
 import torch
 from helpers import tiny_llama_factory
 
-RUN = ["model.hooks", "model.chat", "engine.decode", "engine.rollouts", "persona.axis", "analysis.measures", "claims.samplesize"]
+RUN = ["model.hooks", "model.chat", "engine.decode", "engine.rollouts", "persona.axis", "analysis.measures", "claims.samplesize",
+       "claims.rules", "claims.registry"]
 
 
 @pytest.mark.parametrize("name", RUN)
