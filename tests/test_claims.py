@@ -265,6 +265,12 @@ def test_cell_reads_the_saved_null(art: Path) -> None:
     assert (smol.status, qwen.status) == (WEAKER, NOT_REPRODUCED)
     assert smol.null == null(0.1, 0.3)
     assert smol.note.endswith("; chance level 0.20 [0.10, 0.30] (200 label permutations)")
+    save_result("02_assistant_axis", QWEN, {"cos_axis_pc1_middle": 0.83}, {},
+                intervals={"cos_axis_pc1_middle": iv(0.22, 1.0, 0.83), "cos_axis_pc1_middle_null": null(0.62, 0.89)})
+    _, rows = evaluate([claim("cos_axis_pc1_middle")])
+    assert rows[0].cells[QWEN].status == NOT_RATED
+    assert rows[0].cells[QWEN].note.endswith("chance level 0.76 [0.62, 0.89] (200 label permutations), which already "
+                                             "reaches the paper's threshold (> 0.71): not rated")
 
 
 def test_a_number_without_an_interval_is_inconclusive(art: Path) -> None:

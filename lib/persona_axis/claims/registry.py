@@ -441,8 +441,11 @@ def cell(c: Claim, model: str, results: Results) -> Cell:
         (" (paired)" if iv.paired else "")
     if not iv.low <= iv.estimate <= iv.high:
         note += "; the estimate lies outside its interval: the resampling is biased at this sample size"
+    status = c.rate(iv, null)
+    if c.rated and status == NOT_RATED:
+        chance += f", which already reaches the paper's threshold ({c.side} {c.fmt(c.threshold)}): not rated"
     note = "; ".join(x for x in (pair, note, chance) if x)
-    return Cell(c.fmt_interval(iv), c.rate(iv, null), iv, note, null)
+    return Cell(c.fmt_interval(iv), status, iv, note, null)
 
 
 def columns(results: Results) -> list[str]:
