@@ -68,15 +68,3 @@ def test_saved_results_fill_every_cell_the_build_ran(built: Path) -> None:
     interval for every claim and model it applies to: no cell the build could fill reads "not yet run"."""
     ran = sorted({r["name"].split("--")[0] for r in json.loads((built / "execution.json").read_text()) if r["ok"]})
     assert gaps(Results.load(chapters(), root=built / "artifacts"), ran) == []
-
-
-def test_notebooks_start_with_a_parameters_cell_and_define_nothing() -> None:
-    import jupytext
-
-    for nb_path in notebooks():
-        nb = jupytext.read(nb_path)
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        assert "parameters" in code[0].metadata.get("tags", []), nb_path
-        for c in code:
-            assert not any(line.startswith(("def ", "class ")) for line in c.source.splitlines()), nb_path
-            assert "sys.path" not in c.source and "pip install" not in c.source

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from conftest import tiny_model
-from helpers import CharTokenizer
+from helpers import CharTokenizer, need_module
 from persona_axis.core.store import Store, config_hash
 from persona_axis.engine.rollouts import Sampling
 from persona_axis.judge import JudgeError, Judgement, LLMJudge, OfflineJudge
@@ -70,7 +70,7 @@ def _rollouts(tmp_path: Path) -> tuple[Rollouts, Any]:
 
 
 def test_labels_of_another_llm_judge_are_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("openai")
+    need_module("openai")
     from llm_server import ServerState, chat_server
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
