@@ -62,6 +62,7 @@ def test_text_convention_is_a_floor_on_the_axis(model, ids, axis, calib) -> None
     keep = p_before >= plan.taus[layer]
     assert keep.any() and (~keep).any()
     assert torch.equal(after[layer][keep], before[layer][keep])
+    assert (p_after[~keep] - plan.taus[layer]).abs().max() < 1e-4   # moved rows land on the floor, not past it
     assert (after[2] @ axis.unit(2) >= plan.taus[2] - 1e-4).all()
 
 
@@ -77,6 +78,7 @@ def test_code_convention_is_a_ceiling_on_the_opposite_vector(model, ids, axis, c
     keep = before[2] @ w <= plan.taus[2]
     assert keep.any() and (~keep).any()
     assert torch.equal(after[2][keep], before[2][keep])
+    assert (after[2][~keep] @ w - plan.taus[2]).abs().max() < 1e-4   # moved rows land on the ceiling, not past it
 
 
 @pytest.mark.parametrize("p", [1, 25, 50, 75])
