@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pandas as pd
 import pytest
 import torch
@@ -289,6 +291,18 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
     # another batch size is another configuration (rows decoded together share the sampler)
     C.evaluate(model, tok, suite, {"capped": plan}, sampling, _Judge(), cache_dir=tmp_path, batch_size=2, progress=False)
     assert len(calls) == 5
+    # another axis with the same thresholds (and setting and calibration) is another configuration
+    g = torch.Generator().manual_seed(7)
+    turned = cp.CapPlan({k: torch.nn.functional.normalize(torch.randn(64, generator=g), dim=0) for k in plan.vectors},
+                        plan.taus, plan.kind, plan.setting, plan.calibration)
+    C.evaluate(model, tok, suite, {"capped": turned}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    assert len(calls) == 6
+    # so is the same model in another dtype
+    half = copy.deepcopy(model).to(torch.bfloat16)
+    C.evaluate(half, tok, suite, {"capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    assert len(calls) == 7
+    C.evaluate(model, tok, suite, {"capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    assert len(calls) == 7  # and the first configuration still reads its own answers
     # a corrupt cache file is reported with what to do
     for f in tmp_path.glob("capping/*/answers.json"):
         f.write_text("{not json")
