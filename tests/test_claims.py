@@ -117,7 +117,14 @@ def test_rule_text_is_written_from_the_same_numbers() -> None:
     assert claim("domain_drift_gap").rule.endswith("*not reproduced here* if it lies wholly above 0.00; else *inconclusive*")
     for c in CLAIMS:
         assert c.rule and c.paper and c.chapter[:2].isdigit() and c.id.startswith("C"), c
-        assert ("reproduced" in c.rule) or not c.rated, c
+        if not c.rated:            # shown, never rated: the rule says so and names no status
+            assert c.rule == f"not rated: {c.why}" and "*reproduced*" not in c.rule, c
+        elif c.rate_point is None:  # the five rules, each status with its bound, in this order
+            assert c.rule.startswith("*reproduced* if the interval lies ") and c.rule.endswith("; else *inconclusive*"), c
+            assert ("; *partly* if it lies " in c.rule) == (c.null is not None), c
+            assert "; *not reproduced here* if it lies wholly " in c.rule, c
+        else:                      # a chosen setting: its own rule, which still names when it is reproduced
+            assert c.rule == c.point_rule and "*reproduced* if " in c.rule and "*not reproduced here*" in c.rule, c
     assert len({c.id for c in CLAIMS}) == len({c.key for c in CLAIMS}) == len(CLAIMS)
 
 

@@ -39,7 +39,10 @@ def test_rendered_page(art: Path, tmp_path: Path) -> None:
     assert ('<td class="pa-cell pa-partly" title="smollm2-135m-instruct: 0.45 [0.31, 0.58] · partly '
             '(95% bootstrap interval, 2000 resamples of 40 roles)">0.45 [0.31, 0.58]</td>') in md
     assert '<td class="pa-cell pa-reproduced" title="qwen2.5-coder-0.5b-instruct: 0.82 [0.75, 0.90] · reproduced' in md
-    assert '>0.61</td>' in md and "pa-inconclusive" in md                  # no interval saved
+    # no interval saved: inconclusive, and the tooltip says why (the legend names every status, so look at the cell)
+    assert ('<td class="pa-cell pa-inconclusive" title="smollm2-135m-instruct: 0.61 · inconclusive '
+            '(no interval saved (an older run): rerun the chapter)">0.61</td>') in md
+    assert md.count('<td class="pa-cell pa-inconclusive"') == 1 and md.count('<td class="pa-cell pa-partly"') == 1
     assert '<a href="#claim-c4" title="cos(Assistant Axis, PC1) at the middle layer">C4 cos(axis, PC1), middle layer</a>' in md
     assert '<span id="claim-c4"></span>**C4. cos(Assistant Axis, PC1) at the middle layer**' in md
     assert "{doc}`../notebooks/02_assistant_axis`, `cos_axis_pc1_middle`, resampling roles): *reproduced* if" in md
