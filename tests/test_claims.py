@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from persona_axis.claims.registry import CLAIMS, Claim, claim, evaluate, sentence, table
+from persona_axis.claims.registry import CLAIMS, Claim, claim, evaluate, gaps, sentence, table
 from persona_axis.claims.results import Results, save_result
 from persona_axis.claims.rules import (
     DECIDED,
@@ -345,3 +345,93 @@ def test_reading_creates_no_folders(art: Path) -> None:
     models, rows = evaluate(results=Results.load(["02_assistant_axis"]))
     assert models == [SMOL, QWEN, BASE]
     assert not (art / "results").exists()
+
+
+# ---- the saved results against the registry (the tiny build's check, on hand-written documents) ----
+
+def _iv(est: float) -> dict[str, object]:
+    return iv(est - 0.1, est + 0.1, est).to_dict()
+
+
+def _book_docs() -> dict[str, dict[str, dict[str, object]]]:
+    """What the chapters save, written out by hand (key names as the chapters spell them, not from the registry)."""
+    def doc(model: str, numbers: dict[str, object], intervals: dict[str, object]) -> dict[str, object]:
+        return {"model": model, "numbers": {**numbers, "intervals": intervals}, "config": {"preset": "tiny"}}
+
+    ch1 = {m: doc(m, {"n_for_70": 4, "pc1_share": 0.3, "default_pc1_distance": 0.2, "layer": 15},
+                  {"n_for_70": _iv(4), "pc1_share": _iv(0.3), "default_pc1_distance": _iv(0.2)}) for m in (SMOL, QWEN)}
+    ch2 = {m: doc(m, {"cos_axis_pc1_middle": 0.5, "cos_axis_pc1_min": 0.2, "cos_axis_pc1": {"0": 0.2, "1": 0.5}},
+                  {"cos_axis_pc1_middle": _iv(0.5), "cos_axis_pc1_min": _iv(0.2)}) for m in (SMOL, QWEN)}
+    pair = {SMOL: 0.5, QWEN: 0.5}
+    ch3 = {"all": doc("all", {"pc1_min_pair": pair, "axis_min_pair": pair, "pc1_shared_min_pair": pair,
+                              "trait_pc1_min_pair": {SMOL: None, QWEN: None}},   # no trait passed the filter
+                      {k: {SMOL: _iv(0.5), QWEN: _iv(0.5)} for k in ("pc1_min_pair", "axis_min_pair", "pc1_shared_min_pair")})}
+    ch4 = {BASE: doc(BASE, {"pc1_composition_corr": 0.2, "helpful_toward_minus_away": 0.0},
+                     {"pc1_composition_corr": _iv(0.2), "helpful_toward_minus_away": _iv(0.0)})}
+    ch5 = {SMOL: doc(SMOL, {"roles_away_minus_unsteered": 0.1, "assistant_toward_minus_away": 0.2},
+                     {"roles_away_minus_unsteered": _iv(0.1), "assistant_toward_minus_away": _iv(0.2)})}
+    ch6 = {SMOL: doc(SMOL, {"r2_position": 0.1, "r2_position_minus_change": 0.4, "domain_drift_gap": -1.0},
+                     {"r2_position": _iv(0.1), "r2_position_minus_change": _iv(0.4), "domain_drift_gap": _iv(-1.0)})}
+    ch7 = {SMOL: doc(SMOL, {"harm_reduction": 0.25, "capability_change": 0.0, "best_layers": "15-18", "best_percentile": 25,
+                            "best_convention": "paper-code", "n_layers": 30},
+                     {"harm_reduction": _iv(0.25), "capability_change": _iv(0.0)})}
+    return {"01_persona_space": ch1, "02_assistant_axis": ch2, "03_cross_model": ch3, "04_base_vs_instruct": ch4,
+            "05_steering": ch5, "06_drift": ch6, "07_capping": ch7}
+
+
+def test_every_cell_of_a_complete_run_is_filled() -> None:
+    docs = _book_docs()
+    assert gaps(Results(docs)) == []
+    assert gaps(Results(docs), ["01_persona_space", "07_capping", "08_live_demo"]) == []   # no claim in chapter 8
+    # and each of these cells shows a number: none reads "not yet run"
+    _, rows = evaluate(results=Results(docs))
+    ran = {(c, m) for c, d in docs.items() for m in d}
+    for r in rows:
+        for m, c in r.cells.items():
+            if (r.claim.chapter, r.claim.saved_under or m) in ran and c.status != NOT_APPLICABLE:
+                assert c.status != NOT_RUN, (r.claim.id, m)
+
+
+def test_a_renamed_key_is_a_gap() -> None:
+    docs = _book_docs()
+    numbers = docs["02_assistant_axis"][QWEN]["numbers"]
+    numbers["cos_axis_pc1_mid"] = numbers.pop("cos_axis_pc1_middle")            # type: ignore[union-attr]
+    assert gaps(Results(docs)) == [f"C4 (02_assistant_axis/{QWEN}): no `cos_axis_pc1_middle` in the saved numbers "
+                                   "(the registry reads that key)"]
+    docs = _book_docs()
+    numbers = docs["03_cross_model"]["all"]["numbers"]
+    numbers["pc1_shared"] = numbers.pop("pc1_shared_min_pair")                  # type: ignore[union-attr]
+    assert gaps(Results(docs)) == ["C6b (03_cross_model/all): no `pc1_shared_min_pair` in the saved numbers "
+                                   "(the registry reads that key)"]
+
+
+@pytest.mark.parametrize(("chapter", "model", "change", "gap"), [
+    ("06_drift", SMOL, {"r2_position": math.nan}, "C12 (06_drift/smollm2-135m-instruct): `r2_position` is nan, not a finite number"),
+    ("06_drift", SMOL, {"r2_position": "0.1"}, "C12 (06_drift/smollm2-135m-instruct): `r2_position` is '0.1', not a finite number"),
+    ("06_drift", SMOL, {"intervals": {"r2_position": _iv(0.1), "domain_drift_gap": _iv(-1.0)}},
+     "C13 (06_drift/smollm2-135m-instruct): no interval saved for `r2_position_minus_change`"),
+    ("05_steering", SMOL, {"intervals": {"roles_away_minus_unsteered": _iv(0.1),
+                                         "assistant_toward_minus_away": iv(math.nan, math.nan, 0.2).to_dict()}},
+     "C11 (05_steering/smollm2-135m-instruct): the interval of `assistant_toward_minus_away` is not finite: 0.20 [nan, nan]"),
+    ("03_cross_model", "all", {"axis_min_pair": 0.5}, "C6a (03_cross_model/all): `axis_min_pair` is not a dict model -> number"),
+    ("03_cross_model", "all", {"pc1_min_pair": {SMOL: 0.5, QWEN: math.inf}},
+     f"C6 (03_cross_model/all, {QWEN}): `pc1_min_pair` is inf, not a finite number"),
+])
+def test_each_kind_of_gap(chapter: str, model: str, change: dict[str, object], gap: str) -> None:
+    docs = _book_docs()
+    docs[chapter][model]["numbers"].update(change)                            # type: ignore[union-attr]
+    assert gaps(Results(docs)) == [gap]
+
+
+def test_a_chapter_that_ran_but_saved_nothing_is_a_gap() -> None:
+    docs = _book_docs()
+    del docs["05_steering"]
+    assert gaps(Results(docs), list(_book_docs())) == ["05_steering: ran but saved no result (its claims: C10, C11)"]
+    docs = _book_docs()
+    docs["04_base_vs_instruct"] = {SMOL: {**docs["04_base_vs_instruct"][BASE], "model": SMOL}}  # under an instruct model
+    assert gaps(Results(docs)) == ["C8 (04_base_vs_instruct): no result saved under a model it applies to (base)",
+                                   "C9 (04_base_vs_instruct): no result saved under a model it applies to (base)"]
+    del docs["03_cross_model"]["all"]
+    docs["03_cross_model"][SMOL] = docs["04_base_vs_instruct"][SMOL]
+    assert gaps(Results(docs), ["03_cross_model"]) == [f"C{k} (03_cross_model/all): no result saved under 'all'"
+                                                       for k in ("6", "6a", "6b", "7")]

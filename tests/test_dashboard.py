@@ -50,7 +50,11 @@ def test_rendered_page(art: Path, tmp_path: Path) -> None:
     # a pair of models is one cell, spanning both columns
     assert '<td class="pa-cell pa-reproduced" colspan="2" title="smollm2-135m-instruct, qwen2.5-coder-0.5b-instruct: ' \
            '0.95 [0.93, 0.97] · reproduced' in md
-    assert '>0.61</td>' in md and "pa-inconclusive" in md                  # no interval saved
+    # no interval saved: inconclusive, and the tooltip says why (the legend names every status, so look at the cell)
+    assert ('<td class="pa-cell pa-inconclusive" title="smollm2-135m-instruct: 0.61 · inconclusive '
+            '(no interval saved (an older run): rerun the chapter; no chance-level null computed for this run)">0.61</td>') in md
+    assert md.count('<td class="pa-cell pa-inconclusive"') == 1
+    assert md.count('<td class="pa-cell pa-weaker-than-the-paper"') == 1
     assert '<a href="#claim-c4" title="cos(Assistant Axis, PC1) at the middle layer">C4 cos(axis, PC1), middle layer</a>' in md
     assert '<span id="claim-c4"></span>**C4. cos(Assistant Axis, PC1) at the middle layer**' in md
     assert "from the paper, the Assistant Axis (its cosine with PC1); {doc}`../notebooks/02_assistant_axis`, " \

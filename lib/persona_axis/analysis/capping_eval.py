@@ -157,15 +157,31 @@ def summarise(scored: Any) -> dict[str, float]:
     return {names.get(s, s): float(v) for s, v in means.items()}
 
 
+def _plan_key(plan: CapPlan | None) -> dict[str, Any]:
+    """What a plan adds to the key of anything generated under it: its setting, its thresholds (to
+    6 decimals), the sha256 of its unit vectors (16 digits, each component to 6 decimals: the axis
+    it caps along, so another axis with the same thresholds is another configuration) and its
+    calibration's population, when stated. ``None`` (uncapped): no setting, thresholds nor vectors."""
+    if plan is None:
+        return {"setting": None, "taus": None, "vectors": None}
+    vectors = {str(k): [round(x, 6) for x in v.detach().double().cpu().tolist()] for k, v in sorted(plan.vectors.items())}
+    key: dict[str, Any] = {"setting": asdict(plan.setting), "taus": {str(k): round(v, 6) for k, v in sorted(plan.taus.items())},
+                           "vectors": hashlib.sha256(json.dumps(vectors).encode()).hexdigest()[:16]}
+    if plan.calibration:
+        key["calibration"] = plan.calibration
+    return key
+
+
 def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | None], sampling: Any, identity_judge: Any, *,
              batch_size: int = 64, cache_dir: Any = None, progress: bool = True) -> tuple[Any, Any]:
     """Run the suite uncapped and under each plan; score and summarise.
 
     Each setting's answers are cached in ``Store("capping", ...)`` under ``cache_dir`` (when
     given), keyed by the suite's configuration (with the model's weights, ``fingerprint.model_id``),
-    the hash of its prompt tokens, the sampling settings, the batch size (rows decoded together
-    share the sampler and the padding), the plan's setting and its thresholds, so a changed
-    configuration never reads an old result.
+    the model's dtype, the hash of its prompt tokens, the sampling settings, the batch size (rows
+    decoded together share the sampler and the padding), the plan's setting, its thresholds and
+    the hash of its vectors (the axis it caps along: ``_plan_key``), so a changed configuration
+    never reads an old result.
 
     Args:
         plans: ``name -> plan``; ``None`` is the uncapped model. Every setting uses the same
@@ -185,11 +201,7 @@ def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | 
     summaries, answers = [], []
     for name, plan in tqdm(list(plans.items()), desc="capping settings", disable=not progress):
         cfg = {"engine": ENGINE_VERSION, "suite": suite.config, "prompts": prompts_sha, "sampling": asdict(sampling),
-               "batch_size": batch_size,
-               "setting": None if plan is None else asdict(plan.setting),
-               "taus": None if plan is None else {str(k): round(v, 6) for k, v in sorted(plan.taus.items())}}
-        if plan is not None and plan.calibration:
-            cfg["calibration"] = plan.calibration
+               "batch_size": batch_size, "dtype": str(next(model.parameters()).dtype), **_plan_key(plan)}
         store = None if cache_dir is None else Store("capping", cfg, Path(cache_dir))
         doc = None if store is None else store.load_json("answers")
         if doc is None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Claim", "Cell", "Row", "Fact", "CLAIMS", "FACTS", "BASE_MODELS", "claim", "fact", "cell", "evaluate",
-           "columns", "model_kind", "table", "sentence", "chapters", "substitutions", "distinct_cells"]
+           "columns", "model_kind", "table", "sentence", "chapters", "substitutions", "distinct_cells", "gaps"]
 
 
 #: The base models the dashboard always shows, after ``results.BOOK_MODELS``.
@@ -491,6 +491,72 @@ def _shown(c: Claim, got: Cell) -> str:
         return got.text
     chance = f" · chance {c.fmt_interval(got.null)}" if got.null is not None else ""
     return f"{got.text}{chance} · {got.status}"
+
+
+def gaps(results: Results, ran: Iterable[str] | None = None) -> list[str]:
+    """What the saved results of the chapters that ran lack, read against the registry: one line each.
+
+    For every claim of a chapter in ``ran`` (default: every chapter with a saved result) and every
+    model the chapter saved a result under that the claim applies to (for a per-model claim: every
+    model in its saved dict), the cell must not read *not yet run*: the claim's key is in the saved
+    ``numbers`` (a renamed key would leave the dashboard's cell empty), its value is a finite number
+    (or the chapter's explicit ``None``: it ran and found nothing to report) and, for a claim with an
+    interval (``unit``), a saved interval with finite ends. A chapter of ``ran`` that tests claims
+    but saved no result at all is a gap too. An empty list: every cell the run could fill is filled.
+
+    Example:
+        >>> gaps(Results.load(chapters()), ["02_assistant_axis"])      # doctest: +SKIP
+        ["C4 (02_assistant_axis/smollm2-135m-instruct): no `cos_axis_pc1_middle` in the saved numbers ..."]
+    """
+    out: list[str] = []
+    for ch in dict.fromkeys(ran if ran is not None else [c for c, d in results.docs.items() if d]):
+        mine = [c for c in CLAIMS if c.chapter == ch]
+        docs = results.docs.get(ch, {})
+        if mine and not docs:
+            out.append(f"{ch}: ran but saved no result (its claims: {', '.join(c.id for c in mine)})")
+            continue
+        for c in mine:
+            under = [c.saved_under] if c.saved_under else [m for m in docs if model_kind(m, results) == c.applies_to]
+            if not under:
+                out.append(f"{c.id} ({ch}): no result saved under a model it applies to ({c.applies_to})")
+            for saved in under:
+                where = f"{c.id} ({ch}/{saved}"
+                doc = docs.get(saved)
+                if doc is None:
+                    out.append(f"{where}): no result saved under {saved!r}")
+                    continue
+                if c.key not in doc["numbers"]:
+                    out.append(f"{where}): no `{c.key}` in the saved numbers (the registry reads that key)")
+                    continue
+                value = doc["numbers"][c.key]
+                values = {saved: value}
+                if c.per_model:
+                    if not isinstance(value, Mapping):
+                        out.append(f"{where}): `{c.key}` is not a dict model -> number")
+                        continue
+                    values = {m: v for m, v in value.items() if model_kind(m, results) == c.applies_to}
+                for m, v in values.items():
+                    out += [f"{where}{', ' + m if c.per_model else ''}): {g}" for g in _cell_gaps(c, m, v, results)]
+    return out
+
+
+def _cell_gaps(c: Claim, model: str, value: Any, results: Results) -> list[str]:
+    """Why one cell whose key was saved (``value``) falls short of ``gaps``' rules (empty: it does not)."""
+    got = cell(c, model, results)
+    if got.status == NOT_RUN:
+        return [f"reads *{NOT_RUN}*: {got.text}" + (f" ({got.note})" if got.note else "")]
+    if value is None or c.rate_point is not None:
+        return []  # the chapter's explicit None, or a setting it chose (no interval)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return [f"`{c.key}` is {value!r}, not a finite number"]
+    if not c.unit:
+        return []
+    if got.interval is None:
+        return [f"no interval saved for `{c.key}`"]
+    iv = got.interval
+    if not all(math.isfinite(x) for x in (iv.estimate, iv.low, iv.high)):
+        return [f"the interval of `{c.key}` is not finite: {iv.fmt()}"]
+    return []
 
 
 def table(chapter: str, *, results: Results | None = None) -> pd.DataFrame:
