@@ -364,3 +364,34 @@ def test_interval_table_formats_each_rate_with_its_interval() -> None:
     t = C.interval_table(s).set_index("setting")
     assert t.loc["a", "harm (jailbreaks)"] == "25% [10%, 40%]" and t.loc["uncapped", "harm reduction (paired)"] == ""
     assert t.loc["a", "capability change (paired)"] == "-0.05 [-0.10, +0.00]" and t.loc["uncapped", "capability change (paired)"] == "+0.00"
+
+
+def test_declared_setting_is_the_papers_band_and_percentile() -> None:
+    s = cp.declared_setting(64, "paper-text")
+    assert s.layers == tuple(range(46, 54)) and s.percentile == 25 and s.axis_percentile == 25   # Qwen 3 32B's 46-53
+    code = cp.declared_setting(64, "paper-code")
+    assert code.layers == s.layers and code.axis_percentile == 75
+    assert cp.declared_setting(30, "paper-text").layers == (21, 22, 23, 24)   # SmolLM2: the same relative depth
+
+
+def test_moved_share_counts_what_the_cap_moves(model, ids, axis, calib) -> None:
+    """Exact oracle: the share of positions whose projection (under the capped layers before) lies below the
+    floor; the outputs are the capped model's; a floor below everything moves nothing."""
+    setting = cp.CapSetting((1, 2), 50, "paper-text")
+    plan = cp.plan_cap(axis, calib, LAYERS, setting)
+    prompts = [row.tolist() for row in ids]
+    got = cp.moved_share(model, prompts, plan)
+    acts, _ = run(model, ids, plan)   # layer 1's recorded output is capped; its input projection is what counts
+    with torch.no_grad(), cp.capping(model, cp.CapPlan({1: plan.vectors[1]}, {1: -1e9}, "floor", setting)), \
+            record(model, LAYERS) as rec:
+        model(ids)
+    raw1 = rec.stacked(1)[:, 1:] @ axis.unit(1)
+    assert got[1] == pytest.approx(float((raw1 < plan.taus[1]).float().mean()))
+    assert 0 < got[1] < 1 and set(got) == {1, 2}
+    assert float((acts[1][:, 1:] @ axis.unit(1)).min()) >= plan.taus[1] - 1e-3   # capped as capping() caps
+    low = cp.CapPlan(plan.vectors, {1: -1e9, 2: -1e9}, "floor", setting)
+    assert cp.moved_share(model, prompts, low) == {1: 0.0, 2: 0.0}
+    high = cp.CapPlan(plan.vectors, {1: 1e9, 2: 1e9}, "floor", setting)
+    assert cp.moved_share(model, prompts, high) == {1: 1.0, 2: 1.0}
+    with pytest.raises(ValueError, match="at least two tokens"):
+        cp.moved_share(model, [[5]], plan)
