@@ -24,7 +24,7 @@ __all__ = ["drift_intervals", "steering_shift", "MAX_BROKEN", "rated_strengths",
 
 def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, seed: int = 0,
                     drifters: Sequence[str] = ("therapy", "philosophy"),
-                    steady: Sequence[str] = ("coding", "writing")) -> dict[str, Interval]:
+                    steady: Sequence[str] = ("coding", "writing"), baseline: Any = None) -> dict[str, Interval]:
     """Chapter 6's numbers with intervals, resampling conversations (the independent unit).
 
     Args:
@@ -37,6 +37,9 @@ def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, see
         and ``"domain_drift_gap"``: the mean change of the replies' projection (last turn minus
         first) over the ``drifters``' conversations minus that over the ``steady`` ones, the
         two groups resampled independently.
+        With ``baseline`` (``(len(table), k)`` features, e.g. a one-hot code of the domain), also
+        ``"r2_position_baseline"`` (the same regression on those features) and
+        ``"r2_position_beyond_baseline"`` (embeddings minus baseline), on the same resamples.
     """
     from persona_axis.core.stats import unpaired_bootstrap
     from persona_axis.interventions.drift import predictability
@@ -45,6 +48,11 @@ def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, see
     x = np.asarray(embeddings, dtype=float)
     convs = list(dict.fromkeys(t["conversation"]))
     rows = {c: np.flatnonzero(t["conversation"].to_numpy() == c) for c in convs}
+    b = None if baseline is None else np.asarray(baseline, dtype=float)
+    if b is not None and len(b) != len(t):
+        raise ValueError(f"baseline has {len(b)} rows for {len(t)} replies")
+    keys = ["r2_position", "r2_position_minus_change"] + ([] if b is None else ["r2_position_baseline",
+                                                                                "r2_position_beyond_baseline"])
 
     def r2(idx: np.ndarray) -> dict[str, float]:
         take = np.concatenate([rows[convs[i]] for i in idx])
@@ -53,11 +61,17 @@ def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, see
         copy = np.concatenate([[k] * len(rows[convs[i]]) for k, i in enumerate(idx)])
         sub["conversation"] = [f"{c}#{k}" for c, k in zip(sub["conversation"], copy)]
         sub = sub.reset_index(drop=True)
+        groups = [str(c) for c in t["conversation"].iloc[take]]
         try:
-            got = predictability(sub, x[take], groups=[str(c) for c in t["conversation"].iloc[take]])
+            got = predictability(sub, x[take], groups=groups)
+            ref = None if b is None else predictability(sub, b[take], groups=groups)
         except ValueError:  # fewer than two distinct conversations in the resample
-            return {"r2_position": math.nan, "r2_position_minus_change": math.nan}
-        return {"r2_position": got["r2_position"], "r2_position_minus_change": got["r2_position"] - got["r2_change"]}
+            return {k: math.nan for k in keys}
+        out = {"r2_position": got["r2_position"], "r2_position_minus_change": got["r2_position"] - got["r2_change"]}
+        if ref is not None:
+            out |= {"r2_position_baseline": ref["r2_position"],
+                    "r2_position_beyond_baseline": got["r2_position"] - ref["r2_position"]}
+        return out
 
     out = bootstrap_many(len(convs), r2, unit="conversations", n_resamples=n_resamples, seed=seed)
     first = t.sort_values("turn").groupby("conversation").first()
