@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
@@ -249,7 +249,7 @@ def moved_share(model: Any, prompts: Sequence[Sequence[int]], plan: CapPlan, *, 
     """
     moved = {layer: 0 for layer in plan.vectors}
     total = {layer: 0 for layer in plan.vectors}
-    kind = "floor" if plan.kind == "floor" else "ceiling"
+    kind: Literal["floor", "ceiling"] = "floor" if plan.kind == "floor" else "ceiling"
 
     def make(layer: int) -> Any:
         u = plan.vectors[layer].float() / plan.vectors[layer].float().norm()
