@@ -89,6 +89,7 @@ def test_against_chance_exact_and_fails_when_random_does_as_well() -> None:
     assert got.axis.estimate == pytest.approx(0.6) and got.random.estimate == pytest.approx(0.3)
     assert got.difference.estimate == pytest.approx(0.3) and got.strengths == (-0.5,) and got.n_directions == 2
     assert got.difference.low > 0 and got.difference.high < 0.6 and got.difference.paired
+    assert got.axis.unit == "prompts" and got.difference.unit == "prompts and random directions"
     # a planted fault: random directions do as well as the axis, and the difference sits on zero
     same = pd.concat([_runs(40, {-0.5: set(range(24))}, "human role").assign(direction=d) for d in range(4)])
     null = against_chance(runs, same, ["human role"], side="away", strengths=[-0.5], n_resamples=1000)

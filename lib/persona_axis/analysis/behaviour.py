@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -217,7 +217,8 @@ def against_chance(runs: Any, control: Any, labels: Sequence[str], *, side: str,
             draws[k].append(v)
     ivs = percentile_intervals(est, draws, unit="prompts and random directions", n_units=n_p, n_resamples=n_resamples,
                                level=level, seed=seed, paired=True)
-    return ChanceContrast(ivs["axis"], ivs["random"], ivs["difference"], chosen, n_d)
+    axis_iv = replace(ivs["axis"], unit="prompts")   # its draws use only the prompts of each resample
+    return ChanceContrast(axis_iv, ivs["random"], ivs["difference"], chosen, n_d)
 
 
 def capping_intervals(answers: Any, setting: str, *, baseline: str = "uncapped",
