@@ -202,11 +202,13 @@ def test_an_interval_that_misses_its_estimate_is_inconclusive(art: Path) -> None
 
 
 def test_capability_rule_in_points() -> None:
+    """C16 is a non-inferiority test: no loss larger than the declared margin of 10 points."""
     c = claim("capability_change")
-    assert c.rate(iv(-0.01, 0.02)) == REPRODUCED
-    assert c.rate(iv(-0.0101, 0.02)) == INCONCLUSIVE
-    assert c.rate(iv(-0.03, -0.0001)) == INCONCLUSIVE     # contains a loss of one point: the paper's 0 decides nothing
-    assert c.rate(iv(-0.03, -0.0101)) == NOT_REPRODUCED
+    assert c.rate(iv(-0.05, 0.02)) == REPRODUCED
+    assert c.rate(iv(-0.0999, 0.02)) == REPRODUCED
+    assert c.rate(iv(-0.10, 0.02)) == INCONCLUSIVE          # T itself is short of "> -10 points"
+    assert c.rate(iv(-0.30, -0.0001)) == INCONCLUSIVE       # contains the margin: undecided
+    assert c.rate(iv(-0.30, -0.101)) == NOT_REPRODUCED
     assert c.fmt_interval(iv(-0.03, 0.01, -0.01)) == "−1.0 pts [−3.0 pts, +1.0 pts]"
 
 
@@ -368,8 +370,8 @@ def _book_docs() -> dict[str, dict[str, dict[str, object]]]:
                       {k: {SMOL: _iv(0.5), QWEN: _iv(0.5)} for k in ("pc1_min_pair", "axis_min_pair", "pc1_shared_min_pair")})}
     ch4 = {BASE: doc(BASE, {"pc1_composition_corr": 0.2, "helpful_toward_minus_away": 0.0},
                      {"pc1_composition_corr": _iv(0.2), "helpful_toward_minus_away": _iv(0.0)})}
-    ch5 = {SMOL: doc(SMOL, {"roles_away_minus_unsteered": 0.1, "assistant_toward_minus_away": 0.2},
-                     {"roles_away_minus_unsteered": _iv(0.1), "assistant_toward_minus_away": _iv(0.2)})}
+    ch5 = {SMOL: doc(SMOL, {"roles_away_minus_random": 0.1, "assistant_toward_minus_random": 0.2},
+                     {"roles_away_minus_random": _iv(0.1), "assistant_toward_minus_random": _iv(0.2)})}
     ch6 = {SMOL: doc(SMOL, {"r2_position": 0.1, "r2_position_minus_change": 0.4, "domain_drift_gap": -1.0},
                      {"r2_position": _iv(0.1), "r2_position_minus_change": _iv(0.4), "domain_drift_gap": _iv(-1.0)})}
     ch7 = {SMOL: doc(SMOL, {"harm_reduction": 0.25, "capability_change": 0.0, "best_layers": "15-18", "best_percentile": 25,
@@ -410,9 +412,9 @@ def test_a_renamed_key_is_a_gap() -> None:
     ("06_drift", SMOL, {"r2_position": "0.1"}, "C12 (06_drift/smollm2-135m-instruct): `r2_position` is '0.1', not a finite number"),
     ("06_drift", SMOL, {"intervals": {"r2_position": _iv(0.1), "domain_drift_gap": _iv(-1.0)}},
      "C13 (06_drift/smollm2-135m-instruct): no interval saved for `r2_position_minus_change`"),
-    ("05_steering", SMOL, {"intervals": {"roles_away_minus_unsteered": _iv(0.1),
-                                         "assistant_toward_minus_away": iv(math.nan, math.nan, 0.2).to_dict()}},
-     "C11 (05_steering/smollm2-135m-instruct): the interval of `assistant_toward_minus_away` is not finite: 0.20 [nan, nan]"),
+    ("05_steering", SMOL, {"intervals": {"roles_away_minus_random": _iv(0.1),
+                                         "assistant_toward_minus_random": iv(math.nan, math.nan, 0.2).to_dict()}},
+     "C11 (05_steering/smollm2-135m-instruct): the interval of `assistant_toward_minus_random` is not finite: 0.20 [nan, nan]"),
     ("03_cross_model", "all", {"axis_min_pair": 0.5}, "C6a (03_cross_model/all): `axis_min_pair` is not a dict model -> number"),
     ("03_cross_model", "all", {"pc1_min_pair": {SMOL: 0.5, QWEN: math.inf}},
      f"C6 (03_cross_model/all, {QWEN}): `pc1_min_pair` is inf, not a finite number"),

@@ -36,11 +36,11 @@ def test_rendered_page(art: Path, tmp_path: Path) -> None:
     (staged / "02_assistant_axis.ipynb").write_text("{}")
     md = render_dashboard(notebooks_dir=staged, preset="tiny")
     lines = md.splitlines()
-    # 20 claims; rated: 11 for each instruct model (C1, C3-C5, C10-C16) = 22 cells, C6 and C7 one pair cell each,
-    # C9 for the base model: 25; not rated: C2, C17, C18 for each instruct model, C6a and C6b one pair cell each,
-    # C8 for the base model: 9
-    assert lines[0] == ("Of 25 claim-model cells: **2 reproduced**, **1 weaker than the paper**, **0 not reproduced**, "
-                        "**1 inconclusive**, **21 not yet run**; 9 more are shown *not rated*.")
+    # 20 claims; rated: 11 for each instruct model (C1, C3-C5, C10-C16) = 22 cells, C6 and C7 one pair cell each:
+    # 24; not rated: C2, C17, C18 for each instruct model, C6a and C6b one pair cell each, C8 and C9 for the base
+    # model: 10
+    assert lines[0] == ("Of 24 claim-model cells: **2 reproduced**, **1 weaker than the paper**, **0 not reproduced**, "
+                        "**1 inconclusive**, **20 not yet run**; 10 more are shown *not rated*.")
     assert lines[2].startswith("**The rule.** For a claim that the statistic is past a threshold T")
     assert '<th title="smollm2-135m-instruct">smollm2 135m instruct</th>' in md
     assert ('<td class="pa-cell pa-weaker-than-the-paper" title="smollm2-135m-instruct: 0.45 [0.31, 0.58] · weaker '

@@ -418,3 +418,35 @@ def test_the_shipped_thresholds_are_the_fit_on_their_hand_labels(rubric: str) ->
             evidence[i] = ev
     fitted = J.fit_thresholds(evidence, rows["response"].tolist(), rows["label"].astype(int).tolist(), base)
     assert {k: getattr(fitted, k) for k in J.FITTED[rubric]} == J.FITTED[rubric]
+
+
+# Hand-written identity answers per family a preset can load: each names the model or its maker the way that
+# family's chat models introduce themselves; the negatives are role text that mentions the same words otherwise.
+FAMILY_CUES = {
+    "gemma": ["I'm Gemma, an open-weights AI assistant.", "I am Gemma 3, developed by Google DeepMind.",
+              "Hi! I was trained by Google.", "My name is Gemma and I can help with that."],
+    "llama": ["I'm Llama, a large model made by Meta.", "I am Llama 3.3, here to help.",
+              "I was developed by Meta AI.", "This is Llama-3.1 speaking; how can I help?"],
+    "qwen": ["I am Qwen, created by Alibaba Cloud.", "I'm Qwen2.5, a helpful assistant.",
+             "I was developed by the Qwen team."],
+    "smollm": ["I'm SmolLM, a helpful assistant.", "I am SmolLM2, trained by Hugging Face."],
+    "generic": ["As an AI language model, I can't feel the sea.", "I am an artificial intelligence.",
+                "I'm a virtual assistant with no body."],
+}
+NOT_FAMILY_CUES = [
+    "I'm a llama herder in the Andes; my llamas graze at dawn.",
+    "The gemma of the vine swelled in spring.",
+    "My grandmother Gemma taught me to bake.",
+    "I am a llama, soft and woolly, chewing grass on the hill.",
+]
+
+
+@pytest.mark.parametrize("family, text", [(f, t) for f, ts in FAMILY_CUES.items() for t in ts])
+def test_ai_cues_cover_every_family(family: str, text: str) -> None:
+    assert find_cue(text, AI_CUES) is not None, family
+    assert find_cue(text, PAPER_AI_CUES) is not None, family
+
+
+@pytest.mark.parametrize("text", NOT_FAMILY_CUES)
+def test_family_names_in_role_text_are_not_cues(text: str) -> None:
+    assert find_cue(text, PAPER_AI_CUES) is None

@@ -134,6 +134,34 @@ def test_drift_intervals_resample_conversations() -> None:
     assert gap.high < 0 and gap.unit == "conversations" and gap.n_units == 16
 
 
+def test_drift_intervals_domain_only_baseline() -> None:
+    """The baseline row is the same regression on other features, on the same resamples: with the
+    domain's one-hot code as both embeddings and baseline, the difference is exactly zero."""
+    import numpy as np
+    import pandas as pd
+
+    from persona_axis.interventions.drift import predictability
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for d, level in (("therapy", -1.0), ("philosophy", -1.0), ("coding", 1.0), ("writing", 1.0)):
+        for c in range(4):
+            for turn in range(3):
+                rows.append({"conversation": f"{d}{c}", "turn": turn, "domain": d,
+                             "projection": level + rng.normal(0, 0.3)})
+    table = pd.DataFrame(rows)
+    onehot = pd.get_dummies(table["domain"]).to_numpy(dtype=float)
+    got = drift_intervals(table, onehot, baseline=onehot, n_resamples=1000, seed=0)
+    assert got["r2_position_baseline"].estimate == pytest.approx(predictability(table, onehot)["r2_position"])
+    assert got["r2_position_beyond_baseline"].estimate == 0
+    assert got["r2_position_beyond_baseline"].low == 0 == got["r2_position_beyond_baseline"].high
+    noise = rng.normal(size=(len(table), 4))   # features that know nothing: well below the domain
+    worse = drift_intervals(table, noise, baseline=onehot, n_resamples=1000, seed=0)
+    assert worse["r2_position_beyond_baseline"].high < 0
+    with pytest.raises(ValueError, match="baseline has 3 rows"):
+        drift_intervals(table, onehot, baseline=onehot[:3])
+
+
 @pytest.mark.parametrize(("n", "d"), [(40, 8), (30, 60)])
 def test_ridge_cv_predict_equals_scikit_learn(n: int, d: int) -> None:
     import numpy as np

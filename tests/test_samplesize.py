@@ -44,7 +44,7 @@ def test_a_below_claim_is_mirrored() -> None:
 
 
 def test_undecidable_and_already_decided() -> None:
-    c = claim("assistant_toward_minus_away")       # > 0
+    c = claim("assistant_toward_minus_random")       # > 0
     d = units_to_decide(c, Interval(0.0, -0.2, 0.2, n_units=10))
     assert d.units_needed is None and d.status == INCONCLUSIVE and "threshold" in d.why and d.factor == math.inf
     d = units_to_decide(c, Interval(0.3, 0.35, 0.5, n_units=10))
