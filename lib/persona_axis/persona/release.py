@@ -210,11 +210,12 @@ def _check_parts(parts: Sequence[str]) -> None:
 
 
 def allow_patterns(models: Iterable[str | ReleaseModel] | None = None, parts: Sequence[str] = PARTS) -> list[str]:
-    """The files of ``parts`` for ``models`` (default: all three), as ``snapshot_download`` patterns."""
+    """The files of ``parts`` for ``models`` (default: all three), as ``snapshot_download`` patterns,
+    in the order of ``PARTS``."""
     _check_parts(parts)
     out = []
     for spec in _specs(models):
-        for part in parts:
+        for part in (p for p in PARTS if p in parts):
             if part == "capping" and not spec.capping:
                 continue
             name = _FILES[part]

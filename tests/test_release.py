@@ -1,0 +1,349 @@
+"""The paper's released vectors: the reader on a release the tests write, every bad input, the hub mocked.
+
+The release is ``write_synthetic_release``'s: the exact layout, bfloat16, both file styles, and a
+planted structure whose PC1 share, default position and cosines follow from formulas. The reference
+check against the official notebook runs when the real release is in the local Hugging Face cache.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from persona_axis.persona import release as rel_mod
+from persona_axis.persona.release import (
+    REFERENCE,
+    RELEASE_MODELS,
+    RELEASE_REPO,
+    ReleaseError,
+    ReleaseUnavailable,
+    SyntheticRelease,
+    allow_patterns,
+    fetch_command,
+    in_cache,
+    load_release,
+    reference_check,
+    write_synthetic_release,
+)
+from persona_axis.persona.space import RoleVectors, pca, relative_position, role_composition
+
+
+@pytest.fixture(scope="module")
+def syn(tmp_path_factory: pytest.TempPathFactory) -> SyntheticRelease:
+    return write_synthetic_release(tmp_path_factory.mktemp("release"))
+
+
+@pytest.fixture
+def copy(syn: SyntheticRelease, tmp_path: Path) -> SyntheticRelease:
+    """A copy of the synthetic release that a test may damage."""
+    shutil.copytree(syn.root, tmp_path / "r")
+    return SyntheticRelease(tmp_path / "r", syn.models, syn.truth, syn.vectors)
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+def test_the_release_models_have_the_paper_shapes() -> None:
+    shapes = {n: (s.n_layers, s.hidden_size, s.target_layer) for n, s in RELEASE_MODELS.items()}
+    assert shapes == {"gemma-2-27b": (46, 4608, 22), "qwen-3-32b": (64, 5120, 32), "llama-3.3-70b": (80, 8192, 40)}
+    assert [s.capping for s in RELEASE_MODELS.values()] == [False, True, True]
+    assert all(s.n_roles == 275 and s.n_traits == 240 for s in RELEASE_MODELS.values())
+
+
+def test_both_file_styles_are_written_in_bfloat16(syn: SyntheticRelease) -> None:
+    roles = syn.root / "synthetic-a" / "role_vectors"
+    kinds = {type(torch.load(f, weights_only=True)).__name__ for f in roles.glob("*.pt")}
+    assert kinds == {"Tensor", "dict"}
+    d = torch.load(roles / "synthetic-role-01.pt", weights_only=True)
+    assert set(d) == {"vector", "type", "role"} and d["vector"].dtype == torch.bfloat16
+    assert isinstance(torch.load(syn.root / "synthetic-b" / "assistant_axis.pt", weights_only=True), dict)
+
+
+def test_every_part_reads_exactly_as_written(syn: SyntheticRelease) -> None:
+    for name, spec in syn.models.items():
+        rel = load_release(spec, syn.root, progress=False)
+        w = syn.vectors[name]
+        assert rel.roles is not None and rel.traits is not None and rel.axis is not None and rel.default is not None
+        assert rel.roles.vectors.dtype == torch.float32
+        assert torch.equal(rel.roles.vectors, w["roles"]) and rel.roles.names == w["role_names"]
+        assert torch.equal(rel.traits.vectors, w["traits"]) and rel.traits.names == w["trait_names"]
+        assert torch.equal(rel.default, w["default"]) and torch.equal(rel.axis.vectors, w["axis"])
+        assert rel.roles.labels == [3] * spec.n_roles and rel.traits.labels == [None] * spec.n_traits
+        assert rel.layers == list(range(spec.n_layers)) and rel.axis.layers == rel.layers
+        assert (rel.capping is not None) == spec.capping
+
+
+def test_some_layers_only(syn: SyntheticRelease) -> None:
+    spec = syn.models["synthetic-c"]
+    rel = load_release(spec, syn.root, layers=[5, 2], parts=["roles", "default", "axis"], progress=False)
+    assert rel.roles is not None and rel.default is not None and rel.axis is not None
+    assert rel.roles.vectors.shape == (16, 2, 128) and rel.traits is None and rel.capping is None
+    assert torch.equal(rel.roles.at(2), syn.vectors["synthetic-c"]["roles"][:, 2])
+    assert torch.equal(rel.axis.vector(5), syn.vectors["synthetic-c"]["axis"][5])
+    with pytest.raises(ValueError, match="out of range for synthetic-c: valid layers are 0..9"):
+        load_release(spec, syn.root, layers=[10], progress=False)
+
+
+# ---- the planted structure, recovered with the book's own functions ---------------------------------
+
+def test_planted_pc1_share_default_and_axis(syn: SyntheticRelease) -> None:
+    # the formulas, typed once more here: c = (16, 8, 4, 4, 2) gives 256 / 356
+    assert syn.truth["synthetic-a"]["pc1_share"] == pytest.approx(256 / 356)
+    assert syn.truth["synthetic-a"]["n_for"] == {0.7: 1, 0.8: 2, 0.9: 3, 0.95: 4}
+    assert syn.truth["synthetic-c"]["cos_axis_pc1"][0] == pytest.approx(12 / 37)
+    for name, spec in syn.models.items():
+        rel = load_release(spec, syn.root, progress=False)
+        assert rel.roles is not None and rel.default is not None and rel.axis is not None
+        t = syn.truth[name]
+        recomputed = rel.contrast_axis()
+        for layer in rel.layers:
+            sp = pca(rel.roles.at(layer), rel.roles.names).oriented(rel.default[layer])
+            assert float(sp.explained_variance_ratio[0]) == pytest.approx(t["pc1_share"], abs=1e-6)
+            assert {f: sp.n_for(f) for f in t["n_for"]} == t["n_for"]
+            p = float(relative_position(sp, rel.default[layer])[0])
+            assert min(p, 1 - p) == pytest.approx(t["default_pc1_distance"], abs=1e-6)
+            assert float(sp.components[0] @ recomputed.unit(layer)) == pytest.approx(t["cos_axis_pc1"][layer], abs=1e-6)
+            assert float(recomputed.unit(layer) @ rel.axis.unit(layer)) == pytest.approx(1.0, abs=1e-6)
+        mid = spec.target_layer
+        sp = pca(rel.roles.at(mid), rel.roles.names).oriented(rel.default[mid])
+        centred = rel.roles.at(mid) - rel.roles.at(mid).mean(0)
+        comp = role_composition(centred, sp.components[0])
+        assert comp.tolist() == pytest.approx([t["pc1_composition"][n] for n in rel.roles.names], abs=1e-6)
+
+
+def test_planted_pc1_share_against_numpy(syn: SyntheticRelease) -> None:
+    """The same share from numpy's SVD of what was written: an oracle that shares no code with ``pca``."""
+    for name, spec in syn.models.items():
+        x = syn.vectors[name]["roles"][:, spec.target_layer].double().numpy()
+        s = np.linalg.svd(x - x.mean(0), compute_uv=False)
+        assert (s[0] ** 2 / (s ** 2).sum()) == pytest.approx(syn.truth[name]["pc1_share"], abs=1e-12)
+
+
+def test_capping_configuration(syn: SyntheticRelease) -> None:
+    spec = syn.models["synthetic-b"]
+    rel = load_release(spec, syn.root, parts=["axis", "capping"], progress=False)
+    assert rel.capping is not None and rel.axis is not None
+    assert sorted(rel.capping.vectors) == list(range(8))
+    for layer, v in rel.capping.vectors.items():   # the official convention: the opposite of the axis
+        assert float(v @ rel.axis.unit(layer) / v.norm()) == pytest.approx(-1.0, abs=1e-6)
+    e = rel.capping.experiment("layers_4:6-p0.25")
+    assert e.band == (4, 5) and e.percentile == 0.25 and e.caps == {4: -6.5, 5: -7.5}
+    assert [x.id for x in rel.capping.experiments] == ["layers_4:6-p0.25", "layers_4:6-p0.75", "layers_6:8-p0.25",
+                                                      "layers_6:8-p0.75"]
+    with pytest.raises(KeyError, match="no capping experiment 'layers_1:2-p0.5'"):
+        rel.capping.experiment("layers_1:2-p0.5")
+
+
+# ---- bad input --------------------------------------------------------------------------------------
+
+def _load(r: SyntheticRelease, name: str = "synthetic-a", **kw: object) -> None:
+    load_release(r.models[name], r.root, progress=False, **kw)  # type: ignore[arg-type]
+
+
+def test_missing_model_folder_and_source(copy: SyntheticRelease, tmp_path: Path) -> None:
+    with pytest.raises(ReleaseError, match=r"no folder gemma-2-27b/ \(folders here: synthetic-a, synthetic-b, synthetic-c\)"):
+        load_release("gemma-2-27b", copy.root)
+    with pytest.raises(ReleaseError, match="nowhere: no such folder"):
+        load_release("gemma-2-27b", tmp_path / "nowhere")
+    with pytest.raises(KeyError, match="unknown release model 'gemma-3'"):
+        load_release("gemma-3", copy.root)
+
+
+def test_missing_and_extra_files(copy: SyntheticRelease) -> None:
+    folder = copy.root / "synthetic-a"
+    (folder / "role_vectors" / "synthetic-role-03.pt").unlink()
+    with pytest.raises(ReleaseError, match="15 role vector files, expected 16 for synthetic-a: a file is missing"):
+        _load(copy)
+    _load(copy, parts=["axis", "default", "traits"])   # a part not asked for is not read
+    torch.save(torch.zeros(6, 32, dtype=torch.bfloat16), folder / "role_vectors" / "synthetic-role-03.pt")
+    torch.save(torch.zeros(6, 32, dtype=torch.bfloat16), folder / "role_vectors" / "another.pt")
+    with pytest.raises(ReleaseError, match="17 role vector files, expected 16 for synthetic-a: extra files"):
+        _load(copy)
+    (folder / "role_vectors" / "another.pt").rename(folder / "role_vectors" / "notes.txt")
+    with pytest.raises(ReleaseError, match=r"role_vectors: unexpected file\(s\) notes.txt"):
+        _load(copy)
+    (folder / "role_vectors" / "notes.txt").unlink()
+    (folder / "README.md").write_text("x")
+    with pytest.raises(ReleaseError, match=r"synthetic-a: unexpected file\(s\) README.md"):
+        _load(copy)
+    (folder / "README.md").unlink()
+    (folder / "assistant_axis.pt").unlink()
+    with pytest.raises(ReleaseError, match="assistant_axis.pt: missing"):
+        _load(copy)
+    shutil.rmtree(folder / "trait_vectors")
+    with pytest.raises(ReleaseError, match="trait_vectors: missing; synthetic-a needs 16 trait vector files"):
+        _load(copy, parts=["traits"])
+    (copy.root / "synthetic-b" / "capping_config.pt").unlink()
+    with pytest.raises(ReleaseError, match="capping_config.pt: missing"):
+        _load(copy, "synthetic-b", parts=["capping"])
+
+
+def test_wrong_shape_and_layer_count(copy: SyntheticRelease) -> None:
+    f = copy.root / "synthetic-a" / "role_vectors" / "synthetic-role-02.pt"
+    torch.save(torch.zeros(6, 31, dtype=torch.bfloat16), f)
+    with pytest.raises(ReleaseError, match=r"synthetic-role-02.pt: shape \(6, 31\); every file of synthetic-a is "
+                                           r"\(n_layers, hidden\) = \(6, 32\)"):
+        _load(copy)
+    torch.save(torch.zeros(32, dtype=torch.bfloat16), f)
+    with pytest.raises(ReleaseError, match=r"shape \(32,\)"):
+        _load(copy)
+    torch.save(torch.zeros(5, 32, dtype=torch.bfloat16), f)
+    with pytest.raises(ReleaseError, match="synthetic-role-02.pt: 5 layers, but synthetic-a has 6"):
+        _load(copy)
+    torch.save(torch.zeros(6, 32, dtype=torch.int64), f)
+    with pytest.raises(ReleaseError, match="dtype torch.int64"):
+        _load(copy)
+
+
+def test_objects_that_are_not_vectors(copy: SyntheticRelease) -> None:
+    f = copy.root / "synthetic-a" / "role_vectors" / "synthetic-role-02.pt"
+    torch.save([1.0, 2.0], f)
+    with pytest.raises(ReleaseError, match="synthetic-role-02.pt: holds a list, not a tensor"):
+        _load(copy)
+    torch.save({"vector": torch.zeros(6, 32), "axis": torch.zeros(6, 32)}, f)
+    with pytest.raises(ReleaseError, match=r"a dict with keys \['axis', 'vector'\]"):
+        _load(copy)
+    torch.save({"vector": torch.zeros(6, 32), "role": "pirate"}, f)
+    with pytest.raises(ReleaseError, match="the file says it is role 'pirate', but its name says 'synthetic-role-02'"):
+        _load(copy)
+    torch.save({"vector": "not a tensor"}, f)
+    with pytest.raises(ReleaseError, match="holds a str, not a tensor"):
+        _load(copy)
+    torch.save({"metadata": {}}, copy.root / "synthetic-a" / "assistant_axis.pt")
+    with pytest.raises(ReleaseError, match="a dict without an 'axis' tensor"):
+        _load(copy, parts=["axis"])
+
+
+class _Planted:
+    """A pickled object that creates a file when unpickled as code (``open(marker, "w")``)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
+
+
+def test_weights_only_refuses_a_pickled_object(copy: SyntheticRelease, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    f = copy.root / "synthetic-a" / "role_vectors" / "synthetic-role-02.pt"
+    torch.save({"vector": torch.zeros(6, 32), "type": _Planted(marker)}, f)
+    with pytest.raises(ReleaseError, match=r"synthetic-role-02.pt: refused. torch.load\(weights_only=True\) cannot "
+                                           r"read it \(Unsupported global.*never unpickled as code"):
+        _load(copy)
+    assert not marker.exists()   # the object's code never ran
+    f.write_bytes(b"not a torch file")
+    with pytest.raises(ReleaseError, match="synthetic-role-02.pt: refused"):
+        _load(copy)
+
+
+def test_a_malformed_capping_configuration(copy: SyntheticRelease) -> None:
+    f = copy.root / "synthetic-b" / "capping_config.pt"
+    torch.save({"vectors": {"v": {"layer": 3, "vector": torch.zeros(63)}}, "experiments": []}, f)
+    with pytest.raises(ReleaseError, match=r"vector 'v' has shape \(63,\) at layer 3"):
+        _load(copy, "synthetic-b", parts=["capping"])
+    torch.save({"vectors": {}, "experiments": [{"id": "x", "interventions": [{"vector": "w", "cap": 1.0}]}]}, f)
+    with pytest.raises(ReleaseError, match="experiment 'x' caps vector 'w', which is not in 'vectors'"):
+        _load(copy, "synthetic-b", parts=["capping"])
+    torch.save({"vectors": []}, f)
+    with pytest.raises(ReleaseError, match="expected a dict with 'vectors' and 'experiments'"):
+        _load(copy, "synthetic-b", parts=["capping"])
+
+
+# ---- the hub, mocked --------------------------------------------------------------------------------
+
+def test_patterns_fetch_only_what_is_asked() -> None:
+    assert allow_patterns(["gemma-2-27b"], ["roles", "capping"]) == ["gemma-2-27b/role_vectors/*.pt"]
+    assert allow_patterns(["qwen-3-32b"], ["axis", "capping"]) == ["qwen-3-32b/assistant_axis.pt",
+                                                                   "qwen-3-32b/capping_config.pt"]
+    assert len(allow_patterns()) == 3 * 4 + 2
+    with pytest.raises(ValueError, match="unknown part"):
+        allow_patterns(parts=["vectors"])
+    assert fetch_command(["llama-3.3-70b"]) == "python -m persona_axis.persona.release fetch llama-3.3-70b"
+
+
+def test_the_hub_call(syn: SyntheticRelease, monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    calls: list[dict[str, object]] = []
+
+    def fake(repo_id: str, **kw: object) -> str:
+        calls.append({"repo_id": repo_id, **kw})
+        return str(syn.root)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
+    rel = load_release(syn.models["synthetic-b"], layers=[4], parts=["roles", "default"], progress=False)
+    assert rel.roles is not None and torch.equal(rel.roles.at(4), syn.vectors["synthetic-b"]["roles"][:, 4])
+    assert calls == [{"repo_id": RELEASE_REPO, "repo_type": "dataset", "local_files_only": False,
+                      "allow_patterns": ["synthetic-b/default_vector.pt", "synthetic-b/role_vectors/*.pt"]}]
+    calls.clear()
+    assert rel_mod.main(["fetch", "qwen-3-32b", "--parts", "axis", "capping"]) == 0
+    assert calls[0]["allow_patterns"] == ["qwen-3-32b/assistant_axis.pt", "qwen-3-32b/capping_config.pt"]
+    with pytest.raises(ReleaseUnavailable, match="gemma-2-27b is not in the cached release .*\n.*fetch gemma-2-27b"):
+        load_release("gemma-2-27b", progress=False)   # a cache that holds other models only
+
+
+def test_the_hub_unreachable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def offline(repo_id: str, **kw: object) -> str:
+        raise LocalEntryNotFoundError("Cannot find an appropriate cached snapshot folder")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ReleaseUnavailable, match=r"HF_HUB_OFFLINE is set .*\n    python -m persona_axis.persona.release "
+                                                 r"fetch llama-3.3-70b"):
+        load_release("llama-3.3-70b")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    with pytest.raises(ReleaseUnavailable, match="the hub could not be reached and the local cache has no copy"):
+        load_release("llama-3.3-70b")
+    assert in_cache(["gemma-2-27b"]) is None
+    assert rel_mod.main(["fetch"]) == 2
+    assert "python -m persona_axis.persona.release fetch gemma-2-27b qwen-3-32b llama-3.3-70b" in capsys.readouterr().err
+
+
+# ---- the reference check ---------------------------------------------------------------------------------
+
+def _reference_like(n: int = 275, d: int = 300) -> RoleVectors:
+    """Role vectors whose centred PCA has the official notebook's cumulative variance for PCs 1-5, and
+    later shares chosen so that 4 / 8 / 18 / 36 components reach 70 / 80 / 90 / 95%."""
+    cum = list(REFERENCE["cumulative"])
+    shares = [cum[0]] + [b - a for a, b in zip(cum, cum[1:])]
+    for (k0, c0), (k1, c1) in zip([(5, cum[-1]), (8, 0.801), (18, 0.901), (36, 0.951)],
+                                  [(8, 0.801), (18, 0.901), (36, 0.951), (n - 1, 1.0)]):
+        shares += [(c1 - c0) / (k1 - k0)] * (k1 - k0)
+    g = torch.Generator().manual_seed(0)
+    u = torch.linalg.qr(torch.randn(n, n - 1, dtype=torch.float64, generator=g) -
+                        torch.randn(n, n - 1, dtype=torch.float64, generator=g).mean(0))[0]
+    u = torch.linalg.qr(u - u.mean(0))[0]          # orthonormal, centred columns
+    v = torch.linalg.qr(torch.randn(d, n - 1, dtype=torch.float64, generator=g))[0]
+    x = (u * torch.tensor(shares, dtype=torch.float64).sqrt()) @ v.T + 3.0
+    return RoleVectors(x.float()[:, None], [f"r{i}" for i in range(n)], [3] * n, [0] * n, [22])
+
+
+def test_the_reference_check_passes_on_the_official_spectrum_and_fails_otherwise(syn: SyntheticRelease) -> None:
+    check = reference_check(_reference_like())
+    assert check.ok, check.frame()
+    assert list(check.frame()["ours"])[6:] == [4, 8, 18, 36]
+    off = _reference_like()
+    off.vectors[:5] *= 1.5                          # a planted fault: five roles read at the wrong scale
+    assert not reference_check(off).ok
+    rel = load_release(syn.models["synthetic-a"], syn.root, parts=["roles"], progress=False)
+    assert rel.roles is not None and not reference_check(rel.roles, 3).ok
+
+
+def test_reference_check_on_the_real_release() -> None:
+    """Gemma 2 27B's released role vectors at layer 22 give the official notebook's numbers."""
+    root = in_cache(["gemma-2-27b"], ["roles"])
+    if root is None:
+        pytest.skip("the paper's release is not in the local Hugging Face cache; fetch it with "
+                    f"`{fetch_command(['gemma-2-27b'])}` (about 0.1 GB of role vectors), then rerun "
+                    "`pytest tests/test_release.py -k real_release`")
+    rel = load_release("gemma-2-27b", root, layers=[22], parts=["roles"], progress=False)
+    assert rel.roles is not None
+    check = reference_check(rel.roles)
+    assert check.ok, check.frame().to_string()
