@@ -347,3 +347,90 @@ def test_reference_check_on_the_real_release() -> None:
     assert rel.roles is not None
     check = reference_check(rel.roles)
     assert check.ok, check.frame().to_string()
+
+
+# ---- the chapter's numbers on the release, and the Gaussian null ---------------------------------------
+
+def test_release_numbers_recover_the_plant(syn: SyntheticRelease) -> None:
+    from persona_axis.analysis.paper_vectors import FRACTIONS, release_numbers
+
+    for name, spec in syn.models.items():
+        t = syn.truth[name]
+        nums = release_numbers(load_release(spec, syn.root, progress=False), n_resamples=1000)
+        mid = spec.target_layer
+        assert nums.layer == mid and nums.n_for == {f: t["n_for"][f] for f in FRACTIONS}
+        assert nums.intervals["pc1_share"].estimate == pytest.approx(t["pc1_share"], abs=1e-6)
+        assert nums.intervals["n_for_70"].estimate == t["n_for"][0.7]
+        assert nums.intervals["default_pc1_distance"].estimate == pytest.approx(t["default_pc1_distance"], abs=1e-6)
+        assert nums.intervals["cos_axis_pc1_middle"].estimate == pytest.approx(t["cos_axis_pc1"][mid], abs=1e-6)
+        assert nums.intervals["cos_axis_pc1_min"].estimate == pytest.approx(min(t["cos_axis_pc1"].values()), abs=1e-6)
+        assert nums.cos_axis_pc1 == pytest.approx(t["cos_axis_pc1"], abs=1e-6)
+        assert nums.cos_released_pc1 == pytest.approx(t["cos_axis_pc1"], abs=1e-6)
+        assert min(nums.cos_recomputed_released.values()) == pytest.approx(1.0, abs=1e-6)
+        assert all(iv.n_units == 16 and iv.n_resamples >= 500 for iv in nums.intervals.values())
+        positive = {r for r, c in t["pc1_composition"].items() if c > 0}
+        assert set(nums.ends["default end"]) <= positive and not set(nums.ends["far end"]) & positive
+        # traits, against numpy: share of the top singular value, cosine with the axis
+        x = syn.vectors[name]["traits"][:, mid].double().numpy()
+        s = np.linalg.svd(x - x.mean(0), compute_uv=False)
+        assert nums.trait_pc1_share == pytest.approx(s[0] ** 2 / (s ** 2).sum(), abs=1e-6)
+        a = syn.vectors[name]["axis"][mid].double().numpy()
+        want = x @ a / (np.linalg.norm(x, axis=1) * np.linalg.norm(a))
+        assert [nums.trait_axis[n] for n in syn.vectors[name]["trait_names"]] == pytest.approx(want.tolist(), abs=1e-6)
+        comp = nums.trait_composition
+        assert comp is not None and comp.loc[["calm", "methodical"], "PC1"].min() > 0   # oriented on the anchors
+
+
+def test_the_null_statistics_are_the_books_on_explicit_vectors() -> None:
+    """The null works on Gram matrices; on vectors written out, it gives what pca and contrast_axis give."""
+    from persona_axis.analysis.measures import _centre
+    from persona_axis.analysis.paper_vectors import _axis_cosines, _compositions, _pc1
+    from persona_axis.persona.axis import contrast_axis
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(3, 21, 40, generator=g, dtype=torch.float64) * torch.linspace(0.2, 3, 40, dtype=torch.float64)
+    gram = (x @ x.transpose(1, 2)).numpy()
+    gc = _centre(gram[:, :20, :20])
+    lam, u = _pc1(gc)
+    cos = _axis_cosines(gram, u)
+    vec = gram[:, :20, 20] - gram[:, :20, :20].mean(2)
+    sign = np.sign(((vec - vec.mean(1, keepdims=True)) * u).sum(1))
+    comps = _compositions(gc, lam, u, sign)
+    for i in range(3):
+        roles, default = x[i, :20].float(), x[i, 20].float()
+        sp = pca(roles, [str(k) for k in range(20)]).oriented(default)
+        ax = contrast_axis(default[None, None], roles[:, None], [0], model="t")
+        assert cos[i] == pytest.approx(float(sp.components[0] @ ax.unit(0)), abs=1e-5)
+        want = role_composition(roles - roles.mean(0), sp.components[0])
+        assert comps[i].tolist() == pytest.approx(want.tolist(), abs=1e-5)
+
+
+def test_the_null_covers_vectors_with_nothing_to_find_and_not_the_plant(syn: SyntheticRelease) -> None:
+    from persona_axis.analysis.paper_vectors import gaussian_null, lowest_pair_null, null_interval, release_numbers
+    from persona_axis.persona.release import ReleaseVectors
+
+    spec = syn.models["synthetic-c"]
+    planted = load_release(spec, syn.root, progress=False)
+    null = gaussian_null(planted, draws=100, layer_draws=20)
+    assert set(null.stats) == {"pc1_share", "n_for_70", "default_pc1_distance", "cos_axis_pc1_middle",
+                               "cos_axis_pc1_min"}
+    share = null_interval(null.stats["pc1_share"])
+    assert share.n_resamples == 100 and share.high < 0.3 < syn.truth["synthetic-c"]["pc1_share"]
+    assert null.compositions.shape == (100, 16) and null.trait_compositions is not None
+    # vectors with nothing to find: Gaussian, with the plant's coordinate-wise spread; the null covers them
+    g = torch.Generator().manual_seed(1)
+    sd = planted.roles.vectors.std(0)  # type: ignore[union-attr]
+    fake = ReleaseVectors(spec, planted.layers, planted.axis, torch.randn(spec.n_layers, spec.hidden_size, generator=g) * sd,
+                          replace_vectors(planted.roles, torch.randn(16, spec.n_layers, spec.hidden_size, generator=g) * sd))
+    nums = release_numbers(fake, n_resamples=1000)
+    fake_null = gaussian_null(fake, draws=200, layer_draws=20)
+    for key in ("pc1_share", "cos_axis_pc1_middle", "default_pc1_distance"):
+        assert null_interval(fake_null.stats[key]).contains(nums.intervals[key].estimate), key
+    low = lowest_pair_null({"a": null.compositions, "b": fake_null.compositions[:100]},
+                           {"a": null.names, "b": fake_null.names})
+    assert null_interval(low["a"]).contains(0.0)
+
+
+def replace_vectors(rv: RoleVectors | None, vectors: torch.Tensor) -> RoleVectors:
+    assert rv is not None
+    return RoleVectors(vectors, rv.names, rv.labels, rv.counts, rv.layers)
