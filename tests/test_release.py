@@ -93,7 +93,8 @@ def test_planted_pc1_share_default_and_axis(syn: SyntheticRelease) -> None:
     # the formulas, typed once more here: c = (16, 8, 4, 4, 2) gives 256 / 356
     assert syn.truth["synthetic-a"]["pc1_share"] == pytest.approx(256 / 356)
     assert syn.truth["synthetic-a"]["n_for"] == {0.7: 1, 0.8: 2, 0.9: 3, 0.95: 4}
-    assert syn.truth["synthetic-c"]["cos_axis_pc1"][0] == pytest.approx(12 / 37)
+    assert syn.truth["synthetic-a"]["cos_axis_pc1"][0] == pytest.approx(12 / 37)
+    assert syn.truth["synthetic-c"]["cos_axis_pc1"][5] == pytest.approx(1.0)
     for name, spec in syn.models.items():
         rel = load_release(spec, syn.root, progress=False)
         assert rel.roles is not None and rel.default is not None and rel.axis is not None

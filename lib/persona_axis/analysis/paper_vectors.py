@@ -40,7 +40,7 @@ from persona_axis.analysis.measures import (
 )
 from persona_axis.core.stats import Interval
 from persona_axis.persona.release import ReleaseVectors
-from persona_axis.persona.space import composition_correlations, pca, role_composition
+from persona_axis.persona.space import RoleVectors, composition_correlations, pca, role_composition
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,12 +54,15 @@ FRACTIONS: tuple[float, ...] = (0.70, 0.80, 0.90, 0.95)
 
 def release_space(rel: ReleaseVectors, layer: int | None = None) -> ModelSpace:
     """The release's persona space at ``layer`` (default: the model's middle layer) as chapter 3's
-    ``ModelSpace``: role vectors, PCA oriented so that the default scores positive, the default."""
+    ``ModelSpace``: role vectors (a copy of that layer only, so the rest can be freed), PCA oriented
+    so that the default scores positive, the default."""
     if rel.roles is None or rel.default is None:
         raise ValueError("load the 'roles' and 'default' parts")
     layer = rel.model.target_layer if layer is None else layer
-    dv = rel.default[rel.layers.index(layer)]
-    return ModelSpace(rel.model.name, layer, rel.roles, pca(rel.roles.at(layer), rel.roles.names).oriented(dv), dv)
+    i = rel.layers.index(layer)
+    rv = rel.roles
+    at = RoleVectors(rv.vectors[:, i:i + 1].clone(), list(rv.names), list(rv.labels), list(rv.counts), [layer])
+    return ModelSpace(rel.model.name, layer, at, pca(at.at(layer), at.names).oriented(rel.default[i]), rel.default[i])
 
 
 @dataclass

@@ -570,7 +570,8 @@ def _hadamard(n: int) -> torch.Tensor:
 _SYNTHETIC = (("synthetic-a", 6, 32, (16, 8, 4, 4, 2), ()),
               ("synthetic-b", 8, 64, (16, 12, 4, 2, 2), ((0, 1),)),
               ("synthetic-c", 10, 128, (16, 4, 4, 2, 2), ((0, 1), (2, 3))))
-#: Off-PC1 component of the default per layer: cos(axis, PC1) = 12 / sqrt(144 + e^2).
+#: Off-PC1 component of the default per layer (model ``j`` starts ``j`` entries later):
+#: cos(axis, PC1) = 12 / sqrt(144 + e^2).
 _DEFAULT_OFF = (35, 16, 5, 9, 9, 9, 5, 0, 16, 16)
 _N_SYNTHETIC = 16
 _TRAIT_ANCHORS = ("calm", "conscientious", "methodical")
@@ -607,7 +608,7 @@ def write_synthetic_release(folder: str | Path) -> SyntheticRelease:
         scores = h16[order][:, 1:6] * torch.tensor(c, dtype=torch.float32)          # (16, 5), centred columns
         t_scores = h16[:, [1, 2, 3]] * torch.tensor([8.0, 4.0, 2.0])
         scale = [float(2 ** (layer % 3)) for layer in range(n_layers)]
-        off = [float(_DEFAULT_OFF[layer]) for layer in range(n_layers)]
+        off = [float(_DEFAULT_OFF[(layer + j) % len(_DEFAULT_OFF)]) for layer in range(n_layers)]
         rv = torch.stack([s * (mean + scores @ w.T) for s in scale], 1)                # (16, L, d)
         tv = torch.stack([s * (2 * hd[:, 10] + t_scores @ t_dirs.T) for s in scale], 1)
         dv = torch.stack([s * (mean + 12 * w[:, 0] + e * h_off) for s, e in zip(scale, off)])
