@@ -435,3 +435,20 @@ def test_the_null_covers_vectors_with_nothing_to_find_and_not_the_plant(syn: Syn
 def replace_vectors(rv: RoleVectors | None, vectors: torch.Tensor) -> RoleVectors:
     assert rv is not None
     return RoleVectors(vectors, rv.names, rv.labels, rv.counts, rv.layers)
+
+
+def test_rank_agreement_over_shared_roles() -> None:
+    import pandas as pd
+
+    from persona_axis.analysis.paper_vectors import rank_agreement, rank_null
+
+    a = pd.Series(np.arange(10.0), index=[f"r{i}" for i in range(10)])
+    order = [1, 0, 2, 3, 4, 5, 6, 7, 9, 8]                       # two adjacent swaps: sum d^2 = 4
+    b = pd.Series([float(order[i]) * 3 + 1 for i in range(10)], index=a.index)
+    b["other"] = 100.0                                           # a role only one side has
+    iv = rank_agreement(a, b, n_resamples=1000)
+    assert iv is not None and iv.n_units == 10 and iv.unit == "roles"
+    assert iv.estimate == pytest.approx(1 - 6 * 4 / (10 * 99))
+    assert rank_agreement(a, b.rename(lambda n: n + "x")) is None   # nothing in common
+    draws = np.stack([a.to_numpy(), -a.to_numpy()])
+    assert rank_null(a, draws, list(a.index)).tolist() == pytest.approx([1.0, -1.0])

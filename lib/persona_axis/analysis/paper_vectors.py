@@ -38,7 +38,7 @@ from persona_axis.analysis.measures import (
     space_intervals,
     weighted_axis_pc1_cosines,
 )
-from persona_axis.core.stats import Interval
+from persona_axis.core.stats import Interval, bootstrap_indices
 from persona_axis.persona.release import ReleaseVectors
 from persona_axis.persona.space import RoleVectors, composition_correlations, pca, role_composition
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["FRACTIONS", "ReleaseNumbers", "release_space", "release_numbers", "NullDraws", "gaussian_null",
-           "null_interval", "lowest_pair_null"]
+           "null_interval", "lowest_pair_null", "rank_agreement", "rank_null"]
 
 #: The variance fractions whose component counts the chapter reports (70% is the rated one).
 FRACTIONS: tuple[float, ...] = (0.70, 0.80, 0.90, 0.95)
@@ -283,3 +283,51 @@ def lowest_pair_null(per_model: Mapping[str, np.ndarray], names: Mapping[str, Se
         for m in models:
             out[m].append(float(r.loc[m, [o for o in models if o != m]].min()))
     return {m: np.asarray(v) for m, v in out.items()}
+
+
+# ------------------------------------------------------------------------------------------------
+# Scale against scale: do small models order the roles as the paper's models do?
+# ------------------------------------------------------------------------------------------------
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties); NaN when a side is constant."""
+    from scipy.stats import rankdata
+
+    rx, ry = rankdata(x) - (len(x) + 1) / 2, rankdata(y) - (len(y) + 1) / 2
+    den = float(np.sqrt((rx * rx).sum() * (ry * ry).sum()))
+    return float((rx * ry).sum() / den) if den > 0 else float("nan")
+
+
+def _common(a: pd.Series, names: Sequence[str]) -> list[str]:
+    return sorted(set(a.index) & set(names))
+
+
+def rank_agreement(a: pd.Series, b: pd.Series, *, n_resamples: int = 2000, seed: int = 0,
+                   unit: str = "roles") -> Interval | None:
+    """Spearman rank correlation of two per-role values (e.g. PC1 compositions of a small model and
+    of a paper model) over the roles both have, with a bootstrap interval over those roles.
+
+    Returns:
+        ``None`` when fewer than 3 roles are shared.
+    """
+    common = _common(a, list(b.index))
+    if len(common) < 3:
+        return None
+    x, y = a.loc[common].to_numpy(dtype=float), b.loc[common].to_numpy(dtype=float)
+    return bootstrap_indices(len(common), lambda idx: _spearman(x[idx], y[idx]), unit=unit,
+                             n_resamples=n_resamples, seed=seed)
+
+
+def rank_null(a: pd.Series, draws: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """``rank_agreement``'s estimate with each null draw in place of the paper model: ``(draws,)``.
+
+    Args:
+        a: per-role values of the model compared (index: role names).
+        draws: ``(draws, n)`` null compositions (``NullDraws.compositions``), columns named ``names``.
+    """
+    common = _common(a, names)
+    if len(common) < 3:
+        return np.full(len(draws), np.nan)
+    x = a.loc[common].to_numpy(dtype=float)
+    cols = [list(names).index(n) for n in common]
+    return np.array([_spearman(x, d[cols]) for d in draws])

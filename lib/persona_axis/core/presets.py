@@ -136,13 +136,16 @@ class CappingPreset(TypedDict):
 class PaperVectorsPreset(TypedDict):
     """Chapter 10, the paper's released vectors: where they come from (``"synthetic"``: a small test
     release the library writes, ``persona.release.write_synthetic_release``; ``"hub"``: the paper's,
-    from the Hugging Face cache or downloaded), bootstrap resamples, and the Gaussian null's draws at
-    the middle layer and at every layer (``analysis.paper_vectors.gaussian_null``)."""
+    from the Hugging Face cache or downloaded), bootstrap resamples, the Gaussian null's draws at
+    the middle layer and at every layer (``analysis.paper_vectors.gaussian_null``), and the small
+    models whose role order is compared with the paper models' (their persona spaces at the same
+    preset, cached by chapter 1)."""
 
     release: Literal["synthetic", "hub"]
     n_resamples: int
     null_draws: int
     null_layer_draws: int
+    small_models: list[str]
 
 
 ChapterPreset = Union[QuickstartPreset, PersonaSpacePreset, BaseVsInstructPreset, SteeringPreset, DriftPreset, LivePreset,
@@ -224,10 +227,14 @@ _CAPPING: dict[str, CappingPreset] = {
 }
 
 _PAPER_VECTORS: dict[str, PaperVectorsPreset] = {
-    "tiny": {"release": "synthetic", "n_resamples": 1000, "null_draws": 50, "null_layer_draws": 10},
-    "quick": {"release": "hub", "n_resamples": 1000, "null_draws": 50, "null_layer_draws": 10},
-    "book": {"release": "hub", "n_resamples": 2000, "null_draws": 200, "null_layer_draws": 20},
-    "paper": {"release": "hub", "n_resamples": 2000, "null_draws": 1000, "null_layer_draws": 100},
+    "tiny": {"release": "synthetic", "n_resamples": 1000, "null_draws": 50, "null_layer_draws": 10,
+             "small_models": []},
+    "quick": {"release": "hub", "n_resamples": 1000, "null_draws": 50, "null_layer_draws": 10,
+              "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"]},
+    "book": {"release": "hub", "n_resamples": 2000, "null_draws": 200, "null_layer_draws": 20,
+             "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"]},
+    "paper": {"release": "hub", "n_resamples": 2000, "null_draws": 1000, "null_layer_draws": 100,
+              "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"]},
 }
 
 #: ``chapter -> preset name -> parameters`` (read through ``preset``, which copies).
