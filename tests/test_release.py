@@ -452,3 +452,104 @@ def test_rank_agreement_over_shared_roles() -> None:
     assert rank_agreement(a, b.rename(lambda n: n + "x")) is None   # nothing in common
     draws = np.stack([a.to_numpy(), -a.to_numpy()])
     assert rank_null(a, draws, list(a.index)).tolist() == pytest.approx([1.0, -1.0])
+
+
+# ---- the dashboard's columns for the released vectors ------------------------------------------------------
+
+def _release_docs(numbers: dict[str, float], lowest: float) -> None:
+    """What chapter 10 saves for a run on the real release (its keys; the values are made up)."""
+    from persona_axis.claims.results import save_result
+    from persona_axis.core.stats import Interval
+
+    def iv(x: float) -> Interval:
+        return Interval(x, x - 0.02, x + 0.02, n_resamples=2000, unit="role vectors", n_units=275)
+
+    for m in RELEASE_MODELS:
+        save_result("10_paper_vectors", m, {**numbers, "synthetic": False}, {"preset": "book"},
+                    intervals={k: iv(v) for k, v in numbers.items()})
+    save_result("10_paper_vectors", "all", {"pc1_min_pair": {m: lowest for m in RELEASE_MODELS}, "synthetic": False},
+                {"preset": "book"}, intervals={"pc1_min_pair": {m: iv(lowest) for m in RELEASE_MODELS}})
+
+
+def test_release_columns_on_the_dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from persona_axis.claims.dashboard import render_dashboard
+    from persona_axis.claims.registry import claim
+    from persona_axis.claims.release_column import NOT_IN_RELEASE, evaluate_release
+    from persona_axis.claims.results import save_result
+
+    monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path / "art"))
+    # a tiny build's synthetic results are never read as the paper's
+    save_result("10_paper_vectors", "synthetic-a", {"pc1_share": 0.7, "synthetic": True}, {"preset": "tiny"})
+    save_result("10_paper_vectors", "all-synthetic", {"pc1_min_pair": {"synthetic-a": 0.5}, "synthetic": True}, {})
+    md = render_dashboard()
+    assert md.splitlines()[0].startswith("Of 37 claim-model pairs:")       # the embedded models' count, as before
+    assert "On the paper's own released vectors" in md and "**0 reproduced**" in md and "synthetic-a" not in md
+    assert '<th title="gemma-2-27b">gemma-2-27b (released vectors)</th>' in md
+    models, rows = evaluate_release()
+    by_key = {r.claim.key: r for r in rows}
+    assert models == ["gemma-2-27b", "qwen-3-32b", "llama-3.3-70b"]
+    assert by_key["pc1_share"].cells["gemma-2-27b"].status == "not yet run"
+    assert by_key["pc1_min_pair"].cells["qwen-3-32b"].status == "not yet run"
+    assert by_key["r2_position"].cells["gemma-2-27b"].text == NOT_IN_RELEASE           # drift: no rollouts
+    assert by_key["harm_reduction"].cells["llama-3.3-70b"].status == "not rated"       # capping harm
+    assert by_key["helpful_toward_minus_away"].cells["gemma-2-27b"].status == "—"       # a base-model claim
+    # a run on the real release: rated by the registry's rules, the cross-model claim one cell for all three
+    _release_docs({"pc1_share": 0.49, "cos_axis_pc1_middle": 0.5}, lowest=0.95)
+    models, rows = evaluate_release()
+    by_key = {r.claim.key: r for r in rows}
+    assert by_key["pc1_share"].cells["gemma-2-27b"].status == claim("pc1_share").rate(by_key["pc1_share"].cells[
+        "gemma-2-27b"].interval) == "reproduced"                                              # type: ignore[arg-type]
+    assert by_key["cos_axis_pc1_middle"].cells["qwen-3-32b"].status == "partly"
+    assert by_key["pc1_min_pair"].cells["llama-3.3-70b"].text == "0.95 [0.93, 0.97]"
+    assert by_key["n_for_70"].cells["gemma-2-27b"].status == "not yet run"   # a key the saved run lacks
+    md = render_dashboard()
+    assert md.count('colspan="3"') == sum(c.per_model and c.applies_to == "instruct" for c in CLAIMS_)
+    assert ('<td class="pa-cell pa-reproduced" colspan="3" title="the paper&#x27;s three models, lowest pair: '
+            '0.95 [0.93, 0.97] · reproduced') in md
+    # 3 models x 1 reproduced (C2) + 1 cross-model reproduced once; 3 partly (C4); 5 x 3 + 3 answerable cells
+    assert "**4 reproduced**, **3 partly**, **0 not reproduced here**, **0 inconclusive**, **11 not yet run**" in md
+    assert "- 10_paper_vectors, `gemma-2-27b`: preset `book`" in md and "synthetic" not in md.split("## The results")[1]
+
+
+from persona_axis.claims.registry import CLAIMS as CLAIMS_  # noqa: E402
+
+
+# ---- the chapter, executed on the synthetic release in the tiny build ----------------------------------------
+
+def check_tiny_run(artifacts: Path, syn: SyntheticRelease) -> None:
+    """Chapter 10's saved numbers from a tiny run equal the planted ones, and none is read as the paper's."""
+    import json
+
+    from persona_axis.claims.release_column import evaluate_release
+    from persona_axis.claims.results import Results
+
+    folder = artifacts / "results" / "10_paper_vectors"
+    for name, t in syn.truth.items():
+        doc = json.loads((folder / f"{name}.json").read_text())
+        n, mid = doc["numbers"], syn.models[name].target_layer
+        assert n["synthetic"] is True and doc["config"]["release"] == "synthetic test release"
+        assert n["pc1_share"] == pytest.approx(t["pc1_share"], abs=1e-6)
+        assert n["n_for_70"] == t["n_for"][0.7] and n["n_for"] == {str(f): k for f, k in t["n_for"].items()}
+        assert n["default_pc1_distance"] == pytest.approx(t["default_pc1_distance"], abs=1e-6)
+        assert n["cos_axis_pc1_middle"] == pytest.approx(t["cos_axis_pc1"][mid], abs=1e-6)
+        assert n["cos_axis_pc1_min"] == pytest.approx(min(t["cos_axis_pc1"].values()), abs=1e-6)
+        assert {int(k): v for k, v in n["cos_axis_pc1"].items()} == pytest.approx(t["cos_axis_pc1"], abs=1e-6)
+        assert n["null"]["pc1_share"]["high"] < t["pc1_share"]
+    comps = np.array([[syn.truth[m]["pc1_composition"][r] for r in syn.vectors[m]["role_names"]] for m in syn.truth])
+    r = np.corrcoef(comps)
+    lowest = min(r[i, j] for i in range(3) for j in range(i + 1, 3))
+    both = json.loads((folder / "all-synthetic.json").read_text())["numbers"]
+    assert list(both["pc1_min_pair"].values()) == pytest.approx([lowest] * 3, abs=1e-6)
+    assert not (folder / "all.json").exists() or not json.loads((folder / "all.json").read_text())["numbers"]["synthetic"]
+    _, rows = evaluate_release(results=Results.load(["10_paper_vectors"], root=artifacts))
+    assert {c.status for r_ in rows for c in r_.cells.values()} <= {"not yet run", "not rated", "—"}
+
+
+@pytest.mark.notebooks
+@pytest.mark.real_model
+def test_the_chapter_on_the_synthetic_release_in_the_tiny_build(built: Path, syn: SyntheticRelease) -> None:
+    artifacts = next(built.parent.glob("artifacts*"))
+    check_tiny_run(artifacts, syn)
+    page = (built / "html" / "notebooks" / "10_paper_vectors.html").read_text()
+    assert "This page was built on a synthetic test release" in page and "planted structure recovered in 24 of 24" in page
+    assert "gemma-2-27b (released vectors)" in (built / "html" / "book" / "dashboard.html").read_text()

@@ -35,6 +35,7 @@ from persona_axis.analysis.measures import (
     _centre,
     _space_statistics,
     axis_pc1_intervals,
+    bootstrap_many,
     space_intervals,
     weighted_axis_pc1_cosines,
 )
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["FRACTIONS", "ReleaseNumbers", "release_space", "release_numbers", "NullDraws", "gaussian_null",
-           "null_interval", "lowest_pair_null", "rank_agreement", "rank_null"]
+           "null_interval", "lowest_pair_null", "lowest_pair_overall", "rank_agreement", "rank_null"]
 
 #: The variance fractions whose component counts the chapter reports (70% is the rated one).
 FRACTIONS: tuple[float, ...] = (0.70, 0.80, 0.90, 0.95)
@@ -259,6 +260,37 @@ def null_interval(draws: Sequence[float] | np.ndarray, level: float = 0.95) -> I
     a = a[np.isfinite(a)]
     lo, hi = np.quantile(a, [(1 - level) / 2, (1 + level) / 2])
     return Interval(float(a.mean()), float(lo), float(hi), level, len(a), "Gaussian draws", len(a))
+
+
+def lowest_pair_overall(per_model: Mapping[str, pd.DataFrame], models: Sequence[str], column: str = "PC1", *,
+                        unit: str = "roles", n_resamples: int = 2000,
+                        seed: int = 0) -> tuple[Interval | None, tuple[str, str] | None]:
+    """The lowest correlation of compositions over every pair of ``models``, as one number.
+
+    The paper's cross-model claim is about every pair of its three models, so the release rates it
+    once: each resample draws the roles (traits) every model has, recomputes every pair's Pearson
+    correlation of ``column`` and keeps the lowest (``measures.bootstrap_many``).
+
+    Returns:
+        ``(interval, the pair with the lowest correlation on the full data)``; ``(None, None)``
+        with fewer than two models or three shared roles.
+    """
+    names = [m for m in models if m in per_model]
+    if len(names) < 2:
+        return None, None
+    common = sorted(set.intersection(*(set(per_model[m].index) for m in names)))
+    if len(common) < 3:
+        return None, None
+    data = np.stack([per_model[m].loc[common, column].to_numpy(dtype=float) for m in names])
+    upper = np.triu_indices(len(names), 1)
+
+    def lowest(idx: np.ndarray) -> dict[str, float]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {"lowest": float(np.corrcoef(data[:, idx])[upper].min())}
+
+    iv = bootstrap_many(len(common), lowest, unit=unit, n_resamples=n_resamples, seed=seed)["lowest"]
+    k = int(np.argmin(np.corrcoef(data)[upper]))
+    return iv, (names[upper[0][k]], names[upper[1][k]])
 
 
 def lowest_pair_null(per_model: Mapping[str, np.ndarray], names: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:

@@ -19,9 +19,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from persona_axis.claims.registry import CLAIMS, Claim, Row, chapters, evaluate
+from persona_axis.claims.release_column import RELEASE_CHAPTER, evaluate_release
 from persona_axis.claims.results import Results
 from persona_axis.claims.rules import NOT_APPLICABLE, NOT_RATED, STATUSES
 from persona_axis.model.models import REGISTRY
+from persona_axis.persona.release import RELEASE_MODELS
 
 __all__ = ["render_dashboard", "counts", "summary_line", "model_label", "STYLE"]
 
@@ -56,12 +58,24 @@ def model_label(model: str) -> str:
     """A short column header: ``"smollm2-135m-instruct"`` -> ``"smollm2 135m instruct"`` (hub ids: the
     part after the owner)."""
     name = model.rsplit("/", 1)[-1]
+    if model in RELEASE_MODELS:
+        return f"{name} (released vectors)"
     return name.replace("-", " ") if model in REGISTRY else name
 
 
-def counts(models: Sequence[str], rows: Sequence[Row]) -> dict[str, int]:
-    """How many claim-model pairs have each status (``—`` and the claims not rated are not counted)."""
-    return {s: sum(r.cells[m].status == s for r in rows if r.claim.rated for m in models) for s in STATUSES}
+def counts(models: Sequence[str], rows: Sequence[Row], *, once: Sequence[str] = ()) -> dict[str, int]:
+    """How many claim-model pairs have each status (``—`` and the claims not rated are not counted).
+
+    ``once``: models whose cross-model claims (``per_model``) are one number for all of them (the
+    release's three models rated among themselves): such a claim counts once for them together.
+    """
+    def cells(r: Row) -> list[str]:
+        shared = [m for m in models if m in once]
+        if not (r.claim.per_model and shared):
+            return [r.cells[m].status for m in models]
+        return [r.cells[m].status for m in models if m not in once] + [r.cells[shared[0]].status]
+
+    return {s: sum(st == s for r in rows if r.claim.rated for st in cells(r)) for s in STATUSES}
 
 
 def summary_line(c: Mapping[str, int]) -> str:
@@ -72,7 +86,18 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _grid(models: Sequence[str], rows: Sequence[Row]) -> list[str]:
+def _merged(models: Sequence[str], r: Row, once: Sequence[str]) -> list[tuple[str, int]]:
+    """``(model, colspan)`` per cell of a row: a cross-model claim spans the ``once`` columns."""
+    out: list[tuple[str, int]] = []
+    for m in models:
+        if r.claim.per_model and m in once and out and out[-1][0] in once:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((m, 1))
+    return out
+
+
+def _grid(models: Sequence[str], rows: Sequence[Row], once: Sequence[str] = ()) -> list[str]:
     out = ['<div class="pa-dash-wrap"><table class="pa-dash">',
            "<thead><tr><th>claim</th><th>paper</th>"
            + "".join(f'<th title="{_e(m)}">{_e(model_label(m))}</th>' for m in models) + "</tr></thead>", "<tbody>"]
@@ -80,12 +105,14 @@ def _grid(models: Sequence[str], rows: Sequence[Row]) -> list[str]:
         c = r.claim
         tds = [f'<td class="pa-claim"><a href="#claim-{c.id.lower()}" title="{_e(c.claim)}">{c.id} {_e(c.short)}</a></td>',
                f'<td class="pa-paper">{_e(c.paper)}</td>']
-        for m in models:
+        for m, span in _merged(models, r, once):
             cell = r.cells[m]
-            tip = f"{m}: {cell.text}" + (f" · {cell.status}" if cell.status != NOT_APPLICABLE else " (does not apply)") \
+            who = m if span == 1 else "the paper's three models, lowest pair"
+            tip = f"{who}: {cell.text}" + (f" · {cell.status}" if cell.status != NOT_APPLICABLE else " (does not apply)") \
                 + (f" ({cell.note})" if cell.note else "")
             text = "" if cell.status == NOT_APPLICABLE else cell.text
-            tds.append(f'<td class="pa-cell {_CLASS.get(cell.status, "pa-na")}" title="{_e(tip)}">{_e(text)}</td>')
+            wide = f' colspan="{span}"' if span > 1 else ""
+            tds.append(f'<td class="pa-cell {_CLASS.get(cell.status, "pa-na")}"{wide} title="{_e(tip)}">{_e(text)}</td>')
         out.append("<tr>" + "".join(tds) + "</tr>")
     out.append("</tbody></table></div>")
     return out
@@ -98,7 +125,8 @@ def _legend() -> str:
         "not reproduced here": "the interval excludes the paper's value",
         "inconclusive": "the interval is too wide to decide (or no interval was saved, or the resampling is so biased at this sample size that the interval misses our own number)",
         "not yet run": "no saved result for this model",
-        NOT_RATED: "shown beside the paper's number but a different statistic",
+        NOT_RATED: "shown beside the paper's number but a different statistic (in the released-vectors columns: a "
+                   "claim the release cannot answer, since it holds mean vectors only)",
     }
     return "\n".join(f'- <span class="pa-chip {_CLASS[s]}">{_e(s)}</span> {m}' for s, m in meaning.items()) + \
         "\n- an empty cell: the claim cannot apply to this model (a base-model claim for an instruct model, or the reverse)"
@@ -128,9 +156,17 @@ def render_dashboard(*, notebooks_dir: Path | None = None, preset: str | None = 
         CacheError: a saved results file is corrupt.
     """
     linkable = {p.stem for p in Path(notebooks_dir).glob("*.ipynb")} if notebooks_dir is not None else set()
-    results = Results.load(chapters(claims)) if results is None else results
-    models, rows = evaluate(claims, results)
-    lines = [summary_line(counts(models, rows)), "", _legend(), "", STYLE, "", *_grid(models, rows), "",
+    results = Results.load([*chapters(claims), RELEASE_CHAPTER]) if results is None else results
+    # the embedded models' columns from their chapters only (the release's are its own, below)
+    models, rows = evaluate(claims, Results({k: v for k, v in results.docs.items() if k != RELEASE_CHAPTER}))
+    release, release_rows = evaluate_release(claims, results)
+    rows = [Row(r.claim, {**r.cells, **q.cells}) for r, q in zip(rows, release_rows)]
+    on_release = counts(release, rows, once=release)
+    lines = [summary_line(counts(models, rows)), "",
+             "On the paper's own released vectors, the last columns (from {}; the same rules, the cross-model "
+             "claims rated once for the three models): ".format(_chapter_link(RELEASE_CHAPTER, linkable))
+             + ", ".join(f"**{on_release[s]} {s}**" for s in STATUSES) + ".", "", _legend(), "", STYLE, "",
+             *_grid([*models, *release], rows, once=release), "",
              "Each cell is our number with its 95% bootstrap interval (hover for the resampled unit and the "
              "number of resamples); signed numbers are in the units the chapter reports. This page is generated "
              "from the results the chapters saved (`<artifacts>/results/`) when the book was built; nothing in "
@@ -144,7 +180,9 @@ def render_dashboard(*, notebooks_dir: Path | None = None, preset: str | None = 
                      f"{_chapter_link(c.chapter, linkable)}, `{c.key}`"
                      + (f", resampling {c.unit}" if c.unit else "") + f"): {c.rule}.")
     lines += ["", "## The results this page was generated from", ""]
-    used = sorted({(c.chapter, m) for c in claims for m in results.docs.get(c.chapter, {})})
+    used = sorted({(c.chapter, m) for c in claims for m in results.docs.get(c.chapter, {})}
+                  | {(RELEASE_CHAPTER, m) for m, d in results.docs.get(RELEASE_CHAPTER, {}).items()
+                     if not d["numbers"].get("synthetic", False)})
     if not used:
         lines.append("No chapter has saved a result yet.")
     for chapter, m in used:
