@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from persona_axis.claims.registry import CLAIMS, Cell, Claim, Row, chapters, distinct_cells, evaluate
+from persona_axis.claims.release_column import RELEASE_CHAPTER, evaluate_release
 from persona_axis.claims.results import Results
 from persona_axis.claims.rules import (
     INCONCLUSIVE,
@@ -35,6 +36,7 @@ from persona_axis.claims.rules import (
     WEAKER,
 )
 from persona_axis.model.models import REGISTRY
+from persona_axis.persona.release import RELEASE_MODELS
 
 __all__ = ["render_dashboard", "counts", "summary_line", "model_label", "verdict_table", "STYLE"]
 
@@ -69,6 +71,8 @@ def model_label(model: str) -> str:
     """A short column header: ``"smollm2-135m-instruct"`` -> ``"smollm2 135m instruct"`` (hub ids: the
     part after the owner)."""
     name = model.rsplit("/", 1)[-1]
+    if model in RELEASE_MODELS:
+        return f"{name} (released vectors)"
     return name.replace("-", " ") if model in REGISTRY else name
 
 
@@ -155,7 +159,8 @@ def _legend() -> str:
                       "this sample size that the interval misses our own number)",
         NOT_RUN: "no saved result for this model",
         NOT_RATED: "shown beside the paper's number, not counted: a statistic the paper does not report, a setting "
-                   "with no interval, or one whose chance level already reaches the threshold",
+                   "with no interval, or one whose chance level already reaches the threshold (in the released-vectors "
+                   "columns: also a claim the release cannot answer, since it holds mean vectors only)",
     }
     return "\n".join(f'- <span class="pa-chip {_CLASS[s]}">{_e(s)}</span> {m}' for s, m in meaning.items()) + \
         "\n- an empty cell: the claim cannot apply to this model (a base-model claim for an instruct model, or the reverse)"
@@ -185,16 +190,24 @@ def render_dashboard(*, notebooks_dir: Path | None = None, preset: str | None = 
         CacheError: a saved results file is corrupt.
     """
     linkable = {p.stem for p in Path(notebooks_dir).glob("*.ipynb")} if notebooks_dir is not None else set()
-    results = Results.load(chapters(claims)) if results is None else results
-    models, rows = evaluate(claims, results)
-    lines = [summary_line(counts(models, rows)), "", "**The rule.** " + RULE, "", _legend(), "", STYLE, "",
-             *_grid(models, rows), "",
+    results = Results.load([*chapters(claims), RELEASE_CHAPTER]) if results is None else results
+    # the embedded models' columns from their chapters only (the release's are its own, below)
+    models, rows = evaluate(claims, Results({k: v for k, v in results.docs.items() if k != RELEASE_CHAPTER}))
+    release, release_rows = evaluate_release(claims, results)
+    both = [Row(r.claim, {**r.cells, **q.cells}) for r, q in zip(rows, release_rows)]
+    on_release = counts(release, both)      # the cross-model claims are one cell for the three models
+    lines = [summary_line(counts(models, rows)), "",
+             "On the paper's own released vectors, the last columns (from {}; the same rule, the cross-model "
+             "claims rated once for the three models): ".format(_chapter_link(RELEASE_CHAPTER, linkable))
+             + ", ".join(f"**{on_release[s]} {s}**" for s in STATUSES) + ".",
+             "", "**The rule.** " + RULE, "", _legend(), "", STYLE, "",
+             *_grid([*models, *release], both), "",
              "Each cell is our number with its 95% bootstrap interval (hover for the resampled unit, the number of "
              "resamples and the chance-level null); signed numbers are in the units the chapter reports. A claim "
              "about a pair of models is one cell across the pair. This page is generated from the results the "
              "chapters saved (`<artifacts>/results/`) when the book was built; nothing in the grid is typed by hand.",
-             "", "## Each verdict, with its threshold and chance level", "", *verdict_table(models, rows), "",
-             "## How each status is decided", "",
+             "", "## Each verdict, with its threshold and chance level", "", *verdict_table([*models, *release], both),
+             "", "## How each status is decided", "",
              "The rule above, with each claim's threshold and chance-level null, and where the paper gives its number:",
              ""]
     for c in claims:
@@ -202,7 +215,9 @@ def render_dashboard(*, notebooks_dir: Path | None = None, preset: str | None = 
                      f"from {_e(c.source)}; {_chapter_link(c.chapter, linkable)}, `{c.key}`"
                      + (f", resampling {c.unit}" if c.unit else "") + f"): {c.rule}.")
     lines += ["", "## The results this page was generated from", ""]
-    used = sorted({(c.chapter, m) for c in claims for m in results.docs.get(c.chapter, {})})
+    used = sorted({(c.chapter, m) for c in claims for m in results.docs.get(c.chapter, {})}
+                  | {(RELEASE_CHAPTER, m) for m, d in results.docs.get(RELEASE_CHAPTER, {}).items()
+                     if not d["numbers"].get("synthetic", False)})
     if not used:
         lines.append("No chapter has saved a result yet.")
     for chapter, m in used:

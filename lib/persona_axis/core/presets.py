@@ -13,7 +13,7 @@ from typing import Literal, TypedDict, Union, overload
 
 __all__ = ["PRESETS", "PRESET_NAMES", "preset", "QuickstartPreset", "PersonaSpacePreset", "BaseVsInstructPreset",
            "SteeringPreset", "DriftPreset", "LivePreset", "CappingPreset", "CappingSizes", "ChapterPreset",
-           "JudgeValidationPreset"]
+           "JudgeValidationPreset", "PaperVectorsPreset"]
 
 #: The preset names every chapter knows, smallest first.
 PRESET_NAMES: tuple[str, ...] = ("tiny", "quick", "book", "paper")
@@ -133,8 +133,23 @@ class CappingPreset(TypedDict):
     batch_size: int
 
 
+class PaperVectorsPreset(TypedDict):
+    """Chapter 10, the paper's released vectors: where they come from (``"synthetic"``: a small test
+    release the library writes, ``persona.release.write_synthetic_release``; ``"hub"``: the paper's,
+    from the Hugging Face cache or downloaded), bootstrap resamples, the Gaussian null's draws at
+    the middle layer and at every layer (``analysis.paper_vectors.gaussian_null``), and the small
+    models whose role order is compared with the paper models' (their persona spaces at the same
+    preset, cached by chapter 1)."""
+
+    release: Literal["synthetic", "hub"]
+    n_resamples: int
+    null_draws: int
+    null_layer_draws: int
+    small_models: list[str]
+
+
 ChapterPreset = Union[QuickstartPreset, PersonaSpacePreset, BaseVsInstructPreset, SteeringPreset, DriftPreset, LivePreset,
-                      CappingPreset, JudgeValidationPreset]
+                      CappingPreset, JudgeValidationPreset, PaperVectorsPreset]
 
 _QUICKSTART: dict[str, QuickstartPreset] = {
     "tiny": {"n_questions": 2, "n_prompts": 1, "max_new_tokens": 12, "answer_tokens": 16},
@@ -211,6 +226,17 @@ _CAPPING: dict[str, CappingPreset] = {
               "batch_size": 64},
 }
 
+_PAPER_VECTORS: dict[str, PaperVectorsPreset] = {
+    "tiny": {"release": "synthetic", "n_resamples": 1000, "null_draws": 50, "null_layer_draws": 10,
+             "small_models": []},
+    "quick": {"release": "hub", "n_resamples": 1000, "null_draws": 50, "null_layer_draws": 10,
+              "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"]},
+    "book": {"release": "hub", "n_resamples": 2000, "null_draws": 200, "null_layer_draws": 20,
+             "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"]},
+    "paper": {"release": "hub", "n_resamples": 2000, "null_draws": 1000, "null_layer_draws": 100,
+              "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"]},
+}
+
 #: ``chapter -> preset name -> parameters`` (read through ``preset``, which copies).
 PRESETS: dict[str, dict[str, ChapterPreset]] = {
     "quickstart": dict(_QUICKSTART),
@@ -221,6 +247,7 @@ PRESETS: dict[str, dict[str, ChapterPreset]] = {
     "drift": dict(_DRIFT),
     "live": dict(_LIVE),
     "capping": dict(_CAPPING),
+    "paper_vectors": dict(_PAPER_VECTORS),
 }
 
 
@@ -240,6 +267,8 @@ def preset(chapter: Literal["live"], name: str) -> LivePreset: ...
 def preset(chapter: Literal["capping"], name: str) -> CappingPreset: ...
 @overload
 def preset(chapter: Literal["judge_validation"], name: str) -> JudgeValidationPreset: ...
+@overload
+def preset(chapter: Literal["paper_vectors"], name: str) -> PaperVectorsPreset: ...
 @overload
 def preset(chapter: str, name: str) -> ChapterPreset: ...
 def preset(chapter: str, name: str) -> ChapterPreset:

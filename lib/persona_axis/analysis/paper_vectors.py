@@ -1,0 +1,365 @@
+"""The paper's released vectors (``persona.release``) through the book's own analyses, with a null.
+
+``release_numbers`` gives, for one model, the numbers chapters 1-3 compute from rollouts, here
+from the released mean vectors: PC1's share and the components for 70-95% of the variance, the
+default's distance from the nearer end of PC1, cos(axis, PC1) at every layer (the axis recomputed as
+the paper defines it, ``default - mean(role vectors)``, and the released one), the roles at each end
+of PC1, and trait PC1 with the traits' cosines with the axis. The intervals resample role vectors
+(``measures.space_intervals``, ``measures.axis_pc1_intervals``): the release has one mean vector per
+role and no rollouts, so the two-level bootstrap of the chapters cannot run here.
+
+``gaussian_null`` is the chance level that needs no rollouts: the same statistics on Gaussian
+vectors with the same count and width as the role vectors, each coordinate with the mean and
+variance that coordinate has across the released role vectors (the noise spectrum of the
+residual stream, coordinate by coordinate, without the correlations between coordinates that a
+shared structure would make), and a default drawn from the same distribution, so that it is just
+one more role. It answers: how large would each number be if the roles shared no direction and
+the default were not special, given how unevenly the residual stream's coordinates vary?
+
+Example:
+    >>> nums = release_numbers(load_release("gemma-2-27b"))            # doctest: +SKIP
+    >>> str(nums.intervals["pc1_share"])                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from persona_axis.analysis.cross_model import TRAIT_ANCHORS, ModelSpace, trait_compositions
+from persona_axis.analysis.measures import (
+    _centre,
+    _space_statistics,
+    axis_pc1_intervals,
+    bootstrap_many,
+    space_intervals,
+    weighted_axis_pc1_cosines,
+)
+from persona_axis.core.stats import Interval, bootstrap_indices
+from persona_axis.persona.release import ReleaseVectors
+from persona_axis.persona.space import RoleVectors, composition_correlations, pca, role_composition
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["FRACTIONS", "ReleaseNumbers", "release_space", "release_numbers", "NullDraws", "gaussian_null",
+           "null_interval", "lowest_pair_null", "lowest_pair_overall", "rank_agreement", "rank_null"]
+
+#: The variance fractions whose component counts the chapter reports (70% is the rated one).
+FRACTIONS: tuple[float, ...] = (0.70, 0.80, 0.90, 0.95)
+
+
+def release_space(rel: ReleaseVectors, layer: int | None = None) -> ModelSpace:
+    """The release's persona space at ``layer`` (default: the model's middle layer) as chapter 3's
+    ``ModelSpace``: role vectors (a copy of that layer only, so the rest can be freed), PCA oriented
+    so that the default scores positive, the default."""
+    if rel.roles is None or rel.default is None:
+        raise ValueError("load the 'roles' and 'default' parts")
+    layer = rel.model.target_layer if layer is None else layer
+    i = rel.layers.index(layer)
+    rv = rel.roles
+    at = RoleVectors(rv.vectors[:, i:i + 1].clone(), list(rv.names), list(rv.labels), list(rv.counts), [layer])
+    return ModelSpace(rel.model.name, layer, at, pca(at.at(layer), at.names).oriented(rel.default[i]), rel.default[i])
+
+
+@dataclass
+class ReleaseNumbers:
+    """One model's numbers from its released vectors.
+
+    Attributes:
+        model: the release folder's name.
+        layer: the middle layer the persona-space numbers are computed at.
+        space: the persona space at ``layer`` (``release_space``).
+        intervals: ``pc1_share``, ``n_for_70``, ``default_pc1_distance``, ``cos_axis_pc1_middle``,
+            ``cos_axis_pc1_min`` (lowest over layers) with 95% intervals over role vectors.
+        n_for: ``{fraction: components}`` for ``FRACTIONS``.
+        cos_axis_pc1: ``{layer: cos}`` of the recomputed axis with PC1 (oriented on the default).
+        cos_released_pc1: ``{layer: cos}`` of the released axis with PC1.
+        cos_recomputed_released: ``{layer: cos}`` of the recomputed axis with the released one.
+        ends: ``{"default end": [...], "far end": [...]}`` the roles with the highest and lowest PC1
+            scores (up to ten each).
+        trait_pc1_share: trait PC1's share of the traits' variance at ``layer`` (``None`` without traits).
+        trait_composition: traits x ``PC1`` (trait PC1 oriented toward calm, methodical,
+            conscientious: ``cross_model.trait_compositions``).
+        trait_axis: ``{trait: cos(trait vector, recomputed axis)}`` at ``layer``.
+    """
+
+    model: str
+    layer: int
+    space: ModelSpace
+    intervals: dict[str, Interval]
+    n_for: dict[float, int]
+    cos_axis_pc1: dict[int, float]
+    cos_released_pc1: dict[int, float]
+    cos_recomputed_released: dict[int, float]
+    ends: dict[str, list[str]]
+    trait_pc1_share: float | None = None
+    trait_composition: pd.DataFrame | None = None
+    trait_axis: dict[str, float] = field(default_factory=dict)
+
+
+def release_numbers(rel: ReleaseVectors, *, n_resamples: int = 2000, seed: int = 0, n_end: int = 10) -> ReleaseNumbers:
+    """Every number of the chapter for one model (see the module docstring).
+
+    Args:
+        rel: read with at least the parts ``roles``, ``default`` and ``axis``, at every layer for
+            the per-layer cosines (any subset of layers that holds the middle one also works).
+        n_resamples: bootstrap resamples of the PCA numbers (``axis_pc1_intervals`` uses half,
+            at least 1,000).
+    """
+    if rel.roles is None or rel.default is None or rel.axis is None:
+        raise ValueError("load the 'roles', 'default' and 'axis' parts")
+    mid = rel.model.target_layer
+    sp = release_space(rel, mid)
+    li = rel.layers.index(mid)
+    ivs = space_intervals(rel.roles.at(mid), rel.default[li], n_resamples=n_resamples, seed=seed)
+    cos = axis_pc1_intervals(rel.roles.vectors, [True] * len(rel.roles.names), rel.default, rel.layers, mid,
+                             n_resamples=max(1000, n_resamples // 2), seed=seed)
+    for k in ("cos_axis_pc1_middle", "cos_axis_pc1_min"):
+        iv = cos[k]
+        assert isinstance(iv, Interval)
+        ivs[k] = iv
+    per_layer = cos["per_layer"]
+    assert isinstance(per_layer, dict)
+    recomputed = rel.contrast_axis()
+    released, recomp = {}, {}
+    for layer in rel.layers:
+        i = rel.layers.index(layer)
+        pc1 = pca(rel.roles.at(layer), rel.roles.names, n_components=1).oriented(rel.default[i]).components[0]
+        released[layer] = float(pc1 @ rel.axis.unit(layer))
+        recomp[layer] = float(recomputed.unit(layer) @ rel.axis.unit(layer))
+    scores = sp.pca.scores[:, 0]
+    top = max(1, min(n_end, len(scores) // 4))
+    order = scores.argsort(descending=True).tolist()
+    out = ReleaseNumbers(rel.model.name, mid, sp, ivs, {f: sp.pca.n_for(f) for f in FRACTIONS},
+                         {int(layer): float(v) for layer, v in per_layer.items()}, released, recomp,
+                         {"default end": [rel.roles.names[i] for i in order[:top]],
+                          "far end": [rel.roles.names[i] for i in order[::-1][:top]]})
+    if rel.traits is not None:
+        tv = rel.traits
+        out.trait_pc1_share = float(pca(tv.at(mid), tv.names).explained_variance_ratio[0])
+        out.trait_composition = trait_compositions(tv, mid)
+        out.trait_axis = dict(zip(tv.names, role_composition(tv.at(mid), recomputed.vector(mid)).tolist()))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# The chance level: Gaussian vectors with the release's coordinate-wise mean and variance
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class NullDraws:
+    """Draws of each statistic under the Gaussian null (one row per draw).
+
+    Attributes:
+        stats: ``pc1_share``, ``n_for_70``, ``default_pc1_distance``, ``cos_axis_pc1_middle``
+            at the middle layer, and ``cos_axis_pc1_min`` (lowest over the layers given), ``(draws,)``.
+        compositions: ``(draws, n_roles)`` PC1 compositions of the null role vectors (centred,
+            PC1 oriented on the null default), for the cross-model null.
+        trait_compositions: ``(draws, n_traits)`` trait PC1 compositions (oriented toward the
+            anchor traits), or ``None`` without traits.
+        names, trait_names: the roles and traits the columns stand for.
+    """
+
+    stats: dict[str, np.ndarray]
+    compositions: np.ndarray
+    names: list[str]
+    trait_compositions: np.ndarray | None = None
+    trait_names: list[str] = field(default_factory=list)
+
+
+def _grams(x: torch.Tensor, draws: int, gen: torch.Generator, *, extra: int = 0,
+           chunk: int = 16) -> np.ndarray:
+    """Gram matrices of ``draws`` null sets, ``(draws, n + extra, n + extra)`` float64.
+
+    A null set is ``n + extra`` Gaussian vectors with mean zero and, coordinate by coordinate, the
+    standard deviation the rows of ``x`` (``(n, d)``) have: every statistic of the chapter is
+    unchanged by a shift of all vectors, so the coordinates' means are left out.
+    """
+    sd = x.float().std(0)
+    n = len(x) + extra
+    out = np.empty((draws, n, n))
+    for i in range(0, draws, chunk):
+        z = torch.randn(min(chunk, draws - i), n, x.shape[1], generator=gen) * sd
+        out[i:i + len(z)] = (z @ z.transpose(1, 2)).double().numpy()
+    return out
+
+
+def _pc1(gc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Top eigenvalue ``(D,)`` and eigenvector ``(D, n)`` of centred Gram matrices ``(D, n, n)``."""
+    lam, u = np.linalg.eigh(gc)
+    return lam[:, -1], u[:, :, -1]
+
+
+def _compositions(gc: np.ndarray, lam: np.ndarray, u: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """PC1 compositions ``(D, n)`` from centred Gram matrices: the cosine of centred vector ``i`` with
+    PC1 is ``<x_i, X'u> / (|x_i| |X'u|) = u_i sqrt(lam / G_ii)`` (``space.role_composition``)."""
+    diag = np.clip(np.einsum("dii->di", gc), 1e-300, None)
+    return sign[:, None] * u * np.sqrt(np.clip(lam, 0, None)[:, None] / diag)
+
+
+def _axis_cosines(g: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """cos(axis, PC1) per draw from the Gram matrices of ``n`` roles plus the default (last row), by
+    ``measures.weighted_axis_pc1_cosines`` (every role once), draws batched in place of layers."""
+    n = g.shape[-1] - 1
+    gr, pd, dd = g[:, :n, :n], g[:, :n, n], g[:, n, n]
+    return weighted_axis_pc1_cosines(gr, pd, dd, np.ones(n, bool), np.ones((1, n)), u)[0]
+
+
+def gaussian_null(rel: ReleaseVectors, *, draws: int = 200, layer_draws: int = 20, seed: int = 0) -> NullDraws:
+    """The chapter's statistics on Gaussian stand-ins for the release's vectors (module docstring).
+
+    At the middle layer, ``draws`` sets of as many role vectors as the release has (275) and a
+    default, each coordinate Gaussian with the standard deviation it has across the released role
+    vectors; at every layer of ``rel``, ``layer_draws`` sets for the lowest cos(axis, PC1) over
+    layers (layers drawn independently: the null has no structure across layers either). Trait
+    vectors likewise, with the traits' own spread, PC1 oriented toward the anchor traits as
+    ``cross_model.trait_compositions`` orients it.
+    """
+    if rel.roles is None or rel.default is None:
+        raise ValueError("load the 'roles' and 'default' parts")
+    gen = torch.Generator().manual_seed(seed)
+    mid = rel.model.target_layer
+    n = len(rel.roles.names)
+    g = _grams(rel.roles.at(mid), draws, gen, extra=1)
+    stats: dict[str, list[float]] = {"pc1_share": [], "n_for_70": [], "default_pc1_distance": []}
+    for gi in g:
+        for key, v in _space_statistics(gi[:n, :n], gi[:n, n], 0.7).items():
+            stats[key].append(v)
+    gc = _centre(g[:, :n, :n])
+    lam, u = _pc1(gc)
+    vec = g[:, :n, n] - g[:, :n, :n].mean(2)              # the default's dot products, less the roles' mean
+    sign = np.sign(((vec - vec.mean(1, keepdims=True)) * u).sum(1))
+    sign[sign == 0] = 1
+    out_stats = {k: np.asarray(v) for k, v in stats.items()}
+    out_stats["cos_axis_pc1_middle"] = _axis_cosines(g, u)
+    lowest = np.full(layer_draws, np.inf)
+    for layer in rel.layers:
+        gl = _grams(rel.roles.at(layer), layer_draws, gen, extra=1)
+        lowest = np.minimum(lowest, _axis_cosines(gl, _pc1(_centre(gl[:, :n, :n]))[1]))
+    out_stats["cos_axis_pc1_min"] = lowest
+    out = NullDraws(out_stats, _compositions(gc, lam, u, sign), list(rel.roles.names))
+    if rel.traits is not None:
+        tv = rel.traits
+        gt = _centre(_grams(tv.at(mid), draws, gen))
+        tlam, tu = _pc1(gt)
+        anchors = [tv.names.index(t) for t in TRAIT_ANCHORS if t in tv.names]
+        tsign = np.sign(tu[:, anchors].sum(1)) if anchors else np.ones(len(tu))
+        tsign[tsign == 0] = 1
+        out.trait_compositions, out.trait_names = _compositions(gt, tlam, tu, tsign), list(tv.names)
+    return out
+
+
+def null_interval(draws: Sequence[float] | np.ndarray, level: float = 0.95) -> Interval:
+    """The null's mean and central ``level`` range, as an ``Interval`` (unit "Gaussian draws")."""
+    a = np.asarray(draws, dtype=float)
+    a = a[np.isfinite(a)]
+    lo, hi = np.quantile(a, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(float(a.mean()), float(lo), float(hi), level, len(a), "Gaussian draws", len(a))
+
+
+def lowest_pair_overall(per_model: Mapping[str, pd.DataFrame], models: Sequence[str], column: str = "PC1", *,
+                        unit: str = "roles", n_resamples: int = 2000,
+                        seed: int = 0) -> tuple[Interval | None, tuple[str, str] | None]:
+    """The lowest correlation of compositions over every pair of ``models``, as one number.
+
+    The paper's cross-model claim is about every pair of its three models, so the release rates it
+    once: each resample draws the roles (traits) every model has, recomputes every pair's Pearson
+    correlation of ``column`` and keeps the lowest (``measures.bootstrap_many``).
+
+    Returns:
+        ``(interval, the pair with the lowest correlation on the full data)``; ``(None, None)``
+        with fewer than two models or three shared roles.
+    """
+    names = [m for m in models if m in per_model]
+    if len(names) < 2:
+        return None, None
+    common = sorted(set.intersection(*(set(per_model[m].index) for m in names)))
+    if len(common) < 3:
+        return None, None
+    data = np.stack([per_model[m].loc[common, column].to_numpy(dtype=float) for m in names])
+    upper = np.triu_indices(len(names), 1)
+
+    def lowest(idx: np.ndarray) -> dict[str, float]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {"lowest": float(np.corrcoef(data[:, idx])[upper].min())}
+
+    iv = bootstrap_many(len(common), lowest, unit=unit, n_resamples=n_resamples, seed=seed)["lowest"]
+    k = int(np.argmin(np.corrcoef(data)[upper]))
+    return iv, (names[upper[0][k]], names[upper[1][k]])
+
+
+def lowest_pair_null(per_model: Mapping[str, np.ndarray], names: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
+    """Each model's lowest correlation of compositions with another model, draw by draw, under the null.
+
+    Args:
+        per_model: ``model -> (draws, n)`` null compositions (``NullDraws.compositions``).
+        names: ``model -> the n names`` of their columns; pairs are correlated over shared names
+            (``space.composition_correlations``).
+
+    Returns:
+        ``model -> (draws,)`` the lowest correlation with any other model in each draw.
+    """
+    import pandas as pd
+
+    models = list(per_model)
+    n = min(len(v) for v in per_model.values())
+    out: dict[str, list[float]] = {m: [] for m in models}
+    for i in range(n):
+        frames = {m: pd.DataFrame({"PC1": per_model[m][i]}, index=list(names[m])) for m in models}
+        r = composition_correlations(frames, "PC1")
+        for m in models:
+            out[m].append(float(r.loc[m, [o for o in models if o != m]].min()))
+    return {m: np.asarray(v) for m, v in out.items()}
+
+
+# ------------------------------------------------------------------------------------------------
+# Scale against scale: do small models order the roles as the paper's models do?
+# ------------------------------------------------------------------------------------------------
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties); NaN when a side is constant."""
+    from scipy.stats import rankdata
+
+    rx, ry = rankdata(x) - (len(x) + 1) / 2, rankdata(y) - (len(y) + 1) / 2
+    den = float(np.sqrt((rx * rx).sum() * (ry * ry).sum()))
+    return float((rx * ry).sum() / den) if den > 0 else float("nan")
+
+
+def _common(a: pd.Series, names: Sequence[str]) -> list[str]:
+    return sorted(set(a.index) & set(names))
+
+
+def rank_agreement(a: pd.Series, b: pd.Series, *, n_resamples: int = 2000, seed: int = 0,
+                   unit: str = "roles") -> Interval | None:
+    """Spearman rank correlation of two per-role values (e.g. PC1 compositions of a small model and
+    of a paper model) over the roles both have, with a bootstrap interval over those roles.
+
+    Returns:
+        ``None`` when fewer than 3 roles are shared.
+    """
+    common = _common(a, list(b.index))
+    if len(common) < 3:
+        return None
+    x, y = a.loc[common].to_numpy(dtype=float), b.loc[common].to_numpy(dtype=float)
+    return bootstrap_indices(len(common), lambda idx: _spearman(x[idx], y[idx]), unit=unit,
+                             n_resamples=n_resamples, seed=seed)
+
+
+def rank_null(a: pd.Series, draws: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """``rank_agreement``'s estimate with each null draw in place of the paper model: ``(draws,)``.
+
+    Args:
+        a: per-role values of the model compared (index: role names).
+        draws: ``(draws, n)`` null compositions (``NullDraws.compositions``), columns named ``names``.
+    """
+    common = _common(a, names)
+    if len(common) < 3:
+        return np.full(len(draws), np.nan)
+    x = a.loc[common].to_numpy(dtype=float)
+    cols = [list(names).index(n) for n in common]
+    return np.array([_spearman(x, d[cols]) for d in draws])
