@@ -342,8 +342,8 @@ def test_reference_check_on_the_real_release() -> None:
     root = in_cache(["gemma-2-27b"], ["roles"])
     if root is None:
         pytest.skip("the paper's release is not in the local Hugging Face cache; fetch it with "
-                    f"`{fetch_command(['gemma-2-27b'])}` (about 0.1 GB of role vectors), then rerun "
-                    "`pytest tests/test_release.py -k real_release`")
+                    f"`{fetch_command(['gemma-2-27b'])} --parts roles` (Gemma's 275 role vectors, about "
+                    "0.12 GB), then rerun `pytest tests/test_release.py -k real_release`")
     rel = load_release("gemma-2-27b", root, layers=[22], parts=["roles"], progress=False)
     assert rel.roles is not None
     check = reference_check(rel.roles)
@@ -366,7 +366,7 @@ def test_release_numbers_recover_the_plant(syn: SyntheticRelease) -> None:
         assert nums.intervals["cos_axis_pc1_middle"].estimate == pytest.approx(t["cos_axis_pc1"][mid], abs=1e-6)
         assert nums.intervals["cos_axis_pc1_min"].estimate == pytest.approx(min(t["cos_axis_pc1"].values()), abs=1e-6)
         assert nums.cos_axis_pc1 == pytest.approx(t["cos_axis_pc1"], abs=1e-6)
-        assert nums.cos_released_pc1 == pytest.approx(t["cos_axis_pc1"], abs=1e-6)
+        assert nums.cos_released_pc1_middle == pytest.approx(t["cos_axis_pc1"][mid], abs=1e-6)
         assert min(nums.cos_recomputed_released.values()) == pytest.approx(1.0, abs=1e-6)
         assert all(iv.n_units == 16 and iv.n_resamples >= 500 for iv in nums.intervals.values())
         positive = {r for r, c in t["pc1_composition"].items() if c > 0}
@@ -435,6 +435,15 @@ def test_the_null_covers_vectors_with_nothing_to_find_and_not_the_plant(syn: Syn
 def replace_vectors(rv: RoleVectors | None, vectors: torch.Tensor) -> RoleVectors:
     assert rv is not None
     return RoleVectors(vectors, rv.names, rv.labels, rv.counts, rv.layers)
+
+
+def test_null_layers() -> None:
+    from persona_axis.analysis.paper_vectors import null_layers
+
+    assert null_layers(range(10), 5) == list(range(10))
+    got = null_layers(list(range(80)), 40)
+    assert 12 <= len(got) <= 16 and got[0] == 0 and got[-1] == 79 and 40 in got
+    assert len(null_layers(list(range(46)), 22)) <= 16 and 22 in null_layers(list(range(46)), 22)
 
 
 def test_rank_agreement_over_shared_roles() -> None:
