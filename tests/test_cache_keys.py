@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from conftest import tiny_model
-from helpers import CharTokenizer
+from helpers import CharTokenizer, need_module, tiny_spec
 from persona_axis.core.store import Store, config_hash
 from persona_axis.engine.rollouts import Sampling
 from persona_axis.judge import JudgeError, Judgement, LLMJudge, OfflineJudge
@@ -54,6 +54,46 @@ def test_rollouts_and_rescored_of_other_weights_are_not_read(tmp_path: Path) -> 
     assert rb.key != ra.key and not torch.equal(rb.acts, ra.acts)
 
 
+def test_rollouts_and_rescored_change_with_each_field_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One field changed at a time, the rest as they were: a question's text (the job count kept), the
+    model's dtype, the chunk size. Each is a miss (generated or read again, under another key); the
+    first configuration still reads its own store."""
+    import persona_axis.persona.runs as runs
+
+    root, tok, spec, jobs = tmp_path / "artifacts", CharTokenizer(), tiny_spec(), _jobs(4)
+    samp = Sampling(temperature=0.0, max_new_tokens=3)
+    model, half = tiny_model("llama"), tiny_model("llama", dtype=torch.bfloat16)
+    calls: list[str] = []
+    real_generate, real_tf = runs.generate, runs.teacher_force
+    monkeypatch.setattr(runs, "generate", lambda *a, **k: calls.append("generate") or real_generate(*a, **k))
+    monkeypatch.setattr(runs, "teacher_force", lambda *a, **k: calls.append("read") or real_tf(*a, **k))
+
+    def made(**change: Any) -> Rollouts:
+        calls.clear()
+        args = {"model": model, "jobs": jobs, "chunk_size": 4} | change
+        return collect(args["model"], tok, spec, args["jobs"], samp, chunk_size=args["chunk_size"], root=root, progress=False)
+
+    base = made()
+    assert calls == ["generate"]
+    other_question = [*jobs[:2], replace(jobs[2], question="Question two, asked otherwise?"), jobs[3]]
+    keys = {base.key}
+    for change in ({"jobs": other_question}, {"model": half}, {"chunk_size": 2}):
+        ro = made(**change)
+        assert calls and set(calls) == {"generate"} and ro.key not in keys, change
+        keys.add(ro.key)
+    assert made().key == base.key and calls == []   # read back, nothing generated
+    # the teacher-forced reading of the same rollouts: another dtype or chunk size is read again
+    read = rescore(model, tok, spec, base, root=root, chunk_size=4, progress=False)
+    keys = {read.key}
+    for m, chunk in ((half, 4), (model, 2)):
+        calls.clear()
+        again = rescore(m, tok, spec, base, root=root, chunk_size=chunk, progress=False)
+        assert calls and set(calls) == {"read"} and again.key not in keys, (m.dtype, chunk)
+        keys.add(again.key)
+    calls.clear()
+    assert rescore(model, tok, spec, base, root=root, chunk_size=4, progress=False).key == read.key and calls == []
+
+
 def test_model_id_of_an_embedded_model_is_unchanged() -> None:
     from persona_axis.model.models import REGISTRY
 
@@ -70,7 +110,7 @@ def _rollouts(tmp_path: Path) -> tuple[Rollouts, Any]:
 
 
 def test_labels_of_another_llm_judge_are_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("openai")
+    need_module("openai")
     from llm_server import ServerState, chat_server
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))

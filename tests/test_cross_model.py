@@ -37,24 +37,43 @@ def _rollouts(n_roles: int = 6, per: int = 4, d: int = 5, seed: int = 0) -> Roll
 
 
 def test_centred_compositions_and_axis_projections_by_hand() -> None:
+    """Four roles whose vectors at layer 1 are (10, 10) plus (4, 0), (-4, 0), (0, 1), (0, -1) (each the
+    mean of two rollouts one step either side), and a default at (20, 10): PC1 is the first axis by
+    construction, pointing toward the default. Every number below is worked out by hand."""
+    import math
+
+    centre, offsets = np.array([10.0, 10.0]), {"a": (4, 0), "b": (-4, 0), "c": (0, 1), "d": (0, -1)}
+    rows, acts = [], []
+    for name, off in offsets.items():
+        for i, step in enumerate((1.0, -1.0)):
+            rows.append({"group": "role", "name": name, "prompt_index": i, "question_id": 0})
+            acts.append([[0.0, 0.0], centre + off + step * np.array([1.0, -1.0])])   # layer 0 unused
+    for i in range(2):
+        rows.append({"group": "default", "name": "default", "prompt_index": i, "question_id": 0})
+        acts.append([[0.0, 0.0], [20.0 + (1 - 2 * i), 10.0]])
+    ms = model_space(Rollouts(pd.DataFrame(rows), torch.tensor(np.array(acts)), [0, 1], "m", Path("."), "k"), 1)
+    comp = ms.compositions(centre=True)
+    assert list(comp.index) == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(comp["PC1"].to_numpy(), [1.0, -1.0, 0.0, 0.0], atol=1e-6)   # cos of (±4, 0), (0, ±1) with x
+    np.testing.assert_allclose(comp["PC2"].abs().to_numpy(), [0.0, 0.0, 1.0, 1.0], atol=1e-6)
+    raw = ms.compositions(centre=False)["PC1"].to_numpy()    # cos of (14, 10), (6, 10), (10, 11), (10, 9) with x
+    np.testing.assert_allclose(raw, [14 / math.sqrt(296), 6 / math.sqrt(136), 10 / math.sqrt(221), 10 / math.sqrt(181)], atol=1e-6)
+    # the contrast axis: default minus the mean role vector = (10, 0); each role's projection on it is its first coordinate
+    np.testing.assert_allclose(ms.axis.double().numpy(), [10.0, 0.0], atol=1e-6)
+    proj = ms.axis_projections()
+    assert list(proj.index) == ["a", "b", "c", "d"]
+    np.testing.assert_allclose(proj["axis"].to_numpy(), [14.0, 6.0, 10.0, 10.0], atol=1e-6)
+
+
+def test_centred_compositions_on_random_roles() -> None:
+    """On random roles: centred compositions differ from raw ones, and the default projects above every role's mean."""
     ro = _rollouts()
     ms = model_space(ro, 1)
-    x = ms.vectors.at(1).double()
-    xc = x - x.mean(0)
-    pc1 = ms.pca.components[0].double()
-    want = (xc @ pc1) / (xc.norm(dim=1) * pc1.norm())
-    got = ms.compositions(centre=True)["PC1"].to_numpy()
-    np.testing.assert_allclose(got, want.numpy(), atol=1e-5)
-    raw = ms.compositions(centre=False)["PC1"].to_numpy()
-    np.testing.assert_allclose(raw, ((x @ pc1) / (x.norm(dim=1) * pc1.norm())).numpy(), atol=1e-5)
-    assert not np.allclose(raw, got)
-    # the axis: default minus mean role vector; projections are <v, u>, and the default projects above every mean
+    got, raw = ms.compositions(centre=True)["PC1"].to_numpy(), ms.compositions(centre=False)["PC1"].to_numpy()
+    assert not np.allclose(raw, got) and np.all(np.abs(got) <= 1 + 1e-9)
     dv = ro.acts[ro.table["group"].to_numpy() == "default", 1].mean(0)
-    axis = dv - x.mean(0)
-    np.testing.assert_allclose(ms.axis.double().numpy(), axis.numpy(), atol=1e-5)
     proj = ms.axis_projections()
-    np.testing.assert_allclose(proj["axis"].to_numpy(), (x @ axis / axis.norm()).numpy(), atol=1e-5)
-    assert float(dv @ axis / axis.norm()) > proj["axis"].mean()
+    assert float(dv.float() @ ms.axis / ms.axis.norm()) > proj["axis"].mean()
     assert list(proj.index) == [f"r{r}" for r in range(6)]
 
 

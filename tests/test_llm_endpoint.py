@@ -6,10 +6,11 @@ import socket
 
 import pytest
 
+from helpers import need_module
 from llm_server import ServerState, chat_server
 from persona_axis.judge.endpoint import Endpoint, EndpointError
 
-pytest.importorskip("openai")
+need_module("openai")
 
 
 def _echo_length(prompt: str) -> str:

@@ -134,6 +134,34 @@ def test_drift_intervals_resample_conversations() -> None:
     assert gap.high < 0 and gap.unit == "conversations" and gap.n_units == 16
 
 
+def test_drift_intervals_domain_only_baseline() -> None:
+    """The baseline row is the same regression on other features, on the same resamples: with the
+    domain's one-hot code as both embeddings and baseline, the difference is exactly zero."""
+    import numpy as np
+    import pandas as pd
+
+    from persona_axis.interventions.drift import predictability
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for d, level in (("therapy", -1.0), ("philosophy", -1.0), ("coding", 1.0), ("writing", 1.0)):
+        for c in range(4):
+            for turn in range(3):
+                rows.append({"conversation": f"{d}{c}", "turn": turn, "domain": d,
+                             "projection": level + rng.normal(0, 0.3)})
+    table = pd.DataFrame(rows)
+    onehot = pd.get_dummies(table["domain"]).to_numpy(dtype=float)
+    got = drift_intervals(table, onehot, baseline=onehot, n_resamples=1000, seed=0)
+    assert got["r2_position_baseline"].estimate == pytest.approx(predictability(table, onehot)["r2_position"])
+    assert got["r2_position_beyond_baseline"].estimate == 0
+    assert got["r2_position_beyond_baseline"].low == 0 == got["r2_position_beyond_baseline"].high
+    noise = rng.normal(size=(len(table), 4))   # features that know nothing: well below the domain
+    worse = drift_intervals(table, noise, baseline=onehot, n_resamples=1000, seed=0)
+    assert worse["r2_position_beyond_baseline"].high < 0
+    with pytest.raises(ValueError, match="baseline has 3 rows"):
+        drift_intervals(table, onehot, baseline=onehot[:3])
+
+
 @pytest.mark.parametrize(("n", "d"), [(40, 8), (30, 60)])
 def test_ridge_cv_predict_equals_scikit_learn(n: int, d: int) -> None:
     import numpy as np
@@ -356,8 +384,46 @@ def test_two_level_with_identical_rollouts_is_the_one_level_bootstrap() -> None:
     assert a2["per_layer"] == pytest.approx(a1["per_layer"], abs=1e-6)
 
 
+def test_two_level_correction_on_a_hand_computed_three_role_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three roles of two rollouts each on one axis (hidden size 1), two resamples written out by hand.
+
+    Rollouts: A 0, 2; B 4, 6; C 8, 10; default 1, 3. Role vectors 1, 5, 9 (mean 5), default 2: on
+    PC1 the roles score -4, 0, 4 and the default -3, so it sits 1/8 of the range from an end:
+    ``default_pc1_distance`` = 0.125. Resample 1 draws A, B, C; within them rows A 0, 0 (vector 0),
+    B 4, 6 (5), C 10, 10 (10) and the default 1, 3 (2): scores -5, 0, 5, default -3, distance
+    0.2; its one-level twin (the same roles, vectors kept) is the full data, 0.125. Resample 2 draws
+    A, A, C: rows A 2, 2 (2), A 0, 2 (1), C 8, 10 (9), default 1, 1 (1): scores -2, -3, 5, default
+    -3, distance 0; one-level vectors 1, 1, 9 and default 2: scores -8/3, -8/3, 16/3, default -5/3,
+    distance 1/8. So the draws are 0.2, 0 (mean 0.1) against 0.125, 0.125: shift = mean(0.075,
+    -0.125) = -0.025. Their 2.5th and 97.5th percentiles are 0.005 and 0.195; moved by the estimate
+    less their mean (+0.025): [0.03, 0.22]. Corrected: 0.125 + 0.025 = 0.15, [0.055, 0.245]. On one
+    axis PC1 holds all the variance (share 1, one component for 70%) in every resample."""
+    import numpy as np
+
+    import persona_axis.analysis.two_level as tl
+
+    acts = torch.tensor([0.0, 2, 4, 6, 8, 10, 1, 3], dtype=torch.float64)[:, None, None]
+    m = tl.Members([np.array([0, 1]), np.array([2, 3]), np.array([4, 5])], np.array([6, 7]))
+    draws = [tl.TwoLevelDraw(np.array([0, 1, 2]), np.array([0, 0, 2, 3, 5, 5]), np.array([0, 2, 4]), np.array([6, 7])),
+             tl.TwoLevelDraw(np.array([0, 0, 2]), np.array([1, 1, 0, 1, 4, 5]), np.array([0, 2, 4]), np.array([6, 6]))]
+    monkeypatch.setattr(tl, "two_level_draws", lambda members, n, seed=0: draws if members is m and n == 2 else None)
+    got = tl.space_intervals_two_level(acts, m, 0, n_resamples=2)
+
+    def ends(k: str) -> tuple[float, float, float]:
+        return got[k].estimate, got[k].low, got[k].high
+
+    assert ends("default_pc1_distance") == pytest.approx((0.125, 0.03, 0.22), abs=1e-12)
+    assert ends("default_pc1_distance_corrected") == pytest.approx((0.15, 0.055, 0.245), abs=1e-12)
+    assert ends("default_pc1_distance_roles_only") == pytest.approx((0.125, 0.125, 0.125), abs=1e-12)
+    assert ends("pc1_share") == ends("pc1_share_corrected") == pytest.approx((1.0, 1.0, 1.0), abs=1e-12)
+    assert ends("n_for_70") == (1.0, 1.0, 1.0) and "n_for_70_corrected" not in got
+    assert got["default_pc1_distance"].unit == "role vectors, then rollouts" and got["default_pc1_distance"].n_units == 3
+    assert got["default_pc1_distance_corrected"].unit == "role vectors, then rollouts (answer noise taken off)"
+
+
 def test_two_level_axis_refits_each_resample_exactly() -> None:
-    """Every resample's cosine, against an axis and a PCA refitted on that resample's rebuilt vectors."""
+    """Every resample's cosine, against an axis and a PCA refitted on that resample's rebuilt vectors;
+    its one-level twin refitted on the same role vectors as they are (no library cosine in the oracle)."""
     import numpy as np
 
     from persona_axis.analysis.two_level import axis_pc1_intervals_two_level, members, two_level_draws
@@ -366,32 +432,33 @@ def test_two_level_axis_refits_each_resample_exactly() -> None:
     table, acts, _, _ = role_rollouts(10, 3, 5, 1.0, 2, layers=2)
     rv = role_vectors(table, acts, [0, 1], labels=(3, 2), min_count=1)
     m, fully = members(table, rv), np.array([lab == 3 for lab in rv.labels])
+    dv = default_vector(table, acts).double().numpy()
     got = axis_pc1_intervals_two_level(acts, m, fully, [0, 1], 0, n_resamples=1000, seed=5)
-    cos = []
+
+    def refit(v: np.ndarray, d: np.ndarray, f: np.ndarray) -> float:
+        """cos(default - mean of the fully vectors, PC1 oriented toward the default), by space.pca."""
+        if not f.any():
+            return np.nan
+        sp = pca(torch.from_numpy(v), [str(k) for k in range(len(v))], n_components=1).oriented(torch.from_numpy(d))
+        axis = torch.from_numpy(d - v[f].mean(0))
+        return float(sp.components[0].double() @ axis / axis.norm())
+
+    cos, cos1 = [], []
     for dr in two_level_draws(m, 1000, seed=5):
-        per_layer = []
-        for i in range(2):
-            v, d = dr.vectors(acts[:, i].double().numpy())
-            if not fully[dr.units].any():
-                per_layer.append(np.nan)
-                continue
-            sp = pca(torch.from_numpy(v), [str(u) for u in dr.units], n_components=1).oriented(torch.from_numpy(d))
-            axis = torch.from_numpy(d - v[fully[dr.units]].mean(0))
-            per_layer.append(float(sp.components[0].double() @ axis / axis.norm()))
-        cos.append(per_layer)
-    cos = np.array(cos)
+        f = fully[dr.units]
+        cos.append([refit(*dr.vectors(acts[:, i].double().numpy()), f) for i in range(2)])
+        cos1.append([refit(rv.vectors[dr.units, i].double().numpy(), dv[i], f) for i in range(2)])
+    cos, cos1 = np.array(cos), np.array(cos1)
     one = axis_pc1_intervals(rv.vectors, fully, default_vector(table, acts), [0, 1], 0, n_resamples=1000, seed=5)
-    g, pd_, dd = _grams(rv.vectors, default_vector(table, acts))
-    one_draws = weighted_axis_pc1_cosines(g, pd_, dd, fully, resample_counts(len(fully), 1000, seed=5),
-                                          np.linalg.eigh(_centre(g))[1][..., -1])
-    for key, col, col1 in (("cos_axis_pc1_middle", cos[:, 0], one_draws[:, 0]),
-                           ("cos_axis_pc1_min", cos.min(1), one_draws.min(1))):
+    for key, col, col1 in (("cos_axis_pc1_middle", cos[:, 0], cos1[:, 0]), ("cos_axis_pc1_min", cos.min(1), cos1.min(1))):
         ok, fin = np.isfinite(col) & np.isfinite(col1), col[np.isfinite(col)]
         move = fin.mean() - one[key].estimate                       # the draws' centre, moved onto the estimate
         assert got[key].estimate == pytest.approx(one[key].estimate, abs=1e-6)
         assert got[key].low == pytest.approx(max(np.quantile(fin, 0.025) - move, -1.0), abs=1e-6)
         assert got[key].high == pytest.approx(min(np.quantile(fin, 0.975) - move, 1.0), abs=1e-6)
-        shift = (col[ok] - col1[ok]).mean()
+        roles_only = got[key + "_roles_only"]                      # the one-level twins' percentile interval
+        assert (roles_only.low, roles_only.high) == pytest.approx(tuple(np.quantile(col1[np.isfinite(col1)], [0.025, 0.975])), abs=1e-6)
+        shift = (col[ok] - col1[ok]).mean()                         # the documented correction, from refitted draws
         want = np.clip([one[key].estimate - shift, np.quantile(fin, 0.025) - move - shift,
                         np.quantile(fin, 0.975) - move - shift], -1.0, 1.0)
         corr = got[key + "_corrected"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -82,7 +84,8 @@ def test_other_configuration_never_reads_cached_results(model, tmp_path) -> None
     jobs = _jobs(4)
     a = collect(model, tok, spec, jobs, Sampling(max_new_tokens=4, seed=0), root=tmp_path, progress=False)
     b = collect(model, tok, spec, jobs, Sampling(max_new_tokens=4, seed=1), root=tmp_path, progress=False)
-    c = collect(model, tok, spec, jobs[:3], Sampling(max_new_tokens=4, seed=0), root=tmp_path, progress=False)
+    other = [*jobs[:3], replace(jobs[3], question="Question three, asked otherwise?")]   # as many jobs, one other
+    c = collect(model, tok, spec, other, Sampling(max_new_tokens=4, seed=0), root=tmp_path, progress=False)
     assert len({a.key, b.key, c.key}) == 3 and a.path != b.path
     again = collect(model, tok, spec, jobs, Sampling(max_new_tokens=4, seed=0), root=tmp_path, progress=False)
     assert again.path == a.path and torch.equal(again.acts, a.acts)

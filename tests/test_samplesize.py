@@ -9,7 +9,7 @@ import pytest
 
 from persona_axis.claims.registry import claim
 from persona_axis.claims.results import save_result
-from persona_axis.claims.rules import INCONCLUSIVE, PARTLY, REPRODUCED
+from persona_axis.claims.rules import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, WEAKER
 from persona_axis.claims.samplesize import _scaled, render_sample_size, rollout_cost, units_to_decide
 from persona_axis.core.stats import Interval
 
@@ -22,27 +22,31 @@ def art(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "art"
 
 
-def test_partly_needs_the_near_end_past_no_effect() -> None:
-    c = claim("pc1_min_pair")                      # > 0.92, paper 0.92, no effect 0
+def test_an_estimate_short_of_the_threshold_waits_for_the_far_end() -> None:
+    c = claim("pc1_min_pair")                      # > 0.92
     iv = Interval(0.5, -0.1, 1.3, n_units=40)
     assert c.rate(iv) == INCONCLUSIVE
-    # partly: s < 0.5 / 0.6; not reproduced: s < 0.42 / 0.8 (smaller): n = floor(40 * 36 / 25) + 1 = 58
+    # decided once the far end falls below 0.92: s < 0.42 / 0.8 = 0.525: n = floor(40 / 0.275625) + 1 = 146
     d = units_to_decide(c, iv)
-    assert (d.units_now, d.units_needed, d.status) == (40, 58, PARTLY) and d.factor == pytest.approx(58 / 40)
-    assert c.rate(_scaled(iv, math.sqrt(40 / 57))) == INCONCLUSIVE          # one unit fewer does not decide
-    assert c.rate(_scaled(iv, math.sqrt(40 / 58))) == PARTLY
+    assert (d.units_now, d.units_needed, d.status) == (40, 146, NOT_REPRODUCED) and d.factor == pytest.approx(146 / 40)
+    assert c.rate(_scaled(iv, math.sqrt(40 / 145))) == INCONCLUSIVE          # one unit fewer does not decide
+    assert c.rate(_scaled(iv, math.sqrt(40 / 146))) == NOT_REPRODUCED
+    # the null decides which: at 146 units the near end is 0.5 - 0.6 * 0.523 = 0.186
+    chance = Interval(0.05, 0.0, 0.1, n_resamples=200, unit="label permutations")
+    assert units_to_decide(c, iv, chance).status == WEAKER
+    assert units_to_decide(c, iv, Interval(0.2, 0.1, 0.3)).status == NOT_REPRODUCED
 
 
 def test_a_below_claim_is_mirrored() -> None:
-    c = claim("domain_drift_gap")                  # < 0, no null, no paper value
+    c = claim("domain_drift_gap")                  # < 0
     d = units_to_decide(c, Interval(-0.1, -0.4, 0.2, n_units=30))
     assert (d.units_needed, d.status) == (271, REPRODUCED)   # s < 0.1 / 0.3: n > 30 * 9
 
 
 def test_undecidable_and_already_decided() -> None:
-    c = claim("assistant_toward_minus_away")       # > 0, no null
+    c = claim("assistant_toward_minus_random")       # > 0
     d = units_to_decide(c, Interval(0.0, -0.2, 0.2, n_units=10))
-    assert d.units_needed is None and d.status == INCONCLUSIVE and "boundary" in d.why and d.factor == math.inf
+    assert d.units_needed is None and d.status == INCONCLUSIVE and "threshold" in d.why and d.factor == math.inf
     d = units_to_decide(c, Interval(0.3, 0.35, 0.5, n_units=10))
     assert d.units_needed is None and "misses" in d.why
     d = units_to_decide(c, Interval(0.3, 0.1, 0.5, n_units=10))
@@ -64,12 +68,13 @@ def test_page_from_saved_results(art: Path) -> None:
                 {}, intervals={"pc1_min_pair": {SMOL: Interval(0.5, -0.1, 1.3, n_units=40, unit="roles"),
                                                 QWEN: Interval(0.5, 0.3, 0.6, n_units=40, unit="roles")}})
     md = render_sample_size(tok_s=100.0)
-    # 58 roles x 32 rollouts = 1,856; x 64 tokens / 100 tok/s = 1,187.84 s; paper: 58 x 2,400 x 512 / 100 s = 8.2 days
-    assert ("| C6 PC1 agrees across models | smollm2-135m-instruct | 0.50 [−0.10, 1.30] | 40 roles | 58 (×1.4) | partly "
-            "| 1,856 (32 per unit) | 19.8 min | 8.2 days (139,200 rollouts) |") in md
-    assert "| C6 PC1 agrees across models | qwen2.5" not in md          # partly already: not on the page
-    assert "- C7 (smollm2-135m-instruct): none in this run; no interval to extrapolate" in md
-    assert "| 1,856 (32 per unit) | — | — (139,200 rollouts) |" in render_sample_size(tok_s=None)   # not timed
+    # one pair, one row; 146 roles x 32 rollouts = 4,672; x 64 tokens / 100 tok/s = 2,990 s;
+    # paper: 146 x 2,400 x 512 / 100 s = 20.8 days
+    assert ("| C6 PC1 agrees across models | smollm2-135m-instruct and qwen2.5-coder-0.5b-instruct | 0.50 [−0.10, 1.30] "
+            "| 40 roles | 146 (×3.6) | not reproduced | 4,672 (32 per unit) | 49.8 min | 20.8 days (350,400 rollouts) |") in md
+    assert md.count("| C6 PC1 agrees") == 1
+    assert "- C7 (smollm2-135m-instruct and qwen2.5-coder-0.5b-instruct): none in this run; no interval to extrapolate" in md
+    assert "| 4,672 (32 per unit) | — | — (350,400 rollouts) |" in render_sample_size(tok_s=None)   # not timed
 
 
 def test_page_with_nothing_inconclusive(art: Path) -> None:

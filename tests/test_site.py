@@ -13,10 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from helpers import need_chromium
 from persona_axis.site.check import DEFAULT_SCREENSHOTS, check_site, main, screenshot_name
 from persona_axis.site.report import BROKEN_FIGURE, BROKEN_LINK, CONSOLE_ERROR, MISSING_PAGE, Ignore, Problem
 
 ICON = '<link rel="icon" href="data:,">'  # no implicit /favicon.ico request: the oracles stay exact
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The browser the checks open pages in (set up before the build of ``built``, so a missing one shows first)."""
+    return need_chromium()
 
 
 def png(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -41,7 +48,7 @@ def write_site(root: Path, pages: dict[str, str], files: dict[str, bytes] | None
     return root
 
 
-def test_clean_site_reports_nothing(tmp_path: Path) -> None:
+def test_clean_site_reports_nothing(chromium: str, tmp_path: Path) -> None:
     # laid out like a Jupyter Book: index.html redirects into book/, pages link across folders
     site = write_site(tmp_path / "html", {
         "book/intro.html": '<h1 id="top-title">Intro</h1><a href="#top-title">here</a> '
@@ -66,7 +73,7 @@ def test_clean_site_reports_nothing(tmp_path: Path) -> None:
     assert width == 1280 and height > 3000  # the whole page, not the window
 
 
-def test_every_kind_of_fault_is_reported_exactly(tmp_path: Path) -> None:
+def test_every_kind_of_fault_is_reported_exactly(chromium: str, tmp_path: Path) -> None:
     site = write_site(tmp_path / "html", {
         "index.html": '<a href="b.html#sec">fine</a> <a href="b.html#nowhere">broken anchor</a> '
                       '<a href="#here">fine</a> <span id="here"></span> <a href="#gone">broken here</a> '
@@ -103,7 +110,7 @@ def test_every_kind_of_fault_is_reported_exactly(tmp_path: Path) -> None:
     assert shots.screenshots == {"b.html": tmp_path / "shots" / "b.png"}
 
 
-def test_known_problems_are_ignored_but_shown(tmp_path: Path) -> None:
+def test_known_problems_are_ignored_but_shown(chromium: str, tmp_path: Path) -> None:
     # what Sphinx 7 writes into every page unless persona_axis.site.sphinx_assets is enabled
     thebe = '<script>const THEBE_JS_URL = "x"</script>'
     site = write_site(tmp_path / "html", {"index.html": thebe + thebe})
@@ -143,7 +150,7 @@ def test_sphinx_assets_writes_each_inline_script_once(tmp_path: Path) -> None:
 
 @pytest.mark.notebooks
 @pytest.mark.real_model
-def test_built_site_opens_cleanly_in_chromium(built: Path) -> None:
+def test_built_site_opens_cleanly_in_chromium(chromium: str, built: Path) -> None:
     """Every page of the tiny build, in headless Chromium: no problem; screenshots under the build."""
     from PIL import Image
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from helpers import need_module
 from persona_axis.core.store import Store
 from persona_axis.persona.axis import calibrate, contrast_axis
 from persona_axis.persona.space import default_vector, pca, role_vectors, trait_vectors
@@ -85,7 +86,7 @@ def test_missing_chunk_and_wrong_labels_are_errors(tmp_path: Path) -> None:
 
 
 def test_peak_memory_bounded_while_reading_a_larger_store(tmp_path: Path) -> None:
-    psutil = pytest.importorskip("psutil")
+    psutil = need_module("psutil")
     # 24 chunks of 4 MB: a 96 MB store, read with at most a few chunks in memory
     path, *_ = _write_store(tmp_path, n_chunks=24, rows_per_chunk=1000, hidden=341, tag="big")
     size = store_bytes(path)
@@ -145,7 +146,7 @@ def test_bf16_store_changes_the_numbers_by_less_than_1e3(tmp_path: Path) -> None
 def test_mapped_acts_equal_the_chunks_and_are_not_read_into_memory(tmp_path: Path) -> None:
     """``mapped_acts``: the chunks in order, bit for bit, in the stored dtype; mapping a 48 MB bf16
     store (and reading a few rows of it) grows RSS by far less than the file, made in one chunk's memory."""
-    psutil = pytest.importorskip("psutil")
+    psutil = need_module("psutil")
     from persona_axis.persona.stream import iter_chunks, mapped_acts
 
     path, *_ = _write_store(tmp_path, n_chunks=24, rows_per_chunk=1000, hidden=341, dtype=torch.bfloat16, tag="mapped")

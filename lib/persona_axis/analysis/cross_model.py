@@ -1,4 +1,4 @@
-"""Chapter 3's comparison of persona spaces across models, one model at a time.
+"""Persona spaces compared across models, one model at a time.
 
 Each model's persona space at one layer is a ``ModelSpace``: its role vectors, their PCA
 (oriented so that the default scores positive on every component), the default vector and the
@@ -92,7 +92,7 @@ class ModelSpace:
 
 def model_space(ro: Rollouts, layer: int, *, labels: Sequence[int] | None = None, min_count: int = 1,
                 model: str | None = None) -> ModelSpace:
-    """Role vectors, oriented PCA and default of ``ro`` at ``layer`` (chapter 3's recipe).
+    """Role vectors, oriented PCA and default of ``ro`` at ``layer`` (the cross-model recipe).
 
     Args:
         ro: persona rollouts (roles and default) with activations, own or rescored.

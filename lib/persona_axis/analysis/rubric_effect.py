@@ -4,8 +4,9 @@ The paper filters role rollouts with its judge before it averages them into role
 rollouts survive depends on the rubric: the paper's (self-identification is the signal: no
 mention of being an AI is a 3) keeps more than the book's older, stricter one (a bland answer
 with no AI mention is a 1). ``rubric_table`` puts the persona-space summary numbers of each
-labelling side by side with no filter at all and with the paper's values. ``filtered_trait_vectors`` applies the
-paper's trait filter (pairs whose scores differ by at least 50) before building trait vectors.
+labelling side by side with no filter at all and, in a last row, with the paper's values (which the
+caller reads from ``persona_axis.claims``, the one place they are typed). ``filtered_trait_vectors``
+applies the paper's trait filter (pairs whose scores differ by at least 50) before building trait vectors.
 
 Example:
     >>> ro = persona_rollouts(lm, tok, spec, cat, P)                               # doctest: +SKIP
@@ -17,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -27,25 +28,14 @@ from persona_axis.persona.space import RoleVectors, compare_vector_sets
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["rubric_table", "filtered_trait_vectors", "PAPER_VALUES", "COLUMNS"]
+__all__ = ["rubric_table", "filtered_trait_vectors", "COLUMNS"]
 
 #: The table's columns (besides the row name).
 COLUMNS = ("role vectors", "PCs for 70%", "PC1 share", "cos(axis, PC1)", "default's distance from PC1 end")
 
-#: The paper's values of the same quantities (three 27B-70B models; the PC1 share is the official
-#: notebook's Gemma 2 27B figure).
-PAPER_VALUES: dict[str, str] = {
-    "role vectors": "377-463 per model",
-    "PCs for 70%": "4-19 (Gemma 4, Qwen 8, Llama 19)",
-    "PC1 share": "0.49 (Gemma 2 27B)",
-    "cos(axis, PC1)": "> 0.71 at the middle layer",
-    "default's distance from PC1 end": "0.03",
-}
-
-
 def rubric_table(table: pd.DataFrame, acts: torch.Tensor, layers: Sequence[int], layer: int,
                  labellings: dict[str, Sequence[int | None] | None], *, keep: Sequence[int] = (3, 2),
-                 min_count: int = 10, paper_row: bool = True) -> pd.DataFrame:
+                 min_count: int = 10, paper: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Persona-space numbers under each labelling of the same rollouts, beside the paper's.
 
     Args:
@@ -56,7 +46,8 @@ def rubric_table(table: pd.DataFrame, acts: torch.Tensor, layers: Sequence[int],
             or ``None`` for *no filter* (every rollout of a role in one vector).
         keep: labels that make role vectors, each its own vector (the paper: 3 and 2).
         min_count: rollouts a (role, label) needs (the paper: 10).
-        paper_row: add a last row with the paper's values.
+        paper: the paper's value of each of ``COLUMNS`` (text, from ``persona_axis.claims``), for a
+            last row ``"paper"``; ``None``: no such row.
 
     Returns:
         A ``DataFrame`` indexed by row name with ``COLUMNS``: the number of role vectors, the
@@ -85,9 +76,12 @@ def rubric_table(table: pd.DataFrame, acts: torch.Tensor, layers: Sequence[int],
                      "default's distance from PC1 end": got["default's distance from PC1 end"]})
     out = pd.DataFrame(rows).set_index("")
     out["PCs for 70%"] = out["PCs for 70%"].astype("Int64")
-    if paper_row:
+    if paper is not None:
+        missing = [c for c in COLUMNS if c not in paper]
+        if missing:
+            raise ValueError(f"the paper's row lacks {missing}: give a value for each of rubric_effect.COLUMNS")
         out = out.astype(object)
-        out.loc["paper"] = [PAPER_VALUES[c] for c in COLUMNS]
+        out.loc["paper"] = [paper[c] for c in COLUMNS]
     return out
 
 
@@ -98,8 +92,8 @@ def filtered_trait_vectors(table: pd.DataFrame, acts: torch.Tensor, layers: Sequ
     Returns a ``space.RoleVectors`` (``counts``: kept pairs per trait) for the traits with at
     least ``min_pairs`` kept pairs; raises ``ValueError`` when none survives. ``scores`` comes from
     a trait scorer, e.g. ``judge.score_rollouts(OfflineTraitScorer(), table, traits)``; with the
-    book's small models and the offline scorer next to no pair passes at the paper's threshold
-    (chapter 9), so chapter 1 checks ``judge.surviving_traits`` first.
+    book's small models and the offline scorer next to no pair passes at the paper's threshold,
+    so a caller checks ``judge.surviving_traits`` first.
     """
     from persona_axis.judge.traits import kept_pairs, pair_scores
 

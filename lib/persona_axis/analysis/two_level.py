@@ -5,7 +5,7 @@ holds each vector fixed, so a rerun with other answers can land outside its inte
 book preset SmolLM2's cos(axis, PC1) was 0.44 with one seed and 0.56 with another, each outside
 the other's role-vectors-only interval). Here each resample draws role vectors exactly as the
 one-level bootstrap of ``measures`` does, then redraws the rollouts behind every drawn vector
-(and the default's), rebuilds the vectors and recomputes chapter 1's and chapter 2's numbers.
+(and the default's), rebuilds the vectors and recomputes the persona space's numbers and the axis's cosines with PC1.
 
 Example:
     >>> m = members(ro.table, rv)                                               # doctest: +SKIP

@@ -1,6 +1,6 @@
 """Layer 9, claims: the paper's claims and how ours are rated. Reads results, never runs a model.
 
-``rules`` (the statuses and the rules for chosen settings), ``registry`` (the one list of the
+``rules`` (the statuses and the one rule that decides them), ``registry`` (the one list of the
 paper's claims and numbers), ``results`` (what chapters save), ``dashboard`` (the claims page),
 ``samplesize`` (the units and rollouts that would decide an inconclusive claim).
 """
@@ -8,16 +8,20 @@ paper's claims and numbers), ``results`` (what chapters save), ``dashboard`` (th
 from persona_axis.claims.registry import (
     BASE_MODELS,
     CLAIMS,
+    FACTS,
     Cell,
     Claim,
+    Fact,
     Row,
     cell,
     chapters,
     claim,
     columns,
     evaluate,
+    fact,
     model_kind,
     sentence,
+    substitutions,
     table,
 )
 from persona_axis.claims.rules import (
@@ -26,11 +30,12 @@ from persona_axis.claims.rules import (
     NOT_RATED,
     NOT_REPRODUCED,
     NOT_RUN,
-    PARTLY,
     REPRODUCED,
     STATUSES,
+    WEAKER,
+    decide,
 )
 
-__all__ = ["Claim", "Cell", "Row", "CLAIMS", "BASE_MODELS", "claim", "cell", "evaluate", "columns", "model_kind",
-           "table", "sentence", "chapters", "REPRODUCED", "PARTLY", "NOT_REPRODUCED", "INCONCLUSIVE", "NOT_RUN",
-           "NOT_APPLICABLE", "NOT_RATED", "STATUSES"]
+__all__ = ["Claim", "Cell", "Row", "Fact", "CLAIMS", "FACTS", "BASE_MODELS", "claim", "fact", "cell", "evaluate",
+           "columns", "model_kind", "table", "sentence", "chapters", "substitutions", "decide", "REPRODUCED", "WEAKER",
+           "NOT_REPRODUCED", "INCONCLUSIVE", "NOT_RUN", "NOT_APPLICABLE", "NOT_RATED", "STATUSES"]

@@ -1,8 +1,11 @@
 """The reproducibility dashboard page: the claims registry (``persona_axis.claims.registry``) rendered.
 
-A compact grid: one row per claim, one column per model, each cell our number with its 95%
-interval, coloured by its status (a legend above; the cell's tooltip says how the interval was
-made); below the grid, every claim's rule in full, with a link to its chapter, and the saved
+The counts of each status, the one rule that decides them (``rules.RULE``), then a compact grid:
+one row per claim, one column per model (a claim about a pair of models is one cell spanning the
+pair), each cell our number with its 95% interval, coloured by its status (a legend above; the
+cell's tooltip says how the interval was made and gives the chance-level null); then a table of
+every rated cell: the statistic, its null with spread, the threshold, our interval and the
+status; every claim's rule in full, with its source and a link to its chapter; and the saved
 results the page was made from. Nothing is rated here: every status comes from
 ``claims.evaluate``. ``persona_axis.site.build`` puts the page into the staged ``book/dashboard.md``
 after every chapter has run.
@@ -18,22 +21,32 @@ import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from persona_axis.claims.registry import CLAIMS, Claim, Row, chapters, evaluate
+from persona_axis.claims.registry import CLAIMS, Cell, Claim, Row, chapters, distinct_cells, evaluate
 from persona_axis.claims.release_column import RELEASE_CHAPTER, evaluate_release
 from persona_axis.claims.results import Results
-from persona_axis.claims.rules import NOT_APPLICABLE, NOT_RATED, STATUSES
+from persona_axis.claims.rules import (
+    INCONCLUSIVE,
+    NOT_APPLICABLE,
+    NOT_RATED,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    REPRODUCED,
+    RULE,
+    STATUSES,
+    WEAKER,
+)
 from persona_axis.model.models import REGISTRY
 from persona_axis.persona.release import RELEASE_MODELS
 
-__all__ = ["render_dashboard", "counts", "summary_line", "model_label", "STYLE"]
+__all__ = ["render_dashboard", "counts", "summary_line", "model_label", "verdict_table", "STYLE"]
 
 #: Colour of each status (background, text), readable in the light and the dark theme.
 COLOURS: dict[str, tuple[str, str]] = {
-    "reproduced": ("#1a7f37", "#ffffff"),
-    "partly": ("#9ec5fe", "#0b2a4a"),
-    "not reproduced here": ("#cf222e", "#ffffff"),
-    "inconclusive": ("#f2cc60", "#3b2e00"),
-    "not yet run": ("#d0d7de", "#24292f"),
+    REPRODUCED: ("#1a7f37", "#ffffff"),
+    WEAKER: ("#9ec5fe", "#0b2a4a"),
+    NOT_REPRODUCED: ("#cf222e", "#ffffff"),
+    INCONCLUSIVE: ("#f2cc60", "#3b2e00"),
+    NOT_RUN: ("#d0d7de", "#24292f"),
     NOT_RATED: ("#eaeef2", "#24292f"),
     NOT_APPLICABLE: ("transparent", "inherit"),
 }
@@ -63,41 +76,24 @@ def model_label(model: str) -> str:
     return name.replace("-", " ") if model in REGISTRY else name
 
 
-def counts(models: Sequence[str], rows: Sequence[Row], *, once: Sequence[str] = ()) -> dict[str, int]:
-    """How many claim-model pairs have each status (``—`` and the claims not rated are not counted).
-
-    ``once``: models whose cross-model claims (``per_model``) are one number for all of them (the
-    release's three models rated among themselves): such a claim counts once for them together.
-    """
-    def cells(r: Row) -> list[str]:
-        shared = [m for m in models if m in once]
-        if not (r.claim.per_model and shared):
-            return [r.cells[m].status for m in models]
-        return [r.cells[m].status for m in models if m not in once] + [r.cells[shared[0]].status]
-
-    return {s: sum(st == s for r in rows if r.claim.rated for st in cells(r)) for s in STATUSES}
+def counts(models: Sequence[str], rows: Sequence[Row]) -> dict[str, int]:
+    """How many claim-model cells have each status (a pair claim's one cell counts once), and
+    ``"not rated"``: the cells shown for information and left out of the total."""
+    got = [cell.status if r.claim.rated else NOT_RATED for r, _, cell in distinct_cells(models, rows)]
+    return {s: got.count(s) for s in (*STATUSES, NOT_RATED)}
 
 
 def summary_line(c: Mapping[str, int]) -> str:
-    return f"Of {sum(c.values())} claim-model pairs: " + ", ".join(f"**{c[s]} {s}**" for s in STATUSES) + "."
+    rated = sum(c[s] for s in STATUSES)
+    return (f"Of {rated} claim-model cells: " + ", ".join(f"**{c[s]} {s}**" for s in STATUSES)
+            + f"; {c.get(NOT_RATED, 0)} more are shown *not rated*.")
 
 
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _merged(models: Sequence[str], r: Row, once: Sequence[str]) -> list[tuple[str, int]]:
-    """``(model, colspan)`` per cell of a row: a cross-model claim spans the ``once`` columns."""
-    out: list[tuple[str, int]] = []
-    for m in models:
-        if r.claim.per_model and m in once and out and out[-1][0] in once:
-            out[-1] = (out[-1][0], out[-1][1] + 1)
-        else:
-            out.append((m, 1))
-    return out
-
-
-def _grid(models: Sequence[str], rows: Sequence[Row], once: Sequence[str] = ()) -> list[str]:
+def _grid(models: Sequence[str], rows: Sequence[Row]) -> list[str]:
     out = ['<div class="pa-dash-wrap"><table class="pa-dash">',
            "<thead><tr><th>claim</th><th>paper</th>"
            + "".join(f'<th title="{_e(m)}">{_e(model_label(m))}</th>' for m in models) + "</tr></thead>", "<tbody>"]
@@ -105,28 +101,66 @@ def _grid(models: Sequence[str], rows: Sequence[Row], once: Sequence[str] = ()) 
         c = r.claim
         tds = [f'<td class="pa-claim"><a href="#claim-{c.id.lower()}" title="{_e(c.claim)}">{c.id} {_e(c.short)}</a></td>',
                f'<td class="pa-paper">{_e(c.paper)}</td>']
-        for m, span in _merged(models, r, once):
-            cell = r.cells[m]
-            who = m if span == 1 else "the paper's three models, lowest pair"
+        i = 0
+        while i < len(models):
+            m, cell = models[i], r.cells[models[i]]
+            span = 1
+            while (c.per_model and cell.status != NOT_APPLICABLE and i + span < len(models)
+                   and r.cells[models[i + span]] == cell):
+                span += 1                   # a pair claim: one cell across the pair's columns
+            who = m if span == 1 else ", ".join(models[i:i + span])
             tip = f"{who}: {cell.text}" + (f" · {cell.status}" if cell.status != NOT_APPLICABLE else " (does not apply)") \
                 + (f" ({cell.note})" if cell.note else "")
             text = "" if cell.status == NOT_APPLICABLE else cell.text
-            wide = f' colspan="{span}"' if span > 1 else ""
-            tds.append(f'<td class="pa-cell {_CLASS.get(cell.status, "pa-na")}"{wide} title="{_e(tip)}">{_e(text)}</td>')
+            colspan = f' colspan="{span}"' if span > 1 else ""
+            tds.append(f'<td class="pa-cell {_CLASS.get(cell.status, "pa-na")}"{colspan} title="{_e(tip)}">{_e(text)}</td>')
+            i += span
         out.append("<tr>" + "".join(tds) + "</tr>")
     out.append("</tbody></table></div>")
     return out
 
 
+def _threshold(c: Claim) -> str:
+    return f"{c.side} {c.fmt(c.threshold)}".replace(">=", "≥").replace("<=", "≤") if c.rated else "—"
+
+
+def _null(c: Claim, cell: Cell) -> str:
+    if cell.null is not None:
+        return f"{c.fmt_interval(cell.null)} ({cell.null.n_resamples} {cell.null.unit})"
+    if c.null_by_design:
+        return f"none needed: {c.null_by_design}"
+    return "not computed"
+
+
+def verdict_table(models: Sequence[str], rows: Sequence[Row]) -> list[str]:
+    """Every cell that ran, once (a pair claim once): claim, model, statistic, chance-level null
+    (with its 95% spread), threshold, our interval and status, as Markdown table lines."""
+    out = ["| claim | model | statistic | chance-level null [95% spread] | threshold | ours [95% interval] | status |",
+           "|---|---|---|---|---|---|---|"]
+    for r, ms, cell in distinct_cells(models, rows):
+        if cell.status == NOT_RUN:
+            continue
+        c = r.claim
+        who = " and ".join(model_label(m) for m in ms)
+        out.append(f"| {c.id} | {who} | {c.short} (`{c.key}`) | {_null(c, cell)} | {_threshold(c)} | {cell.text} | "
+                   f"{cell.status} |")
+    return out if len(out) > 2 else ["No claim has a saved result yet."]
+
+
 def _legend() -> str:
     meaning = {
-        "reproduced": "the whole interval is on the paper's side of its threshold",
-        "partly": "the effect has the paper's sign and the interval excludes no effect, but it does not clear the threshold",
-        "not reproduced here": "the interval excludes the paper's value",
-        "inconclusive": "the interval is too wide to decide (or no interval was saved, or the resampling is so biased at this sample size that the interval misses our own number)",
-        "not yet run": "no saved result for this model",
-        NOT_RATED: "shown beside the paper's number but a different statistic (in the released-vectors columns: a "
-                   "claim the release cannot answer, since it holds mean vectors only)",
+        REPRODUCED: "the whole interval lies past the paper's threshold",
+        WEAKER: "the whole interval lies between the chance-level null and the threshold: an effect in the paper's "
+                "direction, beyond chance, smaller than the paper's",
+        NOT_REPRODUCED: "the whole interval lies short of the threshold and reaches the chance-level null (no effect "
+                        "beyond chance, or the opposite effect; where no null was computed, any interval short of the "
+                        "threshold)",
+        INCONCLUSIVE: "the interval contains the threshold (or no interval was saved, or the resampling is so biased at "
+                      "this sample size that the interval misses our own number)",
+        NOT_RUN: "no saved result for this model",
+        NOT_RATED: "shown beside the paper's number, not counted: a statistic the paper does not report, a setting "
+                   "with no interval, or one whose chance level already reaches the threshold (in the "
+                   "released-vectors columns also a claim the release cannot answer: it holds mean vectors only)",
     }
     return "\n".join(f'- <span class="pa-chip {_CLASS[s]}">{_e(s)}</span> {m}' for s, m in meaning.items()) + \
         "\n- an empty cell: the claim cannot apply to this model (a base-model claim for an instruct model, or the reverse)"
@@ -157,27 +191,28 @@ def render_dashboard(*, notebooks_dir: Path | None = None, preset: str | None = 
     """
     linkable = {p.stem for p in Path(notebooks_dir).glob("*.ipynb")} if notebooks_dir is not None else set()
     results = Results.load([*chapters(claims), RELEASE_CHAPTER]) if results is None else results
-    # the embedded models' columns from their chapters only (the release's are its own, below)
+    # the embedded models' columns from their chapters only; the paper's released vectors are the last columns
     models, rows = evaluate(claims, Results({k: v for k, v in results.docs.items() if k != RELEASE_CHAPTER}))
     release, release_rows = evaluate_release(claims, results)
     rows = [Row(r.claim, {**r.cells, **q.cells}) for r, q in zip(rows, release_rows)]
-    on_release = counts(release, rows, once=release)
-    lines = [summary_line(counts(models, rows)), "",
-             "On the paper's own released vectors, the last columns (from {}; the same rules, the cross-model "
-             "claims rated once for the three models): ".format(_chapter_link(RELEASE_CHAPTER, linkable))
-             + ", ".join(f"**{on_release[s]} {s}**" for s in STATUSES) + ".", "", _legend(), "", STYLE, "",
-             *_grid([*models, *release], rows, once=release), "",
-             "Each cell is our number with its 95% bootstrap interval (hover for the resampled unit and the "
-             "number of resamples); signed numbers are in the units the chapter reports. This page is generated "
-             "from the results the chapters saved (`<artifacts>/results/`) when the book was built; nothing in "
-             "the grid is typed by hand.", "", "## How each status is decided", "",
-             "One rule for every claim with an interval, in this order: *reproduced* if the whole interval lies "
-             "on the paper's side of the claim's threshold; *partly* if it lies on the paper's side of no effect; "
-             "*not reproduced here* if it lies wholly on the other side of the paper's value; else *inconclusive*. "
-             "The threshold, the value of no effect and the paper's value of each claim:", ""]
+    on_release = counts(release, rows)
+    models = [*models, *release]
+    lines = [summary_line(counts([m for m in models if m not in release], rows)), "",
+             "On the paper's own released vectors, the last columns (from {}; the same rule, a cross-model claim one "
+             "cell for the three models): ".format(_chapter_link(RELEASE_CHAPTER, linkable))
+             + summary_line(on_release).removeprefix("Of "), "",
+             "**The rule.** " + RULE, "", _legend(), "", STYLE, "", *_grid(models, rows), "",
+             "Each cell is our number with its 95% bootstrap interval (hover for the resampled unit, the number of "
+             "resamples and the chance-level null); signed numbers are in the units the chapter reports. A claim "
+             "about a pair of models is one cell across the pair. This page is generated from the results the "
+             "chapters saved (`<artifacts>/results/`) when the book was built; nothing in the grid is typed by hand.",
+             "", "## Each verdict, with its threshold and chance level", "", *verdict_table(models, rows), "",
+             "## How each status is decided", "",
+             "The rule above, with each claim's threshold and chance-level null, and where the paper gives its number:",
+             ""]
     for c in claims:
-        lines.append(f'- <span id="claim-{c.id.lower()}"></span>**{c.id}. {_e(c.claim)}** (paper: {_e(c.paper)}; '
-                     f"{_chapter_link(c.chapter, linkable)}, `{c.key}`"
+        lines.append(f'- <span id="claim-{c.id.lower()}"></span>**{c.id}. {_e(c.claim)}** (paper: {_e(c.paper)}, '
+                     f"from {_e(c.source)}; {_chapter_link(c.chapter, linkable)}, `{c.key}`"
                      + (f", resampling {c.unit}" if c.unit else "") + f"): {c.rule}.")
     lines += ["", "## The results this page was generated from", ""]
     used = sorted({(c.chapter, m) for c in claims for m in results.docs.get(c.chapter, {})}

@@ -3,23 +3,25 @@
 The assumption, stated on the page: a bootstrap interval's two half-widths shrink as
 ``1 / sqrt(n)`` in the number ``n`` of resampled units (roles, conversations, prompts), with the
 estimate where it is now and the same rollouts per unit. With ``s = sqrt(n_now / n)`` the interval
-at ``n`` units is ``[est - s (est - low), est + s (high - est)]``; ``units_to_decide`` finds the
-fewest units at which ``Claim.rate`` gives that interval a status other than *inconclusive*:
+at ``n`` units is ``[est - s (est - low), est + s (high - est)]``. An inconclusive interval contains
+the threshold (``rules.decide``), so it is decided once it no longer does:
 
-* *reproduced* once the near end clears the threshold: ``s < (est - threshold) / (est - low)``
-  (for a claim whose paper side is ``>``; mirrored for ``<``);
-* *partly* once the near end clears no effect: ``s < (est - null) / (est - low)``;
-* *not reproduced here* once the far end falls short of the paper's value:
-  ``s < (paper - est) / (high - est)``.
+* with the estimate past the threshold, once the near end clears it (*reproduced*):
+  ``s < (est - threshold) / (est - low)`` (for a claim whose paper side is ``>``; mirrored for ``<``);
+* with the estimate short of it, once the far end falls short of it:
+  ``s < (threshold - est) / (high - est)``; the claim's chance-level null then says whether the
+  status is *weaker than the paper* or *not reproduced* (``Claim.rate``).
 
-The largest such ``s`` gives ``n = n_now / s**2`` (the smallest integer strictly above it).
+``units_to_decide`` gives ``n = n_now / s**2`` (the smallest integer strictly above it).
 ``rollout_cost`` turns units into rollouts and generated tokens with a chapter's preset, and
 ``render_sample_size`` writes the book's page from the saved results.
 
 Example:
-    >>> c = claim("pc1_min_pair")                                # > 0.92, no effect 0
-    >>> units_to_decide(c, Interval(0.5, -0.1, 0.9, n_units=40)).units_needed   # doctest: +SKIP
-    41
+    >>> from persona_axis.claims import claim
+    >>> c = claim("pc1_min_pair")                                # > 0.92
+    >>> d = units_to_decide(c, Interval(0.5, -0.1, 0.95, n_units=40))   # inconclusive now
+    >>> d.units_needed, d.status
+    (46, 'not reproduced')
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from persona_axis.claims.registry import Claim, evaluate
+from persona_axis.claims.registry import Claim, distinct_cells, evaluate
 from persona_axis.claims.results import Results
 from persona_axis.claims.rules import INCONCLUSIVE
 from persona_axis.core.presets import preset as get_preset
@@ -72,8 +74,12 @@ def _scaled(iv: Interval, s: float) -> Interval:
     return Interval(iv.estimate, iv.estimate - s * (iv.estimate - iv.low), iv.estimate + s * (iv.high - iv.estimate))
 
 
-def units_to_decide(c: Claim, iv: Interval) -> Decision:
+def units_to_decide(c: Claim, iv: Interval, null: Interval | None = None) -> Decision:
     """The fewest units whose extrapolated interval ``c.rate`` does not call inconclusive (module docstring).
+
+    Args:
+        c: the claim; ``iv``: our interval now; ``null``: the claim's chance-level null, if the
+            chapter saved one (it decides between *weaker than the paper* and *not reproduced*).
 
     Raises:
         ValueError: the interval has no units recorded (``n_units < 1``).
@@ -83,25 +89,16 @@ def units_to_decide(c: Claim, iv: Interval) -> Decision:
     est, lo, hi = iv.estimate, iv.low, iv.high
     if not (math.isfinite(lo) and math.isfinite(hi)) or not lo <= est <= hi:
         return Decision(iv.n_units, None, INCONCLUSIVE, "the interval misses the estimate (or has no ends)")
-    up = c.side in (">", ">=")
-    # mirror a "<" claim onto ">" so one set of formulas serves both
-    e, near, far = (est, est - lo, hi - est) if up else (-est, hi - est, est - lo)
-    sign = 1.0 if up else -1.0
-    ref = c.threshold if c.paper_value is None else c.paper_value
-    bounds = []
-    for boundary, gap, side_width in ((c.threshold, e - sign * c.threshold, near),
-                                      (c.null, None if c.null is None else e - sign * c.null, near),
-                                      (ref, sign * ref - e, far)):
-        if gap is None or gap <= 0:
-            continue                      # the estimate is not past this boundary: it cannot decide this way
-        bounds.append(math.inf if side_width <= 0 else gap / side_width)
-    if not bounds:
-        return Decision(iv.n_units, None, INCONCLUSIVE, "the estimate sits on the rule's boundary")
-    s = max(bounds)
+    # mirror a "<" claim onto ">" so one formula serves both
+    gap, near, far = (est - c.threshold, est - lo, hi - est) if c.up else (c.threshold - est, hi - est, est - lo)
+    if gap == 0:
+        return Decision(iv.n_units, None, INCONCLUSIVE, "the estimate sits on the threshold")
+    width = near if gap > 0 else far
+    s = math.inf if width <= 0 else abs(gap) / width
     if s >= 1:
-        return Decision(iv.n_units, iv.n_units, c.rate(iv))
+        return Decision(iv.n_units, iv.n_units, c.rate(iv, null))
     n = math.floor(iv.n_units / (s * s)) + 1
-    return Decision(iv.n_units, n, c.rate(_scaled(iv, math.sqrt(iv.n_units / n))))
+    return Decision(iv.n_units, n, c.rate(_scaled(iv, math.sqrt(iv.n_units / n)), null))
 
 
 def rollout_cost(c: Claim, preset: str) -> tuple[int, int]:
@@ -150,27 +147,25 @@ def render_sample_size(results: Results | None = None, *, preset: str = "book", 
     lines = ["| claim | model | ours now | units now | units to decide | then | rollouts to decide | "
              f"on this CPU ({preset}) | at the paper's rollout size |", "|---|---|---|---|---|---|---|---|---|"]
     others = []
-    for row in rows:
-        c = row.claim
-        for m in models:
-            cell = row.cells[m]
-            if cell.status != INCONCLUSIVE:
-                continue
-            if cell.interval is None:
-                others.append(f"- {c.id} ({m}): {cell.text}; no interval to extrapolate ({cell.note or 'none saved'}).")
-                continue
-            d = units_to_decide(c, cell.interval)
-            if d.units_needed is None:
-                others.append(f"- {c.id} ({m}): {cell.text}; {d.why}.")
-                continue
-            per, tokens = rollout_cost(c, preset)
-            per_paper, tokens_paper = rollout_cost(c, "paper")
-            rollouts = d.units_needed * per
-            here = rollouts * tokens / tok_s if tok_s else math.nan
-            paper = d.units_needed * per_paper * tokens_paper / tok_s if tok_s else math.nan
-            lines.append(f"| {c.id} {c.short} | {m} | {cell.text} | {d.units_now} {cell.interval.unit} | "
-                         f"{d.units_needed:,} (×{d.factor:.1f}) | {d.status} | {rollouts:,} ({per} per unit) | "
-                         f"{_duration(here)} | {_duration(paper)} ({per_paper * d.units_needed:,} rollouts) |")
+    for row, ms, cell in distinct_cells(models, rows):
+        c, m = row.claim, " and ".join(ms)
+        if cell.status != INCONCLUSIVE:
+            continue
+        if cell.interval is None:
+            others.append(f"- {c.id} ({m}): {cell.text}; no interval to extrapolate ({cell.note or 'none saved'}).")
+            continue
+        d = units_to_decide(c, cell.interval, cell.null)
+        if d.units_needed is None:
+            others.append(f"- {c.id} ({m}): {cell.text}; {d.why}.")
+            continue
+        per, tokens = rollout_cost(c, preset)
+        per_paper, tokens_paper = rollout_cost(c, "paper")
+        rollouts = d.units_needed * per
+        here = rollouts * tokens / tok_s if tok_s else math.nan
+        paper = d.units_needed * per_paper * tokens_paper / tok_s if tok_s else math.nan
+        lines.append(f"| {c.id} {c.short} | {m} | {cell.text} | {d.units_now} {cell.interval.unit} | "
+                     f"{d.units_needed:,} (×{d.factor:.1f}) | {d.status} | {rollouts:,} ({per} per unit) | "
+                     f"{_duration(here)} | {_duration(paper)} ({per_paper * d.units_needed:,} rollouts) |")
     if len(lines) == 2 and not others:
         return "No claim is rated *inconclusive* in the saved results."
     out = lines if len(lines) > 2 else ["No inconclusive claim has an interval to extrapolate."]

@@ -17,10 +17,11 @@ prompt) are prefilled in two kinds of pass with the same layout: each shared pre
 into the slots of the prompts that start with it, then the rest of every prompt against it
 (``prefix_share``).
 
-Example:
-    >>> out = decode(model, prompts, eos={2}, max_new_tokens=32, batch_size=64,
-    ...              sample=lambda logits: (logits.argmax(-1), 0), layers=[3, 6])  # doctest: +SKIP
-    >>> out.sums[6].shape   # (n_prompts, hidden), fp32 sums over each response's tokens
+Example (the tests' 4-layer random llama, hidden size 64; greedy, so ``sample`` is an argmax):
+    >>> out = decode(model, [[5, 6, 7], [8, 9]], eos={0}, max_new_tokens=4, batch_size=2,
+    ...              sample=lambda logits: (logits.argmax(-1), 0), layers=[1, 3], pad_id=1)
+    >>> tuple(out.sums[3].shape)   # (n_prompts, hidden), fp32 sums over each response's tokens
+    (2, 64)
 """
 
 from __future__ import annotations

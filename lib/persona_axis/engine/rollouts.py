@@ -16,10 +16,12 @@ most likely tokens (default 64) using their exact full-vocabulary probabilities;
 exact top-p whenever the nucleus has at most ``top_k`` tokens, and ``GenerationResult``
 counts the steps where it had more and was cut.
 
-Example:
+Example (the tests' 4-layer random llama, hidden size 64, and its byte tokenizer):
+    >>> from persona_axis.model.chat import prompt_ids
     >>> res = generate(model, tok, [prompt_ids(tok, spec, "You are a whale.", ["Hi"])],
-    ...                Sampling(max_new_tokens=32))                          # doctest: +SKIP
-    >>> res.acts.shape     # (n_prompts, n_layers, hidden)
+    ...                Sampling(max_new_tokens=8))
+    >>> tuple(res.acts.shape)     # (n_prompts, n_layers, hidden)
+    (1, 4, 64)
 """
 
 from __future__ import annotations

@@ -26,11 +26,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
-from persona_axis.model.hooks import cap
+from persona_axis.model.hooks import add_layer_hooks, cap, cap_transform
 from persona_axis.model.layers import depth_band
 from persona_axis.persona.axis import Axis, Calibration, calibrate
 
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from persona_axis.persona.runs import Rollouts
 
 __all__ = ["CONVENTIONS", "CapSetting", "CapPlan", "grid", "plan_cap", "plan_from", "capping", "axis_percentile",
-           "calibration_population", "favoured_convention"]
+           "calibration_population", "favoured_convention", "PAPER_BAND", "PAPER_PERCENTILE", "declared_setting",
+           "moved_share"]
 
 CONVENTIONS: tuple[str, ...] = ("paper-text", "paper-code")
 
@@ -215,3 +216,59 @@ def capping(model: Any, plan: CapPlan | None) -> Iterator[None]:
         return
     with cap(model, plan.vectors, plan.taus, sorted(plan.vectors), kind=plan.kind):  # type: ignore[arg-type]
         yield
+
+
+#: The paper's recommended band as a relative depth, ``(centre, width)`` for ``depth_band``: Qwen 3 32B's
+#: layers 46-53 of 64 (Llama 3.3 70B's 56-71 of 80 lies at the same depth, twice as wide in layers).
+PAPER_BAND = (0.79, 0.125)
+#: The paper's reported best percentile.
+PAPER_PERCENTILE = 25.0
+
+
+def declared_setting(n_layers: int, convention: str) -> CapSetting:
+    """The setting the book rates, declared before any run: the paper's 25th percentile, read in
+    ``convention`` (the one the calibration favours, ``favoured_convention``), on the band at the
+    paper's relative depth (``PAPER_BAND``: layers 46-53 at 64 layers)."""
+    return CapSetting(depth_band(*PAPER_BAND, n_layers), PAPER_PERCENTILE, convention)
+
+
+def moved_share(model: Any, prompts: Sequence[Sequence[int]], plan: CapPlan, *, skip_first: bool = True) -> dict[int, float]:
+    """The share of token positions that the cap actually moves, per capped layer.
+
+    The thresholds are percentiles of *response means*, but the cap acts on every token; this
+    counts, with the plan applied (so each layer sees the already capped layers before it), the
+    positions whose projection lies beyond the bound and is moved, and applies the same
+    transform as ``capping`` (the outputs are those of the capped model).
+
+    Args:
+        prompts: token ids, e.g. prompts followed by their answers; one forward pass each.
+        skip_first: leave out the first position (the attention sink, whose norm is far larger).
+
+    Returns:
+        ``layer -> share`` in [0, 1], over all counted positions of all ``prompts``.
+    """
+    moved = {layer: 0 for layer in plan.vectors}
+    total = {layer: 0 for layer in plan.vectors}
+    kind: Literal["floor", "ceiling"] = "floor" if plan.kind == "floor" else "ceiling"
+
+    def make(layer: int) -> Any:
+        u = plan.vectors[layer].float() / plan.vectors[layer].float().norm()
+        tau = plan.taus[layer]
+
+        def fn(h: torch.Tensor) -> torch.Tensor:
+            proj = h.float() @ u.to(h.device)
+            beyond = proj < tau if kind == "floor" else proj > tau
+            start = 1 if skip_first else 0
+            moved[layer] += int(beyond[..., start:].sum())
+            total[layer] += int(beyond[..., start:].numel())
+            return cap_transform(h, plan.vectors[layer], tau, kind)
+
+        return fn
+
+    device = next(model.parameters()).device
+    with torch.no_grad(), add_layer_hooks(model, {layer: make(layer) for layer in sorted(plan.vectors)}):
+        for ids in prompts:
+            model(input_ids=torch.tensor([list(ids)], device=device))
+    if not any(total.values()):
+        raise ValueError("no token positions counted: give prompts of at least two tokens")
+    return {layer: moved[layer] / total[layer] for layer in sorted(moved)}

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     import pandas as pd
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-__all__ = ["sweep", "typical_norm"]
+__all__ = ["sweep", "typical_norm", "N_RANDOM", "random_directions", "random_sweep"]
+
+#: Random directions a steering claim is rated against (chapter 5): its chance level.
+N_RANDOM = 4
 
 
 def sweep(
@@ -80,3 +83,41 @@ def typical_norm(model: PreTrainedModel, tok: PreTrainedTokenizerBase, texts: Se
     if not norms:
         raise ValueError("the texts are too short: need at least two tokens")
     return float(torch.cat(norms).median())
+
+
+def random_directions(hidden: int, n: int, *, seed: int = 0) -> torch.Tensor:
+    """``(n, hidden)`` random unit directions, Gaussian then normalised (uniform on the sphere).
+
+    ``sweep`` adds ``c * norm * unit`` whatever the direction, so each of these pushes a layer
+    exactly as hard as the axis does at the same strength: the chance level for steering.
+    """
+    if n < 1:
+        raise ValueError(f"n={n}: ask for at least one random direction")
+    g = torch.randn(n, hidden, generator=torch.Generator().manual_seed(seed))
+    return g / g.norm(dim=1, keepdim=True)
+
+
+def random_sweep(
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
+    prompts: Sequence[Sequence[int]],
+    directions: torch.Tensor,
+    layer: int,
+    coefficients: Sequence[float],
+    norm: float,
+    sampling: Sampling,
+    *,
+    batch_size: int = 64,
+) -> pd.DataFrame:
+    """``sweep`` along each of ``directions`` (``(n, hidden)``, e.g. ``random_directions``).
+
+    Returns:
+        ``sweep``'s table with a ``direction`` column (the row of ``directions``).
+    """
+    import pandas as pd
+
+    if not coefficients:
+        raise ValueError("no coefficients: the random directions are run at the rated strengths, and none is rated")
+    runs = [sweep(model, tok, prompts, d, layer, coefficients, norm, sampling, batch_size=batch_size).assign(direction=k)
+            for k, d in enumerate(directions)]
+    return pd.concat(runs, ignore_index=True)

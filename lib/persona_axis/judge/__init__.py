@@ -50,6 +50,8 @@ from persona_axis.judge.categories import (
     CategoryJudge,
     load_identity_labels,
     load_jailbreak_labels,
+    looks_broken,
+    looks_looped,
     looks_nonsensical,
 )
 from persona_axis.judge.embedder import Embedder, default_embedder, minilm_folder
@@ -105,6 +107,8 @@ __all__ = [
     "BASE_PREFILL_CATEGORIES",
     "IDENTITY_CATEGORIES",
     "looks_nonsensical",
+    "looks_broken",
+    "looks_looped",
     "load_identity_labels",
     "load_jailbreak_labels",
     "RUBRIC",

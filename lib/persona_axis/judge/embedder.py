@@ -38,7 +38,7 @@ class Embedder:
         max_length: token limit per text (MiniLM was trained with 256).
         device: torch device.
         memo: embeddings kept by text, least recently used dropped first (0: none). Two judges of
-            the same answers (chapter 1 labels every role rollout under both rubrics) embed them once.
+            the same answers (every role rollout labelled under both rubrics) embed them once.
             A kept row is the one its first batch gave, so a text's row can differ by float
             rounding (about 1e-7) from what another batch would give.
     """

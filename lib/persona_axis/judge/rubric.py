@@ -70,11 +70,20 @@ AI_CUES: tuple[str, ...] = (
     r"\bI do(?:n't| not) have (?:personal |human |any )?(?:experiences|feelings|emotions|a body|memories|personal (?:opinions|preferences|beliefs|memories|life))",
     r"\bI do(?:n't| not) (?:experience|feel) (?:emotions|feelings|time)\b",
     r"\b(?:AI|artificial intelligence) (?:assistant|model|system|language)\b",
-    r"\bSmolLM\b",
-    r"\bQwen\b",
-    r"\b(?:created|developed|made|trained|built) by (?:Alibaba|Hugging ?Face|OpenAI|Anthropic|Google)",
-    r"\bAlibaba Cloud\b",
     r"\bmy (?:training data|programming|developers|creators)\b",
+) + (
+    # the model families a preset can load (SmolLM2, Qwen 2.5 / 3, Gemma 2 / 3, Llama 3.x) and their makers:
+    # a name said of itself ("I'm Gemma", "I am Llama 3"), a versioned name ("Qwen2.5", "Llama-3.3", "Gemma 3"),
+    # or "made by" its maker; a bare "llama" is an animal a role may play, so it alone is not a cue
+    r"\bSmolLM\d*\b",
+    r"\bQwen(?:\d+(?:\.\d+)?)?\b",
+    r"\bI(?:'m| am)(?: called| named)? (?:Gemma|Llama|LLaMA|SmolLM|Qwen)\b",
+    r"\bmy name is (?:Gemma|Llama|LLaMA|SmolLM|Qwen)\b",
+    r"\b(?:Gemma|Llama|LLaMA)[\s-]?\d(?:\.\d)?\b",
+    r"\b(?:created|developed|made|trained|built|released) by (?:Alibaba|Hugging ?Face|OpenAI|Anthropic|Google|Meta|"
+    r"DeepMind|the (?:Gemma|Llama|Qwen|SmolLM) team)",
+    r"\bAlibaba Cloud\b",
+    r"\b(?:Google DeepMind|Meta AI)\b",
 )
 
 #: More ways a small model says it is an AI, used with ``AI_CUES`` under the paper's rubric, where

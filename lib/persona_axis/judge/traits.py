@@ -109,12 +109,12 @@ class OfflineTraitScorer:
     "which of the two shows the trait more, by how much", which is all the paper's filter needs.
     A response of at most ``refusal_max_words`` words with a refusal phrase, or an empty one, is
     REFUSAL (``None``). ``slope`` and ``offset`` were fitted by least squares
-    (``fit_trait_scorer``) on all 160 shipped hand scores (``trait_labels.jsonl``); chapter 9
-    measures the scorer on held-out traits.
+    (``fit_trait_scorer``) on all 160 shipped hand scores (``trait_labels.jsonl``); the judge's
+    validation measures the scorer on held-out traits.
 
     The book's first scorer also put the trait's name and description on the trait side and
     mapped the cosine margin through a logistic curve; on held-out traits it tracked the hand
-    scores less well (chapter 9 shows both).
+    scores less well (the judge's validation shows both).
 
     Attributes:
         slope, offset: the straight line from projection to score.

@@ -13,7 +13,7 @@ Note that some templates insert their own default system prompt when none is giv
 that behaviour: "no system prompt" means whatever the model sees by default.
 
 Example:
-    >>> r = render(tok, spec, "You are a pirate.", ["Hello", "Arr, hello."])  # doctest: +SKIP
+    >>> r = render(tok, spec, "You are a pirate.", ["Hello", "Arr, hello."])
     >>> tok.decode(r.input_ids[slice(*r.spans[0])])
     'Arr, hello.'
 """

@@ -14,10 +14,13 @@ Three context managers, each registering its hooks inside ``try`` and removing a
 
 Decoder layers return a plain tensor in transformers 5 and a tuple in 4.x; both are handled.
 
-Example:
-    >>> with record(model, [3, 7]) as rec:            # doctest: +SKIP
-    ...     model(**batch)
-    >>> rec.stacked(3).shape                           # (batch, seq, hidden)
+Example (``model``: a 4-layer random llama of hidden size 64, as the tests build it):
+    >>> with record(model, [1, 3]) as rec:
+    ...     _ = model(input_ids=torch.tensor([[5, 6, 7, 8]]))
+    >>> tuple(rec.stacked(3).shape)                    # (batch, seq, hidden)
+    (1, 4, 64)
+    >>> model.model.layers[3]._forward_hooks          # the hooks came off with the block
+    OrderedDict()
 """
 
 from __future__ import annotations

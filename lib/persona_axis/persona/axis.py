@@ -8,9 +8,12 @@ toward the default Assistant**. Per layer,
 so a larger projection ``<h, axis[l]> / |axis[l]|`` means "more Assistant-like". Projections are
 in raw activation units (the residual stream's own scale), not normalised by the norm of ``h``.
 
-Example:
-    >>> ax = contrast_axis(default_acts, role_acts, layers, model="smollm2-135m-instruct")  # doctest: +SKIP
-    >>> ax.project(acts, layer=15)         # (n,) projections on the unit axis
+Example (one layer, hidden size 2: the default at (1, 0), two role vectors at (-1, +-1)):
+    >>> default = torch.tensor([[[1.0, 0.0]]])           # (n_default, n_layers, hidden)
+    >>> roles = torch.tensor([[[-1.0, 1.0]], [[-1.0, -1.0]]])   # (n_roles, n_layers, hidden)
+    >>> ax = contrast_axis(default, roles, [7], model="demo")
+    >>> ax.project(torch.tensor([[1.0, 0.0], [-1.0, 5.0]]), layer=7)   # (n,), toward the default is larger
+    tensor([ 1., -1.])
 """
 
 from __future__ import annotations

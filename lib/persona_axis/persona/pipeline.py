@@ -128,7 +128,7 @@ def get_axis(ro: Rollouts, params: PersonaSpacePreset) -> Axis:
 
     The paper's contrast axis: the mean of all default rollouts minus the mean of the "fully"
     role-playing role vectors (``axis_filter``). Calibrated on every rollout (roles and
-    default), its ``population`` counted: ``axis.calibration`` (chapter 7 adds the trait rollouts,
+    default), its ``population`` counted: ``axis.calibration`` (capping adds the trait rollouts,
     as the paper does: ``capping.calibration_population``). Cached in ``Store("axis", ...)`` keyed by the rollouts,
     their labels (hence the judge) and the filter.
 

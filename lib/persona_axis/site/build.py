@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from persona_axis.claims.dashboard import render_dashboard
+from persona_axis.claims.registry import substitutions
 from persona_axis.core.presets import PRESET_NAMES
 
 if TYPE_CHECKING:
@@ -64,13 +65,17 @@ def notebooks(root: Path = ROOT) -> list[Path]:
 
 
 def stage(build: Path, root: Path = ROOT) -> Path:
-    """Copy the book's sources to ``build/src`` (replacing an older copy); return it."""
+    """Copy the book's sources to ``build/src`` (replacing an older copy); return it. The staged
+    ``_config.yml`` gets the registry's numbers as MyST substitutions (``claims.registry.substitutions``)."""
     src = build / "src"
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(root / name, src / name)
+    shutil.copy2(root / "_toc.yml", src / "_toc.yml")
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    # the paper's numbers for the prose ({{ C4_threshold }}), from the one registry of them
+    config.setdefault("parse", {})["myst_substitutions"] = substitutions()
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     shutil.copytree(root / "book", src / "book")
     (src / "notebooks").mkdir()
     return src

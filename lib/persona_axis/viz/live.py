@@ -1,11 +1,11 @@
 """A live conversation on the Assistant Axis: two replies per message, one plain, one capped or steered.
 
 Every user message is answered twice, in two conversations that share the user's side: the
-*plain* conversation (the model as it is) and the *intervened* one (chapter 7's capping
-setting switched on or off, plus additive steering along the axis at the monitor's layer).
+*plain* conversation (the model as it is) and the *intervened* one (the capping
+setting the capping sweep chose switched on or off, plus additive steering along the axis at the monitor's layer).
 Each reply is scored by the ``drift.DriftMonitor`` (its projection on the Assistant Axis at the
 monitor's layer, flagged when below the monitor's threshold); the intervened conversation is
-generated and scored with its hooks on, as in chapter 7's replay, so a capped reply read inside
+generated and scored with its hooks on, as in the capping sweep's replay, so a capped reply read inside
 the capped band cannot fall below the floor there: the words are what to compare.
 
 :class:`LiveSession` does the work and keeps the record (the book's static pages show a
@@ -34,14 +34,14 @@ from persona_axis.interventions.capping import CapPlan, CapSetting, capping
 from persona_axis.interventions.drift import DriftMonitor
 from persona_axis.model.chat import prompt_ids
 from persona_axis.model.hooks import steer as steer_hook
-from persona_axis.model.layers import band
+from persona_axis.model.layers import depth_band
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Turn", "LiveSession", "chosen_setting", "panel", "FALLBACK_PERCENTILE"]
 
-#: The paper's floor when chapter 7 has not chosen a setting for the model yet.
+#: The paper's floor when the capping sweep has not chosen a setting for the model yet.
 FALLBACK_PERCENTILE = 25.0
 
 
@@ -72,7 +72,7 @@ class Turn:
 
 def chosen_setting(n_layers: int, saved: dict[str, Any] | None, centre: float = 0.75,
                    width: float = 0.125) -> tuple[CapSetting, str]:
-    """Chapter 7's chosen capping setting for a model, or the paper's default when there is none.
+    """The capping sweep's chosen setting for a model, or the paper's default when there is none.
 
     Args:
         n_layers: the model's depth.
@@ -86,10 +86,11 @@ def chosen_setting(n_layers: int, saved: dict[str, Any] | None, centre: float = 
     if saved and saved.get("best_layers"):
         lo, hi = (int(x) for x in str(saved["best_layers"]).split("-"))
         s = CapSetting(tuple(range(lo, hi + 1)), float(saved["best_percentile"]), str(saved["best_convention"]))
-        return s, f"chapter 7's chosen setting for this model: {s.label}"
-    layers = band(round(centre * (n_layers - 1)), max(1, round(width * n_layers)), n_layers)
+        return s, f"the capping sweep's chosen setting for this model: {s.label}"
+    layers = depth_band(centre, width, n_layers)
     s = CapSetting(layers, FALLBACK_PERCENTILE, "paper-text")
-    why = "chapter 7 has not been run for this model" if not saved else "chapter 7 found no setting within its tolerance"
+    why = ("the capping sweep has not been run for this model" if not saved
+           else "the capping sweep found no setting within its tolerance")
     return s, f"{why}, so the paper's floor at the 25th percentile on layers {layers[0]}-{layers[-1]}: {s.label}"
 
 

@@ -144,9 +144,11 @@ def persona_map(scores: Any, names: Sequence[str], color: Sequence[float], *, an
     return fig
 
 
-def relative_positions(positions: Sequence[float], *, paper_pc1: float = 0.03, paper_rest: tuple[float, float] = (0.27, 0.50),
+def relative_positions(positions: Sequence[float], *, paper_pc1: float, paper_rest: Sequence[float],
                        title: str = "") -> Any:
-    """The default's distance from the nearest end of each PC's role range, with the paper's values."""
+    """The default's distance from the nearest end of each PC's role range, with the paper's values:
+    ``paper_pc1`` on PC1 (a diamond) and the range ``paper_rest`` (low, high) on PCs 2-10 (a band),
+    read from ``persona_axis.claims`` by the chapter."""
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -155,7 +157,8 @@ def relative_positions(positions: Sequence[float], *, paper_pc1: float = 0.03, p
     x = np.arange(1, len(p) + 1)
     fig, ax = plt.subplots(figsize=(7, 3.4))
     ax.bar(x, p, color=[ASSISTANT] + [ROLE] * (len(p) - 1), label="ours")
-    ax.axhspan(*paper_rest, color="0.85", zorder=0, label=f"paper, PCs 2-10 ({paper_rest[0]}-{paper_rest[1]})")
+    lo, hi = paper_rest
+    ax.axhspan(lo, hi, color="0.85", zorder=0, label=f"paper, PCs 2-10 ({lo}-{hi})")
     ax.scatter([1], [paper_pc1], marker="D", color="black", zorder=5, label=f"paper, PC1 ({paper_pc1})")
     ax.set_xticks(x)
     ax.set_xlabel("principal component")
