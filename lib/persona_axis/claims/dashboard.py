@@ -197,11 +197,11 @@ def render_dashboard(*, notebooks_dir: Path | None = None, preset: str | None = 
     rows = [Row(r.claim, {**r.cells, **q.cells}) for r, q in zip(rows, release_rows)]
     on_release = counts(release, rows)
     models = [*models, *release]
-    lines = [summary_line(counts([m for m in models if m not in release], rows)), "",
+    lines = [summary_line(counts([m for m in models if m not in release], rows)), "", "**The rule.** " + RULE, "",
              "On the paper's own released vectors, the last columns (from {}; the same rule, a cross-model claim one "
              "cell for the three models): ".format(_chapter_link(RELEASE_CHAPTER, linkable))
              + summary_line(on_release).removeprefix("Of "), "",
-             "**The rule.** " + RULE, "", _legend(), "", STYLE, "", *_grid(models, rows), "",
+             _legend(), "", STYLE, "", *_grid(models, rows), "",
              "Each cell is our number with its 95% bootstrap interval (hover for the resampled unit, the number of "
              "resamples and the chance-level null); signed numbers are in the units the chapter reports. A claim "
              "about a pair of models is one cell across the pair. This page is generated from the results the "
