@@ -3,8 +3,9 @@
 ``release_numbers`` gives, for one model, the numbers chapters 1-3 compute from rollouts, here
 from the released mean vectors: PC1's share and the components for 70-95% of the variance, the
 default's distance from the nearer end of PC1, cos(axis, PC1) at every layer (the axis recomputed as
-the paper defines it, ``default - mean(role vectors)``, and the released one), the roles at each end
-of PC1, and trait PC1 with the traits' cosines with the axis. The intervals resample role vectors
+the paper defines it, ``default - mean(role vectors)``), the released axis against the recomputed one
+at every layer and against PC1 at the middle layer, the roles at each end of PC1, and trait PC1 with
+the traits' cosines with the axis. The intervals resample role vectors
 (``measures.space_intervals``, ``measures.axis_pc1_intervals``): the release has one mean vector per
 role and no rollouts, so the two-level bootstrap of the chapters cannot run here.
 
