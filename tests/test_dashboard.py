@@ -41,7 +41,11 @@ def test_rendered_page(art: Path, tmp_path: Path) -> None:
     # model: 10
     assert lines[0] == ("Of 24 claim-model cells: **2 reproduced**, **1 weaker than the paper**, **0 not reproduced**, "
                         "**1 inconclusive**, **20 not yet run**; 10 more are shown *not rated*.")
-    assert lines[2].startswith("**The rule.** For a claim that the statistic is past a threshold T")
+    assert lines[2] == ("On the paper's own released vectors, the last columns (from `10_paper_vectors` (not in this "
+                        "build); the same rule, the cross-model claims rated once for the three models): **0 "
+                        "reproduced**, **0 weaker than the paper**, **0 not reproduced**, **0 inconclusive**, **14 not "
+                        "yet run**.")
+    assert lines[4].startswith("**The rule.** For a claim that the statistic is past a threshold T")
     assert '<th title="smollm2-135m-instruct">smollm2 135m instruct</th>' in md
     assert ('<td class="pa-cell pa-weaker-than-the-paper" title="smollm2-135m-instruct: 0.45 [0.31, 0.58] · weaker '
             'than the paper (95% bootstrap interval, 2000 resamples of 40 roles; chance level 0.20 [0.10, 0.30] '

@@ -159,8 +159,8 @@ def _legend() -> str:
                       "this sample size that the interval misses our own number)",
         NOT_RUN: "no saved result for this model",
         NOT_RATED: "shown beside the paper's number, not counted: a statistic the paper does not report, a setting "
-                   "with no interval, or one whose chance level already reaches the threshold (in the "
-                   "released-vectors columns also a claim the release cannot answer: it holds mean vectors only)",
+                   "with no interval, or one whose chance level already reaches the threshold (in the released-vectors "
+                   "columns: also a claim the release cannot answer, since it holds mean vectors only)",
     }
     return "\n".join(f'- <span class="pa-chip {_CLASS[s]}">{_e(s)}</span> {m}' for s, m in meaning.items()) + \
         "\n- an empty cell: the claim cannot apply to this model (a base-model claim for an instruct model, or the reverse)"
@@ -191,23 +191,23 @@ def render_dashboard(*, notebooks_dir: Path | None = None, preset: str | None = 
     """
     linkable = {p.stem for p in Path(notebooks_dir).glob("*.ipynb")} if notebooks_dir is not None else set()
     results = Results.load([*chapters(claims), RELEASE_CHAPTER]) if results is None else results
-    # the embedded models' columns from their chapters only; the paper's released vectors are the last columns
+    # the embedded models' columns from their chapters only (the release's are its own, below)
     models, rows = evaluate(claims, Results({k: v for k, v in results.docs.items() if k != RELEASE_CHAPTER}))
     release, release_rows = evaluate_release(claims, results)
-    rows = [Row(r.claim, {**r.cells, **q.cells}) for r, q in zip(rows, release_rows)]
-    on_release = counts(release, rows)
-    models = [*models, *release]
-    lines = [summary_line(counts([m for m in models if m not in release], rows)), "", "**The rule.** " + RULE, "",
-             "On the paper's own released vectors, the last columns (from {}; the same rule, a cross-model claim one "
-             "cell for the three models): ".format(_chapter_link(RELEASE_CHAPTER, linkable))
-             + summary_line(on_release).removeprefix("Of "), "",
-             _legend(), "", STYLE, "", *_grid(models, rows), "",
+    both = [Row(r.claim, {**r.cells, **q.cells}) for r, q in zip(rows, release_rows)]
+    on_release = counts(release, both)      # the cross-model claims are one cell for the three models
+    lines = [summary_line(counts(models, rows)), "",
+             "On the paper's own released vectors, the last columns (from {}; the same rule, the cross-model "
+             "claims rated once for the three models): ".format(_chapter_link(RELEASE_CHAPTER, linkable))
+             + ", ".join(f"**{on_release[s]} {s}**" for s in STATUSES) + ".",
+             "", "**The rule.** " + RULE, "", _legend(), "", STYLE, "",
+             *_grid([*models, *release], both), "",
              "Each cell is our number with its 95% bootstrap interval (hover for the resampled unit, the number of "
              "resamples and the chance-level null); signed numbers are in the units the chapter reports. A claim "
              "about a pair of models is one cell across the pair. This page is generated from the results the "
              "chapters saved (`<artifacts>/results/`) when the book was built; nothing in the grid is typed by hand.",
-             "", "## Each verdict, with its threshold and chance level", "", *verdict_table(models, rows), "",
-             "## How each status is decided", "",
+             "", "## Each verdict, with its threshold and chance level", "", *verdict_table([*models, *release], both),
+             "", "## How each status is decided", "",
              "The rule above, with each claim's threshold and chance-level null, and where the paper gives its number:",
              ""]
     for c in claims:
