@@ -365,7 +365,8 @@ def _vector_set(folder: Path, spec: ReleaseModel, layers: list[int], expected: i
 
     if not folder.is_dir():
         raise ReleaseError(f"{folder}: missing; {spec.name} needs {expected} {what} vector files there")
-    other = sorted(p.name for p in folder.iterdir() if p.suffix != ".pt" or not p.is_file())
+    other = sorted(p.name for p in folder.iterdir()
+                   if (p.suffix != ".pt" or not p.is_file()) and not p.name.startswith("."))
     if other:
         raise ReleaseError(f"{folder}: unexpected file(s) {', '.join(other[:5])}; the folder holds one .pt per {what}")
     files = sorted(folder.glob("*.pt"))
