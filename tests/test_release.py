@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import not_here
 
 from persona_axis.persona import release as rel_mod
 from persona_axis.persona.release import (
@@ -341,9 +342,9 @@ def test_reference_check_on_the_real_release() -> None:
     """Gemma 2 27B's released role vectors at layer 22 give the official notebook's numbers."""
     root = in_cache(["gemma-2-27b"], ["roles"])
     if root is None:
-        pytest.skip("the paper's release is not in the local Hugging Face cache; fetch it with "
-                    f"`{fetch_command(['gemma-2-27b'])} --parts roles` (Gemma's 275 role vectors, about "
-                    "0.12 GB), then rerun `pytest tests/test_release.py -k real_release`")
+        not_here("the paper's release (Gemma 2 27B's role vectors)",
+                 f"fetch them with `{fetch_command(['gemma-2-27b'])} --parts roles` (275 role vectors, about "
+                 "0.12 GB), then rerun `pytest tests/test_release.py -k real_release`")
     rel = load_release("gemma-2-27b", root, layers=[22], parts=["roles"], progress=False)
     assert rel.roles is not None
     check = reference_check(rel.roles)
