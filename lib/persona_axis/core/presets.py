@@ -1,6 +1,9 @@
-"""Parameter sets: ``tiny`` (tests), ``quick`` (minutes), ``book`` (the default run), ``paper`` (GPUs).
+"""Parameter sets: ``tiny`` (tests), ``quick`` (a first look), ``book`` (the default run), ``paper`` (GPUs).
 
 Each chapter looks up its own sizes here by preset name, so one parameter scales a whole chapter.
+A chapter's default preset is :func:`default_preset`: ``$PERSONA_AXIS_PRESET`` if set, else ``book``
+(the build passes the preset explicitly). How long each preset takes on which machine is measured,
+not written here: the book's *How to run* page and ``persona_axis.site.timing``.
 A chapter's parameters have a type of their own (a ``TypedDict``: the chapters read them as
 ``P["n_prompts"]`` and save them with their results as JSON); ``preset`` returns a deep copy, so
 changing what it returned never changes the table.
@@ -9,14 +12,33 @@ changing what it returned never changes the table.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Literal, TypedDict, Union, overload
 
-__all__ = ["PRESETS", "PRESET_NAMES", "preset", "QuickstartPreset", "PersonaSpacePreset", "BaseVsInstructPreset",
+__all__ = ["PRESETS", "PRESET_NAMES", "PRESET_ENV", "DEFAULT_PRESET", "default_preset", "preset", "QuickstartPreset", "PersonaSpacePreset", "BaseVsInstructPreset",
            "SteeringPreset", "DriftPreset", "LivePreset", "CappingPreset", "CappingSizes", "ChapterPreset",
            "JudgeValidationPreset", "PaperVectorsPreset"]
 
 #: The preset names every chapter knows, smallest first.
 PRESET_NAMES: tuple[str, ...] = ("tiny", "quick", "book", "paper")
+
+#: The environment variable that sets the chapters' default preset (``export PERSONA_AXIS_PRESET=quick``
+#: before ``make lab``: a chapter then reads what ``make book-quick`` cached), and its fallback.
+PRESET_ENV = "PERSONA_AXIS_PRESET"
+DEFAULT_PRESET = "book"
+
+
+def default_preset() -> str:
+    """The preset a chapter runs with when nothing is passed: ``$PERSONA_AXIS_PRESET``, else ``"book"``.
+
+    Raises:
+        ValueError: the variable names no preset (the message lists them).
+    """
+    name = os.environ.get(PRESET_ENV, "").strip() or DEFAULT_PRESET
+    if name not in PRESET_NAMES:
+        raise ValueError(f"{PRESET_ENV}={name!r} is not a preset: set it to one of {', '.join(PRESET_NAMES)} "
+                         f"(or unset it for {DEFAULT_PRESET!r})")
+    return name
 
 
 class QuickstartPreset(TypedDict):
