@@ -14,7 +14,8 @@ import pytest
 
 from helpers import need_chromium
 from persona_axis.site.check import check_site
-from persona_axis.site.course import SESSIONS, exercises, record_times, render_plan
+from persona_axis.site.course import SESSIONS, exercises, render_plan
+from persona_axis.site.timing import record_timings
 from persona_axis.site.plotcheck import INTERACTIVE
 from persona_axis.site.report import Problem
 from persona_axis.site.sphinx_plotly import plotly_js
@@ -103,13 +104,14 @@ def test_course_plan_lists_chapters_goals_times_and_exercises(tmp_path: Path, mo
     chapters = {c for s in SESSIONS for c in s.chapters}
     assert chapters == {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.md")}  # every chapter in a session
     assert exercises(ROOT / "notebooks" / "00_quickstart.md")[0] == ("ex-quickstart-1", "Predict, then check")
-    times = record_times([{"name": "00_quickstart", "seconds": 30.0, "ok": True, "parameters": {"preset": "tiny"}},
-                          {"name": "01_persona_space--qwen", "seconds": 9.0, "ok": True, "parameters": {"preset": "tiny"}},
+    times = record_timings([{"name": "00_quickstart", "seconds": 30.0, "ok": True, "parameters": {"preset": "tiny"}},
+                          {"name": "01_persona_space--qwen", "seconds": 9.0, "ok": True,
+                             "parameters": {"preset": "tiny", "model": "qwen"}, "variant": {"model": "qwen"}},
                           {"name": "01_persona_space", "seconds": 300.0, "ok": False, "parameters": {"preset": "tiny"}}], "tiny")
-    record_times([{"name": "00_quickstart", "seconds": 200.0, "ok": True, "parameters": {"preset": "quick"}}], "quick")
-    assert set(times["presets"]["tiny"]) == {"00_quickstart"}
+    record_timings([{"name": "00_quickstart", "seconds": 200.0, "ok": True, "parameters": {"preset": "quick"}}], "quick")
+    assert set(times["presets"]["tiny"]) == {"00_quickstart", "01_persona_space--qwen"}  # not the failed page
     plan = render_plan(ROOT / "notebooks", {"00_quickstart"})
-    assert "| `00_quickstart` | 30 s | 3 min |" in plan
+    assert "| `00_quickstart` | 30 s | 3.3 min |" in plan
     assert "| `01_persona_space` | not measured | not measured |" in plan
     assert "{ref}`Predict, then check <ex-quickstart-1>`" in plan and "ex-persona-1" not in plan
     assert "{doc}`../notebooks/00_quickstart`" in plan and "`01_persona_space` (not in this build)" in plan

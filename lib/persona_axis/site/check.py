@@ -3,7 +3,8 @@
     python -m persona_axis.site.check _build/html --screenshots _build/screenshots
 
 The site is served on a free localhost port (``http.server`` in a thread), and every page is
-opened in Debian's Chromium (``/usr/bin/chromium``) through Playwright, each page in a fresh
+opened in headless Chromium through Playwright (:func:`find_chromium`: ``$PERSONA_AXIS_CHROMIUM``,
+Debian's ``/usr/bin/chromium`` or one on the PATH, or Playwright's own), each page in a fresh
 browser context, so that it is checked as a reader who lands on it first would see it. Pages
 are found by crawling from ``index.html`` along internal links, and every ``.html`` file on disk
 is opened too. Four kinds of problem are reported, each as a :class:`Problem`:
@@ -72,11 +73,20 @@ from persona_axis.site.report import (
 )
 from persona_axis.site.serve import serve
 
-__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "DEFAULT_SCREENSHOTS", "check_site", "screenshot_name", "main"]
+__all__ = ["CHROMIUM", "CHROMIUM_ENV", "CHROMIUM_FLAGS", "GET_CHROMIUM", "DEFAULT_SCREENSHOTS", "find_chromium",
+           "check_site", "check_or_skip", "screenshot_name", "main"]
 
-#: Debian's Chromium (``apt-get install chromium``; ``make chromium`` does it). Another binary
-#: can be named by the environment variable ``PERSONA_AXIS_CHROMIUM`` or ``--chromium``.
+#: Debian's Chromium (``apt-get install chromium``; ``make chromium`` does it on Debian). Another binary
+#: can be named by the environment variable :data:`CHROMIUM_ENV` or ``--chromium``.
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ENV = "PERSONA_AXIS_CHROMIUM"
+
+#: What to do when :func:`find_chromium` finds none (printed by the check and by the book build).
+GET_CHROMIUM = (
+    "get one of: Debian or Ubuntu: `make chromium` (apt-get install chromium, with sudo unless root); "
+    "macOS, other Linux, or without sudo: `.venv/bin/python -m playwright install chromium` (Playwright's own, "
+    "in your user cache; `make chromium` does this off Debian); or name a Chrome or Chromium binary with "
+    f"{CHROMIUM_ENV}=/path/to/chrome. Then check the built site with `make check`.")
 
 #: Flags for a headless run as root on a machine without a screen or network.
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -98,6 +108,38 @@ _IDLE_TIMEOUT_MS = 10_000
 def screenshot_name(page: str) -> str:
     """File name of a page's screenshot: ``book/dashboard.html`` -> ``book-dashboard.png``."""
     return re.sub(r"\.html?$", "", page).replace("/", "-") + ".png"
+
+
+def _exists(binary: str) -> bool:
+    return Path(binary).is_file() or shutil.which(binary) is not None
+
+
+def find_chromium() -> str | None:
+    """The browser the check opens, or ``None`` if this machine has none (see :data:`GET_CHROMIUM`).
+
+    In order: ``$PERSONA_AXIS_CHROMIUM`` (when set, only it: a name that is not there gives ``None``);
+    Debian's :data:`CHROMIUM`; ``chromium`` or ``chromium-browser`` on the PATH; Playwright's own
+    Chromium (``python -m playwright install chromium``), if Playwright is installed and has it.
+    """
+    named = os.environ.get(CHROMIUM_ENV, "").strip()
+    if named:
+        return named if _exists(named) else None
+    for binary in (CHROMIUM, "chromium", "chromium-browser"):
+        if _exists(binary):
+            return shutil.which(binary) or binary
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    with sync_playwright() as pw:
+        own = str(pw.chromium.executable_path)
+    return own if Path(own).is_file() else None
+
+
+def _missing() -> str:
+    """Why :func:`find_chromium` found none."""
+    named = os.environ.get(CHROMIUM_ENV, "").strip()
+    return f"{CHROMIUM_ENV}={named} names no file" if named else "no Chromium on this machine"
 
 
 def _is_page(path: str) -> bool:
@@ -270,7 +312,7 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
         screenshots: folder for full-page PNGs of the pages in ``shoot`` (none when ``None``);
             a page to photograph that does not exist is reported as a missing page.
         shoot: site paths of the pages to photograph, e.g. ``"book/dashboard.html"``.
-        chromium: the browser binary (default: ``$PERSONA_AXIS_CHROMIUM`` or :data:`CHROMIUM`).
+        chromium: the browser binary (default: :func:`find_chromium`).
         ignore: known problems to let pass (default :data:`IGNORED`; ``()`` reports everything).
 
     Returns:
@@ -280,10 +322,12 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
     root = Path(root).resolve()
     if not (root / "index.html").is_file():
         raise FileNotFoundError(f"{root} has no index.html: not a built site (build it with `make book`)")
-    chromium = chromium or os.environ.get("PERSONA_AXIS_CHROMIUM") or CHROMIUM
-    if not (Path(chromium).is_file() or shutil.which(chromium)):
-        raise FileNotFoundError(f"no Chromium at {chromium}: install Debian's with `make chromium` "
-                                "(apt-get install chromium), or name another with --chromium")
+    if chromium is None:
+        chromium = find_chromium()
+        if chromium is None:
+            raise FileNotFoundError(f"{_missing()}: {GET_CHROMIUM}")
+    elif not _exists(chromium):
+        raise FileNotFoundError(f"no Chromium at {chromium}: {GET_CHROMIUM}")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as e:
@@ -359,6 +403,25 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
     return report
 
 
+def check_or_skip(html: Path, screenshots: Path, mode: str) -> tuple[bool, str]:
+    """The browser check of a built book where a Chromium may be missing: ``(passed, note)``.
+
+    ``mode`` ``"auto"`` checks when :func:`find_chromium` finds a browser and otherwise
+    passes with a note that says how to get one; ``"require"`` fails without one. The default
+    pages to photograph that this build has (not those ``--only`` left out) go to ``screenshots``.
+    """
+    chromium = find_chromium()
+    if chromium is None:
+        why = _missing()
+        if mode == "require":
+            return False, f"browser check FAILED: {why}; {GET_CHROMIUM}"
+        return True, f"browser check SKIPPED: {why}, so the site was built but not opened in a browser; {GET_CHROMIUM}"
+    shoot = [p for p in DEFAULT_SCREENSHOTS if (html / p).is_file()]
+    report = check_site(html, screenshots=screenshots, shoot=shoot, chromium=chromium)
+    print(report.summary(), flush=True)
+    return report.ok, "" if report.ok else f"browser check: {len(report.problems)} problems (above)"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Open every page of a built site in headless Chromium and "
                                  "report missing pages, broken links, console errors and figures that do not load.")
@@ -366,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--screenshots", type=Path, help="folder for full-page PNGs of the pages in --shoot")
     ap.add_argument("--shoot", nargs="+", default=list(DEFAULT_SCREENSHOTS), metavar="PAGE",
                     help=f"site paths of the pages to photograph (default: {' '.join(DEFAULT_SCREENSHOTS)})")
-    ap.add_argument("--chromium", help=f"browser binary (default: $PERSONA_AXIS_CHROMIUM or {CHROMIUM})")
+    ap.add_argument("--chromium", help=f"browser binary (default: ${CHROMIUM_ENV}, {CHROMIUM}, Playwright's own)")
     ap.add_argument("--no-ignore", action="store_true", help="report the known problems in IGNORED too")
     args = ap.parse_args(argv)
     try:

@@ -4,26 +4,21 @@ The book build (``persona_axis.site.build``) replaces ``<!-- COURSE-PLAN -->`` i
 with :func:`render_plan`: for each session of :data:`SESSIONS`, its chapters, learning goals and
 prerequisites, a table of run times and the exercises found in the chapters' sources (so a new
 exercise appears without editing this module). Run times are measured, never estimated: every
-build records each chapter's execution time for its preset in ``<artifacts>/timings.json``
-(:func:`record_times`), so a machine that has built the book at several presets shows them all;
-a preset not yet built on this machine reads "not measured".
+build records each page's execution time for its preset in ``<artifacts>/timings.json``
+(``persona_axis.site.timing.record_timings``), so a machine that has built the book at several presets
+shows them all; a preset not yet built on this machine reads "not measured".
 """
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from persona_axis.core.paths import artifacts_dir
-from persona_axis.core.store import atomic_write_text
+from persona_axis.site.timing import duration, load_timings
 
-__all__ = ["Session", "SESSIONS", "PRESET_ORDER", "exercises", "record_times", "load_times", "render_plan"]
+__all__ = ["Session", "SESSIONS", "PRESET_ORDER", "exercises", "render_plan"]
 
 PRESET_ORDER = ("tiny", "quick", "book", "paper")
 _EXERCISE = re.compile(r"^:::\{exercise\}[ \t]*(.*?)\s*\n:label:\s*(\S+)", re.M)
@@ -81,52 +76,23 @@ def exercises(source: Path) -> list[tuple[str, str]]:
     return [(label, title or label) for title, label in _EXERCISE.findall(source.read_text(encoding="utf-8"))]
 
 
-def _timings_file() -> Path:
-    return artifacts_dir() / "timings.json"
-
-
-def load_times() -> dict[str, Any]:
-    """``{"machine": ..., "presets": {preset: {chapter: {"seconds", "when"}}}}`` of this machine's builds."""
-    path = _timings_file()
-    if not path.exists():
-        return {"presets": {}}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return {"presets": {}}  # a damaged file is only a cache of measurements: start again
-
-
-def record_times(records: list[dict[str, Any]], preset: str) -> dict[str, Any]:
-    """Add a build's execution records (``name``, ``seconds``, ``ok``, ``parameters``) to the
-    machine's timings; variant pages (``name--model``) and failed runs are left out."""
-    doc = load_times()
-    doc["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
-    mine = doc.setdefault("presets", {}).setdefault(preset, {})
-    for r in records:
-        if r.get("ok") and "--" not in r["name"] and set(r.get("parameters", {})) <= {"preset"}:
-            mine[r["name"]] = {"seconds": r["seconds"], "when": time.strftime("%Y-%m-%d", time.gmtime())}
-    atomic_write_text(_timings_file(), json.dumps(doc, indent=1))
-    return doc
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-
-
-def render_plan(notebooks_dir: Path, built: set[str], times: dict[str, Any] | None = None) -> str:
+def render_plan(notebooks_dir: Path, built: set[str], times: dict[str, Any] | None = None,
+                failed: set[str] | frozenset[str] = frozenset()) -> str:
     """The course plan in MyST Markdown.
 
     Args:
         notebooks_dir: the chapters' MyST sources (``notebooks/``), read for their exercises.
         built: chapters in this build; links and exercise references only point to those.
-        times: from :func:`load_times` (default: read it).
+        times: from ``timing.load_timings`` (default: read it).
+        failed: chapters whose page in this build is the page of their failure (linked, no exercises).
     """
-    times = load_times() if times is None else times
+    times = load_timings() if times is None else times
     presets = [p for p in PRESET_ORDER if p in times.get("presets", {})]
     out: list[str] = []
     for i, s in enumerate(SESSIONS, 1):
         out += [f"### Session {i}: {s.title}", ""]
-        chapters = ", ".join(f"{{doc}}`../notebooks/{c}`" if c in built else f"`{c}` (not in this build)" for c in s.chapters)
+        chapters = ", ".join(f"{{doc}}`../notebooks/{c}`" if c in built else f"{{doc}}`../notebooks/{c}` (failed in this build)"
+                             if c in failed else f"`{c}` (not in this build)" for c in s.chapters)
         out += [f"**Chapters:** {chapters}.", "", "**Learning goals:** by the end, students can", ""]
         out += [f"- {g};" if k < len(s.goals) - 1 else f"- {g}." for k, g in enumerate(s.goals)]
         out += ["", f"**Prerequisites:** {'; '.join(s.prerequisites)}.", ""]
@@ -134,7 +100,7 @@ def render_plan(notebooks_dir: Path, built: set[str], times: dict[str, Any] | No
             out += ["| chapter | " + " | ".join(f"`{p}`" for p in presets) + " |", "|---|" + "---|" * len(presets)]
             for c in s.chapters:
                 cells = [times["presets"][p].get(c) for p in presets]
-                out.append(f"| `{c}` | " + " | ".join(_duration(x["seconds"]) if x else "not measured" for x in cells) + " |")
+                out.append(f"| `{c}` | " + " | ".join(duration(x["seconds"]) if x else "not measured" for x in cells) + " |")
             out.append("")
         ex = [(c, label, title) for c in s.chapters if c in built and (notebooks_dir / f"{c}.md").exists()
               for label, title in exercises(notebooks_dir / f"{c}.md")]
