@@ -81,3 +81,17 @@ def test_tests_ask_for_their_environment_through_one_helper() -> None:
         for pattern in ("importorskip", "pytest.skip(", "mark.skip", "skipif", "xfail", 'environ.get("CI")'):
             assert pattern not in text or f.name == Path(__file__).name, f"{f.name} uses {pattern}: use helpers.need_*"
 
+
+def test_license_and_citation() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert "The persona-axis authors" in (ROOT / "LICENSE").read_text()
+    exe = Path(sys.executable).parent / "check-jsonschema"
+    res = subprocess.run([str(exe), "--builtin-schema", "vendor.citation-file-format", str(ROOT / "CITATION.cff")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    paper = cff["references"][0]
+    assert cff["license"] == "MIT" and cff["version"] == project["version"]
+    assert [a["family-names"] for a in paper["authors"]] == ["Lu", "Gallagher", "Michala", "Fish", "Lindsey"]
+    assert paper["year"] == 2026 and paper["identifiers"][0]["value"] == "arXiv:2601.10387"
