@@ -39,6 +39,7 @@ def test_site_has_every_chapter_with_figures(built: Path) -> None:
     quick = (html / "notebooks" / "00_quickstart.html").read_text()
     assert quick.count("<img") >= 2  # the projection strip and the capping bars
     assert "rollout/s" not in quick and "%|" not in quick  # progress bars stay in the terminal (stderr)
+    assert "This page was run at the <strong>tiny</strong> preset from commit" in quick  # the banner of its run
     for nb in notebooks():  # each chapter links its executed notebook and the data behind its figures
         page = (html / "notebooks" / f"{nb.stem}.html").read_text()
         assert f'{nb.stem}.ipynb"' in page and "_downloads/" in page, nb.stem
