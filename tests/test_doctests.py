@@ -16,7 +16,7 @@ import torch
 from helpers import tiny_llama_factory
 
 RUN = ["model.hooks", "model.chat", "engine.decode", "engine.rollouts", "persona.axis", "analysis.measures", "claims.samplesize",
-       "claims.rules", "claims.registry"]
+       "claims.rules", "claims.registry", "site.timing"]
 
 
 @pytest.mark.parametrize("name", RUN)

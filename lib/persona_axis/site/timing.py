@@ -19,11 +19,14 @@ Costs come from two places, the first that has the page wins:
 A page with neither is "not measured": the total says how many pages it leaves out, it never guesses.
 
 Example:
-    >>> plan = estimate(["00_quickstart", "01_persona_space"], "quick", tok_s=129.0, dtype="float32")
-    >>> print(plan.text())                                               # doctest: +SKIP
-    estimated time of each page at preset quick, at 129 tok/s (float32):
-       1.3 min  00_quickstart   76 s at 129 tok/s (measured by hand 2026-12-02: make book-quick, ...)
-    ...
+    >>> plan = estimate(["00_quickstart", "new_page"], "quick", tok_s=258.0, dtype="float32", timings={"presets": {}})
+    >>> plan.seconds("00_quickstart")  # measured by hand: 76 s at 129 tok/s; this machine is twice as fast
+    38.0
+    >>> print(plan.text())
+    estimated time of each page at preset quick, at 258 tok/s (float32); the measured cost beside it:
+          38 s  00_quickstart  76 s at 129 tok/s (measured by hand 2026-12-02, float32: make book-quick ...)
+             ?  new_page       not measured at this preset: timed by this build
+          38 s  total          without 1 page not measured
 """
 
 from __future__ import annotations
