@@ -112,8 +112,9 @@ def test_estimate_scales_the_measured_cost_by_the_speed_figure() -> None:
     total, unknown = plan.total()
     assert unknown == 1 and total == pytest.approx(25.0 + hand.seconds[SITE] * hand.tok_s / 200.0)
     text = plan.text()
-    assert "at 200 tok/s (float32)" in text and "25 s  00_quickstart" in text and "50 s at 100 tok/s (this machine d)" in text
+    assert "at 200 tok/s (float32)" in text and "25 s  00_quickstart" in text and "50 s at 100 tok/s [1]" in text
     assert "not measured at this preset" in text and "without 1 page not measured" in text
+    assert "  [1] this machine d\n  [2] measured by hand" in text  # each source once, numbered
 
 
 def test_timings_keep_the_fresh_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

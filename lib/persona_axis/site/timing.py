@@ -24,9 +24,10 @@ Example:
     38.0
     >>> print(plan.text())
     estimated time of each page at preset quick, at 258 tok/s (float32); the measured cost beside it:
-          38 s  00_quickstart  76 s at 129 tok/s (measured by hand 2026-12-02, float32: make book-quick ...)
-             ?  new_page       not measured at this preset: timed by this build
+          38 s  00_quickstart  76 s at 129 tok/s [1]
+             ?  new_page       not measured at this preset
           38 s  total          without 1 page not measured
+      [1] measured by hand 2026-12-02, float32: make book-quick from a clean clone, ...
 """
 
 from __future__ import annotations
@@ -191,8 +192,9 @@ class Cost:
         return self.seconds
 
     def text(self) -> str:
-        rate = f" at {self.tok_s:.0f} tok/s" if self.tok_s else ""
-        return f"{duration(self.seconds)}{rate} ({self.source})"
+        """``76 s at 129 tok/s``: the run time and the decode rate it was measured at."""
+        rate = f" at {self.tok_s:.0f} tok/s" if self.tok_s else " (no speed figure)"
+        return f"{duration(self.seconds)}{rate}"
 
 
 def cost(page: str, preset: str, dtype: str | None = None, timings: Mapping[str, Any] | None = None) -> Cost | None:
@@ -249,18 +251,20 @@ class Estimate:
         return sum(s for s in got if s is not None), sum(s is None for s in got)
 
     def text(self) -> str:
-        """The table printed before a build starts."""
+        """The table printed before a build starts: estimate, page, measured cost and its source (numbered)."""
         fig = f"at {self.tok_s:.0f} tok/s ({self.dtype or 'dtype unknown'})" if self.tok_s else \
             "without a speed figure (each cost as measured; --calibrate SECONDS scales them to this machine)"
         width = max((len(p) for p in self.pages), default=4)
+        sources = list(dict.fromkeys(c.source for c in self.costs.values()))
         lines = [f"estimated time of each page at preset {self.preset}, {fig}; the measured cost beside it:"]
         for p in self.pages:
             s, c = self.seconds(p), self.costs.get(p)
             lines.append(f"  {duration(s) if s is not None else '?':>8}  {p:<{width}}  "
-                         f"{c.text() if c else 'not measured at this preset: timed by this build'}")
+                         f"{f'{c.text()} [{sources.index(c.source) + 1}]' if c else 'not measured at this preset'}")
         total, unknown = self.total()
         lines.append(f"  {duration(total):>8}  {'total':<{width}}  "
                      + (f"without {unknown} page{'s' * (unknown > 1)} not measured" if unknown else "every page measured"))
+        lines += [f"  [{i}] {src}" for i, src in enumerate(sources, 1)]
         return "\n".join(lines)
 
 
