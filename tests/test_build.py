@@ -301,6 +301,7 @@ def test_without_chromium_the_check_is_skipped_with_a_note_and_the_site_built(
     out = tmp_path / "out"
     rc = build.main(["--root", str(root), "--build-dir", str(out), "--preset", "tiny", "--check", "auto"])
     printed = capfd.readouterr()
+    print(printed.out, printed.err)  # shown with -s: what a user without Chromium sees
     assert rc == 0, printed.out + printed.err
     assert (out / "html" / "notebooks" / "00_ok.html").is_file()
     assert "browser check SKIPPED: no Chromium on this machine" in printed.err

@@ -107,9 +107,9 @@ def banner(preset: str, commit: str, when: str, speed: str, *, built: bool = Fal
     """The banner's text: ``preset`` of the run, ``commit``, ``when`` (UTC) and the speed figure
     (``Calibration.short()``; empty: not measured). ``built``: for a prose page, which shows the build."""
     what = "This book was built" if built else "This page was run"
-    figure = f"machine speed {speed}" if speed else "machine speed not measured (the build ran without --calibrate)"
-    return (f":::{{note}}\n:class: build-banner\n{what} at the **{preset}** preset from commit `{commit}` "
-            f"on {when}; {figure}.\n:::")
+    figure = f"machine speed {speed}" if speed else "machine speed not measured (the build ran without `--calibrate`)"
+    return (f":::{{admonition}} {'This build' if built else 'This run'}\n:class: note build-banner\n{what} at the "
+            f"**{preset}** preset from commit `{commit}` on {when}; {figure}.\n:::")
 
 
 def _after_title(cells_or_lines: list[Any], is_title: Any) -> int:
@@ -185,8 +185,8 @@ def failure_page(executed: Any, record: Mapping[str, Any], failed_copy: str, sta
              f"**The error:** `{_ANSI.sub('', str(record.get('error', ''))).splitlines()[0] if record.get('error') else 'unknown'}`"
              f"\n\n````text\n{trace}\n````",
              f"{{download}}`The executed notebook, with its outputs up to the error <{failed_copy}>` (parameters: {params}).\n\n"
-             f"To run it again alone: `python -m persona_axis.site.build --pages {record['name']} --no-site` with the same "
-             "preset; what the chapters before it made is read from the cache."]
+             f"To run it again alone: `python -m persona_axis.site.build --pages {record['name']} "
+             f"--preset {record.get('preset', 'book')} --no-site`; what the chapters before it made is read from the cache."]
     nb = nbformat.v4.new_notebook(metadata=executed.metadata)
     nb.cells = [nbformat.v4.new_markdown_cell(c) for c in cells if c]
     if stand_ins:
