@@ -8,13 +8,13 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import pytest
 
 from helpers import need_chromium
 from persona_axis.site.check import DEFAULT_SCREENSHOTS, check_site, main, screenshot_name
+from persona_axis.site.pages import png
 from persona_axis.site.report import BROKEN_FIGURE, BROKEN_LINK, CONSOLE_ERROR, MISSING_PAGE, Ignore, Problem
 
 ICON = '<link rel="icon" href="data:,">'  # no implicit /favicon.ico request: the oracles stay exact
@@ -24,15 +24,6 @@ ICON = '<link rel="icon" href="data:,">'  # no implicit /favicon.ico request: th
 def chromium() -> str:
     """The browser the checks open pages in (set up before the build of ``built``, so a missing one shows first)."""
     return need_chromium()
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
-    """A valid PNG of one colour (8-bit RGB), made without any imaging library."""
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def write_site(root: Path, pages: dict[str, str], files: dict[str, bytes] | None = None) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["suffix_labels", "defined_labels", "referenced", "commit_of", "banner", "add_banner",
-           "banner_markdown", "add_download_link", "failure_page"]
+           "banner_markdown", "add_download_link", "png", "failure_page"]
 
 #: Lines that define a label in a chapter's markdown: ``:label: x`` (exercises, definitions)
 #: and ``(x)=`` targets. Figure names live in cell metadata (``mystnb.figure.name``).
@@ -145,8 +145,9 @@ def add_download_link(nb: Any, filename: str) -> None:
     nb.cells.insert(at, nbformat.v4.new_markdown_cell(text, metadata={"tags": ["download-link"]}))
 
 
-def _png(width: int, height: int, rgb: tuple[int, int, int] = (225, 225, 225)) -> bytes:
-    """A PNG of one colour, made without an imaging library (the stand-in of a figure not made)."""
+def png(width: int, height: int, rgb: tuple[int, int, int] = (225, 225, 225)) -> bytes:
+    """A valid PNG of one colour (8-bit RGB), made without an imaging library: the stand-in of a figure
+    not made (and the tests' images)."""
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
     raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
@@ -193,13 +194,13 @@ def failure_page(executed: Any, record: Mapping[str, Any], failed_copy: str, sta
         nb.cells.append(nbformat.v4.new_markdown_cell(
             "## Not made in this build\n\nOther pages of the book point at these parts of the chapter; "
             "they come back when the chapter runs."))
-    png = base64.b64encode(_png(240, 60)).decode()
+    grey = base64.b64encode(png(240, 60)).decode()
     for label, kind in stand_ins.items():
         if kind == "figure":
             nb.cells.append(nbformat.v4.new_code_cell(  # a cell without source would be skipped by myst-nb
                 f"# {label}: not made in this build", metadata={"tags": ["remove-input"], "mystnb": {"figure": {
                     "name": label, "caption": f"`{label}`: not made, the chapter failed in this build."}}},
-                outputs=[nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<figure>"})]))
+                outputs=[nbformat.v4.new_output("display_data", data={"image/png": grey, "text/plain": "<figure>"})]))
         elif kind.startswith("prf:"):
             nb.cells.append(nbformat.v4.new_markdown_cell(
                 f":::{{{kind}}} Not made in this build\n:label: {label}\n\n`{label}` is defined by this chapter, "
