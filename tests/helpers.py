@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
@@ -54,13 +53,14 @@ def need_embedder() -> None:
 
 
 def need_chromium() -> str:
-    """The browser of the site check: ``$PERSONA_AXIS_CHROMIUM`` or Debian's ``/usr/bin/chromium``."""
-    from persona_axis.site.check import CHROMIUM
-
+    """The browser of the site check, as the check finds it (``persona_axis.site.check.find_chromium``:
+    ``$PERSONA_AXIS_CHROMIUM``, Debian's ``/usr/bin/chromium``, one on the PATH, Playwright's own)."""
     need_module("playwright")
-    browser = os.environ.get("PERSONA_AXIS_CHROMIUM") or CHROMIUM
-    if not (Path(browser).is_file() or shutil.which(browser)):
-        missing(f"Chromium ({browser})", "`make chromium` (apt-get install chromium), or name one in PERSONA_AXIS_CHROMIUM")
+    from persona_axis.site.check import GET_CHROMIUM, find_chromium
+
+    browser = find_chromium()
+    if browser is None:
+        missing("Chromium", GET_CHROMIUM)
     return browser
 
 

