@@ -161,6 +161,9 @@ def test_progress_prints_elapsed_remaining_and_estimate_against_actual() -> None
     assert summary[2].split() == ["a", "60", "s", "80", "s", "1.33"]
     assert summary[3].split() == ["b", "5.0", "min", "5.0", "min", "1.00", "(failed)"]
     assert summary[-1].split() == ["total", "6.0", "min", "6.3", "min", "1.06"]
+    progress.done("c", 30.0)  # a page without an estimate: in the actual total, not in the ratio
+    assert progress.summary().splitlines()[-1].split() == ["total", "6.0", "min+?", "6.8", "min", "1.06", "(the", "ratio",
+                                                          "over", "the", "2", "measured", "pages)"]
 
 
 # --- a build that survives a failed chapter, and the browser check where users are ----------------

@@ -332,7 +332,9 @@ class Progress:
             if est is not None:
                 est_sum, act_sum = est_sum + est, act_sum + secs
         unmeasured = sum(self.plan.seconds(p) is None for p in self.actual)
-        tail = f"  ({unmeasured} not measured: left out of both sums)" if unmeasured else ""
+        actual = sum(secs for secs, _ in self.actual.values())
         ratio = f"{act_sum / est_sum:.2f}" if est_sum else "-"
-        lines.append(f"  {'total':<{width}}  {duration(est_sum):>8}  {duration(act_sum):>8}  {ratio}{tail}")
+        est_text = duration(est_sum) + ("+?" if unmeasured else "")
+        tail = f"  (the ratio over the {len(self.actual) - unmeasured} measured pages)" if unmeasured and est_sum else ""
+        lines.append(f"  {'total':<{width}}  {est_text:>8}  {duration(actual):>8}  {ratio}{tail}")
         return "\n".join(lines)
