@@ -52,10 +52,13 @@ class _PersonaSpaceSizes(TypedDict):
 
 
 class PersonaSpacePreset(_PersonaSpaceSizes, total=False):
-    """The persona space's sizes (above), and optionally its store (absent: every layer, float32)."""
+    """The persona space's sizes (above), and optionally its store (absent: every layer, float32)
+    and its engine: ``"book"`` (absent: the book's one-pass engine, the key it always had) or
+    ``"vllm"`` (vLLM's texts read in a teacher-forced pass, ``runs.engine_for``; the paper's way)."""
 
     store_layers: Literal["all", "paper"]
     acts_dtype: Literal["float32", "bfloat16"]
+    engine: Literal["book", "vllm"]
 
 
 class BaseVsInstructPreset(TypedDict):
@@ -167,7 +170,7 @@ _PERSONA_SPACE: dict[str, PersonaSpacePreset] = {
              "traits": None, "trait_pairs": 1, "trait_questions": 1, "batch_size": 256},
     "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "labels": [3, 2], "min_count": 10,
               "traits": None, "trait_pairs": 5, "trait_questions": 240, "batch_size": 64,
-              "store_layers": "paper", "acts_dtype": "bfloat16"},
+              "store_layers": "paper", "acts_dtype": "bfloat16", "engine": "vllm"},
 }
 
 _JUDGE_VALIDATION: dict[str, JudgeValidationPreset] = {

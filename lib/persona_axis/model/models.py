@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ModelSpec", "REGISTRY", "get_spec", "fetch", "dequantise", "load_model", "spec_from_config",
-    "ModelFetchError"
+    "ModelFetchError", "model_source", "load_tokenizer"
 ]
 
 
@@ -303,6 +303,42 @@ def _accepts_system(tokenizer: Any) -> bool:
     return True
 
 
+def model_source(name: str) -> str | Path:
+    """Where ``from_pretrained`` (and vLLM) find the weights of ``name``: an embedded model's
+    dequantised folder (``dequantise``), a local folder, or a hub id."""
+    if name in REGISTRY:
+        return dequantise(name)
+    folder = Path(name).expanduser()
+    if folder.exists():
+        return folder
+    if "/" in name:
+        return name
+    get_spec(name)  # raises the error that lists the known names
+    raise AssertionError("unreachable")
+
+
+def _tokenizer(source: str | Path) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(source)
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_tokenizer(name: str) -> tuple[PreTrainedTokenizerBase, ModelSpec]:
+    """The tokenizer and spec of ``name`` without its weights (what ``load_model`` gives beside the
+    model): enough to build prompts, for instance in a worker that generates with vLLM."""
+    source = model_source(name)
+    tok = _tokenizer(source)
+    if name in REGISTRY:
+        return tok, REGISTRY[name]
+    from transformers import AutoConfig
+
+    return tok, spec_from_config(name, AutoConfig.from_pretrained(source), tok)
+
+
 def load_model(
     name: str,
     *,
@@ -323,30 +359,18 @@ def load_model(
         ``(model, tokenizer, spec)`` with the model in eval mode and the tokenizer padding left.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a load from the cache takes seconds; its bars only clutter the book
     dtype = compute_dtype() if dtype is None else dtype
     if device_map is None and torch.cuda.is_available():
         device_map = "auto" if torch.cuda.device_count() > 1 else {"": 0}
-    if name in REGISTRY:
-        spec: ModelSpec | None = REGISTRY[name]
-        source: str | Path = dequantise(name)
-    elif Path(name).expanduser().exists() or "/" in name:
-        spec = None
-        source = Path(name).expanduser() if Path(name).expanduser().exists() else name
-    else:
-        get_spec(name)  # raises the error that lists the known names
-        raise AssertionError("unreachable")
+    source = model_source(name)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, device_map=device_map)
-    tok = AutoTokenizer.from_pretrained(source)
-    tok.padding_side = "left"
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
+    tok = _tokenizer(source)
     model.eval()
-    if spec is None:
-        spec = spec_from_config(name, model.config, tok)
+    spec = REGISTRY[name] if name in REGISTRY else spec_from_config(name, model.config, tok)
     return model, tok, spec
 
 
