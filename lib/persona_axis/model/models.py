@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ModelSpec", "REGISTRY", "get_spec", "fetch", "dequantise", "load_model", "spec_from_config",
-    "ModelFetchError", "model_source", "load_tokenizer"
+    "ModelFetchError", "model_source", "load_tokenizer", "hub_snapshot", "HUB_FILES"
 ]
 
 
@@ -303,21 +303,49 @@ def _accepts_system(tokenizer: Any) -> bool:
     return True
 
 
-def model_source(name: str) -> str | Path:
+#: what a hub model's snapshot needs: configs, tokenizer files, safetensors weights (not the
+#: ``original/`` checkpoints some repositories add, 140 GB more for Llama 3.3 70B, nor ``.bin`` copies)
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
+def hub_snapshot(repo_id: str) -> Path:
+    """The local folder of a hub model, downloaded first if it is not in the Hugging Face cache
+    (``HF_HOME``), with a progress bar per file: the paper's models are 54 to 141 GB.
+
+    A gated repository (Gemma, Llama) needs its licence accepted on the hub and a token: ``hf auth
+    login`` or ``HF_TOKEN`` in the environment, on every machine (every Ray node) that loads it.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    quiet = are_progress_bars_disabled()
+    enable_progress_bars()
+    try:
+        folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FILES, ignore_patterns=["original/*"]))
+    finally:
+        if quiet:
+            disable_progress_bars()
+    if not any(folder.rglob("*.safetensors")):
+        raise ModelFetchError(f"{repo_id} has no safetensors weights on the hub; download it yourself "
+                              f"(huggingface_hub.snapshot_download) and pass the folder instead")
+    return folder
+
+
+def model_source(name: str) -> Path:
     """Where ``from_pretrained`` (and vLLM) find the weights of ``name``: an embedded model's
-    dequantised folder (``dequantise``), a local folder, or a hub id."""
+    dequantised folder (``dequantise``), a local folder, or a hub id's snapshot (``hub_snapshot``)."""
     if name in REGISTRY:
         return dequantise(name)
     folder = Path(name).expanduser()
     if folder.exists():
         return folder
     if "/" in name:
-        return name
+        return hub_snapshot(name)
     get_spec(name)  # raises the error that lists the known names
     raise AssertionError("unreachable")
 
 
-def _tokenizer(source: str | Path) -> PreTrainedTokenizerBase:
+def _tokenizer(source: Path) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(source)

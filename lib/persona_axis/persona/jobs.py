@@ -62,6 +62,8 @@ class JobRun:
         seconds: wall time of this call.
         actor_peak_rss_mb: the largest peak resident memory of any actor process (MB); with an
             engine, of the actors that read the activations.
+        actor_seconds: time the actors spent in chunks, summed (generating, or with an engine
+            reading): without their start and the model's loading.
         engine: with a text engine, what its phase did (``{}`` without): ``texts`` (the texts
             store), ``texts_written`` (chunks), ``chunks_per_engine`` (texts written by each actor
             that finished), ``starts`` (engines started, summed over the
@@ -80,6 +82,7 @@ class JobRun:
     layers: list[int]
     seconds: float
     actor_peak_rss_mb: float = 0.0
+    actor_seconds: float = 0.0
     engine: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,6 +107,7 @@ class _Worker:
             torch.set_num_threads(torch_threads)
         self.model, self.tok, self.spec = factory()
         self.jobs: Sequence[Job] = []
+        self.busy = 0.0
 
     def setup(self, jobs: Sequence[Job], sampling: Sampling, layers: list[int] | None, batch_size: int,
               chunk_size: int, acts_dtype: str, generator: Any) -> dict[str, Any]:
@@ -129,18 +133,21 @@ class _Worker:
         store = Store("rollouts", self.config, r)
         if store.has_chunk(c):
             return c
+        t0 = time.perf_counter()
         if self.texts is None:
             run_chunk(self.model, self.tok, self.spec, self.jobs, c, store, self.sampling, self.layers, self.batch_size,
                       self.chunk_size, acts_dtype=self.acts_dtype)
         else:
             read_texts(self.model, self.tok, self.spec, self.jobs, c, Store("texts", self.texts, r), store, self.layers,
                        self.batch_size, self.chunk_size, acts_dtype=self.acts_dtype)
+        self.busy += time.perf_counter() - t0
         return c
 
-    def peak_rss_mb(self) -> float:
+    def stats(self) -> tuple[float, float]:
+        """Peak resident memory (MB) and seconds spent in chunks."""
         import resource
 
-        return _peak_rss_mb(resource.RUSAGE_SELF)
+        return _peak_rss_mb(resource.RUSAGE_SELF), self.busy
 
 
 class _TextWorker:
@@ -388,7 +395,6 @@ def run_jobs(
     remote: Any = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Worker)
     phase = _Phase(remote, (factory, torch_threads), (jobs_ref, sampling, None if layers is None else list(layers),
                                                       batch_size, chunk_size, acts_dtype, engine), n_actors, max_restarts)
-    peak = 0.0
     try:
         configs = phase.start()
         if engine is not None and Path(text_stats["texts"]).name != config_hash(configs["texts"]):
@@ -403,9 +409,10 @@ def run_jobs(
         finally:
             if bar is not None:
                 bar.close()
-        peak = max(phase.gather("peak_rss_mb"), default=0.0)
+        stats = phase.gather("stats")
+        peak, busy = max((p for p, _ in stats), default=0.0), sum(b for _, b in stats)
     finally:
         phase.stop()
     return JobRun(path=store.path, key=store.hash, n_chunks=n_chunks, chunks_run=run, actor_restarts=phase.restarts,
                   layers=list(configs["rollouts"]["layers"]), seconds=time.perf_counter() - t0, actor_peak_rss_mb=peak,
-                  engine=text_stats)
+                  actor_seconds=busy, engine=text_stats)

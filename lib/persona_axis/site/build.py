@@ -148,8 +148,9 @@ def execute(nb_source: Path, src: Path, preset: str, extra: dict[str, Any] | Non
     t0 = time.perf_counter()
     record: dict[str, Any] = {"name": name, "parameters": params, "ok": True, "error": ""}
     try:
+        # at the paper preset a chapter runs for hours: its output (progress bars) goes to the terminal
         pm.execute_notebook(str(target), str(target), parameters=params, cwd=str(target.parent),
-                            kernel_name="python3", progress_bar=False, log_output=False)
+                            kernel_name="python3", progress_bar=False, log_output=preset == "paper")
     except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
         record["ok"] = False
         record["error"] = f"{type(e).__name__}: {str(e)[:2000]}"
