@@ -174,7 +174,7 @@ def test_a_chapter_reads_the_ray_vllm_rollouts_without_generating(folder: Path, 
     ray = need_module("ray")
     from persona_axis.model.models import load_model, load_tokenizer
     from persona_axis.persona import runs
-    from persona_axis.persona.catalogue import load_catalogue, pick_roles
+    from persona_axis.persona.catalogue import load_catalogue
     from persona_axis.persona.jobs import run_jobs
     from persona_axis.persona.pipeline import persona_space
 
@@ -184,7 +184,7 @@ def test_a_chapter_reads_the_ray_vllm_rollouts_without_generating(folder: Path, 
                              "max_new_tokens": 4, "engine": "vllm"}
     cat = load_catalogue()
     tok, spec = load_tokenizer(str(folder))
-    jobs = runs.persona_jobs(cat, spec, n_prompts=2, n_questions=2, roles=pick_roles(cat, P["roles"]))
+    jobs = runs.jobs_for(cat, spec, P, "persona")
     assert len(jobs) == 530  # three chunks of 256
     path = os.pathsep.join([str(ROOT / "lib"), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})

@@ -345,7 +345,7 @@ def model_source(name: str) -> Path:
     raise AssertionError("unreachable")
 
 
-def _tokenizer(source: Path) -> PreTrainedTokenizerBase:
+def _tokenizer(source: str | Path) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(source)
@@ -357,8 +357,10 @@ def _tokenizer(source: Path) -> PreTrainedTokenizerBase:
 
 def load_tokenizer(name: str) -> tuple[PreTrainedTokenizerBase, ModelSpec]:
     """The tokenizer and spec of ``name`` without its weights (what ``load_model`` gives beside the
-    model): enough to build prompts, for instance in a worker that generates with vLLM."""
-    source = model_source(name)
+    model): enough to build prompts, for instance on the driver of a Ray run. A hub model's weights
+    are not downloaded (only its tokenizer and configuration files)."""
+    hub = name not in REGISTRY and not Path(name).expanduser().exists() and "/" in name
+    source: str | Path = name if hub else model_source(name)
     tok = _tokenizer(source)
     if name in REGISTRY:
         return tok, REGISTRY[name]

@@ -289,7 +289,7 @@ def _bar(progress: bool, total: int, initial: int, desc: str) -> Any:
 
 
 def _texts_phase(engine: Any, jobs_ref: Any, sampling: Sampling, chunk_size: int, n_chunks: int, root: Path | None,
-                 resources: dict[str, Any], n_actors: int, torch_threads: int | None, progress: bool, on_chunk: Any,
+                 n_actors: int, cpus: float, gpus: float, torch_threads: int | None, progress: bool, on_chunk: Any,
                  max_restarts: int) -> dict[str, Any]:
     """Write every missing chunk's texts with one engine per actor; the engines are shut down at the end."""
     import ray
@@ -297,7 +297,7 @@ def _texts_phase(engine: Any, jobs_ref: Any, sampling: Sampling, chunk_size: int
     from persona_axis.core.store import Store
 
     t0 = time.perf_counter()
-    remote: Any = ray.remote(num_cpus=resources["num_cpus"], num_gpus=resources["num_gpus"])(_TextWorker)
+    remote: Any = ray.remote(num_cpus=cpus, num_gpus=gpus)(_TextWorker)
     phase = _Phase(remote, (engine, torch_threads), (jobs_ref, sampling, chunk_size), n_actors, max_restarts)
     texts = Store("texts", phase.start()["texts"], root)
     todo = [c for c in range(n_chunks) if not texts.has_chunk(c)]
@@ -389,9 +389,8 @@ def run_jobs(
     root_s = str(root) if root is not None else None
     text_stats: dict[str, Any] = {}
     if engine is not None:
-        text_stats = _texts_phase(engine, jobs_ref, sampling, chunk_size, n_chunks, root,
-                                  {"num_cpus": cpus_per_actor, "num_gpus": gpus_per_actor}, n_actors, torch_threads,
-                                  progress, on_chunk, max_restarts)
+        text_stats = _texts_phase(engine, jobs_ref, sampling, chunk_size, n_chunks, root, n_actors, cpus_per_actor,
+                                  gpus_per_actor, torch_threads, progress, on_chunk, max_restarts)
     remote: Any = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Worker)
     phase = _Phase(remote, (factory, torch_threads), (jobs_ref, sampling, None if layers is None else list(layers),
                                                       batch_size, chunk_size, acts_dtype, engine), n_actors, max_restarts)

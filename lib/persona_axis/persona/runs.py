@@ -33,7 +33,7 @@ from persona_axis.model.fingerprint import model_id
 from persona_axis.model.hooks import check_layers
 from persona_axis.model.layers import depth_band
 from persona_axis.model.models import ModelSpec
-from persona_axis.persona.catalogue import Catalogue, default_prompts
+from persona_axis.persona.catalogue import Catalogue, default_prompts, pick_roles
 from persona_axis.persona.stream import iter_chunks, mapped_acts
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore",
     "rollout_config", "run_chunk", "ENGINE_VERSION", "paper_layers", "store_options", "texts_config", "write_texts",
-    "read_texts", "ENGINES", "engine_for"
+    "read_texts", "ENGINES", "engine_for", "jobs_for"
 ]
 
 ENGINE_VERSION = 3  # bump when generation or activation reading changes (2: continuous batching, decode.py; 3: shared prompt prefixes prefilled once)
@@ -447,14 +447,26 @@ def collect(
     return Rollouts(table=table, acts=torch.cat(acts), layers=idx, model=spec.name, path=store.path, key=store.hash)
 
 
-def trait_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, cat: Catalogue, params: PersonaSpacePreset, *,
-                   seed: int = 0, progress: bool = True) -> Rollouts:
-    """The trait-space rollouts of a chapter preset (positive and negative prompts x questions)."""
+def jobs_for(cat: Catalogue, spec: ModelSpec, params: PersonaSpacePreset, kind: str = "persona") -> list[Job]:
+    """The jobs of a persona-space preset: ``"persona"`` (roles and default prompts x questions, what
+    ``pipeline.persona_rollouts`` runs) or ``"trait"`` (``trait_rollouts``'s). ``jobs.run_jobs`` given
+    these, the preset's sizes and store (``store_options``) and its engine fills the chapters' stores."""
+    if kind == "persona":
+        return persona_jobs(cat, spec, n_prompts=params["n_prompts"], n_questions=params["n_questions"],
+                            roles=pick_roles(cat, params["roles"]))
+    if kind != "trait":
+        raise ValueError(f"kind must be 'persona' or 'trait', got {kind!r}")
     names = None
     if params["traits"] is not None and params["traits"] < len(cat.traits):
         step = max(1, len(cat.traits) // params["traits"])
         names = [t.name for t in cat.traits][::step][: params["traits"]]
-    jobs = trait_jobs(cat, n_pairs=params["trait_pairs"], n_questions=params["trait_questions"], traits=names)
+    return trait_jobs(cat, n_pairs=params["trait_pairs"], n_questions=params["trait_questions"], traits=names)
+
+
+def trait_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, cat: Catalogue, params: PersonaSpacePreset, *,
+                   seed: int = 0, progress: bool = True) -> Rollouts:
+    """The trait-space rollouts of a chapter preset (positive and negative prompts x questions)."""
+    jobs = jobs_for(cat, spec, params, "trait")
     return collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
                    batch_size=params["batch_size"], progress=progress, generator=engine_for(params, model, spec),
                    **store_options(params, spec.n_layers))

@@ -2,5 +2,6 @@
 
 ``build`` (every chapter executed by papermill, then Jupyter Book), ``course`` (the teachers'
 plan), ``check`` (the built site in headless Chromium) with ``serve``, ``report`` and
-``plotcheck``, ``sphinx_assets`` and ``sphinx_plotly`` (Sphinx extensions).
+``plotcheck``, ``smoke`` (the run to try first on a GPU machine), ``sphinx_assets`` and
+``sphinx_plotly`` (Sphinx extensions).
 """

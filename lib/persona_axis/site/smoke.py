@@ -231,10 +231,10 @@ def run_smoke(model: str = DEFAULT_MODEL, *, roles: int = 10, n_prompts: int = 2
     from persona_axis.model.chat import prompt_ids
     from persona_axis.model.layers import depth_band
     from persona_axis.model.models import load_model, load_tokenizer
-    from persona_axis.persona.catalogue import load_catalogue, pick_roles
+    from persona_axis.persona.catalogue import load_catalogue
     from persona_axis.persona.jobs import run_jobs
     from persona_axis.persona.pipeline import persona_space
-    from persona_axis.persona.runs import persona_jobs, store_options
+    from persona_axis.persona.runs import jobs_for, store_options
 
     t0 = time.perf_counter()
     root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="smoke-", dir=artifacts_dir()))
@@ -246,7 +246,7 @@ def run_smoke(model: str = DEFAULT_MODEL, *, roles: int = 10, n_prompts: int = 2
                              "n_questions": n_questions, "max_new_tokens": max_new_tokens, "min_count": 1}
     cat = load_catalogue()
     tok, spec = load_tokenizer(model)
-    jobs = persona_jobs(cat, spec, n_prompts=n_prompts, n_questions=n_questions, roles=pick_roles(cat, roles))
+    jobs = jobs_for(cat, spec, P, "persona")
     say(f"smoke run: {model}, {len(jobs)} rollouts ({roles} roles x {n_prompts} prompts x {n_questions} questions, "
         f"and 5 default prompts x {n_questions}), up to {max_new_tokens} new tokens; {actors} actor(s), "
         f"{gpus} GPU(s) each; store {root}")
