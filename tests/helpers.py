@@ -33,6 +33,13 @@ def missing(what: str, install: str) -> NoReturn:
     pytest.skip(message, allow_module_level=True)
 
 
+def not_here(what: str, how: str) -> NoReturn:
+    """Data that no machine of this project's CI can have (files behind the model hub, which CI cannot
+    reach): skip, also under CI, with the command a user who has the hub runs. Never for a missing
+    install: that is ``missing``, which fails under CI."""
+    pytest.skip(f"{what} is not on this machine (no hub access here): {how}", allow_module_level=True)
+
+
 def need_module(name: str, install: str = "pip install -e '.[test]' (`make setup` does it)") -> ModuleType:
     """The module ``name``, imported; ``missing`` if it is not installed."""
     try:

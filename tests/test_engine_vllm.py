@@ -159,8 +159,19 @@ def test_vllm_greedy_texts_agree_with_ours_token_by_token(vllm_run: dict[str, An
     print("common prefix / vLLM length / our length per row:", prefixes)
     assert all(n >= 1 for n, _, _ in prefixes)
     same = [i for i, (n, la, lb) in enumerate(prefixes) if n == la == lb]
+    from persona_axis.core.hardware import compute_dtype
+
     for i in same:
-        torch.testing.assert_close(ro.acts[i], ours.acts[i], rtol=0, atol=5e-2)
+        if compute_dtype() == torch.float32:
+            torch.testing.assert_close(ro.acts[i], ours.acts[i], rtol=0, atol=5e-2)
+            continue
+        # bf16 (a CPU that multiplies it natively): the two engines' kernels round differently, and
+        # the deep layers' means are large (a 1.79 absolute gap was seen at layer 29), so compare each
+        # layer's mean by direction and size, relative to its own norm
+        a, b = ro.acts[i].float(), ours.acts[i].float()                 # (n_layers, hidden)
+        cos = torch.nn.functional.cosine_similarity(a, b, dim=-1)
+        size = (a.norm(dim=-1) - b.norm(dim=-1)).abs() / b.norm(dim=-1).clamp(min=1e-6)
+        assert cos.min() >= 0.995 and size.max() <= 0.02, (cos.min().item(), size.max().item())
 
 
 @pytest.mark.real_model

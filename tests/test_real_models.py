@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -91,7 +93,10 @@ def test_bf16_shared_prefixes_agree_with_whole_prompts_up_to_near_ties(smollm) -
         k = next(j for j, (x, y) in enumerate(zip(a, b)) if x != y)
         with torch.no_grad():
             logits = model(torch.tensor([p + b[:k]])).logits[0, -1].float()
-        assert abs(float(logits[a[k]] - logits[b[k]])) < 0.25, (i, k)
+        # within rounding: 0.25, or two bf16 steps at the logits' size where that is more (a gap of
+        # exactly 0.25 = 2 steps at 18.1 was seen on a CPU that computes in native bf16)
+        step = 2.0 ** (math.floor(math.log2(max(abs(float(logits[a[k]])), 1e-3))) - 7)
+        assert abs(float(logits[a[k]] - logits[b[k]])) <= max(0.25, 2 * step), (i, k)
     assert agree >= len(prompts) // 2
 
 

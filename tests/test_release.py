@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import not_here
 
 from persona_axis.persona import release as rel_mod
 from persona_axis.persona.release import (
@@ -341,9 +342,9 @@ def test_reference_check_on_the_real_release() -> None:
     """Gemma 2 27B's released role vectors at layer 22 give the official notebook's numbers."""
     root = in_cache(["gemma-2-27b"], ["roles"])
     if root is None:
-        pytest.skip("the paper's release is not in the local Hugging Face cache; fetch it with "
-                    f"`{fetch_command(['gemma-2-27b'])}` (about 0.1 GB of role vectors), then rerun "
-                    "`pytest tests/test_release.py -k real_release`")
+        not_here("the paper's release (Gemma 2 27B's role vectors)",
+                 f"fetch them with `{fetch_command(['gemma-2-27b'])} --parts roles` (275 role vectors, about "
+                 "0.12 GB), then rerun `pytest tests/test_release.py -k real_release`")
     rel = load_release("gemma-2-27b", root, layers=[22], parts=["roles"], progress=False)
     assert rel.roles is not None
     check = reference_check(rel.roles)
@@ -366,7 +367,7 @@ def test_release_numbers_recover_the_plant(syn: SyntheticRelease) -> None:
         assert nums.intervals["cos_axis_pc1_middle"].estimate == pytest.approx(t["cos_axis_pc1"][mid], abs=1e-6)
         assert nums.intervals["cos_axis_pc1_min"].estimate == pytest.approx(min(t["cos_axis_pc1"].values()), abs=1e-6)
         assert nums.cos_axis_pc1 == pytest.approx(t["cos_axis_pc1"], abs=1e-6)
-        assert nums.cos_released_pc1 == pytest.approx(t["cos_axis_pc1"], abs=1e-6)
+        assert nums.cos_released_pc1_middle == pytest.approx(t["cos_axis_pc1"][mid], abs=1e-6)
         assert min(nums.cos_recomputed_released.values()) == pytest.approx(1.0, abs=1e-6)
         assert all(iv.n_units == 16 and iv.n_resamples >= 500 for iv in nums.intervals.values())
         positive = {r for r, c in t["pc1_composition"].items() if c > 0}
@@ -382,41 +383,38 @@ def test_release_numbers_recover_the_plant(syn: SyntheticRelease) -> None:
         assert comp is not None and comp.loc[["calm", "methodical"], "PC1"].min() > 0   # oriented on the anchors
 
 
-def test_the_null_statistics_are_the_books_on_explicit_vectors() -> None:
-    """The null works on Gram matrices; on vectors written out, it gives what pca and contrast_axis give."""
-    from persona_axis.analysis.measures import _centre
-    from persona_axis.analysis.paper_vectors import _axis_cosines, _compositions, _pc1
-    from persona_axis.persona.axis import contrast_axis
+def test_the_null_compositions_are_the_books_on_the_same_draws() -> None:
+    """The null's PC1 compositions come from Gram matrices; on the same Gaussian draws written out,
+    they are what pca, oriented, and role_composition give."""
+    from persona_axis.analysis.nulls import gaussian_vectors
+    from persona_axis.analysis.paper_vectors import _null_compositions
 
     g = torch.Generator().manual_seed(3)
-    x = torch.randn(3, 21, 40, generator=g, dtype=torch.float64) * torch.linspace(0.2, 3, 40, dtype=torch.float64)
-    gram = (x @ x.transpose(1, 2)).numpy()
-    gc = _centre(gram[:, :20, :20])
-    lam, u = _pc1(gc)
-    cos = _axis_cosines(gram, u)
-    vec = gram[:, :20, 20] - gram[:, :20, :20].mean(2)
-    sign = np.sign(((vec - vec.mean(1, keepdims=True)) * u).sum(1))
-    comps = _compositions(gc, lam, u, sign)
-    for i in range(3):
-        roles, default = x[i, :20].float(), x[i, 20].float()
-        sp = pca(roles, [str(k) for k in range(20)]).oriented(default)
-        ax = contrast_axis(default[None, None], roles[:, None], [0], model="t")
-        assert cos[i] == pytest.approx(float(sp.components[0] @ ax.unit(0)), abs=1e-5)
-        want = role_composition(roles - roles.mean(0), sp.components[0])
-        assert comps[i].tolist() == pytest.approx(want.tolist(), abs=1e-5)
+    x = torch.randn(20, 40, generator=g) * torch.linspace(0.2, 3, 40)
+    default = torch.randn(40, generator=g) * 3
+    got = _null_compositions(x, 4, seed=7, default=default)
+    by_anchor = _null_compositions(x, 4, seed=7, anchors=[0, 5])
+    for r in range(4):
+        z = torch.from_numpy(gaussian_vectors(x.double().numpy(), np.random.default_rng([7, 31, r])))
+        names = [str(k) for k in range(20)]
+        pc1 = pca(z, names).oriented(default.double()).components[0]
+        assert got[r].tolist() == pytest.approx(role_composition(z - z.mean(0), pc1).tolist(), abs=1e-5)
+        pc1 = pca(z, names).oriented(z[[0, 5]].mean(0)).components[0]
+        assert by_anchor[r].tolist() == pytest.approx(role_composition(z - z.mean(0), pc1).tolist(), abs=1e-5)
 
 
 def test_the_null_covers_vectors_with_nothing_to_find_and_not_the_plant(syn: SyntheticRelease) -> None:
-    from persona_axis.analysis.paper_vectors import gaussian_null, lowest_pair_null, null_interval, release_numbers
+    from persona_axis.analysis.paper_vectors import lowest_pair_null, null_interval, release_nulls, release_numbers
     from persona_axis.persona.release import ReleaseVectors
 
     spec = syn.models["synthetic-c"]
     planted = load_release(spec, syn.root, progress=False)
-    null = gaussian_null(planted, draws=100, layer_draws=20)
-    assert set(null.stats) == {"pc1_share", "n_for_70", "default_pc1_distance", "cos_axis_pc1_middle",
-                               "cos_axis_pc1_min"}
-    share = null_interval(null.stats["pc1_share"])
-    assert share.n_resamples == 100 and share.high < 0.3 < syn.truth["synthetic-c"]["pc1_share"]
+    null = release_nulls(planted, draws=100, layer_draws=20)
+    ivs = null.stats.intervals()
+    assert set(ivs) == {"pc1_share_null", "n_for_70_null", "default_pc1_distance_null", "cos_axis_pc1_middle_null",
+                        "cos_axis_pc1_min_null"}
+    assert ivs["pc1_share_null"].n_resamples == 100 and ivs["cos_axis_pc1_min_null"].n_resamples == 20
+    assert ivs["pc1_share_null"].high < 0.3 < syn.truth["synthetic-c"]["pc1_share"]
     assert null.compositions.shape == (100, 16) and null.trait_compositions is not None
     # vectors with nothing to find: Gaussian, with the plant's coordinate-wise spread; the null covers them
     g = torch.Generator().manual_seed(1)
@@ -424,10 +422,11 @@ def test_the_null_covers_vectors_with_nothing_to_find_and_not_the_plant(syn: Syn
     fake = ReleaseVectors(spec, planted.layers, planted.axis, torch.randn(spec.n_layers, spec.hidden_size, generator=g) * sd,
                           replace_vectors(planted.roles, torch.randn(16, spec.n_layers, spec.hidden_size, generator=g) * sd))
     nums = release_numbers(fake, n_resamples=1000)
-    fake_null = gaussian_null(fake, draws=200, layer_draws=20)
+    fake_ivs = release_nulls(fake, draws=200, layer_draws=20).stats.intervals()
     for key in ("pc1_share", "cos_axis_pc1_middle", "default_pc1_distance"):
-        assert null_interval(fake_null.stats[key]).contains(nums.intervals[key].estimate), key
-    low = lowest_pair_null({"a": null.compositions, "b": fake_null.compositions[:100]},
+        assert fake_ivs[key + "_null"].contains(nums.intervals[key].estimate), key
+    fake_null = release_nulls(fake, draws=100, layer_draws=2)
+    low = lowest_pair_null({"a": null.compositions, "b": fake_null.compositions},
                            {"a": null.names, "b": fake_null.names})
     assert null_interval(low["a"]).contains(0.0)
 
@@ -435,6 +434,15 @@ def test_the_null_covers_vectors_with_nothing_to_find_and_not_the_plant(syn: Syn
 def replace_vectors(rv: RoleVectors | None, vectors: torch.Tensor) -> RoleVectors:
     assert rv is not None
     return RoleVectors(vectors, rv.names, rv.labels, rv.counts, rv.layers)
+
+
+def test_null_layers() -> None:
+    from persona_axis.analysis.paper_vectors import null_layers
+
+    assert null_layers(range(10), 5) == list(range(10))
+    got = null_layers(list(range(80)), 40)
+    assert 12 <= len(got) <= 16 and got[0] == 0 and got[-1] == 79 and 40 in got
+    assert len(null_layers(list(range(46)), 22)) <= 16 and 22 in null_layers(list(range(46)), 22)
 
 
 def test_rank_agreement_over_shared_roles() -> None:
@@ -464,9 +472,12 @@ def _release_docs(numbers: dict[str, float], lowest: float) -> None:
     def iv(x: float) -> Interval:
         return Interval(x, x - 0.02, x + 0.02, n_resamples=2000, unit="role vectors", n_units=275)
 
+    chance = {"default_pc1_distance": 0.45, "cos_axis_pc1_middle": 0.05, "cos_axis_pc1_min": 0.01}
     for m in RELEASE_MODELS:
         save_result("10_paper_vectors", m, {**numbers, "synthetic": False}, {"preset": "book"},
-                    intervals={k: iv(v) for k, v in numbers.items()})
+                    intervals={**{k: iv(v) for k, v in numbers.items()},
+                               **{k + "_null": Interval(chance[k], chance[k] - 0.03, chance[k] + 0.03, n_resamples=200,
+                                                        unit="Gaussian draws", n_units=275) for k in numbers}})
     save_result("10_paper_vectors", "all", {"pc1_min_pair": {m: lowest for m in RELEASE_MODELS}, "synthetic": False},
                 {"preset": "book"}, intervals={"pc1_min_pair": {m: iv(lowest) for m in RELEASE_MODELS}})
 
@@ -482,8 +493,10 @@ def test_release_columns_on_the_dashboard(tmp_path: Path, monkeypatch: pytest.Mo
     save_result("10_paper_vectors", "synthetic-a", {"pc1_share": 0.7, "synthetic": True}, {"preset": "tiny"})
     save_result("10_paper_vectors", "all-synthetic", {"pc1_min_pair": {"synthetic-a": 0.5}, "synthetic": True}, {})
     md = render_dashboard()
-    assert md.splitlines()[0].startswith("Of 24 claim-model cells:")       # the embedded models' count, as before
+    embedded = render_dashboard(claims=CLAIMS_).splitlines()[0]
+    assert embedded.startswith("Of ") and "claim-model cells" in embedded     # the embedded models' count line
     assert "On the paper's own released vectors" in md and "**0 reproduced**" in md and "synthetic-a" not in md
+    assert "The paper's own released vectors".lower() not in md.splitlines()[0].lower()
     assert '<th title="gemma-2-27b">gemma-2-27b (released vectors)</th>' in md
     models, rows = evaluate_release()
     by_key = {r.claim.key: r for r in rows}
@@ -493,22 +506,24 @@ def test_release_columns_on_the_dashboard(tmp_path: Path, monkeypatch: pytest.Mo
     assert by_key["r2_position"].cells["gemma-2-27b"].text == NOT_IN_RELEASE           # drift: no rollouts
     assert by_key["harm_reduction"].cells["llama-3.3-70b"].status == "not rated"       # capping harm
     assert by_key["helpful_toward_minus_away"].cells["gemma-2-27b"].status == "—"       # a base-model claim
-    # a run on the real release: rated by the registry's rules, the cross-model claim one cell for all three
-    _release_docs({"pc1_share": 0.49, "cos_axis_pc1_middle": 0.5}, lowest=0.95)
+    # a run on the real release: rated by the registry's rules with the Gaussian null saved beside each number,
+    # the cross-model claim one cell for all three
+    _release_docs({"default_pc1_distance": 0.05, "cos_axis_pc1_middle": 0.65, "cos_axis_pc1_min": 0.4},
+                  lowest=0.95)
     models, rows = evaluate_release()
     by_key = {r.claim.key: r for r in rows}
-    assert by_key["pc1_share"].cells["gemma-2-27b"].status == "not rated"     # C2: the official notebook's number
-    assert by_key["cos_axis_pc1_middle"].cells["qwen-3-32b"].status == claim("cos_axis_pc1_middle").rate(
-        by_key["cos_axis_pc1_middle"].cells["qwen-3-32b"].interval) == "not reproduced"  # type: ignore[arg-type]
+    for key, status in (("default_pc1_distance", "reproduced"), ("cos_axis_pc1_middle", "weaker than the paper"),
+                        ("cos_axis_pc1_min", "weaker than the paper")):
+        got = by_key[key].cells["qwen-3-32b"]
+        assert got.null is not None and got.null.unit == "Gaussian draws"
+        assert got.status == claim(key).rate(got.interval, got.null) == status  # type: ignore[arg-type]
     assert by_key["pc1_min_pair"].cells["llama-3.3-70b"].text == "0.95 [0.93, 0.97]"
+    assert by_key["pc1_min_pair"].cells["llama-3.3-70b"].status == "reproduced"
     assert by_key["n_for_70"].cells["gemma-2-27b"].status == "not yet run"   # a key the saved run lacks
     md = render_dashboard()
-    assert md.count('colspan="3"') == sum(c.per_model and c.applies_to == "instruct" for c in CLAIMS_)
-    assert ('<td class="pa-cell pa-reproduced" colspan="3" title="gemma-2-27b, qwen-3-32b, llama-3.3-70b: '
-            '0.95 [0.93, 0.97] · reproduced') in md
-    # the cross-model C6 reproduced once for the three; C4 short of 0.71 with no null saved: not reproduced for
-    # each; C1, C3, C5 for each and the pair claim C7 not yet run
-    assert "**1 reproduced**, **0 weaker than the paper**, **3 not reproduced**, **0 inconclusive**, **10 not yet run**" in md
+    assert ('colspan="3" title="gemma-2-27b, qwen-3-32b, llama-3.3-70b: 0.95 [0.93, 0.97] · reproduced') in md
+    # one reproduced cross-model cell (C6) and C3 for three models; C4 and C5 weaker for three models
+    assert "**4 reproduced**, **6 weaker than the paper**, **0 not reproduced**, **0 inconclusive**" in md
     assert "- 10_paper_vectors, `gemma-2-27b`: preset `book`" in md and "synthetic" not in md.split("## The results")[1]
 
 
@@ -535,7 +550,8 @@ def check_tiny_run(artifacts: Path, syn: SyntheticRelease) -> None:
         assert n["cos_axis_pc1_middle"] == pytest.approx(t["cos_axis_pc1"][mid], abs=1e-6)
         assert n["cos_axis_pc1_min"] == pytest.approx(min(t["cos_axis_pc1"].values()), abs=1e-6)
         assert {int(k): v for k, v in n["cos_axis_pc1"].items()} == pytest.approx(t["cos_axis_pc1"], abs=1e-6)
-        assert n["null"]["pc1_share"]["high"] < t["pc1_share"]
+        assert n["intervals"]["pc1_share_null"]["high"] < t["pc1_share"]
+        assert n["intervals"]["pc1_share_null"]["unit"] == "Gaussian draws"
     comps = np.array([[syn.truth[m]["pc1_composition"][r] for r in syn.vectors[m]["role_names"]] for m in syn.truth])
     r = np.corrcoef(comps)
     lowest = min(r[i, j] for i in range(3) for j in range(i + 1, 3))
@@ -549,7 +565,7 @@ def check_tiny_run(artifacts: Path, syn: SyntheticRelease) -> None:
 @pytest.mark.notebooks
 @pytest.mark.real_model
 def test_the_chapter_on_the_synthetic_release_in_the_tiny_build(built: Path, syn: SyntheticRelease) -> None:
-    artifacts = next(built.parent.glob("artifacts*"))
+    artifacts = built / "artifacts"     # where the built fixture sends the tiny build's results
     check_tiny_run(artifacts, syn)
     page = (built / "html" / "notebooks" / "10_paper_vectors.html").read_text()
     assert "This page was built on a synthetic test release" in page and "planted structure recovered in 24 of 24" in page

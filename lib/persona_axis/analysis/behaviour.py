@@ -10,7 +10,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -18,13 +18,16 @@ from threadpoolctl import threadpool_limits
 from persona_axis.analysis.measures import bootstrap_many, percentile_intervals
 from persona_axis.core.stats import MIN_RESAMPLES, Interval, Reliability
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["drift_intervals", "steering_shift", "MAX_BROKEN", "rated_strengths", "ChanceContrast", "against_chance",
            "capping_intervals", "retest_reliability"]
 
 
 def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, seed: int = 0,
                     drifters: Sequence[str] = ("therapy", "philosophy"),
-                    steady: Sequence[str] = ("coding", "writing"), baseline: Any = None) -> dict[str, Interval]:
+                    steady: Sequence[str] = ("coding", "writing"), baseline: np.ndarray | None = None) -> dict[str, Interval]:
     """Chapter 6's numbers with intervals, resampling conversations (the independent unit).
 
     Args:
@@ -122,7 +125,7 @@ def steering_shift(runs: Any, labels: Sequence[str], *, compare: str, n_resample
 MAX_BROKEN = 0.25
 
 
-def rated_strengths(runs: Any, *, broken: str = "nonsensical", max_broken: float = MAX_BROKEN) -> list[float]:
+def rated_strengths(runs: pd.DataFrame, *, broken: str = "nonsensical", max_broken: float = MAX_BROKEN) -> list[float]:
     """The non-zero steering strengths whose share of broken answers is at most ``max_broken``.
 
     Args:
@@ -160,7 +163,7 @@ class ChanceContrast:
     n_directions: int
 
 
-def against_chance(runs: Any, control: Any, labels: Sequence[str], *, side: str, strengths: Sequence[float],
+def against_chance(runs: pd.DataFrame, control: pd.DataFrame, labels: Sequence[str], *, side: str, strengths: Sequence[float],
                    n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> ChanceContrast:
     """The axis's steering effect minus that of random directions of the same norm, on the same prompts.
 

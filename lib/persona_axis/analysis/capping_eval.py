@@ -382,7 +382,7 @@ def _pick(wide: dict[str, Any], take: dict[str, Any], names: list[str], order: l
     return max(ok, key=lambda k: red[k]) if ok else None  # max keeps the first of ties: order breaks them
 
 
-def split_half_choice(summary: Any, answers: Any, *, baseline: str = "uncapped", margin: float = CAPABILITY_MARGIN,
+def split_half_choice(summary: pd.DataFrame, answers: pd.DataFrame, *, baseline: str = "uncapped", margin: float = CAPABILITY_MARGIN,
                       n_resamples: int = 1000, seed: int = 0) -> SplitChoice:
     """Choose the best capped setting on a seeded half of the prompts and rate it on the other half.
 
@@ -494,7 +494,7 @@ class CappingResult:
         return out
 
 
-def capping_result(summary: Any, answers: Any, declared: str, choice: SplitChoice, *, baseline: str = "uncapped",
+def capping_result(summary: pd.DataFrame, answers: pd.DataFrame, declared: str, choice: SplitChoice, *, baseline: str = "uncapped",
                    n_resamples: int = 2000, seed: int = 0) -> CappingResult:
     """Chapter 7's rated numbers from ``evaluate``'s summary and answers (the declared setting among them).
 

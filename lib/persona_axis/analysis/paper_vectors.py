@@ -3,18 +3,18 @@
 ``release_numbers`` gives, for one model, the numbers chapters 1-3 compute from rollouts, here
 from the released mean vectors: PC1's share and the components for 70-95% of the variance, the
 default's distance from the nearer end of PC1, cos(axis, PC1) at every layer (the axis recomputed as
-the paper defines it, ``default - mean(role vectors)``, and the released one), the roles at each end
-of PC1, and trait PC1 with the traits' cosines with the axis. The intervals resample role vectors
+the paper defines it, ``default - mean(role vectors)``), the released axis against the recomputed one
+at every layer and against PC1 at the middle layer, the roles at each end of PC1, and trait PC1 with
+the traits' cosines with the axis. The intervals resample role vectors
 (``measures.space_intervals``, ``measures.axis_pc1_intervals``): the release has one mean vector per
 role and no rollouts, so the two-level bootstrap of the chapters cannot run here.
 
-``gaussian_null`` is the chance level that needs no rollouts: the same statistics on Gaussian
-vectors with the same count and width as the role vectors, each coordinate with the mean and
-variance that coordinate has across the released role vectors (the noise spectrum of the
-residual stream, coordinate by coordinate, without the correlations between coordinates that a
-shared structure would make), and a default drawn from the same distribution, so that it is just
-one more role. It answers: how large would each number be if the roles shared no direction and
-the default were not special, given how unevenly the residual stream's coordinates vary?
+``release_nulls`` is the chance level that needs no rollouts, ``analysis.nulls.gaussian_nulls``:
+the same statistics on Gaussian vectors with the same count and width as the role vectors, each
+coordinate with the mean and spread it has across the released role vectors (the residual
+stream's uneven coordinates, without any direction the roles share), the default as released. It
+adds what the chapter needs beyond the five rated numbers: the nulls' PC1 compositions, role and
+trait, for the cross-model claims, and a cap on the layers the lowest cosine is drawn at.
 
 Example:
     >>> nums = release_numbers(load_release("gemma-2-27b"))            # doctest: +SKIP
@@ -31,14 +31,8 @@ import numpy as np
 import torch
 
 from persona_axis.analysis.cross_model import TRAIT_ANCHORS, ModelSpace, trait_compositions
-from persona_axis.analysis.measures import (
-    _centre,
-    _space_statistics,
-    axis_pc1_intervals,
-    bootstrap_many,
-    space_intervals,
-    weighted_axis_pc1_cosines,
-)
+from persona_axis.analysis.measures import _centre, axis_pc1_intervals, bootstrap_many, space_intervals
+from persona_axis.analysis.nulls import AXIS_KEYS, SPACE_KEYS, NullDraws, gaussian_nulls, gaussian_vectors
 from persona_axis.core.stats import Interval, bootstrap_indices
 from persona_axis.persona.release import ReleaseVectors
 from persona_axis.persona.space import RoleVectors, composition_correlations, pca, role_composition
@@ -46,8 +40,8 @@ from persona_axis.persona.space import RoleVectors, composition_correlations, pc
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FRACTIONS", "ReleaseNumbers", "release_space", "release_numbers", "NullDraws", "gaussian_null",
-           "null_interval", "lowest_pair_null", "lowest_pair_overall", "rank_agreement", "rank_null"]
+__all__ = ["FRACTIONS", "ReleaseNumbers", "release_space", "release_numbers", "ReleaseNull", "release_nulls",
+           "null_layers", "null_interval", "lowest_pair_null", "lowest_pair_overall", "rank_agreement", "rank_null"]
 
 #: The variance fractions whose component counts the chapter reports (70% is the rated one).
 FRACTIONS: tuple[float, ...] = (0.70, 0.80, 0.90, 0.95)
@@ -78,7 +72,9 @@ class ReleaseNumbers:
             ``cos_axis_pc1_min`` (lowest over layers) with 95% intervals over role vectors.
         n_for: ``{fraction: components}`` for ``FRACTIONS``.
         cos_axis_pc1: ``{layer: cos}`` of the recomputed axis with PC1 (oriented on the default).
-        cos_released_pc1: ``{layer: cos}`` of the released axis with PC1.
+        cos_released_pc1_middle: the released axis's cosine with PC1 at ``layer`` (a PCA at every
+            layer would cost a minute per model; the released axis's agreement with the
+            recomputed one at every layer is ``cos_recomputed_released``).
         cos_recomputed_released: ``{layer: cos}`` of the recomputed axis with the released one.
         ends: ``{"default end": [...], "far end": [...]}`` the roles with the highest and lowest PC1
             scores (up to ten each).
@@ -94,7 +90,7 @@ class ReleaseNumbers:
     intervals: dict[str, Interval]
     n_for: dict[float, int]
     cos_axis_pc1: dict[int, float]
-    cos_released_pc1: dict[int, float]
+    cos_released_pc1_middle: float
     cos_recomputed_released: dict[int, float]
     ends: dict[str, list[str]]
     trait_pc1_share: float | None = None
@@ -126,12 +122,8 @@ def release_numbers(rel: ReleaseVectors, *, n_resamples: int = 2000, seed: int =
     per_layer = cos["per_layer"]
     assert isinstance(per_layer, dict)
     recomputed = rel.contrast_axis()
-    released, recomp = {}, {}
-    for layer in rel.layers:
-        i = rel.layers.index(layer)
-        pc1 = pca(rel.roles.at(layer), rel.roles.names, n_components=1).oriented(rel.default[i]).components[0]
-        released[layer] = float(pc1 @ rel.axis.unit(layer))
-        recomp[layer] = float(recomputed.unit(layer) @ rel.axis.unit(layer))
+    released = float(sp.pca.components[0] @ rel.axis.unit(mid))
+    recomp = {layer: float(recomputed.unit(layer) @ rel.axis.unit(layer)) for layer in rel.layers}
     scores = sp.pca.scores[:, 0]
     top = max(1, min(n_end, len(scores) // 4))
     order = scores.argsort(descending=True).tolist()
@@ -152,41 +144,24 @@ def release_numbers(rel: ReleaseVectors, *, n_resamples: int = 2000, seed: int =
 # ------------------------------------------------------------------------------------------------
 
 @dataclass
-class NullDraws:
-    """Draws of each statistic under the Gaussian null (one row per draw).
+class ReleaseNull:
+    """The chance level of one release model's numbers (``release_nulls``).
 
     Attributes:
-        stats: ``pc1_share``, ``n_for_70``, ``default_pc1_distance``, ``cos_axis_pc1_middle``
-            at the middle layer, and ``cos_axis_pc1_min`` (lowest over the layers given), ``(draws,)``.
-        compositions: ``(draws, n_roles)`` PC1 compositions of the null role vectors (centred,
-            PC1 oriented on the null default), for the cross-model null.
-        trait_compositions: ``(draws, n_traits)`` trait PC1 compositions (oriented toward the
-            anchor traits), or ``None`` without traits.
-        names, trait_names: the roles and traits the columns stand for.
+        stats: ``nulls.NullDraws`` of the five rated numbers (``nulls.SPACE_KEYS`` and
+            ``nulls.AXIS_KEYS``); ``stats.intervals()`` gives ``key + "_null"`` intervals, which
+            the registry reads beside each claim.
+        compositions: ``(draws, n_roles)`` PC1 compositions of the null role vectors (centred, PC1
+            oriented on the default), for the cross-model null; ``names`` their roles.
+        trait_compositions: ``(draws, n_traits)`` trait PC1 compositions (oriented toward the anchor
+            traits), or ``None`` without traits; ``trait_names`` their traits.
     """
 
-    stats: dict[str, np.ndarray]
+    stats: NullDraws
     compositions: np.ndarray
     names: list[str]
     trait_compositions: np.ndarray | None = None
     trait_names: list[str] = field(default_factory=list)
-
-
-def _grams(x: torch.Tensor, draws: int, gen: torch.Generator, *, extra: int = 0,
-           chunk: int = 16) -> np.ndarray:
-    """Gram matrices of ``draws`` null sets, ``(draws, n + extra, n + extra)`` float64.
-
-    A null set is ``n + extra`` Gaussian vectors with mean zero and, coordinate by coordinate, the
-    standard deviation the rows of ``x`` (``(n, d)``) have: every statistic of the chapter is
-    unchanged by a shift of all vectors, so the coordinates' means are left out.
-    """
-    sd = x.float().std(0)
-    n = len(x) + extra
-    out = np.empty((draws, n, n))
-    for i in range(0, draws, chunk):
-        z = torch.randn(min(chunk, draws - i), n, x.shape[1], generator=gen) * sd
-        out[i:i + len(z)] = (z @ z.transpose(1, 2)).double().numpy()
-    return out
 
 
 def _pc1(gc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -202,64 +177,73 @@ def _compositions(gc: np.ndarray, lam: np.ndarray, u: np.ndarray, sign: np.ndarr
     return sign[:, None] * u * np.sqrt(np.clip(lam, 0, None)[:, None] / diag)
 
 
-def _axis_cosines(g: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """cos(axis, PC1) per draw from the Gram matrices of ``n`` roles plus the default (last row), by
-    ``measures.weighted_axis_pc1_cosines`` (every role once), draws batched in place of layers."""
-    n = g.shape[-1] - 1
-    gr, pd, dd = g[:, :n, :n], g[:, :n, n], g[:, n, n]
-    return weighted_axis_pc1_cosines(gr, pd, dd, np.ones(n, bool), np.ones((1, n)), u)[0]
-
-
-def gaussian_null(rel: ReleaseVectors, *, draws: int = 200, layer_draws: int = 20, seed: int = 0) -> NullDraws:
-    """The chapter's statistics on Gaussian stand-ins for the release's vectors (module docstring).
-
-    At the middle layer, ``draws`` sets of as many role vectors as the release has (275) and a
-    default, each coordinate Gaussian with the standard deviation it has across the released role
-    vectors; at every layer of ``rel``, ``layer_draws`` sets for the lowest cos(axis, PC1) over
-    layers (layers drawn independently: the null has no structure across layers either). Trait
-    vectors likewise, with the traits' own spread, PC1 oriented toward the anchor traits as
-    ``cross_model.trait_compositions`` orients it.
-    """
-    if rel.roles is None or rel.default is None:
-        raise ValueError("load the 'roles' and 'default' parts")
-    gen = torch.Generator().manual_seed(seed)
-    mid = rel.model.target_layer
-    n = len(rel.roles.names)
-    g = _grams(rel.roles.at(mid), draws, gen, extra=1)
-    stats: dict[str, list[float]] = {"pc1_share": [], "n_for_70": [], "default_pc1_distance": []}
-    for gi in g:
-        for key, v in _space_statistics(gi[:n, :n], gi[:n, n], 0.7).items():
-            stats[key].append(v)
-    gc = _centre(g[:, :n, :n])
-    lam, u = _pc1(gc)
-    vec = g[:, :n, n] - g[:, :n, :n].mean(2)              # the default's dot products, less the roles' mean
-    sign = np.sign(((vec - vec.mean(1, keepdims=True)) * u).sum(1))
-    sign[sign == 0] = 1
-    out_stats = {k: np.asarray(v) for k, v in stats.items()}
-    out_stats["cos_axis_pc1_middle"] = _axis_cosines(g, u)
-    lowest = np.full(layer_draws, np.inf)
-    for layer in rel.layers:
-        gl = _grams(rel.roles.at(layer), layer_draws, gen, extra=1)
-        lowest = np.minimum(lowest, _axis_cosines(gl, _pc1(_centre(gl[:, :n, :n]))[1]))
-    out_stats["cos_axis_pc1_min"] = lowest
-    out = NullDraws(out_stats, _compositions(gc, lam, u, sign), list(rel.roles.names))
-    if rel.traits is not None:
-        tv = rel.traits
-        gt = _centre(_grams(tv.at(mid), draws, gen))
-        tlam, tu = _pc1(gt)
-        anchors = [tv.names.index(t) for t in TRAIT_ANCHORS if t in tv.names]
-        tsign = np.sign(tu[:, anchors].sum(1)) if anchors else np.ones(len(tu))
-        tsign[tsign == 0] = 1
-        out.trait_compositions, out.trait_names = _compositions(gt, tlam, tu, tsign), list(tv.names)
+def _null_compositions(x: torch.Tensor, draws: int, seed: int, *, default: torch.Tensor | None = None,
+                       anchors: Sequence[int] = ()) -> np.ndarray:
+    """``(draws, n)`` PC1 compositions of ``nulls.gaussian_vectors`` stand-ins for the ``(n, d)``
+    vectors ``x``: PC1 oriented so that ``default`` scores positive, else toward the mean of the
+    ``anchors`` rows (as ``cross_model.trait_compositions``), else as the eigenvector comes."""
+    v = x.double().numpy()
+    out = np.empty((draws, len(v)))
+    for r in range(draws):
+        z = gaussian_vectors(v, np.random.default_rng([seed, 31, r]))
+        g = z @ z.T
+        gc = _centre(g)[None]
+        lam, u = _pc1(gc)
+        if default is not None:
+            vec = z @ default.double().numpy() - g.mean(1)
+            side = float((vec - vec.mean()) @ u[0])
+        else:
+            side = float(u[0, list(anchors)].sum()) if anchors else 1.0
+        out[r] = _compositions(gc, lam, u, np.array([-1.0 if side < 0 else 1.0]))[0]
     return out
 
 
-def null_interval(draws: Sequence[float] | np.ndarray, level: float = 0.95) -> Interval:
-    """The null's mean and central ``level`` range, as an ``Interval`` (unit "Gaussian draws")."""
-    a = np.asarray(draws, dtype=float)
-    a = a[np.isfinite(a)]
-    lo, hi = np.quantile(a, [(1 - level) / 2, (1 + level) / 2])
-    return Interval(float(a.mean()), float(lo), float(hi), level, len(a), "Gaussian draws", len(a))
+def null_layers(layers: Sequence[int], middle: int, most: int = 16) -> list[int]:
+    """The layers the null of the lowest cos(axis, PC1) is drawn at: all of ``layers`` if there are
+    at most ``most``, else at most ``most`` of them evenly spaced, the middle one included. Fewer layers
+    make the null's lowest value higher, never lower: the chance level errs on the strict side."""
+    if len(layers) <= most:
+        return list(layers)
+    picked = {layers[round(i * (len(layers) - 1) / (most - 2))] for i in range(most - 1)} | {middle}
+    return sorted(picked)
+
+
+def release_nulls(rel: ReleaseVectors, *, draws: int = 200, layer_draws: int = 20, seed: int = 0,
+                  most_layers: int = 16) -> ReleaseNull:
+    """The chapter's chance levels for one release model (module docstring).
+
+    ``nulls.gaussian_nulls`` with ``draws`` draws at the middle layer for PC1's share, the
+    components for 70%, the default's distance from PC1's end and cos(axis, PC1) there; with
+    ``layer_draws`` draws at the layers of ``null_layers`` for the lowest cos(axis, PC1) over layers
+    (a draw at 4608-8192 wide takes 0.1-1 s, so the layers are capped); and the PC1 compositions
+    of ``draws`` Gaussian stand-ins for the role (and trait) vectors at the middle layer.
+    """
+    if rel.roles is None or rel.default is None:
+        raise ValueError("load the 'roles' and 'default' parts")
+    mid = rel.model.target_layer
+    fully = [True] * len(rel.roles.names)
+    i = rel.layers.index(mid)
+    at_mid = gaussian_nulls(rel.roles.vectors[:, [i]], rel.default[[i]], fully, [mid], layer=mid, middle=mid,
+                            n_draws=draws, seed=seed)
+    sub = null_layers(rel.layers, mid, most_layers)
+    idx = [rel.layers.index(layer) for layer in sub]
+    over = gaussian_nulls(rel.roles.vectors[:, idx], rel.default[idx], fully, sub, layer=mid, middle=mid,
+                          n_draws=layer_draws, seed=seed)
+    stats = NullDraws({**{k: at_mid.draws[k] for k in (*SPACE_KEYS, AXIS_KEYS[0])}, AXIS_KEYS[1]: over.draws[AXIS_KEYS[1]]},
+                      at_mid.unit, at_mid.n_units, seed)
+    out = ReleaseNull(stats, _null_compositions(rel.roles.at(mid), draws, seed, default=rel.default[i]),
+                      list(rel.roles.names))
+    if rel.traits is not None:
+        tv = rel.traits
+        anchors = [tv.names.index(t) for t in TRAIT_ANCHORS if t in tv.names]
+        out.trait_compositions = _null_compositions(tv.at(mid), draws, seed, anchors=anchors)
+        out.trait_names = list(tv.names)
+    return out
+
+
+def null_interval(draws: Sequence[float] | np.ndarray, *, n_units: int = 0, seed: int = 0) -> Interval:
+    """The median and central 95% of a null's draws, as ``nulls.NullDraws.intervals`` gives them."""
+    return NullDraws({"x": np.asarray(draws, dtype=float)}, "Gaussian draws", n_units, seed).intervals()["x_null"]
 
 
 def lowest_pair_overall(per_model: Mapping[str, pd.DataFrame], models: Sequence[str], column: str = "PC1", *,
@@ -297,7 +281,7 @@ def lowest_pair_null(per_model: Mapping[str, np.ndarray], names: Mapping[str, Se
     """Each model's lowest correlation of compositions with another model, draw by draw, under the null.
 
     Args:
-        per_model: ``model -> (draws, n)`` null compositions (``NullDraws.compositions``).
+        per_model: ``model -> (draws, n)`` null compositions (``ReleaseNull.compositions``).
         names: ``model -> the n names`` of their columns; pairs are correlated over shared names
             (``space.composition_correlations``).
 
@@ -355,7 +339,7 @@ def rank_null(a: pd.Series, draws: np.ndarray, names: Sequence[str]) -> np.ndarr
 
     Args:
         a: per-role values of the model compared (index: role names).
-        draws: ``(draws, n)`` null compositions (``NullDraws.compositions``), columns named ``names``.
+        draws: ``(draws, n)`` null compositions (``ReleaseNull.compositions``), columns named ``names``.
     """
     common = _common(a, names)
     if len(common) < 3:

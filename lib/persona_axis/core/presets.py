@@ -152,9 +152,9 @@ class PaperVectorsPreset(TypedDict):
     """Chapter 10, the paper's released vectors: where they come from (``"synthetic"``: a small test
     release the library writes, ``persona.release.write_synthetic_release``; ``"hub"``: the paper's,
     from the Hugging Face cache or downloaded), bootstrap resamples, the Gaussian null's draws at
-    the middle layer and at every layer (``analysis.paper_vectors.gaussian_null``), and the small
-    models whose role order is compared with the paper models' (their persona spaces at the same
-    preset, cached by chapter 1)."""
+    the middle layer and at the layers of the lowest cosine (``analysis.paper_vectors.release_nulls``),
+    and the small models whose role order is compared with the paper models' (their persona spaces
+    at the same preset, cached by chapter 1)."""
 
     release: Literal["synthetic", "hub"]
     n_resamples: int

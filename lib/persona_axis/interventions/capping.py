@@ -232,7 +232,7 @@ def declared_setting(n_layers: int, convention: str) -> CapSetting:
     return CapSetting(depth_band(*PAPER_BAND, n_layers), PAPER_PERCENTILE, convention)
 
 
-def moved_share(model: Any, prompts: Sequence[Sequence[int]], plan: CapPlan, *, skip_first: bool = True) -> dict[int, float]:
+def moved_share(model: torch.nn.Module, prompts: Sequence[Sequence[int]], plan: CapPlan, *, skip_first: bool = True) -> dict[int, float]:
     """The share of token positions that the cap actually moves, per capped layer.
 
     The thresholds are percentiles of *response means*, but the cap acts on every token; this

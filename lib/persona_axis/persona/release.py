@@ -44,9 +44,12 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from persona_axis.persona.axis import SIGN_CONVENTION, Axis, contrast_axis
 from persona_axis.persona.space import RoleVectors, pca
@@ -365,7 +368,8 @@ def _vector_set(folder: Path, spec: ReleaseModel, layers: list[int], expected: i
 
     if not folder.is_dir():
         raise ReleaseError(f"{folder}: missing; {spec.name} needs {expected} {what} vector files there")
-    other = sorted(p.name for p in folder.iterdir() if p.suffix != ".pt" or not p.is_file())
+    other = sorted(p.name for p in folder.iterdir()
+                   if (p.suffix != ".pt" or not p.is_file()) and not p.name.startswith("."))
     if other:
         raise ReleaseError(f"{folder}: unexpected file(s) {', '.join(other[:5])}; the folder holds one .pt per {what}")
     files = sorted(folder.glob("*.pt"))
@@ -507,7 +511,7 @@ class ReferenceCheck:
     def ok(self) -> bool:
         return all(r[3] for r in self.rows)
 
-    def frame(self) -> Any:
+    def frame(self) -> pd.DataFrame:
         """A ``pandas.DataFrame`` with columns quantity, official, ours, agrees."""
         import pandas as pd
 
