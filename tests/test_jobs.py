@@ -117,3 +117,34 @@ def test_paper_layers() -> None:
 
     layers = paper_layers(64)
     assert 32 in layers and set(range(46, 54)) <= set(layers) and len(layers) < 64
+
+
+def test_text_engine_runs_one_engine_per_actor_and_the_chapter_reads_its_store(tmp_path: Path) -> None:
+    """Two phases on Ray with a stand-in text engine (``helpers.EchoEngine``): five chunks of texts from
+    two engines, one per actor, then the reading; ``collect`` with the same engine finds everything
+    and generates nothing, and equals a single-process two-pass run bit for bit."""
+    from functools import partial
+
+    from helpers import EchoEngine, tiny_hub_folder
+    from persona_axis.model.models import load_model
+    from persona_axis.persona.jobs import run_jobs
+
+    folder = str(tiny_hub_folder(tmp_path / "tiny"))
+    run = run_jobs(partial(load_model, folder), JOBS, SAMPLING, batch_size=2, chunk_size=4, root=tmp_path / "ray",
+                   n_actors=2, engine=EchoEngine(folder), progress=False)
+    assert run.n_chunks == 5 and run.engine["texts_written"] == 5 and run.chunks_run == 5
+    assert run.engine_starts == 2 and sum(run.engine["chunks_per_engine"]) == 5
+    model, tok, spec = load_model(folder)
+    reader = EchoEngine(folder)
+    ro = collect(model, tok, spec, JOBS, SAMPLING, batch_size=2, chunk_size=4, root=tmp_path / "ray", progress=False,
+                 generator=reader)
+    assert ro.key == run.key and reader.calls == 0 and reader.starts == 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in each actor
+    try:
+        one = collect(model, tok, spec, JOBS, SAMPLING, batch_size=2, chunk_size=4, root=tmp_path / "one",
+                      progress=False, generator=EchoEngine(folder))
+    finally:
+        torch.set_num_threads(threads)
+    assert ro.table["tokens"].tolist() == one.table["tokens"].tolist()
+    assert torch.equal(ro.acts, one.acts)

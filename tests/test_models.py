@@ -121,3 +121,35 @@ def test_the_compute_dtype_follows_the_hardware(monkeypatch: pytest.MonkeyPatch)
     assert compute_dtype() == torch.float32
     monkeypatch.setenv(DTYPE_ENV, "bf16")
     assert compute_dtype() == torch.bfloat16
+
+
+def test_a_hub_model_is_downloaded_with_progress_bars_and_without_extra_checkpoints(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``model_source`` of a hub id: one ``snapshot_download`` (mocked: no network here) with the bars
+    on, safetensors and tokenizer files only, then the bars as they were; no weights is an error."""
+    import huggingface_hub
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    calls: list[tuple[str, dict[str, object], bool]] = []
+
+    def fake(repo_id: str, **kw: object) -> str:
+        calls.append((repo_id, kw, are_progress_bars_disabled()))
+        folder = tmp_path / repo_id.replace("/", "--")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text("{}")
+        if repo_id != "org/bin-only":
+            (folder / "model-00001-of-00002.safetensors").write_bytes(b"")
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
+    disable_progress_bars()  # as load_model leaves them
+    try:
+        assert models.model_source("org/some-model") == tmp_path / "org--some-model"
+        repo, kw, quiet = calls[0]
+        assert repo == "org/some-model" and quiet is False and are_progress_bars_disabled()
+        assert "*.safetensors" in kw["allow_patterns"] and "*.bin" not in kw["allow_patterns"]  # type: ignore[operator]
+        assert kw["ignore_patterns"] == ["original/*"]
+        with pytest.raises(ModelFetchError, match="no safetensors weights"):
+            models.model_source("org/bin-only")
+    finally:
+        enable_progress_bars()

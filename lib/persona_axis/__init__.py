@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, str], ...] = (
     ("analysis", "the rated numbers with their intervals; the capping sweep"),
     ("claims", "the paper's claims, the rules that rate ours, results, the dashboard"),
     ("viz", "figures, interactive maps, figure data, the live demo"),
-    ("site", "the book's build, the course page, the browser check, Sphinx extensions"),
+    ("site", "the book's build, the course page, the browser check, the GPU smoke run, Sphinx extensions"),
 )
 
 #: ``name -> module`` of every exported name: the one list of the public API.

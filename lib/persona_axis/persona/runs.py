@@ -27,13 +27,13 @@ import torch
 
 from persona_axis.core.presets import PRESETS, PersonaSpacePreset
 from persona_axis.core.store import Store
-from persona_axis.engine.rollouts import Sampling, generate, teacher_force
+from persona_axis.engine.rollouts import Sampling, eos_ids, generate, score, teacher_force
 from persona_axis.model.chat import prompt_ids
 from persona_axis.model.fingerprint import model_id
 from persona_axis.model.hooks import check_layers
 from persona_axis.model.layers import depth_band
 from persona_axis.model.models import ModelSpec
-from persona_axis.persona.catalogue import Catalogue, default_prompts
+from persona_axis.persona.catalogue import Catalogue, default_prompts, pick_roles
 from persona_axis.persona.stream import iter_chunks, mapped_acts
 
 if TYPE_CHECKING:
@@ -42,11 +42,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore",
-    "rollout_config", "run_chunk", "ENGINE_VERSION", "paper_layers", "store_options"
+    "rollout_config", "run_chunk", "ENGINE_VERSION", "paper_layers", "store_options", "texts_config", "write_texts",
+    "read_texts", "ENGINES", "engine_for", "jobs_for"
 ]
 
 ENGINE_VERSION = 3  # bump when generation or activation reading changes (2: continuous batching, decode.py; 3: shared prompt prefixes prefilled once)
 READER_VERSION = 2  # bump when teacher-forced reading changes (2: shortest first, stops at the deepest layer read)
+TEXTS_VERSION = 1  # bump when the texts store of a text engine (vLLM) changes
+ENGINES: tuple[str, ...] = ("book", "vllm")  # a persona-space preset's ``engine``
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,28 @@ def store_options(params: Mapping[str, Any], n_layers: int) -> dict[str, Any]:
     return {"layers": layers, "acts_dtype": dtype, "mmap": which != "all" or dtype != "float32"}
 
 
+def engine_for(params: Mapping[str, Any], model: PreTrainedModel, spec: ModelSpec) -> Any:
+    """``collect``'s ``generator`` for a persona-space preset's ``engine``: ``None`` for ``"book"``
+    (the default: the book's one-pass engine), an ``engine_vllm.VLLMEngine`` for ``"vllm"``.
+
+    The vLLM engine computes in the reading model's dtype and starts only if a chunk's texts are
+    missing: a chapter that finds the rollouts of ``jobs.run_jobs`` on disk never starts it.
+    ``$PERSONA_AXIS_VLLM_PYTHON`` names the interpreter that has vLLM (``engine_vllm.vllm_python``).
+    """
+    which = params.get("engine", "book")
+    if which not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {which!r}")
+    if which == "book":
+        return None
+    from persona_axis.engine.engine_vllm import VLLMEngine
+
+    return VLLMEngine(spec.name, dtype=_dtype(model))
+
+
+def _dtype(model: PreTrainedModel) -> str:
+    return str(next(model.parameters()).dtype).removeprefix("torch.")
+
+
 def _jobs_sha(jobs: Sequence[Job]) -> str:
     return hashlib.sha256(json.dumps([asdict(j) for j in jobs], sort_keys=True).encode()).hexdigest()
 
@@ -229,26 +254,69 @@ def rollout_config(model: PreTrainedModel, spec: ModelSpec, jobs: Sequence[Job],
     return config
 
 
+def texts_config(spec: ModelSpec, dtype: str, jobs: Sequence[Job], sampling: Sampling, chunk_size: int,
+                 generator: str) -> dict[str, Any]:
+    """The key of a text engine's store (``Store("texts", ...)``): the texts of every chunk, made by
+    ``generator`` (``"vllm"``) computing in ``dtype`` (``"bfloat16"``), before any activation is read.
+    Layers, the stored dtype and the reading batch are not in it: another reading of the same texts
+    (other layers, bf16 instead of float32) generates nothing."""
+    return {"texts": TEXTS_VERSION, "generator": generator, "model": _model_id(spec), "dtype": dtype,
+            "sampling": asdict(sampling), "chunk_size": chunk_size, "jobs": _jobs_sha(jobs), "n_jobs": len(jobs)}
+
+
+def _chunk_prompts(tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int,
+                   chunk_size: int) -> tuple[Sequence[Job], list[list[int]], list[int]]:
+    """Chunk ``c``'s jobs, their prompt ids, and the order they are generated in (shortest first)."""
+    chunk = jobs[c * chunk_size:(c + 1) * chunk_size]
+    prompts = [prompt_ids(tok, spec, j.system, [j.question]) for j in chunk]
+    return chunk, prompts, sorted(range(len(chunk)), key=lambda k: len(prompts[k]))
+
+
+def write_texts(tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int, texts: Store, sampling: Sampling,
+                chunk_size: int, engine: Any, stop: Sequence[int]) -> None:
+    """Generate chunk ``c``'s texts with a text engine (``engine_vllm.VLLMEngine``), save them in ``texts``.
+
+    The chunk's seed is ``sampling.seed * 1_000_003 + c``, as for the book's engine, and the
+    engine seeds each row from it: the texts do not depend on the worker that made them.
+    """
+    chunk, prompts, order = _chunk_prompts(tok, spec, jobs, c, chunk_size)
+    out = engine.generate_ids([prompts[k] for k in order], sampling, sampling.seed * 1_000_003 + c, stop)
+    rows: list[dict[str, Any]] = [{}] * len(chunk)
+    for pos, k in enumerate(order):
+        rows[k] = {"tokens": [int(t) for t in out["tokens"][pos]], "finished": bool(out["finished"][pos])}
+    texts.save_chunk(c, {"n_tokens": torch.tensor([len(r["tokens"]) for r in rows])}, rows)
+
+
+def read_texts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int, texts: Store,
+               store: Store, layers: list[int], batch_size: int, chunk_size: int, *, acts_dtype: str = "float32") -> None:
+    """Read chunk ``c``'s texts teacher-forced (``rollouts.score`` over the response tokens) and save
+    the chunk in ``store``: the same rows and activations ``run_chunk`` saves."""
+    if not texts.has_chunk(c):
+        raise FileNotFoundError(f"chunk {c} has no texts in {texts.path}: generate them first (vLLM computing in "
+                                f"{texts.config['dtype']}, the dtype of the model that reads them)")
+    chunk, prompts, _ = _chunk_prompts(tok, spec, jobs, c, chunk_size)
+    _, made = texts.load_chunk(c)
+    tokens = [[int(t) for t in r["tokens"]] for r in made]
+    pad = tok.pad_token_id if tok.pad_token_id is not None else min(eos_ids(tok, model))
+    acts = score(model, [p + t for p, t in zip(prompts, tokens)], [[(len(p), len(p) + len(t))] for p, t in zip(prompts, tokens)],
+                 layers=layers, batch_size=batch_size, pad_id=pad)
+    rows = [{**asdict(j), "response": str(tok.decode(t)), "n_tokens": len(t), "finished": bool(r["finished"]), "tokens": t}
+            for j, t, r in zip(chunk, tokens, made)]
+    store.save_chunk(c, {"acts": acts.to(getattr(torch, acts_dtype))}, rows)
+
+
 def run_chunk(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int, store: Store, sampling: Sampling,
-              layers: list[int], batch_size: int, chunk_size: int, generator: Any = None,
-              progress: Callable[[int], None] | None = None, *, acts_dtype: str = "float32") -> None:
-    """Generate chunk ``c`` of ``jobs`` and save it in ``store`` (atomically).
+              layers: list[int], batch_size: int, chunk_size: int, progress: Callable[[int], None] | None = None, *,
+              acts_dtype: str = "float32") -> None:
+    """Generate chunk ``c`` of ``jobs`` with the book's engine and save it in ``store`` (atomically).
 
     The chunk's rows are batched by prompt length and sampled with the seed
     ``sampling.seed * 1_000_003 + c``: both depend only on the configuration and ``c``, so
     the chunk comes out the same whichever process or Ray actor runs it.
     """
-    chunk = jobs[c * chunk_size:(c + 1) * chunk_size]
-    prompts = [prompt_ids(tok, spec, j.system, [j.question]) for j in chunk]
-    order = sorted(range(len(chunk)), key=lambda k: len(prompts[k]))  # less padding
-    seed = sampling.seed * 1_000_003 + c
-    if generator is None:
-        res = generate(model, tok, [prompts[k] for k in order], sampling, layers=layers, batch_size=batch_size,
-                       generator_seed=seed, progress=progress)
-    else:
-        res = generator.generate([prompts[k] for k in order], sampling, seed=seed, layers=layers)
-        if progress is not None:
-            progress(len(chunk))
+    chunk, prompts, order = _chunk_prompts(tok, spec, jobs, c, chunk_size)
+    res = generate(model, tok, [prompts[k] for k in order], sampling, layers=layers, batch_size=batch_size,
+                   generator_seed=sampling.seed * 1_000_003 + c, progress=progress)
     inv = [0] * len(order)
     for pos, k in enumerate(order):
         inv[k] = pos
@@ -258,6 +326,46 @@ def run_chunk(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelS
         rows.append({**asdict(j), "response": res.texts[p], "n_tokens": res.n_tokens[p],
                      "finished": res.finished[p], "tokens": res.tokens[p]})
     store.save_chunk(c, {"acts": res.acts[inv].to(getattr(torch, acts_dtype))}, rows)
+
+
+def _two_passes(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], sampling: Sampling,
+                layers: list[int], batch_size: int, chunk_size: int, store: Store, generator: Any, root: Path | None,
+                progress: bool, stop_after: Callable[[int], bool] | None, acts_dtype: str) -> None:
+    """``collect`` with a text engine: the missing chunks' texts first (one engine, closed after the
+    last), then their activations, teacher-forced. The engine's weights and the reading model's are
+    both in memory during the first pass: ``jobs.run_jobs`` keeps them apart."""
+    if generator.dtype != _dtype(model):
+        raise ValueError(f"the {generator.name} engine computes in {generator.dtype}, the reading model in "
+                         f"{_dtype(model)}: give the engine dtype={_dtype(model)!r}")
+    texts = Store("texts", texts_config(spec, generator.dtype, jobs, sampling, chunk_size, generator.name), root)
+    n_chunks = (len(jobs) + chunk_size - 1) // chunk_size
+    missing = [c for c in range(n_chunks) if not store.has_chunk(c)]
+    size = {c: min(chunk_size, len(jobs) - c * chunk_size) for c in missing}
+    unwritten = [c for c in missing if not texts.has_chunk(c)]
+    if unwritten:
+        stop = sorted(eos_ids(tok, model))
+        bar = _progress_bar(sum(size.values()), sum(size.values()) - sum(size[c] for c in unwritten),
+                            f"{spec.name} texts ({generator.name})") if progress else None
+        try:
+            for c in unwritten:
+                write_texts(tok, spec, jobs, c, texts, sampling, chunk_size, generator, stop)
+                if bar is not None:
+                    bar.update(size[c])
+        finally:
+            generator.close()
+            if bar is not None:
+                bar.close()
+    bar = _progress_bar(sum(size.values()), 0, f"{spec.name} reading") if progress and missing else None
+    try:
+        for c in missing:
+            read_texts(model, tok, spec, jobs, c, texts, store, layers, batch_size, chunk_size, acts_dtype=acts_dtype)
+            if bar is not None:
+                bar.update(size[c])
+            if stop_after is not None and stop_after(c):
+                raise KeyboardInterrupt(f"stopped after chunk {c} (test hook)")
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def collect(
@@ -287,10 +395,11 @@ def collect(
         root: cache root (default ``store.artifacts_dir()``).
         stop_after: test hook; called with each finished chunk index, returning True stops the
             run there (as a crash would).
-        generator: ``None`` generates with ``rollouts.generate`` (one pass, our decode loop);
-            an object with ``name`` and ``generate(prompts, sampling, seed=, layers=) -> GenerationResult``
-            (``engine_vllm.VLLMEngine``) generates with it instead. ``jobs.run_jobs`` fills the
-            same store from Ray actors.
+        generator: ``None`` generates with ``rollouts.generate`` (one pass, the book's decode loop);
+            a text engine (``engine_vllm.VLLMEngine``: ``name``, ``dtype``, ``generate_ids``, ``close``)
+            writes every missing chunk's texts first, in ``Store("texts", texts_config(...))``, then is
+            closed, and a teacher-forced pass reads them (``read_texts``); its ``name`` is in the key
+            (``engine_for`` makes it from a preset). ``jobs.run_jobs`` fills the same stores from Ray actors.
         acts_dtype: ``"float32"`` or ``"bfloat16"``, the dtype the means are stored in (part of
             the key when not float32).
         mmap: ``acts`` is the store's memory-mapped activations in the stored dtype
@@ -308,19 +417,23 @@ def collect(
     config = rollout_config(model, spec, jobs, sampling, idx, batch_size, chunk_size, generator, acts_dtype=acts_dtype)
     store = Store("rollouts", config, root)
     n_chunks = (len(jobs) + chunk_size - 1) // chunk_size
-    done = [i for i in range(n_chunks) if store.has_chunk(i)]
-    bar = _progress_bar(len(jobs), sum(min(chunk_size, len(jobs) - i * chunk_size) for i in done), spec.name) if progress else None
-    try:
-        for c in range(n_chunks):
-            if store.has_chunk(c):
-                continue
-            run_chunk(model, tok, spec, jobs, c, store, sampling, idx, batch_size, chunk_size, generator,
-                      progress=(lambda n: bar.update(n)) if bar is not None else None, acts_dtype=acts_dtype)
-            if stop_after is not None and stop_after(c):
-                raise KeyboardInterrupt(f"stopped after chunk {c} (test hook)")
-    finally:
-        if bar is not None:
-            bar.close()
+    if generator is not None:
+        _two_passes(model, tok, spec, jobs, sampling, idx, batch_size, chunk_size, store, generator, root, progress,
+                    stop_after, acts_dtype)
+    else:
+        done = [i for i in range(n_chunks) if store.has_chunk(i)]
+        bar = _progress_bar(len(jobs), sum(min(chunk_size, len(jobs) - i * chunk_size) for i in done), spec.name) if progress else None
+        try:
+            for c in range(n_chunks):
+                if store.has_chunk(c):
+                    continue
+                run_chunk(model, tok, spec, jobs, c, store, sampling, idx, batch_size, chunk_size,
+                          progress=(lambda n: bar.update(n)) if bar is not None else None, acts_dtype=acts_dtype)
+                if stop_after is not None and stop_after(c):
+                    raise KeyboardInterrupt(f"stopped after chunk {c} (test hook)")
+        finally:
+            if bar is not None:
+                bar.close()
     if mmap:
         rows = [r for table_rows, _ in iter_chunks(store.path, []) for r in table_rows]
         return Rollouts(table=pd.DataFrame(rows), acts=mapped_acts(store.path), layers=idx, model=spec.name,
@@ -334,16 +447,29 @@ def collect(
     return Rollouts(table=table, acts=torch.cat(acts), layers=idx, model=spec.name, path=store.path, key=store.hash)
 
 
-def trait_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, cat: Catalogue, params: PersonaSpacePreset, *,
-                   seed: int = 0, progress: bool = True) -> Rollouts:
-    """The trait-space rollouts of a chapter preset (positive and negative prompts x questions)."""
+def jobs_for(cat: Catalogue, spec: ModelSpec, params: PersonaSpacePreset, kind: str = "persona") -> list[Job]:
+    """The jobs of a persona-space preset: ``"persona"`` (roles and default prompts x questions, what
+    ``pipeline.persona_rollouts`` runs) or ``"trait"`` (``trait_rollouts``'s). ``jobs.run_jobs`` given
+    these, the preset's sizes and store (``store_options``) and its engine fills the chapters' stores."""
+    if kind == "persona":
+        return persona_jobs(cat, spec, n_prompts=params["n_prompts"], n_questions=params["n_questions"],
+                            roles=pick_roles(cat, params["roles"]))
+    if kind != "trait":
+        raise ValueError(f"kind must be 'persona' or 'trait', got {kind!r}")
     names = None
     if params["traits"] is not None and params["traits"] < len(cat.traits):
         step = max(1, len(cat.traits) // params["traits"])
         names = [t.name for t in cat.traits][::step][: params["traits"]]
-    jobs = trait_jobs(cat, n_pairs=params["trait_pairs"], n_questions=params["trait_questions"], traits=names)
+    return trait_jobs(cat, n_pairs=params["trait_pairs"], n_questions=params["trait_questions"], traits=names)
+
+
+def trait_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, cat: Catalogue, params: PersonaSpacePreset, *,
+                   seed: int = 0, progress: bool = True) -> Rollouts:
+    """The trait-space rollouts of a chapter preset (positive and negative prompts x questions)."""
+    jobs = jobs_for(cat, spec, params, "trait")
     return collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
-                   batch_size=params["batch_size"], progress=progress, **store_options(params, spec.n_layers))
+                   batch_size=params["batch_size"], progress=progress, generator=engine_for(params, model, spec),
+                   **store_options(params, spec.n_layers))
 
 
 def rescore(

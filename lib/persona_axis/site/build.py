@@ -202,8 +202,9 @@ def execute(page: Page, src: Path, preset: str, stamp: dict[str, Any] | None = N
     before = work_files()
     t0 = time.perf_counter()
     try:
+        # at the paper preset a chapter runs for hours: its cells' output (progress bars) goes to the terminal
         pm.execute_notebook(str(target), str(target), parameters=params, cwd=str(target.parent), kernel_name="python3",
-                            progress_bar=False, log_output=False, stderr_file=echo or sys.stderr)
+                            progress_bar=False, log_output=preset == "paper", stderr_file=echo or sys.stderr)
     except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
         record["ok"] = False
         ename, evalue = getattr(e, "ename", type(e).__name__), getattr(e, "evalue", str(e))
