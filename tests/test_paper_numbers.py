@@ -29,7 +29,7 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("notebooks/02_assistant_axis.md", "0.49", "[0.49, 0.62]"): "our seed-1 interval of cos(axis, PC1), a dated run",
     ("notebooks/02_assistant_axis.md", "0.71", "[0.34, 0.71]"): "our seed-1 two-level interval, a dated run",
     ("notebooks/05_steering.md", "0.81", "0.78 [0.75, 0.81]"): "our steering interval of an earlier run, dated",
-    ("book/how-to-run.md", "60%", "60% of the machine's matmul rate"): "a speed of this machine, not the paper's",
+    ("book/measurements.md", "60%", "60% of the machine's matmul rate"): "a speed of this machine, not the paper's",
 }
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "lib" / "persona_axis"
 # 249 on 96c576d; 187 after typing models, tokenizers and tables; 190 with three JSON documents of this
-# session (a chosen setting's saved numbers read by claim_points, the trait filter's summary)
-MAX_ANY = 190
+# session (a chosen setting's saved numbers read by claim_points, the trait filter's summary); 187 after
+# typing the vLLM worker's messages, the notebooks the site writes into and the timings file
+MAX_ANY = 187
 TYPED = {"model": "PreTrainedModel", "tok": "PreTrainedTokenizerBase", "table": "pd.DataFrame"}
 
 

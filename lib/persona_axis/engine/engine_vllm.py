@@ -36,9 +36,12 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from persona_axis.engine.rollouts import Sampling
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 __all__ = ["VLLMEngine", "vllm_python", "stop_ids"]
 
@@ -52,7 +55,7 @@ def vllm_python() -> Path | None:
     return Path(env) if env else None
 
 
-def stop_ids(tok: Any, source: str | Path) -> list[int]:
+def stop_ids(tok: PreTrainedTokenizerBase, source: str | Path) -> list[int]:
     """End-of-turn ids without the model's weights: the tokenizer's EOS and those of the generation
     config in ``source`` (a folder or hub id), as ``rollouts.eos_ids`` reads them off a loaded model."""
     from transformers import GenerationConfig

@@ -29,12 +29,48 @@ import os
 import sys
 import time
 import traceback
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from vllm import LLM
 
 CONSTRUCTIONS = 0  # vllm.LLM objects built in this process
 
 
-def build(settings: dict[str, Any]) -> Any:
+class Settings(TypedDict, total=False):
+    """The first line a worker reads: what ``vllm.LLM`` to build (``model`` is required)."""
+
+    model: str
+    tensor_parallel_size: int
+    dtype: str
+    max_model_len: int | None
+    enforce_eager: bool
+    gpu_memory_utilization: float
+    seed: int
+    chunked_prefill: bool | None
+
+
+class Request(TypedDict):
+    """One request line: prompts as token ids, one sampling seed each, and the sampling settings."""
+
+    prompts: list[list[int]]
+    seeds: list[int]
+    stop_ids: list[int]
+    temperature: float
+    top_p: float
+    top_k: int
+    max_new_tokens: int
+
+
+class Reply(TypedDict):
+    """A request's answer: response ids per prompt (end-of-turn id removed), whether each ended."""
+
+    tokens: list[list[int]]
+    finished: list[bool]
+    seconds: float
+
+
+def build(settings: Settings) -> LLM:
     """The ``vllm.LLM`` of ``settings``; compilation and CUDA graphs stay on unless ``enforce_eager``
     (no hook runs inside vLLM: the activations are read in a separate pass)."""
     global CONSTRUCTIONS
@@ -49,7 +85,7 @@ def build(settings: dict[str, Any]) -> Any:
                seed=int(settings.get("seed", 0)), **extra)
 
 
-def generate(llm: Any, req: dict[str, Any]) -> dict[str, Any]:
+def generate(llm: LLM, req: Request) -> Reply:
     """Sample every prompt of ``req`` with its own seed; response ids without the end-of-turn id."""
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
@@ -72,7 +108,7 @@ def generate(llm: Any, req: dict[str, Any]) -> dict[str, Any]:
     return {"tokens": tokens, "finished": finished, "seconds": seconds}
 
 
-def shutdown(llm: Any) -> None:
+def shutdown(llm: LLM) -> None:
     """Stop the engine's processes now rather than at interpreter exit."""
     core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
     if core is not None and hasattr(core, "shutdown"):

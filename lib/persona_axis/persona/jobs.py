@@ -38,10 +38,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from persona_axis.engine.rollouts import Sampling
 from persona_axis.persona.runs import Job
+
+if TYPE_CHECKING:
+    from persona_axis.engine.engine_vllm import VLLMEngine
 
 __all__ = ["JobRun", "run_jobs"]
 
@@ -335,7 +338,7 @@ def run_jobs(
     cpus_per_actor: float = 1,
     gpus_per_actor: float = 0,
     torch_threads: int | None = 1,
-    engine: Any = None,
+    engine: VLLMEngine | None = None,
     address: str | None = None,
     progress: bool = True,
     on_chunk: Callable[[int, int, list[Any]], None] | None = None,

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from persona_axis.engine.engine_vllm import VLLMEngine
+
 __all__ = [
     "Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore",
     "rollout_config", "run_chunk", "ENGINE_VERSION", "paper_layers", "store_options", "texts_config", "write_texts",
@@ -196,7 +198,7 @@ def store_options(params: Mapping[str, Any], n_layers: int) -> dict[str, Any]:
     return {"layers": layers, "acts_dtype": dtype, "mmap": which != "all" or dtype != "float32"}
 
 
-def engine_for(params: Mapping[str, Any], model: PreTrainedModel, spec: ModelSpec) -> Any:
+def engine_for(params: Mapping[str, Any], model: PreTrainedModel, spec: ModelSpec) -> VLLMEngine | None:
     """``collect``'s ``generator`` for a persona-space preset's ``engine``: ``None`` for ``"book"``
     (the default: the book's one-pass engine), an ``engine_vllm.VLLMEngine`` for ``"vllm"``.
 
@@ -273,7 +275,7 @@ def _chunk_prompts(tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence
 
 
 def write_texts(tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int, texts: Store, sampling: Sampling,
-                chunk_size: int, engine: Any, stop: Sequence[int]) -> None:
+                chunk_size: int, engine: VLLMEngine, stop: Sequence[int]) -> None:
     """Generate chunk ``c``'s texts with a text engine (``engine_vllm.VLLMEngine``), save them in ``texts``.
 
     The chunk's seed is ``sampling.seed * 1_000_003 + c``, as for the book's engine, and the

@@ -46,7 +46,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
@@ -168,7 +168,7 @@ def _stamp(preset: str, commit: str, cal: Calibration | None) -> dict[str, Any]:
 
 
 def execute(page: Page, src: Path, preset: str, stamp: dict[str, Any] | None = None,
-            echo: Any = None) -> dict[str, Any]:
+            echo: IO[str] | None = None) -> dict[str, Any]:
     """Convert one page's chapter to ``.ipynb`` under ``src/notebooks`` and execute it with papermill.
 
     A variant's title names its parameters, and its labels get its suffix (:func:`suffix_labels`).

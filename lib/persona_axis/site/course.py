@@ -14,9 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from persona_axis.site.timing import duration, load_timings
+from persona_axis.site.timing import Timings, duration, load_timings
 
 __all__ = ["Session", "SESSIONS", "PRESET_ORDER", "exercises", "render_plan"]
 
@@ -76,7 +75,7 @@ def exercises(source: Path) -> list[tuple[str, str]]:
     return [(label, title or label) for title, label in _EXERCISE.findall(source.read_text(encoding="utf-8"))]
 
 
-def render_plan(notebooks_dir: Path, built: set[str], times: dict[str, Any] | None = None,
+def render_plan(notebooks_dir: Path, built: set[str], times: Timings | None = None,
                 failed: set[str] | frozenset[str] = frozenset()) -> str:
     """The course plan in MyST Markdown.
 

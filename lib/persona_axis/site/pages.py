@@ -21,7 +21,10 @@ import subprocess
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["suffix_labels", "defined_labels", "referenced", "commit_of", "banner", "add_banner",
            "banner_markdown", "add_download_link", "png", "failure_page"]
@@ -36,7 +39,7 @@ _DIRECTIVE = re.compile(r"^(?::{3,}|`{3,})\{([\w:-]+)\}[^\n]*\n((?:[ \t]*:[\w-]+
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def suffix_labels(nb: Any, suffix: str) -> set[str]:
+def suffix_labels(nb: NotebookNode, suffix: str) -> set[str]:
     """Give every label a notebook defines the suffix ``suffix``, and its references with them.
 
     A variant page is a second copy of a chapter, so without this each of its figure names,
@@ -58,7 +61,7 @@ def suffix_labels(nb: Any, suffix: str) -> set[str]:
     return labels
 
 
-def defined_labels(nb: Any) -> dict[str, str]:
+def defined_labels(nb: NotebookNode) -> dict[str, str]:
     """``label -> kind`` of every label a notebook defines: ``"figure"`` (a figure name in a cell's
     metadata), the directive's name for a ``:label:`` option (``"prf:definition"``, ``"exercise"``),
     ``"target"`` for a ``(label)=`` line."""
@@ -116,7 +119,7 @@ def _after_title(cells_or_lines: list[Any], is_title: Any) -> int:
     return next((i + 1 for i, c in enumerate(cells_or_lines) if is_title(c)), 0)
 
 
-def add_banner(nb: Any, text: str) -> None:
+def add_banner(nb: NotebookNode, text: str) -> None:
     """Put the banner ``text`` (from :func:`banner`) under the chapter's title (tag ``build-banner``)."""
     import nbformat
 
@@ -131,7 +134,7 @@ def banner_markdown(page: str, text: str) -> str:
     return "\n".join(lines[:at] + ["", text, ""] + lines[at:])
 
 
-def add_download_link(nb: Any, filename: str) -> None:
+def add_download_link(nb: NotebookNode, filename: str) -> None:
     """Put a link to the executed notebook itself (``filename``) under the chapter's title.
 
     Sphinx copies the file into the site's ``_downloads`` (the ``{download}`` role), so a
@@ -155,8 +158,8 @@ def png(width: int, height: int, rgb: tuple[int, int, int] = (225, 225, 225)) ->
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def failure_page(executed: Any, record: Mapping[str, Any], failed_copy: str, stand_ins: Mapping[str, str],
-                 *, status_page: str | None = None, banner_text: str = "") -> Any:
+def failure_page(executed: NotebookNode, record: Mapping[str, Any], failed_copy: str, stand_ins: Mapping[str, str],
+                 *, status_page: str | None = None, banner_text: str = "") -> NotebookNode:
     """The page of a chapter that failed, as a notebook of its own.
 
     Args:

@@ -37,10 +37,10 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 from persona_axis.core.paths import artifacts_dir
 from persona_axis.core.store import atomic_write_text
@@ -106,11 +106,29 @@ MEASURED: tuple[Measured, ...] = (
 _TIMINGS = "timings.json"
 
 
+class Timing(TypedDict, total=False):
+    """One page's run on this machine: ``seconds``, ``when`` (the day), the build's speed figure
+    (``tok_s``, ``dtype``; ``None`` without one) and ``fresh`` (it made new results)."""
+
+    seconds: float
+    when: str
+    tok_s: float | None
+    dtype: str | None
+    fresh: bool
+
+
+class Timings(TypedDict, total=False):
+    """``<artifacts>/timings.json``: the machine, and ``{preset: {page: Timing}}``."""
+
+    machine: str
+    presets: dict[str, dict[str, Timing]]
+
+
 def _timings_file() -> Path:
     return artifacts_dir() / _TIMINGS
 
 
-def load_timings() -> dict[str, Any]:
+def load_timings() -> Timings:
     """This machine's timings: ``{"machine": ..., "presets": {preset: {page: entry}}}``.
 
     An entry holds ``seconds``, ``when`` (the day) and, from builds that took a speed figure,
@@ -124,11 +142,13 @@ def load_timings() -> dict[str, Any]:
         doc = json.loads(path.read_text())
     except json.JSONDecodeError:
         return {"presets": {}}
-    return doc if isinstance(doc, dict) and isinstance(doc.get("presets"), dict) else {"presets": {}}
+    if not (isinstance(doc, dict) and isinstance(doc.get("presets"), dict)):
+        return {"presets": {}}
+    return Timings(**doc)
 
 
 def record_timings(records: Sequence[Mapping[str, Any]], preset: str, tok_s: float | None = None,
-                   dtype: str | None = None) -> dict[str, Any]:
+                   dtype: str | None = None) -> Timings:
     """Add a build's page records (``name``, ``seconds``, ``ok``, ``parameters``, ``fresh``) to this
     machine's timings, with the build's speed figure (``tok_s``, ``dtype``; ``None`` without one).
 
@@ -197,7 +217,7 @@ class Cost:
         return f"{duration(self.seconds)}{rate}"
 
 
-def cost(page: str, preset: str, dtype: str | None = None, timings: Mapping[str, Any] | None = None) -> Cost | None:
+def cost(page: str, preset: str, dtype: str | None = None, timings: Timings | None = None) -> Cost | None:
     """The cost that estimates ``page`` at ``preset``: this machine's timing, else the hand-measured
     one in ``dtype``, else one in another dtype; ``None`` if the page was never measured at ``preset``."""
     timings = load_timings() if timings is None else timings
@@ -269,7 +289,7 @@ class Estimate:
 
 
 def estimate(pages: Sequence[str], preset: str, tok_s: float | None = None, dtype: str | None = None,
-             timings: Mapping[str, Any] | None = None) -> Estimate:
+             timings: Timings | None = None) -> Estimate:
     """The :class:`Estimate` of ``pages`` at ``preset`` on a machine decoding at ``tok_s`` in ``dtype``."""
     timings = load_timings() if timings is None else timings
     found = {p: cost(p, preset, dtype, timings) for p in pages}
@@ -284,7 +304,7 @@ class Progress:
     (pages outside it are counted but have no estimate).
     """
 
-    def __init__(self, plan: Estimate, out: IO[str] | None = None, clock: Any = time.perf_counter) -> None:
+    def __init__(self, plan: Estimate, out: IO[str] | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
         self.plan = plan
         self.out = out
         self.clock = clock
