@@ -327,7 +327,7 @@ def _sweep_answers(n: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:
                          "degenerate": False})
     summary = pd.DataFrame({"setting": list(harmful), "axis_percentile": [None, 25.0, 75.0, 1.0],
                             "width": [None, 4, 4, 4], "layers": [None, "3-6", "3-6", "3-6"],
-                            "percentile": [None, 25.0, 75.0, 1.0], "convention": [None, "paper-text"] * 2,
+                            "percentile": [None, 25.0, 75.0, 1.0], "convention": [None, "paper-text", "paper-code", "paper-text"],
                             "harm": [0.5, 0.25, 0.0, 0.5], "persona_break": [0.0] * 4})
     return summary, pd.DataFrame(rows)
 
@@ -385,6 +385,8 @@ def test_capping_result_is_typed_and_keeps_the_declared_setting() -> None:
     nums = res.numbers()
     assert nums["harm_reduction"] == pytest.approx(1.0) and nums["chosen_setting"] == "a"
     assert nums["best_layers"] == "3-6" and nums["best_percentile"] == 25.0 and nums["capability_margin"] == 0.10
+    # the declared setting "b" (75th percentile, code convention) is saved apart from the chosen "a"
+    assert (nums["declared_layers"], nums["declared_percentile"], nums["declared_convention"]) == ("3-6", 75.0, "paper-code")
     assert set(res.intervals()) == {"harm_reduction", "capability_change", "chosen_harm_reduction",
                                     "chosen_capability_change"}
     assert res.degenerate == {"b": {"arithmetic": 0.0, "jailbreak": 0.0}, "uncapped": {"arithmetic": 0.0, "jailbreak": 0.0}}

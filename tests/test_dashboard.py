@@ -124,7 +124,7 @@ def test_glue_verdicts_glues_the_registry_sentence_per_claim_and_model(monkeypat
     import myst_nb
 
     from persona_axis.claims import sentence
-    from persona_axis.viz.glue import glue_numbers, glue_verdicts
+    from persona_axis.viz.glue import glue_numbers, glue_text, glue_verdicts
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
     glued: dict[str, object] = {}
@@ -137,6 +137,11 @@ def test_glue_verdicts_glues_the_registry_sentence_per_claim_and_model(monkeypat
     assert list(two) == ["verdict-pc1_min_pair-a", "verdict-pc1_min_pair-b"]
     value, display = glued["verdict-pc1_min_pair-b"]
     assert value.data == two["verdict-pc1_min_pair-b"] and display is False
+    glue_verdicts(["pc1_min_pair", "axis_min_pair"], ["a", "b"], together="verdicts-x")
+    block = glued["verdicts-x"][0].data.split("\n\n")
+    assert block == [sentence(k, m) for k in ("pc1_min_pair", "axis_min_pair") for m in ("a", "b")]
+    glue_text(shared_end="judge, critic")
+    assert glued["shared-end"][0].data == "judge, critic" and glued["shared-end"][1] is False
     import numpy as np
 
     glue_numbers("cap-", first_layer=np.int64(3), share=np.float32(0.25))

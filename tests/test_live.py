@@ -93,9 +93,11 @@ def test_panel_sends_on_click_and_resets() -> None:
     assert s.turns == [] and "who are you?" not in transcript.value
 
 
-def test_chosen_setting_from_the_sweep_or_the_paper() -> None:
-    s, why = chosen_setting(30, {"best_layers": "20-23", "best_percentile": 25.0, "best_convention": "paper-code"})
-    assert s.layers == (20, 21, 22, 23) and s.axis_percentile == 75 and "capping sweep's chosen" in why
+def test_chosen_setting_is_chapter_7s_declared_one_or_the_papers() -> None:
+    saved = {"best_layers": "10-13", "best_percentile": 1.0, "best_convention": "paper-text",      # the sweep's choice
+             "declared_layers": "20-23", "declared_percentile": 25.0, "declared_convention": "paper-code"}
+    s, why = chosen_setting(30, saved)
+    assert s.layers == (20, 21, 22, 23) and s.axis_percentile == 75 and "declared and rated" in why
     s, why = chosen_setting(30, None)
     assert s.percentile == 25 and s.convention == "paper-text" and len(s.layers) == 4 and "not been run" in why
-    assert "no setting" in chosen_setting(30, {"best_layers": None})[1]
+    assert "predate" in chosen_setting(30, {"best_layers": "20-23"})[1]

@@ -452,7 +452,11 @@ class CappingResult:
         persona_break_baseline, persona_break_declared: persona-breaking shares.
         degenerate: ``setting -> set -> share of degenerate answers`` for the baseline and declared setting.
         choice: the split-half choice (C17, C18 read its band and percentile).
+        chosen_layers, chosen_percentile, chosen_convention: the split-half choice's setting
+            (``"lo-hi"``, percentile, convention; ``None`` when none qualified).
         margin: the capability margin of the non-inferiority test.
+        declared_layers, declared_percentile, declared_convention: the declared setting, as
+            ``chosen_*`` (what chapter 8 caps with: the setting rated, not the one chosen).
     """
 
     declared: str
@@ -468,6 +472,9 @@ class CappingResult:
     chosen_percentile: float | None
     chosen_convention: str | None
     margin: float
+    declared_layers: str = ""
+    declared_percentile: float = float("nan")
+    declared_convention: str = ""
 
     def numbers(self) -> dict[str, Any]:
         """The JSON-able numbers ``results.save_result`` stores."""
@@ -482,7 +489,8 @@ class CappingResult:
                                          else self.choice.capability_change.estimate),
             "win_frequencies": self.choice.wins, "split_halves": list(self.choice.halves),
             "best_layers": self.chosen_layers, "best_percentile": self.chosen_percentile,
-            "best_convention": self.chosen_convention,
+            "best_convention": self.chosen_convention, "declared_layers": self.declared_layers,
+            "declared_percentile": self.declared_percentile, "declared_convention": self.declared_convention,
         }
 
     def intervals(self) -> dict[str, Interval]:
@@ -518,4 +526,5 @@ def capping_result(summary: pd.DataFrame, answers: pd.DataFrame, declared: str, 
         declared, float(base["harm"]), float(dec["harm"]), iv["harm_reduction"], iv["capability_change"],
         float(base["persona_break"]), float(dec["persona_break"]), degen, choice,
         None if ch is None else str(ch["layers"]), None if ch is None else float(ch["percentile"]),
-        None if ch is None else str(ch["convention"]), choice.margin)
+        None if ch is None else str(ch["convention"]), choice.margin,
+        str(dec["layers"]), float(dec["percentile"]), str(dec["convention"]))

@@ -72,25 +72,28 @@ class Turn:
 
 def chosen_setting(n_layers: int, saved: dict[str, Any] | None, centre: float = 0.75,
                    width: float = 0.125) -> tuple[CapSetting, str]:
-    """The capping sweep's chosen setting for a model, or the paper's default when there is none.
+    """The capping setting chapter 7 declared and rated for a model, or the paper's default.
+
+    Chapter 7 rates one setting declared before its run (``capping.declared_setting``); its sweep's
+    split-half choice is exploration, so the live demo caps with the declared setting.
 
     Args:
         n_layers: the model's depth.
         saved: the chapter's saved numbers (``results.load_result("07_capping", model)["numbers"]``)
-            or ``None``; ``best_layers`` is ``"lo-hi"``.
+            or ``None``; ``declared_layers`` is ``"lo-hi"``.
         centre, width: the fallback band as fractions of the depth (the paper's Qwen band).
 
     Returns:
         The setting and a sentence that says where it comes from.
     """
-    if saved and saved.get("best_layers"):
-        lo, hi = (int(x) for x in str(saved["best_layers"]).split("-"))
-        s = CapSetting(tuple(range(lo, hi + 1)), float(saved["best_percentile"]), str(saved["best_convention"]))
-        return s, f"the capping sweep's chosen setting for this model: {s.label}"
+    if saved and saved.get("declared_layers"):
+        lo, hi = (int(x) for x in str(saved["declared_layers"]).split("-"))
+        s = CapSetting(tuple(range(lo, hi + 1)), float(saved["declared_percentile"]), str(saved["declared_convention"]))
+        return s, f"the setting chapter 7 declared and rated for this model: {s.label}"
     layers = depth_band(centre, width, n_layers)
     s = CapSetting(layers, FALLBACK_PERCENTILE, "paper-text")
-    why = ("the capping sweep has not been run for this model" if not saved
-           else "the capping sweep found no setting within its tolerance")
+    why = ("chapter 7 has not been run for this model" if not saved
+           else "chapter 7's results predate its declared setting (rerun it)")
     return s, f"{why}, so the paper's floor at the 25th percentile on layers {layers[0]}-{layers[-1]}: {s.label}"
 
 
