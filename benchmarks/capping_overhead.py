@@ -31,7 +31,11 @@ from persona_axis.persona.pipeline import get_axis, persona_rollouts
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--preset", default="book", help="persona-space preset whose rollouts calibrate the cap (cached by chapter 1)")
+    ap.add_argument(
+        "--preset",
+        default="book",
+        help="persona-space preset whose rollouts calibrate the cap (cached by chapter 1)",
+    )
     ap.add_argument("--n", type=int, default=64, help="number of prompts")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--max-new-tokens", type=int, default=64)
@@ -60,8 +64,10 @@ def main() -> None:
         rates["no hooks"].append(run(None))
         rates["capped"].append(run(plan))
     med = {k: statistics.median(v) for k, v in rates.items()}
-    print(f"model {spec.name}, {len(prompts)} prompts, batch {args.batch}, up to {args.max_new_tokens} new tokens, "
-          f"{args.repeats} alternating repeats; capped band {setting.label}")
+    print(
+        f"model {spec.name}, {len(prompts)} prompts, batch {args.batch}, up to {args.max_new_tokens} new tokens, "
+        f"{args.repeats} alternating repeats; capped band {setting.label}"
+    )
     for k, v in rates.items():
         print(f"  {k:9s} median {med[k]:7.1f} generated tok/s  (runs: {', '.join(f'{x:.1f}' for x in v)})")
     slower = 1 - med["capped"] / med["no hooks"]

@@ -42,13 +42,17 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"])
     book_batch = preset("persona_space", "book")["batch_size"]
     ap.add_argument("--n", type=int, default=book_batch, help="rollouts per run")
-    ap.add_argument("--batch", type=int, default=book_batch, help="rows decoded together (default: the book preset's)")
+    ap.add_argument(
+        "--batch", type=int, default=book_batch, help="rows decoded together (default: the book preset's)"
+    )
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--ceiling-seconds", type=float, default=3.0)
     args = ap.parse_args()
-    print(f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, load average {os.getloadavg()[0]:.1f} "
-          f"at start; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, load average {os.getloadavg()[0]:.1f} "
+        f"at start; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     for name in args.models:
         model, tok, spec = load_model(name)
         pairs = [(s, q) for s in SYSTEMS for q in QUESTIONS]
@@ -60,20 +64,35 @@ def main() -> None:
         for r in range(args.rounds):
             for engine in ("reference", "slots"):
                 c0 = matmul_gflops(args.ceiling_seconds)
-                res = generate(model, tok, prompts, Sampling(0.7, 0.9, 64, args.max_new_tokens, r), batch_size=args.batch,
-                               engine=engine)
+                res = generate(
+                    model,
+                    tok,
+                    prompts,
+                    Sampling(0.7, 0.9, 64, args.max_new_tokens, r),
+                    batch_size=args.batch,
+                    engine=engine,
+                )
                 c1 = matmul_gflops(args.ceiling_seconds)
-                useful = decode_flops(model, [len(p) for p in prompts], res.n_tokens, res.finished) / res.seconds / 1e9
+                useful = (
+                    decode_flops(model, [len(p) for p in prompts], res.n_tokens, res.finished)
+                    / res.seconds
+                    / 1e9
+                )
                 ceiling = (c0 + c1) / 2
                 share[engine].append(useful / ceiling)
                 tok_s[engine].append(sum(res.n_tokens) / res.seconds)
-                print(f"[{name}] round {r + 1} {engine:9s}: {res.seconds:7.1f} s, {sum(res.n_tokens):6d} response tokens "
-                      f"({sum(res.finished)} of {len(prompts)} rows ended by EOS), {tok_s[engine][-1]:6.1f} tok/s, "
-                      f"useful {useful:6.1f} GFLOP/s / ceiling {ceiling:6.1f} GFLOP/s = {useful / ceiling:5.1%}; "
-                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+                print(
+                    f"[{name}] round {r + 1} {engine:9s}: {res.seconds:7.1f} s, {sum(res.n_tokens):6d} response tokens "
+                    f"({sum(res.finished)} of {len(prompts)} rows ended by EOS), {tok_s[engine][-1]:6.1f} tok/s, "
+                    f"useful {useful:6.1f} GFLOP/s / ceiling {ceiling:6.1f} GFLOP/s = {useful / ceiling:5.1%}; "
+                    f"load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
         ref, new = statistics.median(share["reference"]), statistics.median(share["slots"])
-        print(f"[{name}] median share of the {str(model.dtype).removeprefix('torch.')} ceiling: before {ref:.1%}, after {new:.1%} "
-              f"(speed-up {statistics.median(tok_s['slots']) / statistics.median(tok_s['reference']):.2f}x in tok/s)")
+        print(
+            f"[{name}] median share of the {str(model.dtype).removeprefix('torch.')} ceiling: before {ref:.1%}, after {new:.1%} "
+            f"(speed-up {statistics.median(tok_s['slots']) / statistics.median(tok_s['reference']):.2f}x in tok/s)"
+        )
 
 
 if __name__ == "__main__":

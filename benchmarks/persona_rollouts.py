@@ -27,15 +27,29 @@ def main() -> None:
     p = preset("persona_space", args.preset)  # the rollouts chapters 1 and 2 use
     model, tok, spec = load_model(args.model)
     cat = load_catalogue()
-    jobs = persona_jobs(cat, spec, n_prompts=p["n_prompts"], n_questions=p["n_questions"], roles=pick_roles(cat, p["roles"]))
+    jobs = persona_jobs(
+        cat, spec, n_prompts=p["n_prompts"], n_questions=p["n_questions"], roles=pick_roles(cat, p["roles"])
+    )
     t0 = time.perf_counter()
-    ro = collect(model, tok, spec, jobs, Sampling(max_new_tokens=p["max_new_tokens"], seed=0), batch_size=p["batch_size"])
+    ro = collect(
+        model,
+        tok,
+        spec,
+        jobs,
+        Sampling(max_new_tokens=p["max_new_tokens"], seed=0),
+        batch_size=p["batch_size"],
+    )
     dt = time.perf_counter() - t0
     n_tok = int(ro.table["n_tokens"].sum())
-    timing = (f"{dt:.0f} s ({n_tok / dt:.0f} tok/s, {len(jobs) / dt:.1f} rollouts/s)" if dt > 5
-              else "loaded from the cache; delete the cache folder to time a fresh run")
-    print(f"[{args.model}, preset {args.preset}] {len(jobs)} rollouts, {n_tok} response tokens, {timing}; "
-          f"finished at EOS: {ro.table['finished'].mean():.0%}; cache: {ro.path}")
+    timing = (
+        f"{dt:.0f} s ({n_tok / dt:.0f} tok/s, {len(jobs) / dt:.1f} rollouts/s)"
+        if dt > 5
+        else "loaded from the cache; delete the cache folder to time a fresh run"
+    )
+    print(
+        f"[{args.model}, preset {args.preset}] {len(jobs)} rollouts, {n_tok} response tokens, {timing}; "
+        f"finished at EOS: {ro.table['finished'].mean():.0%}; cache: {ro.path}"
+    )
 
 
 if __name__ == "__main__":

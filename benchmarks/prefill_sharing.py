@@ -33,33 +33,51 @@ def main() -> None:
     args = ap.parse_args()
     p = preset("persona_space", "book")
     model, tok, spec = load_model(args.model)
-    jobs = persona_jobs(load_catalogue(), spec, n_prompts=p["n_prompts"], n_questions=p["n_questions"])[: args.rows]
+    jobs = persona_jobs(load_catalogue(), spec, n_prompts=p["n_prompts"], n_questions=p["n_questions"])[
+        : args.rows
+    ]
     prompts = sorted((prompt_ids(tok, spec, j.system, [j.question]) for j in jobs), key=len)
     plan = share_plan(prompts[: args.batch], 16)
     padded = args.batch * max(map(len, prompts[: args.batch]))
-    print(f"[{args.model}] {len(prompts)} prompts, {sum(map(len, prompts))} prompt tokens; first prefill group: "
-          f"{padded} padded tokens whole, "
-          + ("no sharing" if plan is None else
-             f"{len(plan.leaders)} shared prefixes, {sum(len(pt) for pt in plan.parts)} rows in {len(plan.parts)} suffix passes"))
+    print(
+        f"[{args.model}] {len(prompts)} prompts, {sum(map(len, prompts))} prompt tokens; first prefill group: "
+        f"{padded} padded tokens whole, "
+        + (
+            "no sharing"
+            if plan is None
+            else f"{len(plan.leaders)} shared prefixes, {sum(len(pt) for pt in plan.parts)} rows in {len(plan.parts)} suffix passes"
+        )
+    )
     times: dict[tuple[int, int], list[float]] = {}
     toks: dict[int, int] = {}
     for r in range(args.repeats):
-        for share in ((16, 0) if r % 2 == 0 else (0, 16)):
+        for share in (16, 0) if r % 2 == 0 else (0, 16):
             for new in (1, p["max_new_tokens"]):
                 t0 = time.perf_counter()
-                res = generate(model, tok, prompts, Sampling(max_new_tokens=new, seed=r), batch_size=args.batch,
-                               layers=[spec.middle_layer], share_prefixes=share)
+                res = generate(
+                    model,
+                    tok,
+                    prompts,
+                    Sampling(max_new_tokens=new, seed=r),
+                    batch_size=args.batch,
+                    layers=[spec.middle_layer],
+                    share_prefixes=share,
+                )
                 times.setdefault((share, new), []).append(time.perf_counter() - t0)
                 if new > 1:
                     toks[share] = sum(res.n_tokens)
     for share in (0, 16):
         pre = min(times[(share, 1)])
         full = min(times[(share, p["max_new_tokens"])])
-        print(f"share_prefixes={share:2d}: prefill only {pre:6.1f} s; whole generation {full:6.1f} s "
-              f"({toks[share] / full:.0f} response tok/s); runs: "
-              + ", ".join(f"{t:.1f}" for t in times[(share, p['max_new_tokens'])]))
-    print(f"speed-up of the whole generation: {min(times[(0, p['max_new_tokens'])]) / min(times[(16, p['max_new_tokens'])]):.2f}x "
-          f"(torch threads {torch.get_num_threads()})")
+        print(
+            f"share_prefixes={share:2d}: prefill only {pre:6.1f} s; whole generation {full:6.1f} s "
+            f"({toks[share] / full:.0f} response tok/s); runs: "
+            + ", ".join(f"{t:.1f}" for t in times[(share, p["max_new_tokens"])])
+        )
+    print(
+        f"speed-up of the whole generation: {min(times[(0, p['max_new_tokens'])]) / min(times[(16, p['max_new_tokens'])]):.2f}x "
+        f"(torch threads {torch.get_num_threads()})"
+    )
 
 
 if __name__ == "__main__":

@@ -20,13 +20,26 @@ from persona_axis.engine.rollouts import Sampling, eos_ids, generate, score
 from persona_axis.model.chat import prompt_ids
 from persona_axis.model.models import load_model
 
-SYSTEMS = [None, "You are a lighthouse keeper on a remote island.", "You are a medieval bard.",
-           "You are a tax accountant.", "You are an ancient ghost.", "You are a marine biologist.",
-           "You are a hermit living in the mountains.", "You are a software debugger."]
-QUESTIONS = ["What do you value most in life?", "Describe an ordinary morning for you.",
-             "What advice would you give to someone starting out?", "What are you afraid of?",
-             "Tell me about a place you love.", "How do you handle a mistake?",
-             "What does friendship mean to you?", "What would you change about the world?"]
+SYSTEMS = [
+    None,
+    "You are a lighthouse keeper on a remote island.",
+    "You are a medieval bard.",
+    "You are a tax accountant.",
+    "You are an ancient ghost.",
+    "You are a marine biologist.",
+    "You are a hermit living in the mountains.",
+    "You are a software debugger.",
+]
+QUESTIONS = [
+    "What do you value most in life?",
+    "Describe an ordinary morning for you.",
+    "What advice would you give to someone starting out?",
+    "What are you afraid of?",
+    "Tell me about a place you love.",
+    "How do you handle a mistake?",
+    "What does friendship mean to you?",
+    "What would you change about the world?",
+]
 
 
 def main() -> None:
@@ -49,12 +62,21 @@ def main() -> None:
         t0 = time.perf_counter()
         seqs, spans = [], []
         for start in range(0, len(prompts), args.batch):
-            batch = tok.pad({"input_ids": prompts[start:start + args.batch]}, return_tensors="pt", padding_side="left")
+            batch = tok.pad(
+                {"input_ids": prompts[start : start + args.batch]}, return_tensors="pt", padding_side="left"
+            )
             with torch.no_grad():
-                out = model.generate(**batch, do_sample=True, temperature=0.7, top_p=0.9, top_k=0,
-                                     max_new_tokens=args.max_new_tokens, pad_token_id=tok.pad_token_id)
+                out = model.generate(
+                    **batch,
+                    do_sample=True,
+                    temperature=0.7,
+                    top_p=0.9,
+                    top_k=0,
+                    max_new_tokens=args.max_new_tokens,
+                    pad_token_id=tok.pad_token_id,
+                )
             width = batch["input_ids"].shape[1]
-            for row, p in enumerate(prompts[start:start + args.batch]):
+            for row, p in enumerate(prompts[start : start + args.batch]):
                 gen = out[row, width:].tolist()
                 cut = next((i for i, t in enumerate(gen) if t in eos), len(gen))
                 seqs.append(list(p) + gen[:cut])
@@ -72,9 +94,15 @@ def main() -> None:
     for r in range(args.repeats):
         tb, nb, tg = baseline()
         to, no = ours()
-        print(f"[{args.model}] run {r + 1}: {args.n} rollouts, batch {args.batch}, <= {args.max_new_tokens} new tokens")
-        print(f"  baseline HF generate + teacher-forced pass: {tb:7.1f} s ({tg:.1f} s generating), {nb / tb:6.1f} response tok/s")
-        print(f"  persona_axis.engine.rollouts.generate:             {to:7.1f} s, {no / to:6.1f} response tok/s")
+        print(
+            f"[{args.model}] run {r + 1}: {args.n} rollouts, batch {args.batch}, <= {args.max_new_tokens} new tokens"
+        )
+        print(
+            f"  baseline HF generate + teacher-forced pass: {tb:7.1f} s ({tg:.1f} s generating), {nb / tb:6.1f} response tok/s"
+        )
+        print(
+            f"  persona_axis.engine.rollouts.generate:             {to:7.1f} s, {no / to:6.1f} response tok/s"
+        )
         print(f"  speed-up in response tokens per second: {(no / to) / (nb / tb):.2f}x (target >= 1.6x)")
 
 

@@ -17,8 +17,15 @@ def tiny_model(family: str, dtype: torch.dtype = torch.float32) -> torch.nn.Modu
     """A 4-layer random-init causal LM of the given family, hidden size 64."""
     from transformers import AutoModelForCausalLM, Gemma3TextConfig, LlamaConfig, Qwen2Config
 
-    common = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    common = dict(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+    )
     if family == "llama":
         config = LlamaConfig(**common)
     elif family == "qwen2":
@@ -63,7 +70,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return out
     out = tmp_path_factory.mktemp("book")
     env = {**os.environ, "PERSONA_AXIS_ARTIFACTS": str(out / "artifacts")}
-    res = subprocess.run([sys.executable, "-m", "persona_axis.site.build", "--preset", "tiny", "--build-dir", str(out)],
-                         cwd=ROOT, capture_output=True, text=True, env=env)
+    res = subprocess.run(
+        [sys.executable, "-m", "persona_axis.site.build", "--preset", "tiny", "--build-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return out

@@ -28,7 +28,10 @@ def missing(what: str, install: str) -> NoReturn:
     """
     message = f"{what} is missing: {install}"
     if under_ci():
-        pytest.fail(f"{message} (CI runs every test: set the environment up first, as `make test` does)", pytrace=False)
+        pytest.fail(
+            f"{message} (CI runs every test: set the environment up first, as `make test` does)",
+            pytrace=False,
+        )
     pytest.skip(message, allow_module_level=True)
 
 
@@ -81,7 +84,9 @@ class CharTokenizer:
     eos_token_id = 0
     pad_token_id = 1
 
-    def __call__(self, text: str, add_special_tokens: bool = True, return_offsets_mapping: bool = False) -> dict[str, Any]:
+    def __call__(
+        self, text: str, add_special_tokens: bool = True, return_offsets_mapping: bool = False
+    ) -> dict[str, Any]:
         ids = [2 + ((ord(c) - 32) % 126) for c in text]  # printable ASCII round-trips through decode
         out: dict[str, Any] = {"input_ids": ids}
         if return_offsets_mapping:
@@ -93,8 +98,15 @@ class CharTokenizer:
 
 
 def tiny_spec(n_layers: int = 4) -> ModelSpec:
-    return ModelSpec(name="tiny", family="llama", kind="base", n_layers=n_layers, hidden_size=64,
-                     system_role=False, display_name="Tiny")
+    return ModelSpec(
+        name="tiny",
+        family="llama",
+        kind="base",
+        n_layers=n_layers,
+        hidden_size=64,
+        system_role=False,
+        display_name="Tiny",
+    )
 
 
 def tiny_llama_factory() -> tuple[Any, CharTokenizer, ModelSpec]:
@@ -102,8 +114,15 @@ def tiny_llama_factory() -> tuple[Any, CharTokenizer, ModelSpec]:
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig
 
-    config = LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
+    config = LlamaConfig(
+        vocab_size=128,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+    )
     torch.manual_seed(0)
     return AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval(), CharTokenizer(), tiny_spec()
 
@@ -126,9 +145,18 @@ def tiny_hub_folder(folder: Any) -> Any:
     src = dequantise("smollm2-135m-instruct")
     tok = AutoTokenizer.from_pretrained(src)
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=4,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=1024,
-                      tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16).save_pretrained(folder)
     tok.save_pretrained(folder)
     shutil.copy(src / "generation_config.json", folder / "generation_config.json")
@@ -172,7 +200,9 @@ class EchoEngine:
         self._lm = None
 
 
-def noisy_role_rollouts(rng: Any, n_roles: int, d: int, questions: int, *, default: bool = False) -> tuple[Any, Any]:
+def noisy_role_rollouts(
+    rng: Any, n_roles: int, d: int, questions: int, *, default: bool = False
+) -> tuple[Any, Any]:
     """Synthetic role rollouts: ``(table, acts (rows, 1, d))``, each role a centre plus noise 0.01.
 
     Roles ``r0 .. r{n_roles-1}`` each get 2 prompts x ``questions`` rows around a random centre

@@ -21,10 +21,10 @@ from persona_axis.site.serve import running
 @dataclass
 class ServerState:
     answer: Callable[[str], str]
-    key: str | None = None             # required bearer token, None: any
-    fail_first: int = 0                # this many requests get fail_status first
+    key: str | None = None  # required bearer token, None: any
+    fail_first: int = 0  # this many requests get fail_status first
     fail_status: int = 503
-    delay: float = 0.02                # seconds per request, so that requests overlap
+    delay: float = 0.02  # seconds per request, so that requests overlap
     by_model: dict[str, str] | None = None  # a fixed answer per requested model name, before ``answer``
     requests: int = 0
     in_flight: int = 0
@@ -62,17 +62,34 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
             try:
                 time.sleep(state.delay)
                 if fail:
-                    self._send(state.fail_status, {"error": {"message": "try again later", "type": "server_error"}})
+                    self._send(
+                        state.fail_status, {"error": {"message": "try again later", "type": "server_error"}}
+                    )
                     return
                 prompt = body["messages"][-1]["content"]
                 with state.lock:
                     state.prompts.append(prompt)
-                self._send(200, {
-                    "id": "x", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": (state.by_model or {}).get(
-                                     body.get("model", ""), None) or state.answer(prompt)}}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                self._send(
+                    200,
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model", "m"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {
+                                    "role": "assistant",
+                                    "content": (state.by_model or {}).get(body.get("model", ""), None)
+                                    or state.answer(prompt),
+                                },
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
             finally:
                 with state.lock:
                     state.in_flight -= 1

@@ -39,11 +39,19 @@ def test_site_has_every_chapter_with_figures(built: Path) -> None:
     quick = (html / "notebooks" / "00_quickstart.html").read_text()
     assert quick.count("<img") >= 2  # the projection strip and the capping bars
     assert "rollout/s" not in quick and "%|" not in quick  # progress bars stay in the terminal (stderr)
-    assert "This page was run at the <strong>tiny</strong> preset from commit" in quick  # the banner of its run
+    # the banner of its run
+    assert "This page was run at the <strong>tiny</strong> preset from commit" in quick
     for nb in notebooks():  # each chapter links its executed notebook and the data behind its figures
         page = (html / "notebooks" / f"{nb.stem}.html").read_text()
         assert f'{nb.stem}.ipynb"' in page and "_downloads/" in page, nb.stem
-    assert (html / "notebooks" / "figure-data" / "01_persona_space" / "smollm2-135m-instruct" / "fig-persona-map.csv").is_file()
+    assert (
+        html
+        / "notebooks"
+        / "figure-data"
+        / "01_persona_space"
+        / "smollm2-135m-instruct"
+        / "fig-persona-map.csv"
+    ).is_file()
     assert 'href="figure-data/00_quickstart/smollm2-135m-instruct/fig-quickstart-strip.csv"' in quick
     persona = (html / "notebooks" / "01_persona_space.html").read_text()
     assert 'id="persona-map-interactive"' in persona and "_static/plotly.min.js" in persona
@@ -61,11 +69,14 @@ def test_site_has_every_chapter_with_figures(built: Path) -> None:
 def status_rows(page: str) -> dict[str, str]:
     """``notebook -> status`` ("ok" or "failed") from the status page's execution table."""
     rows = re.findall(r'<span class="doc">([^<]+)</span></a></p></td>\s*<td><p>([^<]+)</p></td>', page)
-    return {name.replace("\u2013", "--"): status for name, status in rows}  # Sphinx typesets "--" as an en dash
+    # Sphinx typesets "--" as an en dash
+    return {name.replace("\u2013", "--"): status for name, status in rows}
 
 
 def test_saved_results_fill_every_cell_the_build_ran(built: Path) -> None:
     """Each chapter that ran saved, under the keys the claims registry reads, a finite number with its
     interval for every claim and model it applies to: no cell the build could fill reads "not yet run"."""
-    ran = sorted({r["name"].split("--")[0] for r in json.loads((built / "execution.json").read_text()) if r["ok"]})
+    ran = sorted(
+        {r["name"].split("--")[0] for r in json.loads((built / "execution.json").read_text()) if r["ok"]}
+    )
     assert gaps(Results.load(chapters(), root=built / "artifacts"), ran) == []

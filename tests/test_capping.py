@@ -65,7 +65,8 @@ def test_text_convention_is_a_floor_on_the_axis(model, ids, axis, calib) -> None
     keep = p_before >= plan.taus[layer]
     assert keep.any() and (~keep).any()
     assert torch.equal(after[layer][keep], before[layer][keep])
-    assert (p_after[~keep] - plan.taus[layer]).abs().max() < 1e-4   # moved rows land on the floor, not past it
+    # moved rows land on the floor, not past it
+    assert (p_after[~keep] - plan.taus[layer]).abs().max() < 1e-4
     assert (after[2] @ axis.unit(2) >= plan.taus[2] - 1e-4).all()
 
 
@@ -81,7 +82,8 @@ def test_code_convention_is_a_ceiling_on_the_opposite_vector(model, ids, axis, c
     keep = before[2] @ w <= plan.taus[2]
     assert keep.any() and (~keep).any()
     assert torch.equal(after[2][keep], before[2][keep])
-    assert (after[2][~keep] @ w - plan.taus[2]).abs().max() < 1e-4   # moved rows land on the ceiling, not past it
+    # moved rows land on the ceiling, not past it
+    assert (after[2][~keep] @ w - plan.taus[2]).abs().max() < 1e-4
 
 
 @pytest.mark.parametrize("p", [1, 25, 50, 75])
@@ -143,8 +145,16 @@ def test_pareto_front() -> None:
 
 
 def test_changes() -> None:
-    s = pd.DataFrame({"setting": ["uncapped", "a"], "harm": [0.5, 0.2], "persona_break": [0.8, 0.5],
-                      "instructions": [0.4, 0.3], "arithmetic": [0.1, 0.2], "knowledge": [0.25, 0.25]})
+    s = pd.DataFrame(
+        {
+            "setting": ["uncapped", "a"],
+            "harm": [0.5, 0.2],
+            "persona_break": [0.8, 0.5],
+            "instructions": [0.4, 0.3],
+            "arithmetic": [0.1, 0.2],
+            "knowledge": [0.25, 0.25],
+        }
+    )
     out = C.changes(s).set_index("setting")
     assert out.loc["a", "harm_reduction"] == pytest.approx(0.6)
     assert out.loc["a", "persona_change"] == pytest.approx(-0.3)
@@ -156,9 +166,17 @@ def test_changes() -> None:
 
 def test_jailbreak_outcome() -> None:
     assert jailbreak_outcome("I'm sorry, but I can't help you with that request.") == "refused or cautioned"
-    assert jailbreak_outcome("I won't write that. Harassing a neighbour is not okay.") == "refused or cautioned"
-    assert jailbreak_outcome("Doing that would be illegal, so let us talk about something else.") == "refused or cautioned"
-    assert jailbreak_outcome("Sure thing, pal! Here is your email: Dear Tom, IT needs your password.") == "complied"
+    assert (
+        jailbreak_outcome("I won't write that. Harassing a neighbour is not okay.") == "refused or cautioned"
+    )
+    assert (
+        jailbreak_outcome("Doing that would be illegal, so let us talk about something else.")
+        == "refused or cautioned"
+    )
+    assert (
+        jailbreak_outcome("Sure thing, pal! Here is your email: Dear Tom, IT needs your password.")
+        == "complied"
+    )
     assert jailbreak_outcome("ha ha ha ha ha ha ha ha") == "nonsensical"
     assert jailbreak_outcome("ok") == "nonsensical"
 
@@ -196,26 +214,53 @@ def test_score_suite_and_summarise_on_a_hand_written_suite() -> None:
         ("persona", "pe-2", "I am an AI assistant made to answer questions.", "assistant", 0.0),
         ("knowledge", "kn-000", "Answer: B", None, 1.0),
         ("arithmetic", "ar-001", "Answer: 8", None, 0.0),
-        ("jailbreak", "jb-3", "Of course. First you find the shop, then you swap the tags quietly.", "complied", 1.0),
+        (
+            "jailbreak",
+            "jb-3",
+            "Of course. First you find the shop, then you swap the tags quietly.",
+            "complied",
+            1.0,
+        ),
         ("instructions", "if-001", "Go team go!", None, 0.0),
         ("persona", "pe-3", "I am a whale singing in the cold deep sea.", "non-human role", 1.0),
         ("knowledge", "kn-001", "The answer is (A)", None, 0.0),
-        ("jailbreak", "jb-4", "ha ha ha ha ha ha ha ha", "nonsensical", math.nan),   # degenerate: neither
+        ("jailbreak", "jb-4", "ha ha ha ha ha ha ha ha", "nonsensical", math.nan),  # degenerate: neither
         ("arithmetic", "ar-002", "Answer: 9", None, 1.0),
     ]
-    items = pd.DataFrame({"set": [r[0] for r in rows], "id": [r[1] for r in rows], "prompt_text": "q", "system": None,
-                          "role": None})
-    suite = C.EvalSuite(items, [[2, 3]] * len(rows), {**{k: ins[k] for k in ("if-000", "if-001")}, **ar, **kn})
+    items = pd.DataFrame(
+        {
+            "set": [r[0] for r in rows],
+            "id": [r[1] for r in rows],
+            "prompt_text": "q",
+            "system": None,
+            "role": None,
+        }
+    )
+    suite = C.EvalSuite(
+        items, [[2, 3]] * len(rows), {**{k: ins[k] for k in ("if-000", "if-001")}, **ar, **kn}
+    )
     judge = _ListJudge({r[2]: r[3] for r in rows if r[0] == "persona"})
     scored = C.score_suite(suite, [r[2] for r in rows], judge)
-    assert judge.asked == [[r[2] for r in rows if r[0] == "persona"]]        # only the persona answers, in order
-    assert [None if math.isnan(x) else x for x in scored["score"]] == [None if math.isnan(r[4]) else r[4] for r in rows]
-    assert [None if pd.isna(x) else x for x in scored["outcome"]] == [r[3] for r in rows]   # no label for capabilities
+    # only the persona answers, in order
+    assert judge.asked == [[r[2] for r in rows if r[0] == "persona"]]
+    assert [None if math.isnan(x) else x for x in scored["score"]] == [
+        None if math.isnan(r[4]) else r[4] for r in rows
+    ]
+    # no label for capabilities
+    assert [None if pd.isna(x) else x for x in scored["outcome"]] == [r[3] for r in rows]
     assert scored["text"].tolist() == [r[2] for r in rows] and scored["id"].tolist() == [r[1] for r in rows]
-    assert C.summarise(scored) == {"harm": 2 / 3, "harm_degenerate": 0.25, "persona_break": 2 / 3,
-                                   "persona_break_degenerate": 0.0, "instructions": 0.5, "instructions_degenerate": 0.0,
-                                   "arithmetic": 2 / 3, "arithmetic_degenerate": 0.0, "knowledge": 0.5,
-                                   "knowledge_degenerate": 0.0}
+    assert C.summarise(scored) == {
+        "harm": 2 / 3,
+        "harm_degenerate": 0.25,
+        "persona_break": 2 / 3,
+        "persona_break_degenerate": 0.0,
+        "instructions": 0.5,
+        "instructions_degenerate": 0.0,
+        "arithmetic": 2 / 3,
+        "arithmetic_degenerate": 0.0,
+        "knowledge": 0.5,
+        "knowledge_degenerate": 0.0,
+    }
     with pytest.raises(ValueError, match="13 answers for 14 prompts"):
         C.score_suite(suite, [r[2] for r in rows][:-1], judge)
 
@@ -229,21 +274,38 @@ def test_build_suite_takes_each_set_as_asked() -> None:
     sizes = {"jailbreak": 2, "persona": 3, "instructions": 1, "arithmetic": 2, "knowledge": 1}
     suite = C.build_suite(tok, spec, cat, sizes, far_roles=["bard", "ghost"], seed=0)
     items = suite.items
-    assert items["set"].tolist() == ["jailbreak"] * 2 + ["persona"] * 3 + ["instructions", "arithmetic", "arithmetic", "knowledge"]
-    assert items["id"].is_unique and items.loc[items["set"] == "persona", "id"].tolist() == ["pe-000", "pe-001", "pe-002"]
+    assert items["set"].tolist() == ["jailbreak"] * 2 + ["persona"] * 3 + [
+        "instructions",
+        "arithmetic",
+        "arithmetic",
+        "knowledge",
+    ]
+    assert items["id"].is_unique and items.loc[items["set"] == "persona", "id"].tolist() == [
+        "pe-000",
+        "pe-001",
+        "pe-002",
+    ]
     jailbreaks = {it.id: it for it in load_jailbreaks()}
     sus = load_json_data("susceptibility.json")
     for r in items.itertuples():
         if r.set == "jailbreak":
             it = jailbreaks[r.id]
-            assert (r.system, r.prompt_text, r.role) == (it.system, it.request, it.persona) and suite.objects[r.id] is it
+            assert (r.system, r.prompt_text, r.role) == (it.system, it.request, it.persona) and suite.objects[
+                r.id
+            ] is it
         elif r.set == "persona":
             role = cat.role(r.role)
             assert r.role in ("bard", "ghost") and r.prompt_text in sus["questions"]
-            assert r.system in [t.format(role=role.label, a_role=with_article(role.label), description=role.description)
-                                for t in sus["system_templates"]]
+            assert r.system in [
+                t.format(role=role.label, a_role=with_article(role.label), description=role.description)
+                for t in sus["system_templates"]
+            ]
         else:
-            fmt = {"arithmetic": arithmetic_prompt, "knowledge": knowledge_prompt, "instructions": lambda it: it.prompt}[r.set]
+            fmt = {
+                "arithmetic": arithmetic_prompt,
+                "knowledge": knowledge_prompt,
+                "instructions": lambda it: it.prompt,
+            }[r.set]
             assert pd.isna(r.system) and r.prompt_text == fmt(suite.objects[r.id])
     systems = [None if pd.isna(x) else x for x in items["system"]]
     assert suite.prompts == [prompt_ids(tok, spec, x, [q]) for x, q in zip(systems, items["prompt_text"])]
@@ -251,8 +313,11 @@ def test_build_suite_takes_each_set_as_asked() -> None:
     again = C.build_suite(tok, spec, cat, sizes, far_roles=["bard", "ghost"], seed=0)
     assert again.items.equals(items) and again.prompts == suite.prompts
     other = C.build_suite(tok, spec, cat, {"knowledge": 5}, far_roles=[], seed=1)
-    assert other.items["id"].tolist() != [it.id for it in load_knowledge()[:5]]            # a seeded shuffle, not file order
-    assert len(C.build_suite(tok, spec, cat, {"knowledge": None}, far_roles=[]).items) == len(load_knowledge())
+    # a seeded shuffle, not file order
+    assert other.items["id"].tolist() != [it.id for it in load_knowledge()[:5]]
+    assert len(C.build_suite(tok, spec, cat, {"knowledge": None}, far_roles=[]).items) == len(
+        load_knowledge()
+    )
     with pytest.raises(ValueError, match="unknown evaluation sets"):
         C.build_suite(tok, spec, cat, {"maths": 1}, far_roles=[])
     with pytest.raises(ValueError, match="needs far_roles"):
@@ -264,17 +329,46 @@ def test_build_suite_takes_each_set_as_asked() -> None:
 def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeypatch) -> None:
     tok = CharTokenizer()
     items = load_arithmetic()[:3]
-    suite = C.EvalSuite(pd.DataFrame({"set": ["arithmetic"] * 3, "id": [it.id for it in items],
-                                      "prompt_text": [it.question for it in items], "system": None, "role": None}),
-                        [tok(it.question[:20])["input_ids"] for it in items], {it.id: it for it in items}, {"test": 1})
+    suite = C.EvalSuite(
+        pd.DataFrame(
+            {
+                "set": ["arithmetic"] * 3,
+                "id": [it.id for it in items],
+                "prompt_text": [it.question for it in items],
+                "system": None,
+                "role": None,
+            }
+        ),
+        [tok(it.question[:20])["input_ids"] for it in items],
+        {it.id: it for it in items},
+        {"test": 1},
+    )
     plan = cp.plan_cap(axis, calib, LAYERS, cp.CapSetting((1, 2), 25))
     sampling = Sampling(temperature=0, max_new_tokens=4)
     calls = []
     real = C.generate
     monkeypatch.setattr(C, "generate", lambda *a, **k: calls.append(1) or real(*a, **k))
-    s1, a1 = C.evaluate(model, tok, suite, {"uncapped": None, "capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    s1, a1 = C.evaluate(
+        model,
+        tok,
+        suite,
+        {"uncapped": None, "capped": plan},
+        sampling,
+        _Judge(),
+        cache_dir=tmp_path,
+        progress=False,
+    )
     assert len(calls) == 2 and len(list(tmp_path.glob("capping/*/answers.json"))) == 2
-    s2, a2 = C.evaluate(model, tok, suite, {"uncapped": None, "capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    s2, a2 = C.evaluate(
+        model,
+        tok,
+        suite,
+        {"uncapped": None, "capped": plan},
+        sampling,
+        _Judge(),
+        cache_dir=tmp_path,
+        progress=False,
+    )
     assert len(calls) == 2  # both read from the cache
     assert a1["text"].tolist() == a2["text"].tolist()
     assert set(s1.columns) >= {"setting", "arithmetic", "layers", "axis_percentile"}
@@ -283,8 +377,12 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
     C.evaluate(model, tok, suite, {"capped": other}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
     assert len(calls) == 3
     # the same thresholds from another calibration population are another configuration
-    relabelled = cp.CapPlan(plan.vectors, plan.taus, plan.kind, plan.setting, {"population": {"role": 101}, "sources": ["x"]})
-    C.evaluate(model, tok, suite, {"capped": relabelled}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+    relabelled = cp.CapPlan(
+        plan.vectors, plan.taus, plan.kind, plan.setting, {"population": {"role": 101}, "sources": ["x"]}
+    )
+    C.evaluate(
+        model, tok, suite, {"capped": relabelled}, sampling, _Judge(), cache_dir=tmp_path, progress=False
+    )
     assert len(calls) == 4
     calls.pop()
     # other prompts (another tokenizer, catalogue or evaluation set) are another configuration
@@ -292,12 +390,27 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
     C.evaluate(model, tok, suite2, {"capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
     assert len(calls) == 4
     # another batch size is another configuration (rows decoded together share the sampler)
-    C.evaluate(model, tok, suite, {"capped": plan}, sampling, _Judge(), cache_dir=tmp_path, batch_size=2, progress=False)
+    C.evaluate(
+        model,
+        tok,
+        suite,
+        {"capped": plan},
+        sampling,
+        _Judge(),
+        cache_dir=tmp_path,
+        batch_size=2,
+        progress=False,
+    )
     assert len(calls) == 5
     # another axis with the same thresholds (and setting and calibration) is another configuration
     g = torch.Generator().manual_seed(7)
-    turned = cp.CapPlan({k: torch.nn.functional.normalize(torch.randn(64, generator=g), dim=0) for k in plan.vectors},
-                        plan.taus, plan.kind, plan.setting, plan.calibration)
+    turned = cp.CapPlan(
+        {k: torch.nn.functional.normalize(torch.randn(64, generator=g), dim=0) for k in plan.vectors},
+        plan.taus,
+        plan.kind,
+        plan.setting,
+        plan.calibration,
+    )
     C.evaluate(model, tok, suite, {"capped": turned}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
     assert len(calls) == 6
     # so is the same model in another dtype
@@ -310,7 +423,16 @@ def test_evaluate_caches_per_configuration(model, axis, calib, tmp_path, monkeyp
     for f in tmp_path.glob("capping/*/answers.json"):
         f.write_text("{not json")
     with pytest.raises(CacheError, match="Delete it"):
-        C.evaluate(model, tok, suite, {"uncapped": None, "capped": plan}, sampling, _Judge(), cache_dir=tmp_path, progress=False)
+        C.evaluate(
+            model,
+            tok,
+            suite,
+            {"uncapped": None, "capped": plan},
+            sampling,
+            _Judge(),
+            cache_dir=tmp_path,
+            progress=False,
+        )
 
 
 def _sweep_answers(n: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -321,29 +443,56 @@ def _sweep_answers(n: int = 40) -> tuple[pd.DataFrame, pd.DataFrame]:
     harmful = {"uncapped": n // 2, "a": n // 4, "b": 0, "c": n // 2}
     for setting, h in harmful.items():
         for k in range(n):
-            rows.append({"setting": setting, "set": "jailbreak", "id": f"j{k}", "score": float(k < h), "degenerate": False})
+            rows.append(
+                {
+                    "setting": setting,
+                    "set": "jailbreak",
+                    "id": f"j{k}",
+                    "score": float(k < h),
+                    "degenerate": False,
+                }
+            )
             wrong = setting == "b" and k % 3 == 0
-            rows.append({"setting": setting, "set": "arithmetic", "id": f"a{k}", "score": float(not wrong),
-                         "degenerate": False})
-    summary = pd.DataFrame({"setting": list(harmful), "axis_percentile": [None, 25.0, 75.0, 1.0],
-                            "width": [None, 4, 4, 4], "layers": [None, "3-6", "3-6", "3-6"],
-                            "percentile": [None, 25.0, 75.0, 1.0], "convention": [None, "paper-text", "paper-code", "paper-text"],
-                            "harm": [0.5, 0.25, 0.0, 0.5], "persona_break": [0.0] * 4})
+            rows.append(
+                {
+                    "setting": setting,
+                    "set": "arithmetic",
+                    "id": f"a{k}",
+                    "score": float(not wrong),
+                    "degenerate": False,
+                }
+            )
+    summary = pd.DataFrame(
+        {
+            "setting": list(harmful),
+            "axis_percentile": [None, 25.0, 75.0, 1.0],
+            "width": [None, 4, 4, 4],
+            "layers": [None, "3-6", "3-6", "3-6"],
+            "percentile": [None, 25.0, 75.0, 1.0],
+            "convention": [None, "paper-text", "paper-code", "paper-text"],
+            "harm": [0.5, 0.25, 0.0, 0.5],
+            "persona_break": [0.0] * 4,
+        }
+    )
     return summary, pd.DataFrame(rows)
 
 
 def test_split_half_choice_chooses_on_one_half_and_rates_on_the_other() -> None:
     summary, answers = _sweep_answers()
     got = C.split_half_choice(summary, answers, n_resamples=200, seed=0)
-    assert got.setting == "a"          # b cuts more harm but loses a third of the arithmetic (beyond the margin)
+    # b cuts more harm but loses a third of the arithmetic (beyond the margin)
+    assert got.setting == "a"
     assert got.halves == (20, 20) and got.margin == C.CAPABILITY_MARGIN
-    assert got.harm_reduction is not None and got.harm_reduction.n_units == 20   # rated on the other half only
+    # rated on the other half only
+    assert got.harm_reduction is not None and got.harm_reduction.n_units == 20
     assert got.capability_change is not None and got.capability_change.estimate == 0
     assert set(got.wins) <= {"a", "b", "c", "none"} and sum(got.wins.values()) == pytest.approx(1.0)
     assert got.wins["a"] > 0.8 and "c" not in got.wins
     # with a margin wide enough b qualifies and wins; with nothing cutting harm, none is chosen
     assert C.split_half_choice(summary, answers, margin=0.5, n_resamples=200).setting == "b"
-    flat = answers.assign(score=[0.0 if s == "jailbreak" else v for s, v in zip(answers["set"], answers["score"])])
+    flat = answers.assign(
+        score=[0.0 if s == "jailbreak" else v for s, v in zip(answers["set"], answers["score"])]
+    )
     none = C.split_half_choice(summary, flat, n_resamples=200)
     assert none.setting is None and none.harm_reduction is None and none.wins == {"none": 1.0}
 
@@ -360,20 +509,41 @@ def test_split_half_choice_is_not_fooled_by_chance_winners() -> None:
     names = [f"s{j}" for j in range(10)]
     for name in names:
         flip = rng.random(n) < 0.3
-        rows += [{"setting": name, "set": "jailbreak", "id": f"j{k}", "score": float(rng.random() < 0.5) if flip[k]
-                  else base[k]} for k in range(n)]
+        rows += [
+            {
+                "setting": name,
+                "set": "jailbreak",
+                "id": f"j{k}",
+                "score": float(rng.random() < 0.5) if flip[k] else base[k],
+            }
+            for k in range(n)
+        ]
     answers = pd.DataFrame(rows)
-    summary = pd.DataFrame({"setting": ["uncapped", *names], "axis_percentile": [None] + [25.0] * 10,
-                            "width": [None] + list(range(1, 11))})
+    summary = pd.DataFrame(
+        {
+            "setting": ["uncapped", *names],
+            "axis_percentile": [None] + [25.0] * 10,
+            "width": [None] + list(range(1, 11)),
+        }
+    )
     got = C.split_half_choice(summary, answers, n_resamples=200, seed=1)
     assert got.setting is not None and got.harm_reduction is not None
-    full = C.changes(pd.DataFrame({"setting": ["uncapped", *names],
-                                   "harm": [answers[answers["setting"] == s]["score"].mean() for s in ["uncapped", *names]],
-                                   "persona_break": 0.0}))
+    full = C.changes(
+        pd.DataFrame(
+            {
+                "setting": ["uncapped", *names],
+                "harm": [answers[answers["setting"] == s]["score"].mean() for s in ["uncapped", *names]],
+                "persona_break": 0.0,
+            }
+        )
+    )
     in_sample_best = full["harm_reduction"].max()
-    assert in_sample_best > 0.1                          # the largest of ten noisy reductions looks like an effect
-    assert got.harm_reduction.low < 0 < got.harm_reduction.high or got.harm_reduction.estimate < in_sample_best
-    assert max(got.wins.values()) < 0.6                  # no setting wins reliably
+    # the largest of ten noisy reductions looks like an effect
+    assert in_sample_best > 0.1
+    assert (
+        got.harm_reduction.low < 0 < got.harm_reduction.high or got.harm_reduction.estimate < in_sample_best
+    )
+    assert max(got.wins.values()) < 0.6  # no setting wins reliably
 
 
 def test_capping_result_is_typed_and_keeps_the_declared_setting() -> None:
@@ -381,15 +551,28 @@ def test_capping_result_is_typed_and_keeps_the_declared_setting() -> None:
     choice = C.split_half_choice(summary, answers, n_resamples=200)
     res = C.capping_result(summary, answers, "b", choice, n_resamples=1000)
     assert res.declared == "b" and res.harm_reduction.estimate == pytest.approx(1.0)
-    assert res.capability_change.estimate == pytest.approx(-14 / 40)   # k % 3 == 0 for 14 of 40 prompts
+    assert res.capability_change.estimate == pytest.approx(-14 / 40)  # k % 3 == 0 for 14 of 40 prompts
     nums = res.numbers()
     assert nums["harm_reduction"] == pytest.approx(1.0) and nums["chosen_setting"] == "a"
-    assert nums["best_layers"] == "3-6" and nums["best_percentile"] == 25.0 and nums["capability_margin"] == 0.10
+    assert (
+        nums["best_layers"] == "3-6" and nums["best_percentile"] == 25.0 and nums["capability_margin"] == 0.10
+    )
     # the declared setting "b" (75th percentile, code convention) is saved apart from the chosen "a"
-    assert (nums["declared_layers"], nums["declared_percentile"], nums["declared_convention"]) == ("3-6", 75.0, "paper-code")
-    assert set(res.intervals()) == {"harm_reduction", "capability_change", "chosen_harm_reduction",
-                                    "chosen_capability_change"}
-    assert res.degenerate == {"b": {"arithmetic": 0.0, "jailbreak": 0.0}, "uncapped": {"arithmetic": 0.0, "jailbreak": 0.0}}
+    assert (nums["declared_layers"], nums["declared_percentile"], nums["declared_convention"]) == (
+        "3-6",
+        75.0,
+        "paper-code",
+    )
+    assert set(res.intervals()) == {
+        "harm_reduction",
+        "capability_change",
+        "chosen_harm_reduction",
+        "chosen_capability_change",
+    }
+    assert res.degenerate == {
+        "b": {"arithmetic": 0.0, "jailbreak": 0.0},
+        "uncapped": {"arithmetic": 0.0, "jailbreak": 0.0},
+    }
     with pytest.raises(KeyError, match="no setting 'z'"):
         C.capping_result(summary, answers, "z", choice)
 
@@ -398,23 +581,37 @@ def test_degenerate_answers_are_neither_harmful_nor_safe() -> None:
     """A cap that breaks the text does not cut harm: degenerate jailbreak answers leave the harm rate."""
     from persona_axis.analysis.behaviour import capping_intervals
 
-    assert C.degenerate("jailbreak", "I'm a chemist. I'm a chemist. I'm a chemist. I'm a chemist.", 0.0, "nonsensical")
+    assert C.degenerate(
+        "jailbreak", "I'm a chemist. I'm a chemist. I'm a chemist. I'm a chemist.", 0.0, "nonsensical"
+    )
     assert not C.degenerate("jailbreak", "Sure, here is how.", 1.0, "complied")
-    assert C.degenerate("persona", "The moon's moon's moon's light was aye's moon's moon's.", 1.0, "mystical or theatrical")
+    assert C.degenerate(
+        "persona", "The moon's moon's moon's light was aye's moon's moon's.", 1.0, "mystical or theatrical"
+    )
     assert C.degenerate("arithmetic", "the answer the answer the answer the answer the answer", 0.0, None)
-    assert not C.degenerate("arithmetic", "B", 0.0, None) and not C.degenerate("arithmetic", "12 12 12 12 12 12", 1.0, None)
+    assert not C.degenerate("arithmetic", "B", 0.0, None) and not C.degenerate(
+        "arithmetic", "12 12 12 12 12 12", 1.0, None
+    )
     rows = []
     for k in range(20):
         rows.append({"setting": "uncapped", "set": "jailbreak", "id": f"j{k}", "score": float(k < 10)})
         # capped: the ten harmful answers turn to degenerate text, the others stay safe
-        rows.append({"setting": "broken", "set": "jailbreak", "id": f"j{k}", "score": float("nan") if k < 10 else 0.0})
+        rows.append(
+            {"setting": "broken", "set": "jailbreak", "id": f"j{k}", "score": float("nan") if k < 10 else 0.0}
+        )
         # capped otherwise: half the harmful answers degenerate, the other half stay harmful
-        rows.append({"setting": "half", "set": "jailbreak", "id": f"j{k}",
-                     "score": float("nan") if k < 5 else float(k < 10)})
+        rows.append(
+            {
+                "setting": "half",
+                "set": "jailbreak",
+                "id": f"j{k}",
+                "score": float("nan") if k < 5 else float(k < 10),
+            }
+        )
     got = capping_intervals(pd.DataFrame(rows), "half", n_resamples=1000)
     assert got["harm_reduction"].estimate == pytest.approx(1 - (5 / 15) / 0.5)
     broken = capping_intervals(pd.DataFrame(rows), "broken", n_resamples=1000)
-    assert broken["harm_reduction"].estimate == pytest.approx(1.0)   # among the answers that say anything
+    assert broken["harm_reduction"].estimate == pytest.approx(1.0)  # among the answers that say anything
 
 
 def test_with_intervals_pairs_prompts() -> None:
@@ -423,14 +620,40 @@ def test_with_intervals_pairs_prompts() -> None:
     rows = []
     for setting in ("uncapped", "L3 p25"):
         for k in range(10):
-            rows.append({"setting": setting, "set": "jailbreak", "id": f"j{k}", "score": float(k < (6 if setting == "uncapped" else 3))})
-            rows.append({"setting": setting, "set": "arithmetic", "id": f"a{k}", "score": float(not (setting != "uncapped" and k == 0))})
+            rows.append(
+                {
+                    "setting": setting,
+                    "set": "jailbreak",
+                    "id": f"j{k}",
+                    "score": float(k < (6 if setting == "uncapped" else 3)),
+                }
+            )
+            rows.append(
+                {
+                    "setting": setting,
+                    "set": "arithmetic",
+                    "id": f"a{k}",
+                    "score": float(not (setting != "uncapped" and k == 0)),
+                }
+            )
     answers = pd.DataFrame(rows)
-    summary = C.changes(pd.DataFrame({"setting": ["uncapped", "L3 p25"], "harm": [0.6, 0.3], "persona_break": [0.0, 0.0],
-                                      "arithmetic": [1.0, 0.9], "axis_percentile": [None, 25.0], "width": [None, 1]}))
+    summary = C.changes(
+        pd.DataFrame(
+            {
+                "setting": ["uncapped", "L3 p25"],
+                "harm": [0.6, 0.3],
+                "persona_break": [0.0, 0.0],
+                "arithmetic": [1.0, 0.9],
+                "axis_percentile": [None, 25.0],
+                "width": [None, 1],
+            }
+        )
+    )
     got = C.with_intervals(summary, answers, n_resamples=1000).set_index("setting")
     assert got.loc["L3 p25", "capability_change"] == pytest.approx(-0.1)
-    assert got.loc["L3 p25", "capability_change_low"] <= -0.1 <= got.loc["L3 p25", "capability_change_high"] <= 0
+    assert (
+        got.loc["L3 p25", "capability_change_low"] <= -0.1 <= got.loc["L3 p25", "capability_change_high"] <= 0
+    )
     assert got.loc["L3 p25", "harm_reduction"] == pytest.approx(0.5)
     assert got.loc["uncapped", "harm_low"] <= 0.6 <= got.loc["uncapped", "harm_high"]
     assert pd.isna(got.loc["uncapped", "capability_change_low"])
@@ -452,7 +675,8 @@ def test_calibration_population_counts_and_pools(axis, calib) -> None:
     setting = cp.CapSetting((1, 2), 25)
     want = cp.plan_cap(axis, calib[:, 1:], [1, 2, 3], setting)
     got = cp.plan_from(axis, cal, setting)
-    assert got.taus == pytest.approx(want.taus, rel=1e-5, abs=1e-5)  # matmuls of other batch shapes round differently
+    # matmuls of other batch shapes round differently
+    assert got.taus == pytest.approx(want.taus, rel=1e-5, abs=1e-5)
     assert got.calibration == cal.key and want.calibration == {}
     with pytest.raises(KeyError, match="no layer 0"):
         cp.plan_from(axis, cal, cp.CapSetting((0,), 25))
@@ -464,26 +688,48 @@ def test_rank_and_favoured_convention() -> None:
     cal = Calibration(torch.arange(100, dtype=torch.float32)[:, None], [5])
     assert cal.rank(5, 24.5) == 25.0 and cal.rank(5, 24.0) == 24.5 and cal.rank(5, -1) == 0.0
     assert cp.favoured_convention({5: 30.0, 6: 20.0}) == "paper-text"
-    assert cp.favoured_convention({5: 80.0}) == "paper-code" and cp.favoured_convention({5: 50.0}) == "paper-text"
+    assert (
+        cp.favoured_convention({5: 80.0}) == "paper-code"
+        and cp.favoured_convention({5: 50.0}) == "paper-text"
+    )
 
 
 def test_interval_table_formats_each_rate_with_its_interval() -> None:
-    s = pd.DataFrame({"setting": ["uncapped", "a"], "harm": [0.5, 0.25], "harm_low": [0.3, 0.1], "harm_high": [0.7, 0.4],
-                      "harm_reduction": [float("nan"), 0.5], "harm_reduction_low": [float("nan"), 0.2],
-                      "harm_reduction_high": [float("nan"), 0.8], "capability_change": [0.0, -0.05],
-                      "capability_change_low": [float("nan"), -0.1], "capability_change_high": [float("nan"), 0.0],
-                      "persona_break": [0.1, 0.0], "arithmetic": [0.5, 0.45]})
+    s = pd.DataFrame(
+        {
+            "setting": ["uncapped", "a"],
+            "harm": [0.5, 0.25],
+            "harm_low": [0.3, 0.1],
+            "harm_high": [0.7, 0.4],
+            "harm_reduction": [float("nan"), 0.5],
+            "harm_reduction_low": [float("nan"), 0.2],
+            "harm_reduction_high": [float("nan"), 0.8],
+            "capability_change": [0.0, -0.05],
+            "capability_change_low": [float("nan"), -0.1],
+            "capability_change_high": [float("nan"), 0.0],
+            "persona_break": [0.1, 0.0],
+            "arithmetic": [0.5, 0.45],
+        }
+    )
     t = C.interval_table(s).set_index("setting")
-    assert t.loc["a", "harm (jailbreaks)"] == "25% [10%, 40%]" and t.loc["uncapped", "harm reduction (paired)"] == ""
-    assert t.loc["a", "capability change (paired)"] == "-0.05 [-0.10, +0.00]" and t.loc["uncapped", "capability change (paired)"] == "+0.00"
+    assert (
+        t.loc["a", "harm (jailbreaks)"] == "25% [10%, 40%]"
+        and t.loc["uncapped", "harm reduction (paired)"] == ""
+    )
+    assert (
+        t.loc["a", "capability change (paired)"] == "-0.05 [-0.10, +0.00]"
+        and t.loc["uncapped", "capability change (paired)"] == "+0.00"
+    )
 
 
 def test_declared_setting_is_the_papers_band_and_percentile() -> None:
     s = cp.declared_setting(64, "paper-text")
-    assert s.layers == tuple(range(46, 54)) and s.percentile == 25 and s.axis_percentile == 25   # Qwen 3 32B's 46-53
+    # Qwen 3 32B's 46-53
+    assert s.layers == tuple(range(46, 54)) and s.percentile == 25 and s.axis_percentile == 25
     code = cp.declared_setting(64, "paper-code")
     assert code.layers == s.layers and code.axis_percentile == 75
-    assert cp.declared_setting(30, "paper-text").layers == (21, 22, 23, 24)   # SmolLM2: the same relative depth
+    # SmolLM2: the same relative depth
+    assert cp.declared_setting(30, "paper-text").layers == (21, 22, 23, 24)
 
 
 def test_moved_share_counts_what_the_cap_moves(model, ids, axis, calib) -> None:
@@ -493,14 +739,18 @@ def test_moved_share_counts_what_the_cap_moves(model, ids, axis, calib) -> None:
     plan = cp.plan_cap(axis, calib, LAYERS, setting)
     prompts = [row.tolist() for row in ids]
     got = cp.moved_share(model, prompts, plan)
-    acts, _ = run(model, ids, plan)   # layer 1's recorded output is capped; its input projection is what counts
-    with torch.no_grad(), cp.capping(model, cp.CapPlan({1: plan.vectors[1]}, {1: -1e9}, "floor", setting)), \
-            record(model, LAYERS) as rec:
+    # layer 1's recorded output is capped; its input projection is what counts
+    acts, _ = run(model, ids, plan)
+    with (
+        torch.no_grad(),
+        cp.capping(model, cp.CapPlan({1: plan.vectors[1]}, {1: -1e9}, "floor", setting)),
+        record(model, LAYERS) as rec,
+    ):
         model(ids)
     raw1 = rec.stacked(1)[:, 1:] @ axis.unit(1)
     assert got[1] == pytest.approx(float((raw1 < plan.taus[1]).float().mean()))
     assert 0 < got[1] < 1 and set(got) == {1, 2}
-    assert float((acts[1][:, 1:] @ axis.unit(1)).min()) >= plan.taus[1] - 1e-3   # capped as capping() caps
+    assert float((acts[1][:, 1:] @ axis.unit(1)).min()) >= plan.taus[1] - 1e-3  # capped as capping() caps
     low = cp.CapPlan(plan.vectors, {1: -1e9, 2: -1e9}, "floor", setting)
     assert cp.moved_share(model, prompts, low) == {1: 0.0, 2: 0.0}
     high = cp.CapPlan(plan.vectors, {1: 1e9, 2: 1e9}, "floor", setting)

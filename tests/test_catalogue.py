@@ -19,8 +19,24 @@ from persona_axis.persona.catalogue import (
 )
 from persona_axis.persona.runs import persona_jobs, trait_jobs
 
-PAPER_ROLES = ["evaluator", "reviewer", "consultant", "generalist", "analyst", "bard", "ghost", "leviathan",
-               "hermit", "pilgrim", "actor", "eldritch", "whale", "researcher", "debugger", "lawyer"]
+PAPER_ROLES = [
+    "evaluator",
+    "reviewer",
+    "consultant",
+    "generalist",
+    "analyst",
+    "bard",
+    "ghost",
+    "leviathan",
+    "hermit",
+    "pilgrim",
+    "actor",
+    "eldritch",
+    "whale",
+    "researcher",
+    "debugger",
+    "lawyer",
+]
 
 
 def test_builtin_counts_and_required_roles() -> None:
@@ -35,7 +51,13 @@ def test_builtin_counts_and_required_roles() -> None:
 
 def test_default_prompts_follow_the_paper() -> None:
     d = default_prompts("SmolLM")
-    assert d == [None, "You are an AI assistant.", "You are a large language model.", "You are SmolLM.", "Respond as yourself."]
+    assert d == [
+        None,
+        "You are an AI assistant.",
+        "You are a large language model.",
+        "You are SmolLM.",
+        "Respond as yourself.",
+    ]
 
 
 def test_job_design() -> None:
@@ -55,12 +77,16 @@ def test_susceptibility_templates_and_prefills() -> None:
     sus = load_json_data("susceptibility.json")
     assert sus["questions"][0] == "Who are you?" and len(sus["questions"]) == 5
     for t in sus["system_templates"]:
-        assert "an evaluator" in t.format(a_role=with_article("evaluator"), role="evaluator", description="Judges work.")
+        assert "an evaluator" in t.format(
+            a_role=with_article("evaluator"), role="evaluator", description="Judges work."
+        )
     assert load_json_data("prefills.json")["prefills"][:2] == ["My job is to", "My purpose is to"]
 
 
-ROLE_EVAL = ("You are judging whether a model plays the role of a bard, a travelling poet and singer.\n"
-             "Question: {question}\nAnswer: {answer}\nReply with 0, 1, 2 or 3.")
+ROLE_EVAL = (
+    "You are judging whether a model plays the role of a bard, a travelling poet and singer.\n"
+    "Question: {question}\nAnswer: {answer}\nReply with 0, 1, 2 or 3."
+)
 TRAIT_EVAL = "Does this answer show calm, an even temper? Question: {question}\nAnswer: {answer}\nScore 0-100 or REFUSAL."
 
 
@@ -68,17 +94,26 @@ def _release(tmp: Path) -> Path:
     """A small catalogue in the release layout, with each quirk of the paper's own files."""
     (tmp / "roles" / "instructions").mkdir(parents=True)
     (tmp / "traits" / "instructions").mkdir(parents=True)
-    (tmp / "roles" / "instructions" / "bard.json").write_text(json.dumps({
-        "instruction": [{"pos": "You are a bard."}, {"pos": "Sing as a bard."}],
-        "questions": ["an unused field of the release"], "eval_prompt": ROLE_EVAL}))
+    (tmp / "roles" / "instructions" / "bard.json").write_text(
+        json.dumps(
+            {
+                "instruction": [{"pos": "You are a bard."}, {"pos": "Sing as a bard."}],
+                "questions": ["an unused field of the release"],
+                "eval_prompt": ROLE_EVAL,
+            }
+        )
+    )
     # the default file: an empty first prompt (no system prompt at all) and a {model_name} placeholder
-    (tmp / "roles" / "instructions" / "default.json").write_text(json.dumps({
-        "instruction": [{"pos": ""}, {"pos": "You are {model_name}."}, {"pos": "Be yourself."}]}))
-    (tmp / "traits" / "instructions" / "calm.json").write_text(json.dumps({
-        "instruction": [{"pos": "Be calm.", "neg": "Be frantic."}], "eval_prompt": TRAIT_EVAL}))
+    (tmp / "roles" / "instructions" / "default.json").write_text(
+        json.dumps({"instruction": [{"pos": ""}, {"pos": "You are {model_name}."}, {"pos": "Be yourself."}]})
+    )
+    (tmp / "traits" / "instructions" / "calm.json").write_text(
+        json.dumps({"instruction": [{"pos": "Be calm.", "neg": "Be frantic."}], "eval_prompt": TRAIT_EVAL})
+    )
     # the same question text under two ids
     (tmp / "extraction_questions.jsonl").write_text(
-        '{"question": "What is home?", "id": 0}\n{"question": "Why?", "id": 1}\n{"question": "What is home?", "id": 2}\n')
+        '{"question": "What is home?", "id": 0}\n{"question": "Why?", "id": 1}\n{"question": "What is home?", "id": 2}\n'
+    )
     return tmp
 
 
@@ -90,7 +125,11 @@ def test_release_layout_loads_with_its_quirks(tmp_path: Path) -> None:
     assert cat.role("bard").eval_prompt == ROLE_EVAL
     assert cat.traits[0].pairs == (("Be calm.", "Be frantic."),)
     assert cat.traits[0].eval_prompt == TRAIT_EVAL
-    assert [(q.id, q.text) for q in cat.questions] == [(0, "What is home?"), (1, "Why?"), (2, "What is home?")]
+    assert [(q.id, q.text) for q in cat.questions] == [
+        (0, "What is home?"),
+        (1, "Why?"),
+        (2, "What is home?"),
+    ]
     # the defaults as given: the empty one means no system prompt, {model_name} is filled
     assert cat.defaults == ("", "You are {model_name}.", "Be yourself.")
     assert default_prompts("SmolLM2", cat.defaults) == [None, "You are SmolLM2.", "Be yourself."]
@@ -120,16 +159,41 @@ def test_builtin_catalogue_still_rejects_repeated_questions() -> None:
         _check(cat, None, None)
 
 
-@pytest.mark.parametrize("breakage, message", [
-    (lambda d: (d / "roles/instructions/bard.json").write_text('{"instruction": [{"pos": ""}]}'), r"bard\.json.*instruction\[0\]\.pos"),
-    (lambda d: (d / "roles/instructions/bard.json").write_text('{"instruction": [{"pos": "x"}], "eval_prompt": 3}'), r"bard\.json.*'eval_prompt'"),
-    (lambda d: (d / "extraction_questions.jsonl").write_text('{"question": "a", "id": 0}\n{"question": "b", "id": 0}\n'), r"duplicate question id '0'"),
-    (lambda d: (d / "roles/instructions/bard.json").write_text('{"instructions": []}'), r"bard\.json.*'instruction'"),
-    (lambda d: (d / "roles/instructions/bard.json").write_text('{oops'), r"bard\.json: not valid JSON"),
-    (lambda d: (d / "traits/instructions/calm.json").write_text('{"instruction": [{"pos": "x"}]}'), r"calm\.json.*instruction\[0\]\.neg"),
-    (lambda d: (d / "extraction_questions.jsonl").write_text('{"question": "a", "id": "x"}\n'), r"line 1: field 'id'"),
-    (lambda d: (d / "extraction_questions.jsonl").write_text('{"id": 3}\n'), r"line 1.*'question'"),
-])
+@pytest.mark.parametrize(
+    "breakage, message",
+    [
+        (
+            lambda d: (d / "roles/instructions/bard.json").write_text('{"instruction": [{"pos": ""}]}'),
+            r"bard\.json.*instruction\[0\]\.pos",
+        ),
+        (
+            lambda d: (d / "roles/instructions/bard.json").write_text(
+                '{"instruction": [{"pos": "x"}], "eval_prompt": 3}'
+            ),
+            r"bard\.json.*'eval_prompt'",
+        ),
+        (
+            lambda d: (d / "extraction_questions.jsonl").write_text(
+                '{"question": "a", "id": 0}\n{"question": "b", "id": 0}\n'
+            ),
+            r"duplicate question id '0'",
+        ),
+        (
+            lambda d: (d / "roles/instructions/bard.json").write_text('{"instructions": []}'),
+            r"bard\.json.*'instruction'",
+        ),
+        (lambda d: (d / "roles/instructions/bard.json").write_text("{oops"), r"bard\.json: not valid JSON"),
+        (
+            lambda d: (d / "traits/instructions/calm.json").write_text('{"instruction": [{"pos": "x"}]}'),
+            r"calm\.json.*instruction\[0\]\.neg",
+        ),
+        (
+            lambda d: (d / "extraction_questions.jsonl").write_text('{"question": "a", "id": "x"}\n'),
+            r"line 1: field 'id'",
+        ),
+        (lambda d: (d / "extraction_questions.jsonl").write_text('{"id": 3}\n'), r"line 1.*'question'"),
+    ],
+)
 def test_bad_release_files_name_file_and_field(tmp_path: Path, breakage, message) -> None:
     d = _release(tmp_path)
     breakage(d)

@@ -8,8 +8,12 @@ from persona_axis.model.chat import base_transcript, messages, prompt_ids, rende
 from persona_axis.model.models import REGISTRY, dequantise
 
 CONVERSATIONS = [
-    ["Hello there, who are you?", "I am a pirate, matey! Arr.", "Where is the treasure?",
-     "Buried on the island, under the palm tree.\nSecond line."],
+    [
+        "Hello there, who are you?",
+        "I am a pirate, matey! Arr.",
+        "Where is the treasure?",
+        "Buried on the island, under the palm tree.\nSecond line.",
+    ],
     ["Qu'est-ce que c'est?", "C'est un chat. Voilà!", "Ok", "1. one\n2. two\n\n- three"],
     ["Write code", "```python\nprint('hi')\n```"],
 ]

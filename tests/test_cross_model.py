@@ -47,17 +47,23 @@ def test_centred_compositions_and_axis_projections_by_hand() -> None:
     for name, off in offsets.items():
         for i, step in enumerate((1.0, -1.0)):
             rows.append({"group": "role", "name": name, "prompt_index": i, "question_id": 0})
-            acts.append([[0.0, 0.0], centre + off + step * np.array([1.0, -1.0])])   # layer 0 unused
+            acts.append([[0.0, 0.0], centre + off + step * np.array([1.0, -1.0])])  # layer 0 unused
     for i in range(2):
         rows.append({"group": "default", "name": "default", "prompt_index": i, "question_id": 0})
         acts.append([[0.0, 0.0], [20.0 + (1 - 2 * i), 10.0]])
-    ms = model_space(Rollouts(pd.DataFrame(rows), torch.tensor(np.array(acts)), [0, 1], "m", Path("."), "k"), 1)
+    ms = model_space(
+        Rollouts(pd.DataFrame(rows), torch.tensor(np.array(acts)), [0, 1], "m", Path("."), "k"), 1
+    )
     comp = ms.compositions(centre=True)
     assert list(comp.index) == ["a", "b", "c", "d"]
-    np.testing.assert_allclose(comp["PC1"].to_numpy(), [1.0, -1.0, 0.0, 0.0], atol=1e-6)   # cos of (±4, 0), (0, ±1) with x
+    # cos of (±4, 0), (0, ±1) with x
+    np.testing.assert_allclose(comp["PC1"].to_numpy(), [1.0, -1.0, 0.0, 0.0], atol=1e-6)
     np.testing.assert_allclose(comp["PC2"].abs().to_numpy(), [0.0, 0.0, 1.0, 1.0], atol=1e-6)
-    raw = ms.compositions(centre=False)["PC1"].to_numpy()    # cos of (14, 10), (6, 10), (10, 11), (10, 9) with x
-    np.testing.assert_allclose(raw, [14 / math.sqrt(296), 6 / math.sqrt(136), 10 / math.sqrt(221), 10 / math.sqrt(181)], atol=1e-6)
+    # cos of (14, 10), (6, 10), (10, 11), (10, 9) with x
+    raw = ms.compositions(centre=False)["PC1"].to_numpy()
+    np.testing.assert_allclose(
+        raw, [14 / math.sqrt(296), 6 / math.sqrt(136), 10 / math.sqrt(221), 10 / math.sqrt(181)], atol=1e-6
+    )
     # the contrast axis: default minus the mean role vector = (10, 0); each role's projection on it is its first coordinate
     np.testing.assert_allclose(ms.axis.double().numpy(), [10.0, 0.0], atol=1e-6)
     proj = ms.axis_projections()
@@ -78,13 +84,20 @@ def test_centred_compositions_on_random_roles() -> None:
 
 
 def test_axis_uses_fully_vectors_only() -> None:
-    rv = RoleVectors(torch.tensor([[[1.0, 0.0]], [[0.0, 4.0]], [[3.0, 3.0]]]), ["a", "a", "b"], [3, 2, 3], [5, 5, 5], [0])
+    rv = RoleVectors(
+        torch.tensor([[[1.0, 0.0]], [[0.0, 4.0]], [[3.0, 3.0]]]), ["a", "a", "b"], [3, 2, 3], [5, 5, 5], [0]
+    )
     ms = ModelSpace("m", 0, rv, None, torch.tensor([10.0, 10.0]))  # type: ignore[arg-type]
     assert ms.axis.tolist() == [8.0, 8.5]
     assert list(ms.axis_projections().index) == ["a", "a (2)", "b"]
     with pytest.raises(ValueError, match="no 'fully'"):
-        ModelSpace("m", 0, RoleVectors(rv.vectors[1:2], ["a"], [2], [5], [0]), None,  # type: ignore[arg-type]
-                   torch.zeros(2)).axis
+        ModelSpace(
+            "m",
+            0,
+            RoleVectors(rv.vectors[1:2], ["a"], [2], [5], [0]),
+            None,  # type: ignore[arg-type]
+            torch.zeros(2),
+        ).axis
 
 
 def test_subset_keeps_first_rollouts_of_each_role_and_all_defaults() -> None:

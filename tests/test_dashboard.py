@@ -23,14 +23,36 @@ def art(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_rendered_page(art: Path, tmp_path: Path) -> None:
-    save_result("02_assistant_axis", SMOL, {"cos_axis_pc1_middle": 0.45, "cos_axis_pc1_min": 0.61}, {"preset": "book"},
-                intervals={"cos_axis_pc1_middle": Interval(0.45, 0.31, 0.58, n_resamples=2000, unit="roles", n_units=40),
-                           "cos_axis_pc1_middle_null": Interval(0.2, 0.1, 0.3, n_resamples=200,
-                                                                unit="label permutations", n_units=40)})
-    save_result("02_assistant_axis", QWEN, {"cos_axis_pc1_middle": 0.82}, {"preset": "tiny"},
-                intervals={"cos_axis_pc1_middle": Interval(0.82, 0.75, 0.9, n_resamples=2000, unit="roles", n_units=12)})
-    save_result("03_cross_model", "all", {"pc1_min_pair": {SMOL: 0.95, QWEN: 0.95}}, {"preset": "tiny"},
-                intervals={"pc1_min_pair": {m: Interval(0.95, 0.93, 0.97, unit="roles", n_units=12) for m in (SMOL, QWEN)}})
+    save_result(
+        "02_assistant_axis",
+        SMOL,
+        {"cos_axis_pc1_middle": 0.45, "cos_axis_pc1_min": 0.61},
+        {"preset": "book"},
+        intervals={
+            "cos_axis_pc1_middle": Interval(0.45, 0.31, 0.58, n_resamples=2000, unit="roles", n_units=40),
+            "cos_axis_pc1_middle_null": Interval(
+                0.2, 0.1, 0.3, n_resamples=200, unit="label permutations", n_units=40
+            ),
+        },
+    )
+    save_result(
+        "02_assistant_axis",
+        QWEN,
+        {"cos_axis_pc1_middle": 0.82},
+        {"preset": "tiny"},
+        intervals={
+            "cos_axis_pc1_middle": Interval(0.82, 0.75, 0.9, n_resamples=2000, unit="roles", n_units=12)
+        },
+    )
+    save_result(
+        "03_cross_model",
+        "all",
+        {"pc1_min_pair": {SMOL: 0.95, QWEN: 0.95}},
+        {"preset": "tiny"},
+        intervals={
+            "pc1_min_pair": {m: Interval(0.95, 0.93, 0.97, unit="roles", n_units=12) for m in (SMOL, QWEN)}
+        },
+    )
     staged = tmp_path / "src" / "notebooks"
     staged.mkdir(parents=True)
     (staged / "02_assistant_axis.ipynb").write_text("{}")
@@ -39,43 +61,77 @@ def test_rendered_page(art: Path, tmp_path: Path) -> None:
     # 20 claims; rated: 11 for each instruct model (C1, C3-C5, C10-C16) = 22 cells, C6 and C7 one pair cell each:
     # 24; not rated: C2, C17, C18 for each instruct model, C6a and C6b one pair cell each, C8 and C9 for the base
     # model: 10
-    assert lines[0] == ("Of 24 claim-model cells: **2 reproduced**, **1 weaker than the paper**, **0 not reproduced**, "
-                        "**1 inconclusive**, **20 not yet run**; 10 more are shown *not rated*.")
-    assert lines[2] == ("On the paper's own released vectors, the last columns (from `10_paper_vectors` (not in this "
-                        "build); the same rule, the cross-model claims rated once for the three models): **0 "
-                        "reproduced**, **0 weaker than the paper**, **0 not reproduced**, **0 inconclusive**, **14 not "
-                        "yet run**.")
+    assert lines[0] == (
+        "Of 24 claim-model cells: **2 reproduced**, **1 weaker than the paper**, **0 not reproduced**, "
+        "**1 inconclusive**, **20 not yet run**; 10 more are shown *not rated*."
+    )
+    assert lines[2] == (
+        "On the paper's own released vectors, the last columns (from `10_paper_vectors` (not in this "
+        "build); the same rule, the cross-model claims rated once for the three models): **0 "
+        "reproduced**, **0 weaker than the paper**, **0 not reproduced**, **0 inconclusive**, **14 not "
+        "yet run**."
+    )
     assert lines[4].startswith("**The rule.** For a claim that the statistic is past a threshold T")
     assert '<th title="smollm2-135m-instruct">smollm2 135m instruct</th>' in md
-    assert ('<td class="pa-cell pa-weaker-than-the-paper" title="smollm2-135m-instruct: 0.45 [0.31, 0.58] · weaker '
-            'than the paper (95% bootstrap interval, 2000 resamples of 40 roles; chance level 0.20 [0.10, 0.30] '
-            '(200 label permutations))">0.45 [0.31, 0.58]</td>') in md
-    assert '<td class="pa-cell pa-reproduced" title="qwen2.5-coder-0.5b-instruct: 0.82 [0.75, 0.90] · reproduced' in md
+    assert (
+        '<td class="pa-cell pa-weaker-than-the-paper" title="smollm2-135m-instruct: 0.45 [0.31, 0.58] · weaker '
+        "than the paper (95% bootstrap interval, 2000 resamples of 40 roles; chance level 0.20 [0.10, 0.30] "
+        '(200 label permutations))">0.45 [0.31, 0.58]</td>'
+    ) in md
+    assert (
+        '<td class="pa-cell pa-reproduced" title="qwen2.5-coder-0.5b-instruct: 0.82 [0.75, 0.90] · reproduced'
+        in md
+    )
     # a pair of models is one cell, spanning both columns
-    assert '<td class="pa-cell pa-reproduced" colspan="2" title="smollm2-135m-instruct, qwen2.5-coder-0.5b-instruct: ' \
-           '0.95 [0.93, 0.97] · reproduced' in md
+    assert (
+        '<td class="pa-cell pa-reproduced" colspan="2" title="smollm2-135m-instruct, qwen2.5-coder-0.5b-instruct: '
+        "0.95 [0.93, 0.97] · reproduced" in md
+    )
     # no interval saved: inconclusive, and the tooltip says why (the legend names every status, so look at the cell)
-    assert ('<td class="pa-cell pa-inconclusive" title="smollm2-135m-instruct: 0.61 · inconclusive '
-            '(no interval saved (an older run): rerun the chapter; no chance-level null computed for this run)">0.61</td>') in md
+    assert (
+        '<td class="pa-cell pa-inconclusive" title="smollm2-135m-instruct: 0.61 · inconclusive '
+        '(no interval saved (an older run): rerun the chapter; no chance-level null computed for this run)">0.61</td>'
+    ) in md
     assert md.count('<td class="pa-cell pa-inconclusive"') == 1
     assert md.count('<td class="pa-cell pa-weaker-than-the-paper"') == 1
-    assert '<a href="#claim-c4" title="cos(Assistant Axis, PC1) at the middle layer">C4 cos(axis, PC1), middle layer</a>' in md
+    assert (
+        '<a href="#claim-c4" title="cos(Assistant Axis, PC1) at the middle layer">C4 cos(axis, PC1), middle layer</a>'
+        in md
+    )
     assert '<span id="claim-c4"></span>**C4. cos(Assistant Axis, PC1) at the middle layer**' in md
-    assert "from the paper, the Assistant Axis (its cosine with PC1); {doc}`../notebooks/02_assistant_axis`, " \
-           "`cos_axis_pc1_middle`, resampling roles): *reproduced* if" in md
+    assert (
+        "from the paper, the Assistant Axis (its cosine with PC1); {doc}`../notebooks/02_assistant_axis`, "
+        "`cos_axis_pc1_middle`, resampling roles): *reproduced* if" in md
+    )
     assert "(paper: 0.49 (Gemma 2 27B, official notebook), from official notebook output" in md
     # the verdict table: statistic, null with spread, threshold, our interval, status
-    assert ("| C4 | smollm2 135m instruct | cos(axis, PC1), middle layer (`cos_axis_pc1_middle`) | 0.20 [0.10, 0.30] "
-            "(200 label permutations) | > 0.71 | 0.45 [0.31, 0.58] | weaker than the paper |") in md
-    assert ("| C4 | qwen2.5 coder 0.5b instruct | cos(axis, PC1), middle layer (`cos_axis_pc1_middle`) | not computed "
-            "| > 0.71 | 0.82 [0.75, 0.90] | reproduced |") in md
-    assert ("| C6 | smollm2 135m instruct and qwen2.5 coder 0.5b instruct | PC1 agrees across models (`pc1_min_pair`) | "
-            "not computed | > 0.92 | 0.95 [0.93, 0.97] | reproduced |") in md
+    assert (
+        "| C4 | smollm2 135m instruct | cos(axis, PC1), middle layer (`cos_axis_pc1_middle`) | 0.20 [0.10, 0.30] "
+        "(200 label permutations) | > 0.71 | 0.45 [0.31, 0.58] | weaker than the paper |"
+    ) in md
+    assert (
+        "| C4 | qwen2.5 coder 0.5b instruct | cos(axis, PC1), middle layer (`cos_axis_pc1_middle`) | not computed "
+        "| > 0.71 | 0.82 [0.75, 0.90] | reproduced |"
+    ) in md
+    assert (
+        "| C6 | smollm2 135m instruct and qwen2.5 coder 0.5b instruct | PC1 agrees across models (`pc1_min_pair`) | "
+        "not computed | > 0.92 | 0.95 [0.93, 0.97] | reproduced |"
+    ) in md
     # chapters not staged as .ipynb are named, not linked (a {doc} to a missing page fails -W)
     assert "`07_capping` (not in this build)" in md and "{doc}`../notebooks/07_capping`" not in md
     assert "- 02_assistant_axis, `qwen2.5-coder-0.5b-instruct`: preset `tiny`, saved " in md
-    assert f"- 02_assistant_axis, `{SMOL}`: preset `book` (not this build's `tiny`: an earlier run), saved " in md
-    for status in ("reproduced", "weaker than the paper", "not reproduced", "inconclusive", "not yet run", "not rated"):
+    assert (
+        f"- 02_assistant_axis, `{SMOL}`: preset `book` (not this build's `tiny`: an earlier run), saved "
+        in md
+    )
+    for status in (
+        "reproduced",
+        "weaker than the paper",
+        "not reproduced",
+        "inconclusive",
+        "not yet run",
+        "not rated",
+    ):
         assert f'<span class="pa-chip pa-{status.replace(" ", "-")}">{status}</span>' in md
     assert all(f'id="claim-{c.id.lower()}"' in md for c in CLAIMS)
 
@@ -107,17 +163,42 @@ def test_prune_toc_drops_pages_not_staged(tmp_path: Path) -> None:
     (tmp_path / "book" / "dashboard.md").write_text("# d")
     (tmp_path / "notebooks" / "02_assistant_axis.ipynb").write_text("{}")
     (tmp_path / "notebooks" / "02_assistant_axis--qwen2.5-coder-0.5b-instruct.ipynb").write_text("{}")
-    toc = {"root": "book/intro", "parts": [
-        {"caption": "a", "chapters": [{"file": "book/dashboard"}, {"file": "notebooks/00_quickstart"}]},
-        {"caption": "b", "chapters": [{"file": "notebooks/02_assistant_axis",
-                                       "sections": [{"file": "notebooks/02_assistant_axis--qwen2.5-coder-0.5b-instruct"},
-                                                    {"file": "notebooks/02_assistant_axis--smollm2-135m-instruct"}]}]},
-        {"caption": "c", "chapters": [{"file": "notebooks/07_capping"}]}]}
-    assert _prune_toc(toc, tmp_path) == ["notebooks/00_quickstart", "notebooks/02_assistant_axis--smollm2-135m-instruct",
-                                         "notebooks/07_capping"]
-    assert toc["parts"] == [{"caption": "a", "chapters": [{"file": "book/dashboard"}]},
-                            {"caption": "b", "chapters": [{"file": "notebooks/02_assistant_axis", "sections": [
-                                {"file": "notebooks/02_assistant_axis--qwen2.5-coder-0.5b-instruct"}]}]}]
+    toc = {
+        "root": "book/intro",
+        "parts": [
+            {"caption": "a", "chapters": [{"file": "book/dashboard"}, {"file": "notebooks/00_quickstart"}]},
+            {
+                "caption": "b",
+                "chapters": [
+                    {
+                        "file": "notebooks/02_assistant_axis",
+                        "sections": [
+                            {"file": "notebooks/02_assistant_axis--qwen2.5-coder-0.5b-instruct"},
+                            {"file": "notebooks/02_assistant_axis--smollm2-135m-instruct"},
+                        ],
+                    }
+                ],
+            },
+            {"caption": "c", "chapters": [{"file": "notebooks/07_capping"}]},
+        ],
+    }
+    assert _prune_toc(toc, tmp_path) == [
+        "notebooks/00_quickstart",
+        "notebooks/02_assistant_axis--smollm2-135m-instruct",
+        "notebooks/07_capping",
+    ]
+    assert toc["parts"] == [
+        {"caption": "a", "chapters": [{"file": "book/dashboard"}]},
+        {
+            "caption": "b",
+            "chapters": [
+                {
+                    "file": "notebooks/02_assistant_axis",
+                    "sections": [{"file": "notebooks/02_assistant_axis--qwen2.5-coder-0.5b-instruct"}],
+                }
+            ],
+        },
+    ]
 
 
 def test_glue_verdicts_glues_the_registry_sentence_per_claim_and_model(monkeypatch, tmp_path) -> None:
@@ -128,7 +209,9 @@ def test_glue_verdicts_glues_the_registry_sentence_per_claim_and_model(monkeypat
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
     glued: dict[str, object] = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, (value, display)))
+    monkeypatch.setattr(
+        myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, (value, display))
+    )
     one = glue_verdicts(["cos_axis_pc1_middle"], "smollm2-135m-instruct")
     assert list(one) == ["verdict-cos_axis_pc1_middle"]
     assert one["verdict-cos_axis_pc1_middle"] == sentence("cos_axis_pc1_middle", "smollm2-135m-instruct")

@@ -15,15 +15,31 @@ import pytest
 import torch
 from helpers import tiny_llama_factory
 
-RUN = ["model.hooks", "model.chat", "engine.decode", "engine.rollouts", "persona.axis", "analysis.measures", "claims.samplesize",
-       "claims.rules", "claims.registry", "site.timing"]
+RUN = [
+    "model.hooks",
+    "model.chat",
+    "engine.decode",
+    "engine.rollouts",
+    "persona.axis",
+    "analysis.measures",
+    "claims.samplesize",
+    "claims.rules",
+    "claims.registry",
+    "site.timing",
+]
 
 
 @pytest.mark.parametrize("name", RUN)
 def test_docstring_examples_run(name: str) -> None:
     module = importlib.import_module(f"persona_axis.{name}")
     model, tok, spec = tiny_llama_factory()
-    result = doctest.testmod(module, extraglobs={"model": model, "tok": tok, "spec": spec, "torch": torch},
-                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    result = doctest.testmod(
+        module,
+        extraglobs={"model": model, "tok": tok, "spec": spec, "torch": torch},
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        verbose=False,
+    )
     assert result.attempted > 0, f"{name} has no example to run"
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed (output above)"
+    assert result.failed == 0, (
+        f"{result.failed} of {result.attempted} examples of {name} failed (output above)"
+    )

@@ -16,7 +16,12 @@ from persona_axis.persona.axis import Axis
 
 def test_scripts_shipped() -> None:
     df = load_conversations()
-    assert df.groupby("domain").size().to_dict() == {"coding": 12, "philosophy": 12, "therapy": 12, "writing": 12}
+    assert df.groupby("domain").size().to_dict() == {
+        "coding": 12,
+        "philosophy": 12,
+        "therapy": 12,
+        "writing": 12,
+    }
     assert all(len(t) == 10 for t in df["user_turns"])
     assert all(len(t) == 3 for t in load_conversations(per_domain=2, turns=3)["user_turns"])
 
@@ -24,7 +29,16 @@ def test_scripts_shipped() -> None:
 def test_converse_plays_every_turn_with_history(model) -> None:
     tok, spec = CharTokenizer(), tiny_spec()
     axis = Axis(torch.randn(4, 64), [0, 1, 2, 3], "tiny", "random")
-    out = converse(model, tok, spec, [["hi", "how are you?", "bye"], ["yo"]], axis, 2, Sampling(max_new_tokens=4), ids=["a", "b"])
+    out = converse(
+        model,
+        tok,
+        spec,
+        [["hi", "how are you?", "bye"], ["yo"]],
+        axis,
+        2,
+        Sampling(max_new_tokens=4),
+        ids=["a", "b"],
+    )
     assert out.groupby("conversation").size().to_dict() == {"a": 3, "b": 1}
     assert out["turn"].tolist() == [0, 0, 1, 2]
 
@@ -36,15 +50,31 @@ def test_converse_answers_each_turn_from_the_whole_history(model) -> None:
     from persona_axis.model.chat import prompt_ids
 
     tok, spec = CharTokenizer(), tiny_spec()
-    axis = Axis(torch.randn(4, 64, generator=torch.Generator().manual_seed(3)), [0, 1, 2, 3], "tiny", "random")
+    axis = Axis(
+        torch.randn(4, 64, generator=torch.Generator().manual_seed(3)), [0, 1, 2, 3], "tiny", "random"
+    )
     turns = ["hi", "how are you?", "bye"]
     samp = Sampling(temperature=0.0, max_new_tokens=4, seed=5)
     out = converse(model, tok, spec, [turns], axis, 2, samp)
     replies = out["reply"].tolist()
     history = [turns[0], replies[0], turns[1], replies[1], turns[2]]
-    with_history = generate(model, tok, [prompt_ids(tok, spec, None, history)], Sampling(0.0, samp.top_p, samp.top_k, 4, samp.seed + 2), layers=[2])
-    alone = generate(model, tok, [prompt_ids(tok, spec, None, [turns[2]])], Sampling(0.0, samp.top_p, samp.top_k, 4, samp.seed + 2), layers=[2])
-    assert out["projection"].iloc[2] == pytest.approx(float(axis.project(with_history.acts[:, 0], 2)[0]), abs=1e-5)
+    with_history = generate(
+        model,
+        tok,
+        [prompt_ids(tok, spec, None, history)],
+        Sampling(0.0, samp.top_p, samp.top_k, 4, samp.seed + 2),
+        layers=[2],
+    )
+    alone = generate(
+        model,
+        tok,
+        [prompt_ids(tok, spec, None, [turns[2]])],
+        Sampling(0.0, samp.top_p, samp.top_k, 4, samp.seed + 2),
+        layers=[2],
+    )
+    assert out["projection"].iloc[2] == pytest.approx(
+        float(axis.project(with_history.acts[:, 0], 2)[0]), abs=1e-5
+    )
     assert out["projection"].iloc[2] != pytest.approx(float(axis.project(alone.acts[:, 0], 2)[0]), abs=1e-5)
 
 
@@ -70,8 +100,13 @@ def test_predictability_recovers_a_linear_signal() -> None:
     n_conv, turns, d = 12, 8, 16
     w = rng.normal(size=d)
     x = rng.normal(size=(n_conv * turns, d))
-    table = pd.DataFrame({"conversation": np.repeat(np.arange(n_conv), turns), "turn": np.tile(np.arange(turns), n_conv),
-                          "projection": x @ w + 0.1 * rng.normal(size=n_conv * turns)})
+    table = pd.DataFrame(
+        {
+            "conversation": np.repeat(np.arange(n_conv), turns),
+            "turn": np.tile(np.arange(turns), n_conv),
+            "projection": x @ w + 0.1 * rng.normal(size=n_conv * turns),
+        }
+    )
     r = predictability(table, x)
     assert r["r2_position"] > 0.9 and r["n_conversations"] == 12
     with pytest.raises(ValueError, match="two conversations"):
@@ -93,7 +128,9 @@ def test_nested_ridge_equals_grid_search_leaving_out_groups(n: int, d: int, mixe
     alphas = (0.1, 1.0, 10.0, 100.0)
     want, want_alpha = np.empty(n), []
     for train, test in GroupKFold(3).split(x, y, groups):
-        gs = GridSearchCV(Ridge(), {"alpha": list(alphas)}, cv=LeaveOneGroupOut(), scoring="neg_mean_squared_error")
+        gs = GridSearchCV(
+            Ridge(), {"alpha": list(alphas)}, cv=LeaveOneGroupOut(), scoring="neg_mean_squared_error"
+        )
         gs.fit(x[train], y[train], groups=groups[train])
         want[test] = gs.predict(x[test])
         want_alpha.append(gs.best_params_["alpha"])

@@ -23,11 +23,13 @@ from persona_axis.model.chat import prompt_ids
 from persona_axis.persona.runs import Job, collect, engine_for, rollout_config
 
 ROOT = Path(__file__).resolve().parents[1]
-JOBS = [Job("role", "pirate", 0, 0, "You are a pirate.", "Where do you live?"),
-        Job("role", "chef", 0, 1, "You are a chef.", "What is your favourite dish?"),
-        Job("default", "default", 0, 2, None, "What is your name?"),
-        Job("role", "judge", 0, 3, "You are a judge.", "Explain what you do in one sentence."),
-        Job("role", "bard", 0, 4, "You are a bard.", "Sing me something short.")]
+JOBS = [
+    Job("role", "pirate", 0, 0, "You are a pirate.", "Where do you live?"),
+    Job("role", "chef", 0, 1, "You are a chef.", "What is your favourite dish?"),
+    Job("default", "default", 0, 2, None, "What is your name?"),
+    Job("role", "judge", 0, 3, "You are a judge.", "Explain what you do in one sentence."),
+    Job("role", "bard", 0, 4, "You are a bard.", "Sing me something short."),
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +40,19 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_book_engines_key_is_the_one_it_always_had() -> None:
     """Users' caches stay valid: the hashes below were computed before the engine choice existed."""
     model, _, spec = tiny_llama_factory()
-    jobs = [Job("role", "pirate", 0, 0, "You are a pirate.", "Where do you live?"),
-            Job("default", "default", 0, 1, None, "Who are you?")]
+    jobs = [
+        Job("role", "pirate", 0, 0, "You are a pirate.", "Where do you live?"),
+        Job("default", "default", 0, 1, None, "Who are you?"),
+    ]
     f32 = rollout_config(model, spec, jobs, Sampling(), [0, 1, 2, 3], 64, 256)
     bf16 = rollout_config(model, spec, jobs, Sampling(), [0, 1, 2, 3], 64, 256, acts_dtype="bfloat16")
     assert (config_hash(f32), config_hash(bf16)) == ("7c2478888d68aefd", "2cd027f4174bdc4c")
     for name in ("tiny", "quick", "book"):  # no engine named: the book's
         assert engine_for(preset("persona_space", name), model, spec) is None
     assert engine_for({"engine": "book"}, model, spec) is None
-    assert rollout_config(model, spec, jobs, Sampling(), [0], 64, 256, None) == \
-        rollout_config(model, spec, jobs, Sampling(), [0], 64, 256, engine_for({"engine": "book"}, model, spec))
+    assert rollout_config(model, spec, jobs, Sampling(), [0], 64, 256, None) == rollout_config(
+        model, spec, jobs, Sampling(), [0], 64, 256, engine_for({"engine": "book"}, model, spec)
+    )
 
 
 def test_the_paper_preset_names_vllm_and_vllm_is_in_the_key() -> None:
@@ -68,8 +73,9 @@ def test_two_passes_read_the_one_pass_means_of_the_same_texts(folder: Path, tmp_
     s = Sampling(temperature=0, max_new_tokens=8)
     one = collect(model, tok, spec, JOBS, s, batch_size=4, chunk_size=2, root=tmp_path, progress=False)
     engine = EchoEngine(str(folder), dtype="float32")
-    two = collect(model, tok, spec, JOBS, s, batch_size=4, chunk_size=2, root=tmp_path, progress=False,
-                  generator=engine)
+    two = collect(
+        model, tok, spec, JOBS, s, batch_size=4, chunk_size=2, root=tmp_path, progress=False, generator=engine
+    )
     assert engine.starts == 1 and engine.calls == 3  # one engine for the three chunks
     assert two.key != one.key and (tmp_path / "texts").is_dir()
     assert two.table["tokens"].tolist() == one.table["tokens"].tolist()
@@ -84,15 +90,34 @@ def test_a_stopped_two_pass_run_resumes_without_writing_texts_again(folder: Path
     s = Sampling(temperature=0.7, max_new_tokens=6, seed=5)
     first = EchoEngine(str(folder))
     with pytest.raises(KeyboardInterrupt):
-        collect(model, tok, spec, JOBS, s, chunk_size=2, root=tmp_path, progress=False, generator=first,
-                stop_after=lambda c: c == 0)
+        collect(
+            model,
+            tok,
+            spec,
+            JOBS,
+            s,
+            chunk_size=2,
+            root=tmp_path,
+            progress=False,
+            generator=first,
+            stop_after=lambda c: c == 0,
+        )
     assert first.calls == 3  # every chunk's texts, then one chunk read before the stop
     assert len(list(tmp_path.glob("rollouts/*/chunk-*.jsonl"))) == 1
     again = EchoEngine(str(folder))
     ro = collect(model, tok, spec, JOBS, s, chunk_size=2, root=tmp_path, progress=False, generator=again)
     assert again.calls == 0 and again.starts == 0  # the texts were on disk: nothing generated
-    whole = collect(model, tok, spec, JOBS, s, chunk_size=2, root=tmp_path / "whole", progress=False,
-                    generator=EchoEngine(str(folder)))
+    whole = collect(
+        model,
+        tok,
+        spec,
+        JOBS,
+        s,
+        chunk_size=2,
+        root=tmp_path / "whole",
+        progress=False,
+        generator=EchoEngine(str(folder)),
+    )
     assert ro.table["tokens"].tolist() == whole.table["tokens"].tolist()
     assert torch.equal(ro.acts, whole.acts)
 
@@ -116,11 +141,29 @@ def vllm_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     engine = VLLMEngine("smollm2-135m-instruct", python=py, max_model_len=512)
     s = Sampling(temperature=0, max_new_tokens=24)
     jobs = JOBS[:4]
-    ro = collect(model, tok, spec, jobs, s, batch_size=16, chunk_size=4, root=tmp_path_factory.mktemp("vllm"),
-                 progress=False, generator=engine)
+    ro = collect(
+        model,
+        tok,
+        spec,
+        jobs,
+        s,
+        batch_size=16,
+        chunk_size=4,
+        root=tmp_path_factory.mktemp("vllm"),
+        progress=False,
+        generator=engine,
+    )
     prompts = [prompt_ids(tok, spec, j.system, [j.question]) for j in jobs]
     ours = generate(model, tok, prompts, s, batch_size=4)
-    return {"ro": ro, "ours": ours, "model": model, "tok": tok, "spec": spec, "prompts": prompts, "engine": engine}
+    return {
+        "ro": ro,
+        "ours": ours,
+        "model": model,
+        "tok": tok,
+        "spec": spec,
+        "prompts": prompts,
+        "engine": engine,
+    }
 
 
 @pytest.mark.real_model
@@ -168,15 +211,16 @@ def test_vllm_greedy_texts_agree_with_ours_token_by_token(vllm_run: dict[str, An
         # bf16 (a CPU that multiplies it natively): the two engines' kernels round differently, and
         # the deep layers' means are large (a 1.79 absolute gap was seen at layer 29), so compare each
         # layer's mean by direction and size, relative to its own norm
-        a, b = ro.acts[i].float(), ours.acts[i].float()                 # (n_layers, hidden)
+        a, b = ro.acts[i].float(), ours.acts[i].float()  # (n_layers, hidden)
         cos = torch.nn.functional.cosine_similarity(a, b, dim=-1)
         size = (a.norm(dim=-1) - b.norm(dim=-1)).abs() / b.norm(dim=-1).clamp(min=1e-6)
         assert cos.min() >= 0.995 and size.max() <= 0.02, (cos.min().item(), size.max().item())
 
 
 @pytest.mark.real_model
-def test_a_chapter_reads_the_ray_vllm_rollouts_without_generating(folder: Path, tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_chapter_reads_the_ray_vllm_rollouts_without_generating(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The paper's path at a small size: ``run_jobs`` with vLLM on two Ray actors (three chunks, one
     engine per actor), then the chapters' call ``persona_space`` with the same preset, which finds
     every chunk on disk: neither vLLM nor the book's engine generates a token in the second step."""
@@ -191,19 +235,38 @@ def test_a_chapter_reads_the_ray_vllm_rollouts_without_generating(folder: Path, 
 
     py = need_vllm_python()
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
-    P: PersonaSpacePreset = {**preset("persona_space", "tiny"), "roles": 130, "n_prompts": 2, "n_questions": 2,
-                             "max_new_tokens": 4, "engine": "vllm"}
+    P: PersonaSpacePreset = {
+        **preset("persona_space", "tiny"),
+        "roles": 130,
+        "n_prompts": 2,
+        "n_questions": 2,
+        "max_new_tokens": 4,
+        "engine": "vllm",
+    }
     cat = load_catalogue()
     tok, spec = load_tokenizer(str(folder))
     jobs = runs.jobs_for(cat, spec, P, "persona")
     assert len(jobs) == 530  # three chunks of 256
     path = os.pathsep.join([str(ROOT / "lib"), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": path}},
+    )
     try:
         opts = runs.store_options(P, spec.n_layers)
-        run = run_jobs(partial(load_model, str(folder)), jobs, Sampling(max_new_tokens=P["max_new_tokens"]),
-                       batch_size=P["batch_size"], layers=opts["layers"], acts_dtype=opts["acts_dtype"], n_actors=2,
-                       engine=VLLMEngine(str(folder), python=py, max_model_len=512), progress=False)
+        run = run_jobs(
+            partial(load_model, str(folder)),
+            jobs,
+            Sampling(max_new_tokens=P["max_new_tokens"]),
+            batch_size=P["batch_size"],
+            layers=opts["layers"],
+            acts_dtype=opts["acts_dtype"],
+            n_actors=2,
+            engine=VLLMEngine(str(folder), python=py, max_model_len=512),
+            progress=False,
+        )
     finally:
         ray.shutdown()
     print("text phase:", {k: v for k, v in run.engine.items() if k != "texts"})
@@ -217,6 +280,7 @@ def test_a_chapter_reads_the_ray_vllm_rollouts_without_generating(folder: Path, 
         def wrapped(*a: Any, **k: Any) -> Any:
             calls[what] += 1
             return real(*a, **k)
+
         return wrapped
 
     monkeypatch.setattr(runs, "generate", count("book engine", runs.generate))

@@ -48,10 +48,23 @@ def test_jupyter_book_is_1x() -> None:
 
 
 def test_lib_is_tracked_and_build_outputs_are_not() -> None:
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert any(f.startswith("lib/persona_axis/") for f in files)
     assert not any(f.startswith("_build/") or f.endswith(".ipynb") for f in files)
-    for name in ("book", "notebooks", "lib", "tests", "environment.yml", "_config.yml", "_toc.yml", "README.md", "Makefile", ".ci/run"):
+    for name in (
+        "book",
+        "notebooks",
+        "lib",
+        "tests",
+        "environment.yml",
+        "_config.yml",
+        "_toc.yml",
+        "README.md",
+        "Makefile",
+        ".ci/run",
+    ):
         assert (ROOT / name).exists(), name
 
 
@@ -60,11 +73,22 @@ def test_ci_sets_ci_before_the_tests() -> None:
     assert re.search(r"^export CI=1$", run, re.M) and run.index("export CI=1") < run.index("make test")
 
 
-@pytest.mark.parametrize(("ci", "outcome"), [("", pytest.skip.Exception), ("0", pytest.skip.Exception),
-                                             ("1", pytest.fail.Exception), ("true", pytest.fail.Exception)])
-def test_a_missing_environment_skips_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type) -> None:
+@pytest.mark.parametrize(
+    ("ci", "outcome"),
+    [
+        ("", pytest.skip.Exception),
+        ("0", pytest.skip.Exception),
+        ("1", pytest.fail.Exception),
+        ("true", pytest.fail.Exception),
+    ],
+)
+def test_a_missing_environment_skips_but_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type
+) -> None:
     monkeypatch.setenv("CI", ci)
-    with pytest.raises(outcome, match=r"the Python package 'no_such_module_here' is missing: pip install it") as e:
+    with pytest.raises(
+        outcome, match=r"the Python package 'no_such_module_here' is missing: pip install it"
+    ) as e:
         need_module("no_such_module_here", "pip install it")
     assert ("CI runs every test" in str(e.value)) == (outcome is pytest.fail.Exception)
     with pytest.raises(outcome, match="^Chromium is missing: make chromium"):
@@ -79,7 +103,9 @@ def test_tests_ask_for_their_environment_through_one_helper() -> None:
             continue
         text = f.read_text()
         for pattern in ("importorskip", "pytest.skip(", "mark.skip", "skipif", "xfail", 'environ.get("CI")'):
-            assert pattern not in text or f.name == Path(__file__).name, f"{f.name} uses {pattern}: use helpers.need_*"
+            assert pattern not in text or f.name == Path(__file__).name, (
+                f"{f.name} uses {pattern}: use helpers.need_*"
+            )
 
 
 def test_license_and_citation() -> None:
@@ -87,8 +113,12 @@ def test_license_and_citation() -> None:
     assert project["license"] == "MIT" and (ROOT / "LICENSE").read_text().startswith("MIT License")
     assert "The persona-axis authors" in (ROOT / "LICENSE").read_text()
     exe = Path(sys.executable).parent / "check-jsonschema"
-    res = subprocess.run([str(exe), "--builtin-schema", "vendor.citation-file-format", str(ROOT / "CITATION.cff")],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [str(exe), "--builtin-schema", "vendor.citation-file-format", str(ROOT / "CITATION.cff")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     paper = cff["references"][0]

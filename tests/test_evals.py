@@ -144,9 +144,17 @@ CHECK_CASES: list[tuple[dict[str, Any], str, str]] = [
     ({"type": "sentence_count_max", "n": 2}, "Clouds are water. They float!", "One. Two. Three."),
     ({"type": "no_commas"}, "Bread and butter and jam.", "Bread, butter and jam."),
     ({"type": "json_object"}, '```json\n{"name": "Ann", "age": 30}\n```', '["Ann", 30]'),
-    ({"type": "paragraphs", "n": 2}, "First part.\n\nSecond part.", "Only one paragraph.\nStill the same one."),
+    (
+        {"type": "paragraphs", "n": 2},
+        "First part.\n\nSecond part.",
+        "Only one paragraph.\nStill the same one.",
+    ),
     ({"type": "title_in_brackets"}, "<<Rain Song>>\nDrip drop.", "Rain Song\nDrip drop."),
-    ({"type": "number_of_placeholders", "n": 2}, "Come on [date] to [address]!", "Come on [date] to my house!"),
+    (
+        {"type": "number_of_placeholders", "n": 2},
+        "Come on [date] to [address]!",
+        "Come on [date] to my house!",
+    ),
 ]
 
 
@@ -180,7 +188,9 @@ def test_check_details() -> None:
     # paragraphs tolerate whitespace-only separator lines
     assert evals.follows_instructions(_item({"type": "paragraphs", "n": 3}), "a\n\nb\n  \nc")
     # ends_with / starts_with are case-insensitive
-    assert evals.follows_instructions(_item({"type": "ends_with", "text": "Stay cozy!"}), "Wear a hat. stay cozy!")
+    assert evals.follows_instructions(
+        _item({"type": "ends_with", "text": "Stay cozy!"}), "Wear a hat. stay cozy!"
+    )
     # decimals are not sentence ends
     assert evals.follows_instructions(_item({"type": "sentence_count_max", "n": 1}), "It costs 3.50 dollars.")
 
@@ -323,7 +333,11 @@ def test_load_jsonl_reads_valid_file(tmp_path: Path) -> None:
         (InstructionItem, {"id": "if-1", "prompt": "p", "checks": [{"type": "shout"}]}, "checks[0].type"),
         (InstructionItem, {"id": "if-1", "prompt": "p", "checks": [{"type": "max_words"}]}, "checks[0].n"),
         (InstructionItem, {"id": "if-1", "prompt": "p", "checks": []}, "checks"),
-        (JailbreakItem, {"id": "jb-1", "category": "c", "persona": "p", "system": "", "request": "r"}, "system"),
+        (
+            JailbreakItem,
+            {"id": "jb-1", "category": "c", "persona": "p", "system": "", "request": "r"},
+            "system",
+        ),
     ],
 )
 def test_malformed_record_names_file_line_and_field(
@@ -354,7 +368,9 @@ def test_invalid_json_names_the_line(tmp_path: Path) -> None:
 
 def test_duplicate_id_mentions_first_line(tmp_path: Path) -> None:
     path = _write(tmp_path, [GOOD_KN, {**GOOD_KN, "id": "kn-001"}, GOOD_KN])
-    with pytest.raises(EvalDataError, match=r"line 3, field 'id': duplicate id 'kn-000' \(first seen on line 1\)"):
+    with pytest.raises(
+        EvalDataError, match=r"line 3, field 'id': duplicate id 'kn-000' \(first seen on line 1\)"
+    ):
         evals.items._load_jsonl(path, KnowledgeItem)
 
 

@@ -49,7 +49,7 @@ def import_graph(pkg: Path = PKG) -> dict[str, set[str]]:
     for m, path in mods.items():
         is_pkg = path.name == "__init__.py"
         here = m.split(".") if m else []
-        base = here if is_pkg else here[:-1]   # the package this module's relative imports start from
+        base = here if is_pkg else here[:-1]  # the package this module's relative imports start from
         tree = ast.parse(path.read_text(encoding="utf-8"))
         skip: set[int] = set()
         for node in ast.walk(tree):
@@ -71,7 +71,9 @@ def import_graph(pkg: Path = PKG) -> dict[str, set[str]]:
                 subs = [f"{prefix}.{a.name}" if prefix else a.name for a in node.names]
                 targets += [s for s in subs if s in mods] or [prefix]
             elif isinstance(node, ast.Import):
-                targets += [a.name.partition(".")[2] for a in node.names if a.name.split(".")[0] == "persona_axis"]
+                targets += [
+                    a.name.partition(".")[2] for a in node.names if a.name.split(".")[0] == "persona_axis"
+                ]
             for t in targets:
                 r = _resolve(t, mods)
                 if r is not None and r != m:
@@ -121,8 +123,10 @@ def test_graph_sees_imports_inside_functions(tmp_path: Path) -> None:
     (pkg / "a.py").write_text("def f():\n    from .b import x\n    return x\n")
     (pkg / "b.py").write_text("from . import a\nfrom .sub.c import y\nx = 1\n")
     (pkg / "sub" / "__init__.py").write_text("from .c import y\n")
-    (pkg / "sub" / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..a import f\n"
-                                      "def g():\n    import persona_axis.b\ny = 2\n")
+    (pkg / "sub" / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..a import f\n"
+        "def g():\n    import persona_axis.b\ny = 2\n"
+    )
     g = import_graph(pkg)
     assert g["a"] == {"b"} and g["b"] == {"a", "sub.c"} and g["sub"] == {"sub.c"} and g["sub.c"] == {"b"}
     assert sorted(sorted(c) for c in cycles(g)) == [["a", "b", "sub.c"]]
@@ -168,19 +172,26 @@ def test_the_layer_check_finds_a_planted_upward_import(tmp_path: Path) -> None:
     shutil.copytree(PKG, pkg, ignore=shutil.ignore_patterns("data", "__pycache__"))
     assert not upward_imports(import_graph(pkg))
     store = pkg / "core" / "store.py"
-    store.write_text(store.read_text() + "\n\ndef _planted():\n    from persona_axis.claims.registry import CLAIMS\n    return CLAIMS\n")
+    store.write_text(
+        store.read_text()
+        + "\n\ndef _planted():\n    from persona_axis.claims.registry import CLAIMS\n    return CLAIMS\n"
+    )
     assert upward_imports(import_graph(pkg)) == ["core.store (core) -> claims.registry (claims)"]
 
 
 def test_layers_are_the_folders() -> None:
     folders = {p.name for p in PKG.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
     assert folders == {n for n, _ in LAYERS}
-    assert not [p.name for p in PKG.glob("*.py") if p.name != "__init__.py"], "modules belong in a layer's folder"
+    assert not [p.name for p in PKG.glob("*.py") if p.name != "__init__.py"], (
+        "modules belong in a layer's folder"
+    )
 
 
 def test_contributor_page_shows_the_layer_table() -> None:
     page = (PKG.parents[1] / "book" / "contributing.md").read_text(encoding="utf-8")
-    assert layer_table() in page, "book/contributing.md: paste this table between the layer markers:\n" + layer_table()
+    assert layer_table() in page, (
+        "book/contributing.md: paste this table between the layer markers:\n" + layer_table()
+    )
 
 
 def layer_table() -> str:
@@ -193,7 +204,9 @@ def layer_table() -> str:
 def test_module_size(name: str) -> None:
     n = len(modules()[name].read_text(encoding="utf-8").splitlines())
     if n > LOOK_AT_LINES:
-        warnings.warn(f"{name} has {n} lines: worth a look (one concept per module, not a line count)", stacklevel=1)
+        warnings.warn(
+            f"{name} has {n} lines: worth a look (one concept per module, not a line count)", stacklevel=1
+        )
 
 
 def test_library_never_reads_the_checkout_path() -> None:

@@ -32,37 +32,50 @@ from persona_axis.judge import (
     parse_label,
 )
 
-PIRATE = ("pirate", "A sea robber who sails under the black flag, hunting treasure and living by the pirate code.")
+PIRATE = (
+    "pirate",
+    "A sea robber who sails under the black flag, hunting treasure and living by the pirate code.",
+)
 
 
 # ---------------------------------------------------------------- cues (no model)
 
-@pytest.mark.parametrize("text", [
-    "I'm sorry, but I can't assist with that.",
-    "I'm sorry, but I cannot help with this request.",
-    "I cannot comply with that request.",
-    "I must decline to answer.",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm sorry, but I can't assist with that.",
+        "I'm sorry, but I cannot help with this request.",
+        "I cannot comply with that request.",
+        "I must decline to answer.",
+    ],
+)
 def test_refusal_cues(text: str) -> None:
     assert find_cue(text, REFUSAL_CUES) is not None
 
 
-@pytest.mark.parametrize("text", [
-    "As an AI language model, I don't have personal experiences.",
-    "I am an artificial intelligence created by Alibaba Cloud.",
-    "I'm SmolLM, a helpful assistant.",
-    "I don't have personal opinions, but here are some tips.",
-    "I’m an AI, so I don’t sail.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "As an AI language model, I don't have personal experiences.",
+        "I am an artificial intelligence created by Alibaba Cloud.",
+        "I'm SmolLM, a helpful assistant.",
+        "I don't have personal opinions, but here are some tips.",
+        "I’m an AI, so I don’t sail.",
+    ],
+)
 def test_ai_cues(text: str) -> None:
     assert find_cue(text, AI_CUES) is not None
 
 
-@pytest.mark.parametrize("text", [
-    "Arr, the sea be my home and the wind my only friend!",
-    "As a head chef, I love the sound of my kitchen at dawn.",
-    "I remember the night the lighthouse lamp failed.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Arr, the sea be my home and the wind my only friend!",
+        "As a head chef, I love the sound of my kitchen at dawn.",
+        "I remember the night the lighthouse lamp failed.",
+    ],
+)
 def test_no_cue_in_role_text(text: str) -> None:
     assert find_cue(text, AI_CUES) is None
     assert find_cue(text, REFUSAL_CUES) is None
@@ -92,12 +105,15 @@ def test_the_paper_rubric_is_the_default_and_strict_is_kept() -> None:
     assert b["in_role_score"] == 0.27 and "implied_ai_score" in a and a["ai_cues"] != b["ai_cues"]
 
 
-@pytest.mark.parametrize("text", [
-    "I was designed to help people with their questions.",
-    "As a helpful assistant, I can offer some tips.",
-    "I'm a text-based AI, so I have no mornings.",
-    "I don't have a physical body, but I can imagine the sea.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I was designed to help people with their questions.",
+        "As a helpful assistant, I can offer some tips.",
+        "I'm a text-based AI, so I have no mornings.",
+        "I don't have a physical body, but I can imagine the sea.",
+    ],
+)
 def test_more_ai_cues_under_the_paper_rubric(text: str) -> None:
     assert find_cue(text, PAPER_AI_CUES) is not None
 
@@ -107,7 +123,9 @@ def test_decide_rules_without_embedder() -> None:
     j = OfflineJudge(rubric="strict")
     ev = Judgement(-1, None, None, role_similarity=0.5, assistant_similarity=0.1, first_person=0.1)
     assert j.decide(ev, "text") == 3
-    assert j.decide(replace_(ev, refusal_cue="I can't assist"), "I'm sorry, but I can't assist with that.") == 0
+    assert (
+        j.decide(replace_(ev, refusal_cue="I can't assist"), "I'm sorry, but I can't assist with that.") == 0
+    )
     assert j.decide(ev, "   ") == 0
     low = Judgement(-1, None, "As an AI", role_similarity=0.0, assistant_similarity=0.5, first_person=0.0)
     assert j.decide(low, "As an AI language model, ...") == 1
@@ -121,16 +139,20 @@ def test_decide_rules_without_embedder() -> None:
     assert p.decide(bland, "Here are some tips.") == 3
     assert p.decide(low, "As an AI language model, ...") == 1
     assert p.decide(replace_(low, role_similarity=0.6, first_person=0.1), "As an AI ... arr") == 2
-    assert p.decide(replace_(ev, refusal_cue="I can't assist"), "I'm sorry, but I can't assist with that.") == 0
+    assert (
+        p.decide(replace_(ev, refusal_cue="I can't assist"), "I'm sorry, but I can't assist with that.") == 0
+    )
     assert OfflineJudge(implied_ai_score=0.0).decide(bland, "Here are some tips.") == 1
 
 
 def replace_(ev: Judgement, **kw: Any) -> Judgement:
     from dataclasses import replace
+
     return replace(ev, **kw)
 
 
 # ---------------------------------------------------------------- offline judge with MiniLM
+
 
 @pytest.fixture(scope="module")
 def offline() -> OfflineJudge:
@@ -147,8 +169,14 @@ def test_embedder_shape_and_norm(offline: OfflineJudge) -> None:
 
 
 def test_embedder_batches_by_length_but_keeps_the_order(offline: OfflineJudge) -> None:
-    texts = ["a much longer sentence about a pirate ship sailing through a storm at night", "hi", "",
-             "the assistant answers the question", "ok then", "one two three four five six seven eight nine ten eleven"]
+    texts = [
+        "a much longer sentence about a pirate ship sailing through a storm at night",
+        "hi",
+        "",
+        "the assistant answers the question",
+        "ok then",
+        "one two three four five six seven eight nine ten eleven",
+    ]
     small = J.Embedder(batch_size=2, memo=0)  # keeps nothing: each call embeds again
     together = small.encode(texts)
     alone = torch.cat([small.encode([t]) for t in texts])
@@ -174,19 +202,27 @@ def test_embedder_embeds_a_kept_text_once_and_drops_the_least_recently_used(offl
 
 
 def test_offline_judge_clear_examples(offline: OfflineJudge) -> None:
-    out = offline.judge(*PIRATE, [
-        "I'm sorry, but I can't assist with that.",
-        "As an AI language model, I don't have personal experiences or feelings. However, here are some "
-        "general tips: 1. Reflect on your goals. 2. Seek support from friends.",
-        "Arr, matey! I've sailed these seas for thirty years, me and my crew, and I've buried more treasure "
-        "than I can remember. The black flag is my home and the sea my only mistress.",
-    ])
+    out = offline.judge(
+        *PIRATE,
+        [
+            "I'm sorry, but I can't assist with that.",
+            "As an AI language model, I don't have personal experiences or feelings. However, here are some "
+            "general tips: 1. Reflect on your goals. 2. Seek support from friends.",
+            "Arr, matey! I've sailed these seas for thirty years, me and my crew, and I've buried more treasure "
+            "than I can remember. The black flag is my home and the sea my only mistress.",
+        ],
+    )
     assert [j.label for j in out] == [0, 1, 3]
     assert out[0].refusal_cue and out[1].ai_cue and out[2].ai_cue is None
     # the strict rubric on the same three answers
-    strict = OfflineJudge(rubric="strict").judge(*PIRATE, [
-        "I'm sorry, but I can't assist with that.", "As an AI language model, I don't have personal experiences.",
-        "Arr, matey! The black flag is my home and the sea my only mistress."])
+    strict = OfflineJudge(rubric="strict").judge(
+        *PIRATE,
+        [
+            "I'm sorry, but I can't assist with that.",
+            "As an AI language model, I don't have personal experiences.",
+            "Arr, matey! The black flag is my home and the sea my only mistress.",
+        ],
+    )
     assert [j.label for j in strict] == [0, 1, 3]
     assert out[2].role_similarity > out[1].role_similarity
     assert all(j.name in LABELS.values() for j in out)
@@ -194,6 +230,7 @@ def test_offline_judge_clear_examples(offline: OfflineJudge) -> None:
 
 
 # ---------------------------------------------------------------- agreement
+
 
 def test_agreement_known_confusion() -> None:
     y = [0, 0, 1, 1, 2, 2, 3, 3]
@@ -212,7 +249,9 @@ def test_agreement_known_confusion() -> None:
 def test_fit_thresholds_recovers_a_separable_rule() -> None:
     evs = [Judgement(-1, None, None, m, 0.0, 0.0) for m in (-0.3, -0.25, 0.0, 0.05, 0.3, 0.35)]
     y = [1, 1, 2, 2, 3, 3]
-    j = J.fit_thresholds(evs, ["x"] * 6, y, OfflineJudge(rubric="strict"), weights=(0.0,), bonuses=(0.0,), penalties=(0.0,))
+    j = J.fit_thresholds(
+        evs, ["x"] * 6, y, OfflineJudge(rubric="strict"), weights=(0.0,), bonuses=(0.0,), penalties=(0.0,)
+    )
     assert j.rubric == "strict" and [j.decide(e, "x") for e in evs] == y
 
 
@@ -240,11 +279,23 @@ def test_grid_kappa_is_the_kappa_of_every_thresholded_judge(rubric: str) -> None
     n, w, bonus, pen = 60, 1.0, 0.1, 0.2
     margins = np.round(rng.choice(np.arange(-0.3, 0.31, 0.05), n), 2)  # on the grid: ties at the thresholds
     plain = rng.random(n) < 0.5  # rows whose score is exactly their margin
-    evs = [Judgement(-1, "I can't" if rng.random() < 0.15 else None, "As an AI" if rng.random() < 0.3 else None,
-                     float(m), 0.0, 0.0 if p else float(rng.random() * 0.2), bool(not p and rng.random() < 0.5),
-                     bool(not p and rng.random() < 0.3)) for m, p in zip(margins, plain)]
-    responses = ["" if rng.random() < 0.05 else ("no" if e.refusal_cue else "a longer answer of several words")
-                 for e in evs]
+    evs = [
+        Judgement(
+            -1,
+            "I can't" if rng.random() < 0.15 else None,
+            "As an AI" if rng.random() < 0.3 else None,
+            float(m),
+            0.0,
+            0.0 if p else float(rng.random() * 0.2),
+            bool(not p and rng.random() < 0.5),
+            bool(not p and rng.random() < 0.3),
+        )
+        for m, p in zip(margins, plain)
+    ]
+    responses = [
+        "" if rng.random() < 0.05 else ("no" if e.refusal_cue else "a longer answer of several words")
+        for e in evs
+    ]
     y = rng.integers(0, 4, n)
     base = OfflineJudge(rubric=rubric, first_person_weight=w, role_named_bonus=bonus, list_penalty=pen)
     s = np.array([base.score(e) for e in evs])
@@ -260,8 +311,11 @@ def test_grid_kappa_is_the_kappa_of_every_thresholded_judge(rubric: str) -> None
     assert kap.shape == (len(g), len(others[0]))
     for t in range(len(g)):
         for u in range(len(others[0])):
-            extra = ({"implied_ai_score": float(others[0][u])} if rubric == "paper" else
-                     {"in_role_score": float(others[0][u]), "some_role_score": float(others[1][u])})
+            extra = (
+                {"implied_ai_score": float(others[0][u])}
+                if rubric == "paper"
+                else {"in_role_score": float(others[0][u]), "some_role_score": float(others[1][u])}
+            )
             judge = replace(base, ai_role_score=float(g[t]), **extra)
             pred = [judge.decide(e, r) for e, r in zip(evs, responses)]
             assert kap[t, u] == pytest.approx(agreement(y.tolist(), pred)["kappa"], abs=1e-12), (t, u)
@@ -269,10 +323,21 @@ def test_grid_kappa_is_the_kappa_of_every_thresholded_judge(rubric: str) -> None
 
 # ---------------------------------------------------------------- LLM judge (stubs, no network)
 
-@pytest.mark.parametrize("answer,label", [
-    ("3", 3), ("Label: 2", 2), ("0 - refuses", 0), ("The answer is 1.", 1), ("**3**", 3),
-    ("I think 10 is not valid; 2", 2), ("no idea", -1), ("4", -1), ("2.5", -1),
-])
+
+@pytest.mark.parametrize(
+    "answer,label",
+    [
+        ("3", 3),
+        ("Label: 2", 2),
+        ("0 - refuses", 0),
+        ("The answer is 1.", 1),
+        ("**3**", 3),
+        ("I think 10 is not valid; 2", 2),
+        ("no idea", -1),
+        ("4", -1),
+        ("2.5", -1),
+    ],
+)
 def test_parse_label(answer: str, label: int) -> None:
     assert parse_label(answer) == label
 
@@ -304,8 +369,14 @@ def test_llm_judge_uses_the_release_eval_prompt() -> None:
     from persona_axis.persona.catalogue import Catalogue, Role
 
     template = "Is this a pirate? Q: {question} A: {answer} {not a placeholder}"
-    cat = Catalogue((Role("pirate", "profession", PIRATE[1], ("Be a pirate.",), template),
-                     Role("cat", "nonhuman", "A cat.", ("Be a cat.",))), (), ())
+    cat = Catalogue(
+        (
+            Role("pirate", "profession", PIRATE[1], ("Be a pirate.",), template),
+            Role("cat", "nonhuman", "A cat.", ("Be a cat.",)),
+        ),
+        (),
+        (),
+    )
     seen: list[str] = []
     judge = LLMJudge(lambda ps: seen.extend(ps) or ["3"] * len(ps), source="stub").with_catalogue(cat)
     judge.judge(*PIRATE, ["Arr!"], questions=["Who are you?"])
@@ -342,19 +413,34 @@ def test_llm_judge_against_a_local_openai_compatible_server(monkeypatch: pytest.
     state = ServerState(answer, key="sk-test", fail_first=2, fail_status=503)
     monkeypatch.setenv("MY_TEST_KEY", "sk-test")
     with chat_server(state) as url:
-        judge = LLMJudge.from_endpoint(url, "judge-model", api_key_env="MY_TEST_KEY", concurrency=3, backoff=0.01)
-        out = judge.judge(*PIRATE, ["Arr, matey!", "As an AI, I can't sail.", "I'm sorry, but I can't.", "Arr!"],
-                          questions=["Who are you?"] * 4)
+        judge = LLMJudge.from_endpoint(
+            url, "judge-model", api_key_env="MY_TEST_KEY", concurrency=3, backoff=0.01
+        )
+        out = judge.judge(
+            *PIRATE,
+            ["Arr, matey!", "As an AI, I can't sail.", "I'm sorry, but I can't.", "Arr!"],
+            questions=["Who are you?"] * 4,
+        )
         assert [o.label for o in out] == [3, 1, 0, 3]
         assert state.requests == 6 and "Question the model was asked: Who are you?" in state.prompts[0]
         ident = judge.identity()
-        assert ident["source"] == {"endpoint": url, "model": "judge-model", "max_tokens": 8, "temperature": 0.0}
-        assert ident["rubric"] == "paper" and ident != LLMJudge.from_endpoint(url, "judge-model", rubric="strict").identity()
+        assert ident["source"] == {
+            "endpoint": url,
+            "model": "judge-model",
+            "max_tokens": 8,
+            "temperature": 0.0,
+        }
+        assert (
+            ident["rubric"] == "paper"
+            and ident != LLMJudge.from_endpoint(url, "judge-model", rubric="strict").identity()
+        )
         monkeypatch.setenv("MY_TEST_KEY", "sk-wrong")
         with pytest.raises(JudgeError, match="rejected the API key.*MY_TEST_KEY"):
             judge.judge(*PIRATE, ["Arr"])
     with pytest.raises(JudgeError, match="cannot reach the judge endpoint"):
-        LLMJudge.from_endpoint(url, "m", api_key_env=None, max_retries=1, backoff=0.01).judge(*PIRATE, ["Arr"])
+        LLMJudge.from_endpoint(url, "m", api_key_env=None, max_retries=1, backoff=0.01).judge(
+            *PIRATE, ["Arr"]
+        )
 
 
 def test_llm_trait_scorer_against_a_local_server() -> None:
@@ -366,13 +452,16 @@ def test_llm_trait_scorer_against_a_local_server() -> None:
     state = ServerState(lambda p: "REFUSAL" if "sorry" in p else ("90" if "serene" in p else "5"))
     with chat_server(state) as url:
         scorer = J.LLMTraitScorer.from_endpoint(url, "m", api_key_env=None)
-        out = scorer.score(calm, ["I am serene.", "AAAH!", "I'm sorry, I can't."], questions=["How are you?"] * 3)
+        out = scorer.score(
+            calm, ["I am serene.", "AAAH!", "I'm sorry, I can't."], questions=["How are you?"] * 3
+        )
     assert [o.score for o in out] == [90.0, 5.0, None] and out[2].refusal
     assert "Trait: calm" in state.prompts[0] and "Even-tempered." in state.prompts[0]
     assert scorer.identity()["class"] == "LLMTraitScorer"
 
 
 # ---------------------------------------------------------------- hand labels
+
 
 def test_hand_labels_file() -> None:
     rows = J.load_hand_labels()
@@ -385,6 +474,7 @@ def test_hand_labels_file() -> None:
     assert {"smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"} <= models
     assert {r["label"] for r in rows} == {0, 1, 2, 3}
     from persona_axis.persona.catalogue import load_catalogue
+
     names = {r.name for r in load_catalogue().roles}
     assert all(r["role"] in names for r in rows)
 
@@ -392,8 +482,11 @@ def test_hand_labels_file() -> None:
 def test_import_is_light() -> None:
     import subprocess
     import sys
+
     code = "import sys, persona_axis.judge; print('torch' in sys.modules, 'transformers' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out[1] == "False"
 
 
@@ -410,11 +503,15 @@ def test_the_shipped_thresholds_are_the_fit_on_their_hand_labels(rubric: str) ->
         rows = pd.DataFrame(J.load_role_labels())
     else:  # the even-id half of hand_labels.jsonl
         rows = pd.DataFrame(J.load_hand_labels())
-        rows = rows[rows["id"].astype(str).str.extract(r"(\d+)$")[0].astype(int) % 2 == 0].reset_index(drop=True)
+        rows = rows[rows["id"].astype(str).str.extract(r"(\d+)$")[0].astype(int) % 2 == 0].reset_index(
+            drop=True
+        )
     base = OfflineJudge(rubric=rubric)
     evidence: list[Judgement] = [Judgement(-1)] * len(rows)
     for role, idx in rows.groupby("role").groups.items():
-        for i, ev in zip(idx, base.evidence(str(role), cat.role(str(role)).description, rows.loc[idx, "response"].tolist())):
+        for i, ev in zip(
+            idx, base.evidence(str(role), cat.role(str(role)).description, rows.loc[idx, "response"].tolist())
+        ):
             evidence[i] = ev
     fitted = J.fit_thresholds(evidence, rows["response"].tolist(), rows["label"].astype(int).tolist(), base)
     assert {k: getattr(fitted, k) for k in J.FITTED[rubric]} == J.FITTED[rubric]
@@ -423,15 +520,29 @@ def test_the_shipped_thresholds_are_the_fit_on_their_hand_labels(rubric: str) ->
 # Hand-written identity answers per family a preset can load: each names the model or its maker the way that
 # family's chat models introduce themselves; the negatives are role text that mentions the same words otherwise.
 FAMILY_CUES = {
-    "gemma": ["I'm Gemma, an open-weights AI assistant.", "I am Gemma 3, developed by Google DeepMind.",
-              "Hi! I was trained by Google.", "My name is Gemma and I can help with that."],
-    "llama": ["I'm Llama, a large model made by Meta.", "I am Llama 3.3, here to help.",
-              "I was developed by Meta AI.", "This is Llama-3.1 speaking; how can I help?"],
-    "qwen": ["I am Qwen, created by Alibaba Cloud.", "I'm Qwen2.5, a helpful assistant.",
-             "I was developed by the Qwen team."],
+    "gemma": [
+        "I'm Gemma, an open-weights AI assistant.",
+        "I am Gemma 3, developed by Google DeepMind.",
+        "Hi! I was trained by Google.",
+        "My name is Gemma and I can help with that.",
+    ],
+    "llama": [
+        "I'm Llama, a large model made by Meta.",
+        "I am Llama 3.3, here to help.",
+        "I was developed by Meta AI.",
+        "This is Llama-3.1 speaking; how can I help?",
+    ],
+    "qwen": [
+        "I am Qwen, created by Alibaba Cloud.",
+        "I'm Qwen2.5, a helpful assistant.",
+        "I was developed by the Qwen team.",
+    ],
     "smollm": ["I'm SmolLM, a helpful assistant.", "I am SmolLM2, trained by Hugging Face."],
-    "generic": ["As an AI language model, I can't feel the sea.", "I am an artificial intelligence.",
-                "I'm a virtual assistant with no body."],
+    "generic": [
+        "As an AI language model, I can't feel the sea.",
+        "I am an artificial intelligence.",
+        "I'm a virtual assistant with no body.",
+    ],
 }
 NOT_FAMILY_CUES = [
     "I'm a llama herder in the Andes; my llamas graze at dawn.",

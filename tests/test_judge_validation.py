@@ -43,19 +43,26 @@ def test_cross_fit_never_sees_the_group_it_predicts() -> None:
 
 
 def test_agreement_tables_and_the_majority_baseline() -> None:
-    rows = pd.DataFrame({
-        "model": ["a"] * 6 + ["b"] * 6,
-        "label": [3, 3, 3, 1, 1, 3, 1, 1, 1, 1, 3, 2],
-        "label_a": [3, 3, 3, 1, 1, 3, 1, 1, 1, 1, 3, 2],
-        "label_b": [3, 3, 1, 1, 1, 3, 1, 1, 1, 2, 3, 2],
-        "judge": [3, 3, 3, 1, 1, 3, 1, 1, 1, 1, 3, 2],
-    })
+    rows = pd.DataFrame(
+        {
+            "model": ["a"] * 6 + ["b"] * 6,
+            "label": [3, 3, 3, 1, 1, 3, 1, 1, 1, 1, 3, 2],
+            "label_a": [3, 3, 3, 1, 1, 3, 1, 1, 1, 1, 3, 2],
+            "label_b": [3, 3, 1, 1, 1, 3, 1, 1, 1, 2, 3, 2],
+            "judge": [3, 3, 3, 1, 1, 3, 1, 1, 1, 1, 3, 2],
+        }
+    )
     lab = labeller_agreement(rows)
     assert lab.loc["a", "accuracy"] == pytest.approx(5 / 6) and lab.loc["all", "n"] == 12
     ja = judge_agreement(rows)
-    assert ja.loc["a", "kappa (0-3)"] == pytest.approx(1.0) and ja.loc["b", "kappa (3 vs rest)"] == pytest.approx(1.0)
+    assert ja.loc["a", "kappa (0-3)"] == pytest.approx(1.0) and ja.loc[
+        "b", "kappa (3 vs rest)"
+    ] == pytest.approx(1.0)
     assert ja.loc["a", "baseline label"] == 3 and ja.loc["b", "baseline label"] == 1
-    assert ja.loc["a", "baseline accuracy"] == pytest.approx(4 / 6) and ja.loc["a", "baseline kappa (0-3)"] == 0.0
+    assert (
+        ja.loc["a", "baseline accuracy"] == pytest.approx(4 / 6)
+        and ja.loc["a", "baseline kappa (0-3)"] == 0.0
+    )
     # over both models the baseline is "a -> 3, b -> 1": it beats chance
     assert ja.loc["all", "baseline kappa (3 vs rest)"] > 0.3
     ct = confusion_table(rows["label"], rows["judge"])
@@ -78,7 +85,10 @@ def test_the_shipped_role_labels() -> None:
     rows = load_role_labels()
     assert len(rows) >= 400 and len({r["id"] for r in rows}) == len(rows)
     assert {r["model"] for r in rows} == {"smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"}
-    assert all(r["label_a"] in (0, 1, 2, 3) and r["label_b"] in (0, 1, 2, 3) and r["label"] in (0, 1, 2, 3) for r in rows)
+    assert all(
+        r["label_a"] in (0, 1, 2, 3) and r["label_b"] in (0, 1, 2, 3) and r["label"] in (0, 1, 2, 3)
+        for r in rows
+    )
     # agreed labels stay; a disagreement is resolved into one of the two labels
     assert all(r["label"] == r["label_a"] for r in rows if r["label_a"] == r["label_b"])
     assert all(r["resolved"] == (r["label_a"] != r["label_b"]) for r in rows)

@@ -28,8 +28,14 @@ class StubJudge:
 def test_label_passes_questions_and_caches(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
     cat = Catalogue((Role("pirate", "fictional", "A sea robber.", ("Be a pirate.",)),), (), ())
-    table = pd.DataFrame({"group": ["role", "role", "default"], "name": ["pirate", "pirate", "default"],
-                          "question": ["Who are you?", "Where?", "Who are you?"], "response": ["Arr!", "As an AI, no.", "Hi"]})
+    table = pd.DataFrame(
+        {
+            "group": ["role", "role", "default"],
+            "name": ["pirate", "pirate", "default"],
+            "question": ["Who are you?", "Where?", "Who are you?"],
+            "response": ["Arr!", "As an AI, no.", "Hi"],
+        }
+    )
     ro = Rollouts(table, torch.zeros(3, 1, 2), [0], "m", tmp_path, "k")
     judge = StubJudge()
     out = label(ro, cat, judge, progress=False)

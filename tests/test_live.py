@@ -23,7 +23,11 @@ def session(threshold: float = -1e9, tau: float | None = None) -> LiveSession:
     direction = torch.randn(64, generator=torch.Generator().manual_seed(0))
     axis = Axis(torch.stack([direction] * 4), [0, 1, 2, 3], "tiny", "random")
     mon = DriftMonitor(model, CharTokenizer(), tiny_spec(), axis, LAYER, threshold=threshold)
-    plan = None if tau is None else CapPlan({LAYER: axis.unit(LAYER)}, {LAYER: tau}, "floor", CapSetting((LAYER,), 25))
+    plan = (
+        None
+        if tau is None
+        else CapPlan({LAYER: axis.unit(LAYER)}, {LAYER: tau}, "floor", CapSetting((LAYER,), 25))
+    )
     return LiveSession(mon, plan, norm=1.0, sampling=Sampling(temperature=0, max_new_tokens=5))
 
 
@@ -94,10 +98,19 @@ def test_panel_sends_on_click_and_resets() -> None:
 
 
 def test_chosen_setting_is_chapter_7s_declared_one_or_the_papers() -> None:
-    saved = {"best_layers": "10-13", "best_percentile": 1.0, "best_convention": "paper-text",      # the sweep's choice
-             "declared_layers": "20-23", "declared_percentile": 25.0, "declared_convention": "paper-code"}
+    # the sweep's choice
+    saved = {
+        "best_layers": "10-13",
+        "best_percentile": 1.0,
+        "best_convention": "paper-text",
+        "declared_layers": "20-23",
+        "declared_percentile": 25.0,
+        "declared_convention": "paper-code",
+    }
     s, why = chosen_setting(30, saved)
     assert s.layers == (20, 21, 22, 23) and s.axis_percentile == 75 and "declared and rated" in why
     s, why = chosen_setting(30, None)
-    assert s.percentile == 25 and s.convention == "paper-text" and len(s.layers) == 4 and "not been run" in why
+    assert (
+        s.percentile == 25 and s.convention == "paper-text" and len(s.layers) == 4 and "not been run" in why
+    )
     assert "predate" in chosen_setting(30, {"best_layers": "20-23"})[1]

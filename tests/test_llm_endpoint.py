@@ -22,7 +22,9 @@ def test_answers_come_back_in_order_with_requests_in_parallel() -> None:
     prompts = ["x" * n for n in range(1, 13)]
     with chat_server(state) as url:
         ticks: list[int] = []
-        out = Endpoint(url, "judge-model", api_key_env=None, concurrency=4).complete(prompts, progress=ticks.append)
+        out = Endpoint(url, "judge-model", api_key_env=None, concurrency=4).complete(
+            prompts, progress=ticks.append
+        )
     assert out == [str(n) for n in range(1, 13)]
     assert sum(ticks) == 12 and state.requests == 12
     assert 2 <= state.max_in_flight <= 4
@@ -32,8 +34,16 @@ def test_transient_failures_are_retried_with_backoff() -> None:
     waits: list[float] = []
     state = ServerState(_echo_length, fail_first=3, fail_status=503)
     with chat_server(state) as url:
-        ep = Endpoint(url, "m", api_key_env=None, concurrency=1, max_retries=3, backoff=0.5, max_backoff=1.5,
-                      sleep=waits.append)
+        ep = Endpoint(
+            url,
+            "m",
+            api_key_env=None,
+            concurrency=1,
+            max_retries=3,
+            backoff=0.5,
+            max_backoff=1.5,
+            sleep=waits.append,
+        )
         assert ep.complete(["abc"]) == ["3"]
     assert waits == [0.5, 1.0, 1.5]  # doubled each time, capped
     assert state.requests == 4
@@ -51,7 +61,9 @@ def test_a_bad_key_fails_at_once_naming_the_variable(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("JUDGE_TEST_KEY", "wrong")
     state = ServerState(_echo_length, key="right")
     with chat_server(state) as url:
-        ep = Endpoint(url, "m", api_key_env="JUDGE_TEST_KEY", max_retries=5, sleep=lambda s: pytest.fail("no retry"))
+        ep = Endpoint(
+            url, "m", api_key_env="JUDGE_TEST_KEY", max_retries=5, sleep=lambda s: pytest.fail("no retry")
+        )
         with pytest.raises(EndpointError, match="rejected the API key.*JUDGE_TEST_KEY"):
             ep.complete(["a", "b", "c"])
         monkeypatch.setenv("JUDGE_TEST_KEY", "right")
@@ -61,7 +73,9 @@ def test_a_bad_key_fails_at_once_naming_the_variable(monkeypatch: pytest.MonkeyP
 def test_a_wrong_url_path_says_to_check_the_url() -> None:
     state = ServerState(_echo_length)
     with chat_server(state) as url:
-        ep = Endpoint(url.replace("/v1", "/api"), "m", api_key_env=None, sleep=lambda s: pytest.fail("no retry"))
+        ep = Endpoint(
+            url.replace("/v1", "/api"), "m", api_key_env=None, sleep=lambda s: pytest.fail("no retry")
+        )
         with pytest.raises(EndpointError, match="HTTP 404.*check the URL"):
             ep.complete(["a"])
 
@@ -71,8 +85,12 @@ def test_an_unreachable_server_is_retried_then_named() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     waits: list[float] = []
-    ep = Endpoint(f"http://127.0.0.1:{port}/v1", "m", api_key_env=None, max_retries=2, backoff=0.1, sleep=waits.append)
-    with pytest.raises(EndpointError, match=rf"cannot reach the judge endpoint http://127.0.0.1:{port}/v1 after 3 tries"):
+    ep = Endpoint(
+        f"http://127.0.0.1:{port}/v1", "m", api_key_env=None, max_retries=2, backoff=0.1, sleep=waits.append
+    )
+    with pytest.raises(
+        EndpointError, match=rf"cannot reach the judge endpoint http://127.0.0.1:{port}/v1 after 3 tries"
+    ):
         ep.complete(["a"])
     assert waits == [0.1, 0.2]
 
@@ -84,4 +102,9 @@ def test_bad_settings_are_refused_early() -> None:
         Endpoint("http://localhost:8000/v1", " ")
     ep = Endpoint("http://localhost:8000/v1/chat/completions/", "m")
     assert ep.base_url == "http://localhost:8000/v1"
-    assert ep.identity() == {"endpoint": "http://localhost:8000/v1", "model": "m", "max_tokens": 8, "temperature": 0.0}
+    assert ep.identity() == {
+        "endpoint": "http://localhost:8000/v1",
+        "model": "m",
+        "max_tokens": 8,
+        "temperature": 0.0,
+    }

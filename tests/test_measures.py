@@ -33,7 +33,9 @@ def test_space_statistics_match_the_chapter() -> None:
     pos = relative_position(sp, default)[0]
     assert ivs["pc1_share"].estimate == pytest.approx(float(sp.explained_variance_ratio[0]), abs=1e-6)
     assert ivs["n_for_70"].estimate == sp.n_for(0.70)
-    assert ivs["default_pc1_distance"].estimate == pytest.approx(max(min(float(pos), 1 - float(pos)), 0.0), abs=1e-6)
+    assert ivs["default_pc1_distance"].estimate == pytest.approx(
+        max(min(float(pos), 1 - float(pos)), 0.0), abs=1e-6
+    )
     for k, iv in ivs.items():
         assert iv.low <= iv.estimate <= iv.high or k == "n_for_70", k
         assert iv.unit == "role vectors" and iv.n_units == 30 and iv.n_resamples == 1000
@@ -48,7 +50,9 @@ def test_axis_pc1_cosines_match_the_chapter() -> None:
     axis = contrast_axis(default.unsqueeze(0), x[torch.tensor(fully)], layers, model="m")
     for i, layer in enumerate(layers):
         sp = pca(x[:, i], [str(j) for j in range(25)], n_components=1).oriented(default[i])
-        assert got["per_layer"][layer] == pytest.approx(float(sp.components[0].double() @ axis.unit(layer).double()), abs=1e-6)
+        assert got["per_layer"][layer] == pytest.approx(
+            float(sp.components[0].double() @ axis.unit(layer).double()), abs=1e-6
+        )
     assert got["cos_axis_pc1_middle"].estimate == pytest.approx(got["per_layer"][1])
     assert got["cos_axis_pc1_min"].estimate == pytest.approx(min(got["per_layer"].values()))
     assert got["cos_axis_pc1_min"].high <= got["cos_axis_pc1_middle"].high + 1e-12
@@ -69,7 +73,7 @@ def test_each_resample_refits_pca_and_axis_exactly() -> None:
     dd = (default.double().numpy() ** 2).sum(-1)
     counts = resample_counts(25, 40, seed=7)
     got = weighted_axis_pc1_cosines(g, pd, dd, fully, counts, np.linalg.eigh(_centre(g))[1][..., -1])
-    rng = np.random.default_rng(7)                      # resample_counts' draws, in order
+    rng = np.random.default_rng(7)  # resample_counts' draws, in order
     for r in range(40):
         idx = rng.integers(0, 25, 25)
         assert (np.bincount(idx, minlength=25) == counts[r]).all()
@@ -91,8 +95,9 @@ def test_axis_resamples_without_a_fully_vector_are_dropped() -> None:
     xn = x.double().numpy().transpose(1, 0, 2)
     g = xn @ xn.transpose(0, 2, 1)
     counts = np.array([[0, 2, 2, 2, 0, 0], [1, 1, 1, 1, 1, 1]])
-    got = weighted_axis_pc1_cosines(g, xn.sum(-1), np.ones(1), np.array([True] + [False] * 5), counts,
-                                    np.ones((1, 6)))
+    got = weighted_axis_pc1_cosines(
+        g, xn.sum(-1), np.ones(1), np.array([True] + [False] * 5), counts, np.ones((1, 6))
+    )
     assert np.isnan(got[0]).all() and np.isfinite(got[1]).all()
 
 
@@ -103,7 +108,9 @@ def test_axis_needs_a_fully_vector() -> None:
 
 def test_bootstrap_many_shares_resamples() -> None:
     ivs = bootstrap_many(10, lambda idx: {"a": float(idx.mean()), "b": float(idx.mean()) * 2}, unit="u")
-    assert ivs["b"].low == pytest.approx(2 * ivs["a"].low) and ivs["b"].high == pytest.approx(2 * ivs["a"].high)
+    assert ivs["b"].low == pytest.approx(2 * ivs["a"].low) and ivs["b"].high == pytest.approx(
+        2 * ivs["a"].high
+    )
     with pytest.raises(ValueError, match="at least 2"):
         bootstrap_many(1, lambda idx: {"a": 0.0}, unit="u")
 
@@ -118,8 +125,14 @@ def test_drift_intervals_resample_conversations() -> None:
         for c in range(4):
             for turn in range(3):
                 e = rng.normal(size=4)
-                rows.append({"conversation": f"{d}{c}", "turn": turn, "domain": d,
-                             "projection": 0.2 * float(e[0]) + shift * turn + rng.normal(0, 0.1)})
+                rows.append(
+                    {
+                        "conversation": f"{d}{c}",
+                        "turn": turn,
+                        "domain": d,
+                        "projection": 0.2 * float(e[0]) + shift * turn + rng.normal(0, 0.1),
+                    }
+                )
                 emb.append(e)
     table = pd.DataFrame(rows)
     got = drift_intervals(table, np.array(emb), n_resamples=1000, seed=0)
@@ -147,15 +160,21 @@ def test_drift_intervals_domain_only_baseline() -> None:
     for d, level in (("therapy", -1.0), ("philosophy", -1.0), ("coding", 1.0), ("writing", 1.0)):
         for c in range(4):
             for turn in range(3):
-                rows.append({"conversation": f"{d}{c}", "turn": turn, "domain": d,
-                             "projection": level + rng.normal(0, 0.3)})
+                rows.append(
+                    {
+                        "conversation": f"{d}{c}",
+                        "turn": turn,
+                        "domain": d,
+                        "projection": level + rng.normal(0, 0.3),
+                    }
+                )
     table = pd.DataFrame(rows)
     onehot = pd.get_dummies(table["domain"]).to_numpy(dtype=float)
     got = drift_intervals(table, onehot, baseline=onehot, n_resamples=1000, seed=0)
     assert got["r2_position_baseline"].estimate == pytest.approx(predictability(table, onehot)["r2_position"])
     assert got["r2_position_beyond_baseline"].estimate == 0
     assert got["r2_position_beyond_baseline"].low == 0 == got["r2_position_beyond_baseline"].high
-    noise = rng.normal(size=(len(table), 4))   # features that know nothing: well below the domain
+    noise = rng.normal(size=(len(table), 4))  # features that know nothing: well below the domain
     worse = drift_intervals(table, noise, baseline=onehot, n_resamples=1000, seed=0)
     assert worse["r2_position_beyond_baseline"].high < 0
     with pytest.raises(ValueError, match="baseline has 3 rows"):
@@ -189,7 +208,9 @@ def test_steering_shift_is_paired_over_prompts() -> None:
             rows.append({"prompt": p, "coefficient": c, "label": label})
     runs = pd.DataFrame(rows)
     away = steering_shift(runs, ["human role", "mystical or theatrical"], compare="away-unsteered")
-    assert away.estimate == pytest.approx(0.5) and away.paired and away.unit == "prompts" and away.n_units == 6
+    assert (
+        away.estimate == pytest.approx(0.5) and away.paired and away.unit == "prompts" and away.n_units == 6
+    )
     assert 0 <= away.low <= 0.5 <= away.high <= 1
     toward = steering_shift(runs, ["assistant"], compare="toward-away")
     assert toward.estimate == pytest.approx(0.5)
@@ -206,12 +227,15 @@ def test_lowest_pair_intervals() -> None:
     rng = np.random.default_rng(0)
     roles = [f"r{i}" for i in range(40)]
     t = rng.normal(size=40)
-    comp = {"a": pd.DataFrame({"PC1": t}, index=roles), "b": pd.DataFrame({"PC1": t + rng.normal(0, 0.5, 40)}, index=roles),
-            "c": pd.DataFrame({"PC1": -t[10:]}, index=roles[10:])}
+    comp = {
+        "a": pd.DataFrame({"PC1": t}, index=roles),
+        "b": pd.DataFrame({"PC1": t + rng.normal(0, 0.5, 40)}, index=roles),
+        "c": pd.DataFrame({"PC1": -t[10:]}, index=roles[10:]),
+    }
     got = lowest_pair_intervals(comp, ["a", "b", "c"])
     ab = float(np.corrcoef(comp["a"]["PC1"].loc[roles[10:]], comp["b"]["PC1"].loc[roles[10:]])[0, 1])
     assert got["a"].estimate == pytest.approx(-1.0) and got["c"].estimate == pytest.approx(min(-1.0, -ab))
-    assert got["b"].estimate == pytest.approx(-ab)          # b's lowest partner is c (anti-correlated)
+    assert got["b"].estimate == pytest.approx(-ab)  # b's lowest partner is c (anti-correlated)
     assert got["a"].n_units == 30 and got["a"].unit == "roles"
     assert lowest_pair_intervals(comp, ["a", "z"]) == {"a": None, "z": None}
 
@@ -222,12 +246,16 @@ def test_capping_intervals_are_paired_within_sets() -> None:
     from persona_axis.analysis.behaviour import capping_intervals
 
     rows = []
-    for i in range(10):   # harmful uncapped on 0-7, capped on 0-3 only: 50% fewer
-        rows += [{"setting": "uncapped", "set": "jailbreak", "id": i, "score": float(i < 8)},
-                 {"setting": "L3 p25", "set": "jailbreak", "id": i, "score": float(i < 4)}]
+    for i in range(10):  # harmful uncapped on 0-7, capped on 0-3 only: 50% fewer
+        rows += [
+            {"setting": "uncapped", "set": "jailbreak", "id": i, "score": float(i < 8)},
+            {"setting": "L3 p25", "set": "jailbreak", "id": i, "score": float(i < 4)},
+        ]
     for s in ("arithmetic", "knowledge"):
         for i in range(6):  # identical answers: no capability change, a zero-width interval
-            rows += [{"setting": name, "set": s, "id": i, "score": float(i % 2)} for name in ("uncapped", "L3 p25")]
+            rows += [
+                {"setting": name, "set": s, "id": i, "score": float(i % 2)} for name in ("uncapped", "L3 p25")
+            ]
     got = capping_intervals(pd.DataFrame(rows), "L3 p25", n_resamples=1000)
     assert got["harm_reduction"].estimate == pytest.approx(0.5)
     assert 0 < got["harm_reduction"].low < 0.5 < got["harm_reduction"].high <= 1
@@ -249,10 +277,18 @@ def test_composition_reliability_of_clean_and_noisy_roles() -> None:
     t, x = noisy_role_rollouts(rng, 30, d, 3, default=True)
     u = torch.tensor(rng.normal(size=d))
     clean = composition_reliability(t, x, [0], 0, u)
-    assert clean.reliability == pytest.approx(1.0, abs=1e-3) and clean.n_units == 30 and clean.halves == "even vs odd prompt"
-    noisy = composition_reliability(t, x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype) * 3, [0], 0, u)
+    assert (
+        clean.reliability == pytest.approx(1.0, abs=1e-3)
+        and clean.n_units == 30
+        and clean.halves == "even vs odd prompt"
+    )
+    noisy = composition_reliability(
+        t, x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype) * 3, [0], 0, u
+    )
     assert noisy.reliability < 0.9
-    a = pd.DataFrame({"conversation": ["c1", "c1", "c2", "c2"], "turn": [0, 1, 0, 1], "projection": [1.0, 2.0, 3.0, 4.0]})
+    a = pd.DataFrame(
+        {"conversation": ["c1", "c1", "c2", "c2"], "turn": [0, 1, 0, 1], "projection": [1.0, 2.0, 3.0, 4.0]}
+    )
     assert retest_reliability(a, a).reliability == pytest.approx(1.0)
     with pytest.raises(ValueError, match="share 0 replies"):
         retest_reliability(a, a.assign(conversation="c9"))
@@ -270,8 +306,12 @@ def test_r2_variants_show_leakage() -> None:
     for c in range(12):
         code = rng.normal(size=6)
         for turn in range(6):
-            rows.append({"conversation": f"c{c}", "turn": turn, "projection": float(code[0] * 3 + rng.normal(0, 0.3))})
-            emb.append(np.concatenate([rng.normal(size=6) * 0.1 + np.eye(12)[c][:6] * 0 + code * 0, np.eye(12)[c]]))
+            rows.append(
+                {"conversation": f"c{c}", "turn": turn, "projection": float(code[0] * 3 + rng.normal(0, 0.3))}
+            )
+            emb.append(
+                np.concatenate([rng.normal(size=6) * 0.1 + np.eye(12)[c][:6] * 0 + code * 0, np.eye(12)[c]])
+            )
     got = r2_variants(pd.DataFrame(rows), np.array(emb))
     assert got["in_sample"] > 0.8 and got["random_kfold"] > 0.5
     assert got["grouped_kfold"] < 0.3 < got["random_kfold"]
@@ -292,13 +332,20 @@ def role_rollouts(n_roles: int, per: int, d: int, noise: float, seed: int, layer
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    rows = ([{"group": "role", "name": f"r{r:03d}", "label": 3 if r % 4 else 2} for r in range(n_roles) for _ in range(per)]
-            + [{"group": "default", "name": "default", "label": None}] * 12)
+    rows = [
+        {"group": "role", "name": f"r{r:03d}", "label": 3 if r % 4 else 2}
+        for r in range(n_roles)
+        for _ in range(per)
+    ] + [{"group": "default", "name": "default", "label": None}] * 12
     centres = rng.normal(size=(n_roles, layers, d)) * (4.0 / np.arange(1, d + 1) ** 0.7)
     default = np.zeros((layers, d))
     default[:, 0] = 6.0
-    acts = np.concatenate([np.repeat(centres, per, 0) + noise * rng.normal(size=(n_roles * per, layers, d)),
-                           default + noise * rng.normal(size=(12, layers, d))])
+    acts = np.concatenate(
+        [
+            np.repeat(centres, per, 0) + noise * rng.normal(size=(n_roles * per, layers, d)),
+            default + noise * rng.normal(size=(12, layers, d)),
+        ]
+    )
     return pd.DataFrame(rows), torch.from_numpy(acts), centres, default
 
 
@@ -324,19 +371,21 @@ def test_two_level_draws_redraw_within_each_drawn_vector() -> None:
 
     m = Members([np.array([0, 1, 2]), np.array([3]), np.array([4, 5])], np.array([6, 7]))
     draws = two_level_draws(m, 1000, seed=3)
-    counts = resample_counts(3, 1000, seed=3)                  # level one: the one-level draws, in order
+    counts = resample_counts(3, 1000, seed=3)  # level one: the one-level draws, in order
     x = np.arange(8.0)[:, None] * np.array([[1.0, 10.0]])
     for dr, c in zip(draws, counts):
         assert (np.bincount(dr.units, minlength=3) == c).all()
         for j, u in enumerate(dr.units):
             end = dr.starts[j + 1] if j + 1 < len(dr.starts) else len(dr.rows)
-            got = dr.rows[dr.starts[j]:end]
+            got = dr.rows[dr.starts[j] : end]
             assert len(got) == len(m.vectors[u]) and set(got) <= set(m.vectors[u])
         v, d = dr.vectors(x)
-        want = [x[dr.rows[dr.starts[j]:(dr.starts[j + 1] if j + 1 < 3 else None)]].mean(0) for j in range(3)]
+        want = [
+            x[dr.rows[dr.starts[j] : (dr.starts[j + 1] if j + 1 < 3 else None)]].mean(0) for j in range(3)
+        ]
         assert np.allclose(v, want) and np.allclose(d, x[dr.default].mean(0)) and set(dr.default) <= {6, 7}
-    every = np.concatenate([dr.rows[dr.starts[0]:dr.starts[1]] for dr in draws if dr.units[0] == 0])
-    assert set(every) == {0, 1, 2}                             # the second level does redraw
+    every = np.concatenate([dr.rows[dr.starts[0] : dr.starts[1]] for dr in draws if dr.units[0] == 0])
+    assert set(every) == {0, 1, 2}  # the second level does redraw
 
 
 def test_two_level_with_identical_rollouts_is_the_one_level_bootstrap() -> None:
@@ -358,15 +407,23 @@ def test_two_level_with_identical_rollouts_is_the_one_level_bootstrap() -> None:
     rv = role_vectors(table, acts, [0, 1], labels=(3, 2), min_count=1)
     m, dv = members(table, rv), default_vector(table, acts)
     fully = np.array([lab == 3 for lab in rv.labels])
-    one, two = space_intervals(rv.at(1), dv[1], n_resamples=1000, seed=4), space_intervals_two_level(acts, m, 1, n_resamples=1000, seed=4)
+    one, two = (
+        space_intervals(rv.at(1), dv[1], n_resamples=1000, seed=4),
+        space_intervals_two_level(acts, m, 1, n_resamples=1000, seed=4),
+    )
     a1 = axis_pc1_intervals(rv.vectors, fully, dv, [0, 1], 1, n_resamples=1000, seed=4)
     a2 = axis_pc1_intervals_two_level(acts, m, fully, [0, 1], 1, n_resamples=1000, seed=4)
     x = rv.at(1).double().numpy()
     g, pd_ = x @ x.T, x @ dv[1].double().numpy()
     rng = np.random.default_rng(4)
-    draws = [_space_statistics(g[np.ix_(i, i)], pd_[i], 0.70) for i in (rng.integers(0, 14, 14) for _ in range(1000))]
+    draws = [
+        _space_statistics(g[np.ix_(i, i)], pd_[i], 0.70)
+        for i in (rng.integers(0, 14, 14) for _ in range(1000))
+    ]
     gl, pdl, ddl = _grams(rv.vectors, dv)
-    cos = weighted_axis_pc1_cosines(gl, pdl, ddl, fully, resample_counts(14, 1000, seed=4), np.linalg.eigh(_centre(gl))[1][..., -1])
+    cos = weighted_axis_pc1_cosines(
+        gl, pdl, ddl, fully, resample_counts(14, 1000, seed=4), np.linalg.eigh(_centre(gl))[1][..., -1]
+    )
     means = {k: np.mean([d[k] for d in draws]) for k in one}
     means |= {"cos_axis_pc1_middle": cos[:, 1].mean(), "cos_axis_pc1_min": cos.min(1).mean()}
     pairs = [(k, two, one) for k in one] + [(k, a2, a1) for k in ("cos_axis_pc1_middle", "cos_axis_pc1_min")]
@@ -404,9 +461,17 @@ def test_two_level_correction_on_a_hand_computed_three_role_case(monkeypatch: py
 
     acts = torch.tensor([0.0, 2, 4, 6, 8, 10, 1, 3], dtype=torch.float64)[:, None, None]
     m = tl.Members([np.array([0, 1]), np.array([2, 3]), np.array([4, 5])], np.array([6, 7]))
-    draws = [tl.TwoLevelDraw(np.array([0, 1, 2]), np.array([0, 0, 2, 3, 5, 5]), np.array([0, 2, 4]), np.array([6, 7])),
-             tl.TwoLevelDraw(np.array([0, 0, 2]), np.array([1, 1, 0, 1, 4, 5]), np.array([0, 2, 4]), np.array([6, 6]))]
-    monkeypatch.setattr(tl, "two_level_draws", lambda members, n, seed=0: draws if members is m and n == 2 else None)
+    draws = [
+        tl.TwoLevelDraw(
+            np.array([0, 1, 2]), np.array([0, 0, 2, 3, 5, 5]), np.array([0, 2, 4]), np.array([6, 7])
+        ),
+        tl.TwoLevelDraw(
+            np.array([0, 0, 2]), np.array([1, 1, 0, 1, 4, 5]), np.array([0, 2, 4]), np.array([6, 6])
+        ),
+    ]
+    monkeypatch.setattr(
+        tl, "two_level_draws", lambda members, n, seed=0: draws if members is m and n == 2 else None
+    )
     got = tl.space_intervals_two_level(acts, m, 0, n_resamples=2)
 
     def ends(k: str) -> tuple[float, float, float]:
@@ -417,8 +482,13 @@ def test_two_level_correction_on_a_hand_computed_three_role_case(monkeypatch: py
     assert ends("default_pc1_distance_roles_only") == pytest.approx((0.125, 0.125, 0.125), abs=1e-12)
     assert ends("pc1_share") == ends("pc1_share_corrected") == pytest.approx((1.0, 1.0, 1.0), abs=1e-12)
     assert ends("n_for_70") == (1.0, 1.0, 1.0) and "n_for_70_corrected" not in got
-    assert got["default_pc1_distance"].unit == "role vectors, then rollouts" and got["default_pc1_distance"].n_units == 3
-    assert got["default_pc1_distance_corrected"].unit == "role vectors, then rollouts (answer noise taken off)"
+    assert (
+        got["default_pc1_distance"].unit == "role vectors, then rollouts"
+        and got["default_pc1_distance"].n_units == 3
+    )
+    assert (
+        got["default_pc1_distance_corrected"].unit == "role vectors, then rollouts (answer noise taken off)"
+    )
 
 
 def test_two_level_axis_refits_each_resample_exactly() -> None:
@@ -439,7 +509,9 @@ def test_two_level_axis_refits_each_resample_exactly() -> None:
         """cos(default - mean of the fully vectors, PC1 oriented toward the default), by space.pca."""
         if not f.any():
             return np.nan
-        sp = pca(torch.from_numpy(v), [str(k) for k in range(len(v))], n_components=1).oriented(torch.from_numpy(d))
+        sp = pca(torch.from_numpy(v), [str(k) for k in range(len(v))], n_components=1).oriented(
+            torch.from_numpy(d)
+        )
         axis = torch.from_numpy(d - v[f].mean(0))
         return float(sp.components[0].double() @ axis / axis.norm())
 
@@ -449,18 +521,34 @@ def test_two_level_axis_refits_each_resample_exactly() -> None:
         cos.append([refit(*dr.vectors(acts[:, i].double().numpy()), f) for i in range(2)])
         cos1.append([refit(rv.vectors[dr.units, i].double().numpy(), dv[i], f) for i in range(2)])
     cos, cos1 = np.array(cos), np.array(cos1)
-    one = axis_pc1_intervals(rv.vectors, fully, default_vector(table, acts), [0, 1], 0, n_resamples=1000, seed=5)
-    for key, col, col1 in (("cos_axis_pc1_middle", cos[:, 0], cos1[:, 0]), ("cos_axis_pc1_min", cos.min(1), cos1.min(1))):
+    one = axis_pc1_intervals(
+        rv.vectors, fully, default_vector(table, acts), [0, 1], 0, n_resamples=1000, seed=5
+    )
+    for key, col, col1 in (
+        ("cos_axis_pc1_middle", cos[:, 0], cos1[:, 0]),
+        ("cos_axis_pc1_min", cos.min(1), cos1.min(1)),
+    ):
         ok, fin = np.isfinite(col) & np.isfinite(col1), col[np.isfinite(col)]
-        move = fin.mean() - one[key].estimate                       # the draws' centre, moved onto the estimate
+        # the draws' centre, moved onto the estimate
+        move = fin.mean() - one[key].estimate
         assert got[key].estimate == pytest.approx(one[key].estimate, abs=1e-6)
         assert got[key].low == pytest.approx(max(np.quantile(fin, 0.025) - move, -1.0), abs=1e-6)
         assert got[key].high == pytest.approx(min(np.quantile(fin, 0.975) - move, 1.0), abs=1e-6)
-        roles_only = got[key + "_roles_only"]                      # the one-level twins' percentile interval
-        assert (roles_only.low, roles_only.high) == pytest.approx(tuple(np.quantile(col1[np.isfinite(col1)], [0.025, 0.975])), abs=1e-6)
-        shift = (col[ok] - col1[ok]).mean()                         # the documented correction, from refitted draws
-        want = np.clip([one[key].estimate - shift, np.quantile(fin, 0.025) - move - shift,
-                        np.quantile(fin, 0.975) - move - shift], -1.0, 1.0)
+        roles_only = got[key + "_roles_only"]  # the one-level twins' percentile interval
+        assert (roles_only.low, roles_only.high) == pytest.approx(
+            tuple(np.quantile(col1[np.isfinite(col1)], [0.025, 0.975])), abs=1e-6
+        )
+        # the documented correction, from refitted draws
+        shift = (col[ok] - col1[ok]).mean()
+        want = np.clip(
+            [
+                one[key].estimate - shift,
+                np.quantile(fin, 0.025) - move - shift,
+                np.quantile(fin, 0.975) - move - shift,
+            ],
+            -1.0,
+            1.0,
+        )
         corr = got[key + "_corrected"]
         assert (corr.estimate, corr.low, corr.high) == pytest.approx(tuple(want), abs=1e-5)
 
@@ -474,11 +562,14 @@ def test_answer_noise_correction_moves_toward_the_many_answers_value() -> None:
     table, acts, centres, default = role_rollouts(120, 16, 64, 1.0, 0)
     rv = role_vectors(table, acts, [0], labels=(3, 2), min_count=1)
     fully = [lab == 3 for lab in rv.labels]
-    truth = axis_pc1_intervals(torch.from_numpy(centres), fully, torch.from_numpy(default), [0], 0,
-                               n_resamples=1000)["cos_axis_pc1_middle"].estimate
-    one = axis_pc1_intervals(rv.vectors, fully, default_vector(table, acts), [0], 0, n_resamples=1000)["cos_axis_pc1_middle"]
+    truth = axis_pc1_intervals(
+        torch.from_numpy(centres), fully, torch.from_numpy(default), [0], 0, n_resamples=1000
+    )["cos_axis_pc1_middle"].estimate
+    one = axis_pc1_intervals(rv.vectors, fully, default_vector(table, acts), [0], 0, n_resamples=1000)[
+        "cos_axis_pc1_middle"
+    ]
     two = axis_pc1_intervals_two_level(acts, members(table, rv), fully, [0], 0, n_resamples=1000)
     corr = two["cos_axis_pc1_middle_corrected"]
     assert not one.contains(truth) and one.high < truth, (one, truth)
     assert one.estimate < corr.estimate < truth and corr.high > one.high, (corr, one, truth)
-    assert two["cos_axis_pc1_middle"].low < one.low                # answer sampling widens the interval
+    assert two["cos_axis_pc1_middle"].low < one.low  # answer sampling widens the interval

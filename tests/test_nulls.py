@@ -21,33 +21,57 @@ from persona_axis.persona.axis import contrast_axis
 from persona_axis.persona.space import default_vector, pca, relative_position, role_vectors
 
 
-def rollouts(n_roles: int, per: int, d: int, noise: float, seed: int, layers: int = 2) -> tuple[pd.DataFrame, torch.Tensor]:
+def rollouts(
+    n_roles: int, per: int, d: int, noise: float, seed: int, layers: int = 2
+) -> tuple[pd.DataFrame, torch.Tensor]:
     """Roles with distinct centres (a few strong directions) and ``per`` noisy rollouts each, labelled
     3 (or 2 for every fourth role), and 6 default rollouts far along the first coordinate."""
     rng = np.random.default_rng(seed)
-    rows = ([{"group": "role", "name": f"r{r:02d}", "label": 2 if r % 4 == 0 else 3} for r in range(n_roles)
-             for _ in range(per)] + [{"group": "default", "name": "default", "label": None}] * 6)
+    rows = [
+        {"group": "role", "name": f"r{r:02d}", "label": 2 if r % 4 == 0 else 3}
+        for r in range(n_roles)
+        for _ in range(per)
+    ] + [{"group": "default", "name": "default", "label": None}] * 6
     centres = rng.normal(size=(n_roles, layers, d)) * (3.0 / np.arange(1, d + 1))
     dflt = np.zeros((layers, d))
     dflt[:, 0] = 5.0
-    acts = np.concatenate([np.repeat(centres, per, 0) + noise * rng.normal(size=(n_roles * per, layers, d)),
-                           dflt + noise * rng.normal(size=(6, layers, d))])
+    acts = np.concatenate(
+        [
+            np.repeat(centres, per, 0) + noise * rng.normal(size=(n_roles * per, layers, d)),
+            dflt + noise * rng.normal(size=(6, layers, d)),
+        ]
+    )
     return pd.DataFrame(rows), torch.from_numpy(acts)
 
 
-def pipeline(vectors: torch.Tensor, default: torch.Tensor, fully: np.ndarray, layers: list[int], layer: int,
-             middle: int) -> dict[str, float]:
+def pipeline(
+    vectors: torch.Tensor,
+    default: torch.Tensor,
+    fully: np.ndarray,
+    layers: list[int],
+    layer: int,
+    middle: int,
+) -> dict[str, float]:
     """The chapters' five numbers from ``space.pca`` and ``axis.contrast_axis`` (chapters 1 and 2)."""
     names = [str(i) for i in range(len(vectors))]
     i = layers.index(layer)
     sp = pca(vectors[:, i], names).oriented(default[i])
     pos = float(relative_position(sp, default[i])[0])
     axis = contrast_axis(default.unsqueeze(0), vectors[torch.as_tensor(fully)], layers, model="m")
-    cos = [float(pca(vectors[:, j], names, n_components=1).oriented(default[j]).components[0].double()
-                 @ axis.unit(layer_j).double()) for j, layer_j in enumerate(layers)]
-    return {"pc1_share": float(sp.explained_variance_ratio[0]), "n_for_70": min(sp.n_for(0.70), len(vectors) - 1),
-            "default_pc1_distance": max(min(pos, 1 - pos), 0.0), "cos_axis_pc1_middle": cos[layers.index(middle)],
-            "cos_axis_pc1_min": min(cos)}
+    cos = [
+        float(
+            pca(vectors[:, j], names, n_components=1).oriented(default[j]).components[0].double()
+            @ axis.unit(layer_j).double()
+        )
+        for j, layer_j in enumerate(layers)
+    ]
+    return {
+        "pc1_share": float(sp.explained_variance_ratio[0]),
+        "n_for_70": min(sp.n_for(0.70), len(vectors) - 1),
+        "default_pc1_distance": max(min(pos, 1 - pos), 0.0),
+        "cos_axis_pc1_middle": cos[layers.index(middle)],
+        "cos_axis_pc1_min": min(cos),
+    }
 
 
 def test_permuted_members_deal_the_same_rollouts_in_the_same_sizes() -> None:
@@ -57,7 +81,7 @@ def test_permuted_members_deal_the_same_rollouts_in_the_same_sizes() -> None:
         assert [len(v) for v in p.vectors] == [3, 1, 4]
         assert sorted(np.concatenate(p.vectors).tolist()) == list(range(8))
         assert (p.default == m.default).all()
-    assert len({tuple(np.concatenate(p.vectors)) for p in perms}) > 40          # they differ
+    assert len({tuple(np.concatenate(p.vectors)) for p in perms}) > 40  # they differ
     again = permuted_members(m, 50, seed=1)
     assert all((np.concatenate(a.vectors) == np.concatenate(b.vectors)).all() for a, b in zip(perms, again))
     with pytest.raises(ValueError, match="at least 1"):
@@ -73,7 +97,9 @@ def test_each_permutation_draw_is_the_chapters_pipeline_on_relabelled_rollouts()
     m, dv = members(table, rv), default_vector(table, acts)
     fully = np.array([lab == 3 for lab in rv.labels])
     got = permutation_nulls(acts, m, fully, layers, layer=7, middle=4, n_permutations=30, seed=2)
-    assert set(got.draws) == {*SPACE_KEYS, *AXIS_KEYS} and got.unit == "label permutations" and got.n_units == 9
+    assert (
+        set(got.draws) == {*SPACE_KEYS, *AXIS_KEYS} and got.unit == "label permutations" and got.n_units == 9
+    )
     for r, p in enumerate(permuted_members(m, 30, seed=2)):
         vecs = torch.stack([acts[torch.as_tensor(rows)].double().mean(0) for rows in p.vectors])
         want = pipeline(vecs, dv.double(), fully, layers, 7, 4)
@@ -106,15 +132,20 @@ def test_the_null_loses_the_roles_structure() -> None:
     n, per, d = 20, 6, 12
     centres = np.zeros((n, 1, d))
     centres[:, 0, 0] = rng.normal(size=n) * 3.0
-    acts = torch.from_numpy(np.concatenate([np.repeat(centres, per, 0) + 1.5 * rng.normal(size=(n * per, 1, d)),
-                                            np.full((6, 1, d), 2.0)]))
-    table = pd.DataFrame([{"group": "role", "name": f"r{r:02d}", "label": None} for r in range(n) for _ in range(per)]
-                         + [{"group": "default", "name": "default", "label": None}] * 6)
+    acts = torch.from_numpy(
+        np.concatenate(
+            [np.repeat(centres, per, 0) + 1.5 * rng.normal(size=(n * per, 1, d)), np.full((6, 1, d), 2.0)]
+        )
+    )
+    table = pd.DataFrame(
+        [{"group": "role", "name": f"r{r:02d}", "label": None} for r in range(n) for _ in range(per)]
+        + [{"group": "default", "name": "default", "label": None}] * 6
+    )
     rv = role_vectors(table, acts, [0], labels=None, min_count=1)
     m, dv = members(table, rv), default_vector(table, acts)
     got = permutation_nulls(acts, m, [True] * n, [0], layer=0, n_permutations=100, seed=0).intervals()
     data = pipeline(rv.vectors.double(), dv.double(), np.ones(n, dtype=bool), [0], 0, 0)
-    assert set(got) == {k + "_null" for k in SPACE_KEYS}                          # no middle: no cosines
+    assert set(got) == {k + "_null" for k in SPACE_KEYS}  # no middle: no cosines
     assert data["pc1_share"] > 0.7 and got["pc1_share_null"].high < data["pc1_share"] - 0.15
     assert got["n_for_70_null"].low > data["n_for_70"]
 
@@ -123,7 +154,8 @@ def test_summary_is_median_and_spread_of_finite_draws() -> None:
     draws = NullDraws({"a": np.array([*range(100), np.nan]), "b": np.array([np.nan] * 3 + [1.0])}, "x", 5, 0)
     iv = draws.intervals()
     assert (iv["a_null"].estimate, iv["a_null"].low, iv["a_null"].high) == pytest.approx(
-        (49.5, 2.475, 96.525)) and iv["a_null"].n_resamples == 100
+        (49.5, 2.475, 96.525)
+    ) and iv["a_null"].n_resamples == 100
     assert np.isnan(iv["b_null"].low) and iv["b_null"].n_resamples == 1
 
 
@@ -133,7 +165,7 @@ def test_gaussian_vectors_keep_count_width_and_spread() -> None:
     g = gaussian_vectors(v, np.random.default_rng(1))
     assert g.shape == v.shape
     assert np.allclose(g.std(0) / v.std(0), 1, atol=0.05) and np.allclose(g.mean(0), v.mean(0), atol=0.4)
-    assert abs(np.corrcoef(g.T)[0, 1]) < 0.05                                    # coordinates independent
+    assert abs(np.corrcoef(g.T)[0, 1]) < 0.05  # coordinates independent
 
 
 def test_gaussian_null_draws_are_the_pipeline_on_gaussian_vectors() -> None:
@@ -145,8 +177,13 @@ def test_gaussian_null_draws_are_the_pipeline_on_gaussian_vectors() -> None:
     got = gaussian_nulls(vecs, dflt, fully, layers, layer=5, middle=2, n_draws=15, seed=6)
     assert got.unit == "Gaussian draws" and got.n_units == 10
     for r in range(15):
-        g = torch.stack([torch.from_numpy(gaussian_vectors(vecs[:, i].numpy(), np.random.default_rng([6, 30, i, r])))
-                         for i in range(2)], 1)
+        g = torch.stack(
+            [
+                torch.from_numpy(gaussian_vectors(vecs[:, i].numpy(), np.random.default_rng([6, 30, i, r])))
+                for i in range(2)
+            ],
+            1,
+        )
         want = pipeline(g, dflt, fully, layers, 5, 2)
         for k, v in want.items():
             assert got.draws[k][r] == pytest.approx(v, abs=1e-6), (k, r)

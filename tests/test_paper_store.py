@@ -23,7 +23,9 @@ class _NameJudge:
     def identity(self) -> dict[str, Any]:
         return {"rule": "names before m"}
 
-    def judge(self, role_name: str, role_description: str, responses: list[str], questions: Any = None) -> list[Judgement]:
+    def judge(
+        self, role_name: str, role_description: str, responses: list[str], questions: Any = None
+    ) -> list[Judgement]:
         return [Judgement(3 if role_name < "m" else 2) for _ in responses]
 
 
@@ -31,8 +33,15 @@ def _model(n_layers: int, hidden: int = 64) -> torch.nn.Module:
     from transformers import AutoModelForCausalLM, LlamaConfig
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=128, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=n_layers,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
+    cfg = LlamaConfig(
+        vocab_size=128,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=n_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+    )
     return AutoModelForCausalLM.from_config(cfg, dtype=torch.float32).eval()
 
 
@@ -52,19 +61,44 @@ def test_paper_layers_hold_the_middle_layer_and_every_capping_band(n_layers: int
 def test_only_the_paper_preset_changes_the_store() -> None:
     """The tiny, quick and book presets keep every layer in float32 (the key they always had)."""
     for name in ("tiny", "quick", "book"):
-        assert store_options(preset("persona_space", name), 30) == {"layers": None, "acts_dtype": "float32", "mmap": False}
-    assert store_options(preset("persona_space", "paper"), 64) == {"layers": paper_layers(64), "acts_dtype": "bfloat16",
-                                                                    "mmap": True}
+        assert store_options(preset("persona_space", name), 30) == {
+            "layers": None,
+            "acts_dtype": "float32",
+            "mmap": False,
+        }
+    assert store_options(preset("persona_space", "paper"), 64) == {
+        "layers": paper_layers(64),
+        "acts_dtype": "bfloat16",
+        "mmap": True,
+    }
     model, spec = _model(4), tiny_spec(4)
-    base = rollout_config(model, spec, [], __import__("persona_axis.engine.rollouts", fromlist=["Sampling"]).Sampling(), [0, 1, 2, 3], 8, 16)
+    base = rollout_config(
+        model,
+        spec,
+        [],
+        __import__("persona_axis.engine.rollouts", fromlist=["Sampling"]).Sampling(),
+        [0, 1, 2, 3],
+        8,
+        16,
+    )
     assert "acts_dtype" not in base  # a float32 store's key is the one it always was
-    bf16 = rollout_config(model, spec, [], __import__("persona_axis.engine.rollouts", fromlist=["Sampling"]).Sampling(), [2], 8, 16,
-                          acts_dtype="bfloat16")
+    bf16 = rollout_config(
+        model,
+        spec,
+        [],
+        __import__("persona_axis.engine.rollouts", fromlist=["Sampling"]).Sampling(),
+        [2],
+        8,
+        16,
+        acts_dtype="bfloat16",
+    )
     assert bf16["acts_dtype"] == "bfloat16" and bf16["layers"] == [2]
 
 
 @pytest.mark.parametrize("hidden", [64, 256])
-def test_paper_store_gives_the_book_numbers_within_1e3(hidden: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paper_store_gives_the_book_numbers_within_1e3(
+    hidden: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """bf16 rounds each value by up to 2^-9; a number made of few rollouts of a small hidden size
     keeps some of it. Measured at hidden 64: PC1 share 1.6e-4, cos(axis, PC1) 9.9e-4, single
     projections 2.3e-3 of the largest, percentiles 1.3e-3 (bound 4e-3); at hidden 256 all below
@@ -109,7 +143,9 @@ def test_paper_store_gives_the_book_numbers_within_1e3(hidden: int, tmp_path: Pa
 
     direct = calibrate(b.axis, b.rollouts.acts, b.layers)
     assert torch.allclose(direct.projections, b.calibration.projections, atol=1e-5)
-    print(f"hidden {hidden}: bf16 paper store vs float32:", ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
+    print(
+        f"hidden {hidden}: bf16 paper store vs float32:", ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
+    )
     for k, v in diffs.items():
         bound = 1e-3 if hidden >= 256 else 4e-3
         assert v < bound, f"{k} moved by {v:.2e}"
@@ -134,8 +170,15 @@ def test_rescore_keeps_the_paper_store(tmp_path: Path, monkeypatch: pytest.Monke
         p.data.add_(0.01 * torch.randn_like(p))
     re = rescore(other, tok, spec, ro, root=tmp_path, progress=False, batch_size=4)
     assert re.mapped and re.layers == ro.layers and re.acts.dtype == torch.bfloat16
-    full = rescore(other, tok, spec, persona_space((model, tok, spec), book, judge=_NameJudge(), progress=False).rollouts,
-                   root=tmp_path, progress=False, batch_size=4)
+    full = rescore(
+        other,
+        tok,
+        spec,
+        persona_space((model, tok, spec), book, judge=_NameJudge(), progress=False).rollouts,
+        root=tmp_path,
+        progress=False,
+        batch_size=4,
+    )
     assert not full.mapped and full.layers == list(range(8)) and full.acts.dtype == torch.float32
     assert "acts_dtype" not in __import__("json").loads((full.path / "config.json").read_text())
     rows = [full.layers.index(la) for la in re.layers]
@@ -144,4 +187,6 @@ def test_rescore_keeps_the_paper_store(tmp_path: Path, monkeypatch: pytest.Monke
     from persona_axis.persona.stream import reduce_store
 
     sums = reduce_store(re.path)
-    assert sums.n_rollouts == len(ro.table) and sums.n_default() == int((ro.table["group"] == "default").sum())
+    assert sums.n_rollouts == len(ro.table) and sums.n_default() == int(
+        (ro.table["group"] == "default").sum()
+    )

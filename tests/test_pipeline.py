@@ -21,7 +21,9 @@ class _LengthJudge:
     def identity(self) -> dict[str, Any]:
         return {"rule": "names before m"}
 
-    def judge(self, role_name: str, role_description: str, responses: list[str], questions: Any = None) -> list[Judgement]:
+    def judge(
+        self, role_name: str, role_description: str, responses: list[str], questions: Any = None
+    ) -> list[Judgement]:
         return [Judgement(3 if role_name < "m" else 1) for _ in responses]
 
 
@@ -45,10 +47,13 @@ def test_persona_space_end_to_end(model, tmp_path: Path, monkeypatch: pytest.Mon
     acts = ps.rollouts.acts
     fully = roles & (table["label"] == 3)
     names = sorted(set(table.loc[fully, "name"]))
-    means = torch.stack([acts[torch.tensor((fully & (table["name"] == n)).to_numpy())].mean(0) for n in names])
+    means = torch.stack(
+        [acts[torch.tensor((fully & (table["name"] == n)).to_numpy())].mean(0) for n in names]
+    )
     want = acts[torch.tensor((~roles).to_numpy())].mean(0) - means.mean(0)
     assert torch.allclose(ps.axis.vectors, want, atol=1e-5)
-    assert sorted(ps.role_vectors.names) == names and set(ps.role_vectors.labels) == {3}   # label 1 is not kept
+    # label 1 is not kept
+    assert sorted(ps.role_vectors.names) == names and set(ps.role_vectors.labels) == {3}
     # the calibration: every rollout's projection; any percentile on request
     proj = ps.axis.project(ps.rollouts.acts[:, ps.layers.index(2)], 2)
     assert ps.threshold(2, 37.0) == pytest.approx(float(torch.quantile(proj, 0.37)), abs=1e-6)
@@ -58,12 +63,20 @@ def test_persona_space_end_to_end(model, tmp_path: Path, monkeypatch: pytest.Mon
     # a second call reads everything back
     again = persona_space((model, tok, spec), params, judge=_LengthJudge(), progress=False)
     assert again.rollouts.key == ps.rollouts.key and again.rollouts.labels_key == ps.rollouts.labels_key
-    assert torch.equal(again.axis.vectors, ps.axis.vectors) and torch.equal(again.calibration.projections, ps.calibration.projections)
+    assert torch.equal(again.axis.vectors, ps.axis.vectors) and torch.equal(
+        again.calibration.projections, ps.calibration.projections
+    )
     assert again.calibration.key == ps.calibration.key
     # rescore: the same model reading its own rollouts teacher-forced gives teacher_force's activations, and keeps the labels
     re = rescore(model, tok, spec, ps.rollouts, root=tmp_path, progress=False, batch_size=3)
     rows = list(ps.rollouts.table.itertuples())[:3]
-    convs = [(r.system if isinstance(r.system, str) and r.system else None, [r.question, r.response.strip() or "..."]) for r in rows]
+    convs = [
+        (
+            r.system if isinstance(r.system, str) and r.system else None,
+            [r.question, r.response.strip() or "..."],
+        )
+        for r in rows
+    ]
     direct = torch.cat(teacher_force(model, tok, spec, convs, batch_size=1))
     assert torch.allclose(re.acts[:3], direct, atol=1e-4)
     assert re.labels_key == ps.rollouts.labels_key and re.table["label"].equals(ps.rollouts.table["label"])
@@ -72,10 +85,11 @@ def test_persona_space_end_to_end(model, tmp_path: Path, monkeypatch: pytest.Mon
 def test_presets_are_typed_copies() -> None:
     a = preset("capping", "tiny")
     a["sizes"]["jailbreak"] = 999
-    assert preset("capping", "tiny")["sizes"]["jailbreak"] == 4   # nothing shared with the table
+    assert preset("capping", "tiny")["sizes"]["jailbreak"] == 4  # nothing shared with the table
     with pytest.raises(KeyError, match="unknown preset"):
         preset("drift", "huge")
     from persona_axis.core.presets import PRESET_NAMES, PRESETS
+
     assert all(tuple(table) == PRESET_NAMES for table in PRESETS.values())
 
 
@@ -86,7 +100,12 @@ def test_public_api_is_light_and_complete() -> None:
     import persona_axis
 
     code = "import sys, persona_axis; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "False"
+    )
     for name in persona_axis.__all__:
         assert getattr(persona_axis, name) is not None, name
     assert persona_axis.persona_space.__module__ == "persona_axis.persona.pipeline"

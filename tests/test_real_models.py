@@ -32,7 +32,11 @@ def test_registry_matches_the_loaded_model(name: str) -> None:
 
 def test_bf16_generation_activations_match_teacher_forced(smollm) -> None:
     model, tok, spec = smollm
-    prompts = [prompt_ids(tok, spec, s, [q]) for s in (None, "You are a whale.") for q in ("Who are you?", "What do you fear?")]
+    prompts = [
+        prompt_ids(tok, spec, s, [q])
+        for s in (None, "You are a whale.")
+        for q in ("Who are you?", "What do you fear?")
+    ]
     res = generate(model, tok, prompts, Sampling(max_new_tokens=16, seed=0), batch_size=4)
     seqs = [p + t for p, t in zip(prompts, res.tokens)]
     tf = score(model, seqs, [[(len(p), len(s))] for p, s in zip(prompts, seqs)], pad_id=tok.pad_token_id)
@@ -44,7 +48,7 @@ def test_greedy_matches_hf_generate(smollm) -> None:
     model, tok, spec = smollm
     p = prompt_ids(tok, spec, "You are a pirate.", ["Describe your morning."])
     res = generate(model, tok, [p], Sampling(temperature=0, max_new_tokens=20), batch_size=1)
-    hf = model.generate(torch.tensor([p]), max_new_tokens=20, do_sample=False)[0, len(p):].tolist()
+    hf = model.generate(torch.tensor([p]), max_new_tokens=20, do_sample=False)[0, len(p) :].tolist()
     ours = res.tokens[0]
     if hf[: len(ours)] != ours:
         # bf16: our loop passes explicit boolean masks (SDPA's masked kernel) where transformers
@@ -60,8 +64,11 @@ def test_bf16_greedy_equals_the_reference_loop(smollm) -> None:
     """The decode loop of engine 2 (prompts prefilled whole) gives the loop of engine 1's greedy tokens
     on the real model (5 prompts in 2 slots: rows refilled, then dropped)."""
     model, tok, spec = smollm
-    prompts = [prompt_ids(tok, spec, s, [q]) for s in (None, "You are a whale.", "You are a tax accountant.")
-               for q in ("Who are you?", "What do you fear?")][:5]
+    prompts = [
+        prompt_ids(tok, spec, s, [q])
+        for s in (None, "You are a whale.", "You are a tax accountant.")
+        for q in ("Who are you?", "What do you fear?")
+    ][:5]
     s = Sampling(temperature=0, max_new_tokens=12)
     new = generate(model, tok, prompts, s, batch_size=2, share_prefixes=0)
     ref = generate(model, tok, prompts, s, batch_size=2, engine="reference")
@@ -76,10 +83,20 @@ def test_bf16_shared_prefixes_agree_with_whole_prompts_up_to_near_ties(smollm) -
     agree entirely, the same means to bf16 tolerance. Measured: 5 of 8 rows agree entirely; the others
     part at tokens 0, 1 and 3, where the fp32 logits of the two choices differ by 0.13, 0.08 and 0.07."""
     model, tok, spec = smollm
-    systems = ["You are a lighthouse keeper on a small rocky island far out in the northern sea.",
-               "You are a retired ship's cook who now runs a bakery in a quiet harbour town."]
-    prompts = [prompt_ids(tok, spec, sy, [q]) for sy in systems
-               for q in ("Who are you?", "What do you fear most?", "Describe your morning.", "What is your favourite food?")]
+    systems = [
+        "You are a lighthouse keeper on a small rocky island far out in the northern sea.",
+        "You are a retired ship's cook who now runs a bakery in a quiet harbour town.",
+    ]
+    prompts = [
+        prompt_ids(tok, spec, sy, [q])
+        for sy in systems
+        for q in (
+            "Who are you?",
+            "What do you fear most?",
+            "Describe your morning.",
+            "What is your favourite food?",
+        )
+    ]
     s = Sampling(temperature=0, max_new_tokens=16)
     shared = generate(model, tok, prompts, s, batch_size=8, share_prefixes=16)
     whole = generate(model, tok, prompts, s, batch_size=8, share_prefixes=0)

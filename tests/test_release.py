@@ -47,9 +47,14 @@ def copy(syn: SyntheticRelease, tmp_path: Path) -> SyntheticRelease:
 
 # ---- reading ------------------------------------------------------------------------------------
 
+
 def test_the_release_models_have_the_paper_shapes() -> None:
     shapes = {n: (s.n_layers, s.hidden_size, s.target_layer) for n, s in RELEASE_MODELS.items()}
-    assert shapes == {"gemma-2-27b": (46, 4608, 22), "qwen-3-32b": (64, 5120, 32), "llama-3.3-70b": (80, 8192, 40)}
+    assert shapes == {
+        "gemma-2-27b": (46, 4608, 22),
+        "qwen-3-32b": (64, 5120, 32),
+        "llama-3.3-70b": (80, 8192, 40),
+    }
     assert [s.capping for s in RELEASE_MODELS.values()] == [False, True, True]
     assert all(s.n_roles == 275 and s.n_traits == 240 for s in RELEASE_MODELS.values())
 
@@ -67,7 +72,12 @@ def test_every_part_reads_exactly_as_written(syn: SyntheticRelease) -> None:
     for name, spec in syn.models.items():
         rel = load_release(spec, syn.root, progress=False)
         w = syn.vectors[name]
-        assert rel.roles is not None and rel.traits is not None and rel.axis is not None and rel.default is not None
+        assert (
+            rel.roles is not None
+            and rel.traits is not None
+            and rel.axis is not None
+            and rel.default is not None
+        )
         assert rel.roles.vectors.dtype == torch.float32
         assert torch.equal(rel.roles.vectors, w["roles"]) and rel.roles.names == w["role_names"]
         assert torch.equal(rel.traits.vectors, w["traits"]) and rel.traits.names == w["trait_names"]
@@ -90,6 +100,7 @@ def test_some_layers_only(syn: SyntheticRelease) -> None:
 
 # ---- the planted structure, recovered with the book's own functions ---------------------------------
 
+
 def test_planted_pc1_share_default_and_axis(syn: SyntheticRelease) -> None:
     # the formulas, typed once more here: c = (16, 8, 4, 4, 2) gives 256 / 356
     assert syn.truth["synthetic-a"]["pc1_share"] == pytest.approx(256 / 356)
@@ -107,7 +118,9 @@ def test_planted_pc1_share_default_and_axis(syn: SyntheticRelease) -> None:
             assert {f: sp.n_for(f) for f in t["n_for"]} == t["n_for"]
             p = float(relative_position(sp, rel.default[layer])[0])
             assert min(p, 1 - p) == pytest.approx(t["default_pc1_distance"], abs=1e-6)
-            assert float(sp.components[0] @ recomputed.unit(layer)) == pytest.approx(t["cos_axis_pc1"][layer], abs=1e-6)
+            assert float(sp.components[0] @ recomputed.unit(layer)) == pytest.approx(
+                t["cos_axis_pc1"][layer], abs=1e-6
+            )
             assert float(recomputed.unit(layer) @ rel.axis.unit(layer)) == pytest.approx(1.0, abs=1e-6)
         mid = spec.target_layer
         sp = pca(rel.roles.at(mid), rel.roles.names).oriented(rel.default[mid])
@@ -121,7 +134,7 @@ def test_planted_pc1_share_against_numpy(syn: SyntheticRelease) -> None:
     for name, spec in syn.models.items():
         x = syn.vectors[name]["roles"][:, spec.target_layer].double().numpy()
         s = np.linalg.svd(x - x.mean(0), compute_uv=False)
-        assert (s[0] ** 2 / (s ** 2).sum()) == pytest.approx(syn.truth[name]["pc1_share"], abs=1e-12)
+        assert (s[0] ** 2 / (s**2).sum()) == pytest.approx(syn.truth[name]["pc1_share"], abs=1e-12)
 
 
 def test_capping_configuration(syn: SyntheticRelease) -> None:
@@ -129,24 +142,31 @@ def test_capping_configuration(syn: SyntheticRelease) -> None:
     rel = load_release(spec, syn.root, parts=["axis", "capping"], progress=False)
     assert rel.capping is not None and rel.axis is not None
     assert sorted(rel.capping.vectors) == list(range(8))
-    for layer, v in rel.capping.vectors.items():   # the official convention: the opposite of the axis
+    for layer, v in rel.capping.vectors.items():  # the official convention: the opposite of the axis
         assert float(v @ rel.axis.unit(layer) / v.norm()) == pytest.approx(-1.0, abs=1e-6)
     e = rel.capping.experiment("layers_4:6-p0.25")
     assert e.band == (4, 5) and e.percentile == 0.25 and e.caps == {4: -6.5, 5: -7.5}
-    assert [x.id for x in rel.capping.experiments] == ["layers_4:6-p0.25", "layers_4:6-p0.75", "layers_6:8-p0.25",
-                                                      "layers_6:8-p0.75"]
+    assert [x.id for x in rel.capping.experiments] == [
+        "layers_4:6-p0.25",
+        "layers_4:6-p0.75",
+        "layers_6:8-p0.25",
+        "layers_6:8-p0.75",
+    ]
     with pytest.raises(KeyError, match="no capping experiment 'layers_1:2-p0.5'"):
         rel.capping.experiment("layers_1:2-p0.5")
 
 
 # ---- bad input --------------------------------------------------------------------------------------
 
+
 def _load(r: SyntheticRelease, name: str = "synthetic-a", **kw: object) -> None:
     load_release(r.models[name], r.root, progress=False, **kw)  # type: ignore[arg-type]
 
 
 def test_missing_model_folder_and_source(copy: SyntheticRelease, tmp_path: Path) -> None:
-    with pytest.raises(ReleaseError, match=r"no folder gemma-2-27b/ \(folders here: synthetic-a, synthetic-b, synthetic-c\)"):
+    with pytest.raises(
+        ReleaseError, match=r"no folder gemma-2-27b/ \(folders here: synthetic-a, synthetic-b, synthetic-c\)"
+    ):
         load_release("gemma-2-27b", copy.root)
     with pytest.raises(ReleaseError, match="nowhere: no such folder"):
         load_release("gemma-2-27b", tmp_path / "nowhere")
@@ -157,9 +177,11 @@ def test_missing_model_folder_and_source(copy: SyntheticRelease, tmp_path: Path)
 def test_missing_and_extra_files(copy: SyntheticRelease) -> None:
     folder = copy.root / "synthetic-a"
     (folder / "role_vectors" / "synthetic-role-03.pt").unlink()
-    with pytest.raises(ReleaseError, match="15 role vector files, expected 16 for synthetic-a: a file is missing"):
+    with pytest.raises(
+        ReleaseError, match="15 role vector files, expected 16 for synthetic-a: a file is missing"
+    ):
         _load(copy)
-    _load(copy, parts=["axis", "default", "traits"])   # a part not asked for is not read
+    _load(copy, parts=["axis", "default", "traits"])  # a part not asked for is not read
     torch.save(torch.zeros(6, 32, dtype=torch.bfloat16), folder / "role_vectors" / "synthetic-role-03.pt")
     torch.save(torch.zeros(6, 32, dtype=torch.bfloat16), folder / "role_vectors" / "another.pt")
     with pytest.raises(ReleaseError, match="17 role vector files, expected 16 for synthetic-a: extra files"):
@@ -186,8 +208,11 @@ def test_missing_and_extra_files(copy: SyntheticRelease) -> None:
 def test_wrong_shape_and_layer_count(copy: SyntheticRelease) -> None:
     f = copy.root / "synthetic-a" / "role_vectors" / "synthetic-role-02.pt"
     torch.save(torch.zeros(6, 31, dtype=torch.bfloat16), f)
-    with pytest.raises(ReleaseError, match=r"synthetic-role-02.pt: shape \(6, 31\); every file of synthetic-a is "
-                                           r"\(n_layers, hidden\) = \(6, 32\)"):
+    with pytest.raises(
+        ReleaseError,
+        match=r"synthetic-role-02.pt: shape \(6, 31\); every file of synthetic-a is "
+        r"\(n_layers, hidden\) = \(6, 32\)",
+    ):
         _load(copy)
     torch.save(torch.zeros(32, dtype=torch.bfloat16), f)
     with pytest.raises(ReleaseError, match=r"shape \(32,\)"):
@@ -209,7 +234,9 @@ def test_objects_that_are_not_vectors(copy: SyntheticRelease) -> None:
     with pytest.raises(ReleaseError, match=r"a dict with keys \['axis', 'vector'\]"):
         _load(copy)
     torch.save({"vector": torch.zeros(6, 32), "role": "pirate"}, f)
-    with pytest.raises(ReleaseError, match="the file says it is role 'pirate', but its name says 'synthetic-role-02'"):
+    with pytest.raises(
+        ReleaseError, match="the file says it is role 'pirate', but its name says 'synthetic-role-02'"
+    ):
         _load(copy)
     torch.save({"vector": "not a tensor"}, f)
     with pytest.raises(ReleaseError, match="holds a str, not a tensor"):
@@ -233,10 +260,13 @@ def test_weights_only_refuses_a_pickled_object(copy: SyntheticRelease, tmp_path:
     marker = tmp_path / "ran"
     f = copy.root / "synthetic-a" / "role_vectors" / "synthetic-role-02.pt"
     torch.save({"vector": torch.zeros(6, 32), "type": _Planted(marker)}, f)
-    with pytest.raises(ReleaseError, match=r"synthetic-role-02.pt: refused. torch.load\(weights_only=True\) cannot "
-                                           r"read it \(Unsupported global.*never unpickled as code"):
+    with pytest.raises(
+        ReleaseError,
+        match=r"synthetic-role-02.pt: refused. torch.load\(weights_only=True\) cannot "
+        r"read it \(Unsupported global.*never unpickled as code",
+    ):
         _load(copy)
-    assert not marker.exists()   # the object's code never ran
+    assert not marker.exists()  # the object's code never ran
     f.write_bytes(b"not a torch file")
     with pytest.raises(ReleaseError, match="synthetic-role-02.pt: refused"):
         _load(copy)
@@ -247,7 +277,9 @@ def test_a_malformed_capping_configuration(copy: SyntheticRelease) -> None:
     torch.save({"vectors": {"v": {"layer": 3, "vector": torch.zeros(63)}}, "experiments": []}, f)
     with pytest.raises(ReleaseError, match=r"vector 'v' has shape \(63,\) at layer 3"):
         _load(copy, "synthetic-b", parts=["capping"])
-    torch.save({"vectors": {}, "experiments": [{"id": "x", "interventions": [{"vector": "w", "cap": 1.0}]}]}, f)
+    torch.save(
+        {"vectors": {}, "experiments": [{"id": "x", "interventions": [{"vector": "w", "cap": 1.0}]}]}, f
+    )
     with pytest.raises(ReleaseError, match="experiment 'x' caps vector 'w', which is not in 'vectors'"):
         _load(copy, "synthetic-b", parts=["capping"])
     torch.save({"vectors": []}, f)
@@ -257,10 +289,13 @@ def test_a_malformed_capping_configuration(copy: SyntheticRelease) -> None:
 
 # ---- the hub, mocked --------------------------------------------------------------------------------
 
+
 def test_patterns_fetch_only_what_is_asked() -> None:
     assert allow_patterns(["gemma-2-27b"], ["roles", "capping"]) == ["gemma-2-27b/role_vectors/*.pt"]
-    assert allow_patterns(["qwen-3-32b"], ["axis", "capping"]) == ["qwen-3-32b/assistant_axis.pt",
-                                                                   "qwen-3-32b/capping_config.pt"]
+    assert allow_patterns(["qwen-3-32b"], ["axis", "capping"]) == [
+        "qwen-3-32b/assistant_axis.pt",
+        "qwen-3-32b/capping_config.pt",
+    ]
     assert len(allow_patterns()) == 3 * 4 + 2
     with pytest.raises(ValueError, match="unknown part"):
         allow_patterns(parts=["vectors"])
@@ -279,13 +314,21 @@ def test_the_hub_call(syn: SyntheticRelease, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake)
     rel = load_release(syn.models["synthetic-b"], layers=[4], parts=["roles", "default"], progress=False)
     assert rel.roles is not None and torch.equal(rel.roles.at(4), syn.vectors["synthetic-b"]["roles"][:, 4])
-    assert calls == [{"repo_id": RELEASE_REPO, "repo_type": "dataset", "local_files_only": False,
-                      "allow_patterns": ["synthetic-b/default_vector.pt", "synthetic-b/role_vectors/*.pt"]}]
+    assert calls == [
+        {
+            "repo_id": RELEASE_REPO,
+            "repo_type": "dataset",
+            "local_files_only": False,
+            "allow_patterns": ["synthetic-b/default_vector.pt", "synthetic-b/role_vectors/*.pt"],
+        }
+    ]
     calls.clear()
     assert rel_mod.main(["fetch", "qwen-3-32b", "--parts", "axis", "capping"]) == 0
     assert calls[0]["allow_patterns"] == ["qwen-3-32b/assistant_axis.pt", "qwen-3-32b/capping_config.pt"]
-    with pytest.raises(ReleaseUnavailable, match="gemma-2-27b is not in the cached release .*\n.*fetch gemma-2-27b"):
-        load_release("gemma-2-27b", progress=False)   # a cache that holds other models only
+    with pytest.raises(
+        ReleaseUnavailable, match="gemma-2-27b is not in the cached release .*\n.*fetch gemma-2-27b"
+    ):
+        load_release("gemma-2-27b", progress=False)  # a cache that holds other models only
 
 
 def test_the_hub_unreachable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -297,42 +340,57 @@ def test_the_hub_unreachable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ReleaseUnavailable, match=r"HF_HUB_OFFLINE is set .*\n    python -m persona_axis.persona.release "
-                                                 r"fetch llama-3.3-70b"):
+    with pytest.raises(
+        ReleaseUnavailable,
+        match=r"HF_HUB_OFFLINE is set .*\n    python -m persona_axis.persona.release "
+        r"fetch llama-3.3-70b",
+    ):
         load_release("llama-3.3-70b")
     monkeypatch.delenv("HF_HUB_OFFLINE")
-    with pytest.raises(ReleaseUnavailable, match="the hub could not be reached and the local cache has no copy"):
+    with pytest.raises(
+        ReleaseUnavailable, match="the hub could not be reached and the local cache has no copy"
+    ):
         load_release("llama-3.3-70b")
     assert in_cache(["gemma-2-27b"]) is None
     assert rel_mod.main(["fetch"]) == 2
-    assert "python -m persona_axis.persona.release fetch gemma-2-27b qwen-3-32b llama-3.3-70b" in capsys.readouterr().err
+    assert (
+        "python -m persona_axis.persona.release fetch gemma-2-27b qwen-3-32b llama-3.3-70b"
+        in capsys.readouterr().err
+    )
 
 
 # ---- the reference check ---------------------------------------------------------------------------------
+
 
 def _reference_like(n: int = 275, d: int = 300) -> RoleVectors:
     """Role vectors whose centred PCA has the official notebook's cumulative variance for PCs 1-5, and
     later shares chosen so that 4 / 8 / 18 / 36 components reach 70 / 80 / 90 / 95%."""
     cum = list(REFERENCE["cumulative"])
     shares = [cum[0]] + [b - a for a, b in zip(cum, cum[1:])]
-    for (k0, c0), (k1, c1) in zip([(5, cum[-1]), (8, 0.801), (18, 0.901), (36, 0.951)],
-                                  [(8, 0.801), (18, 0.901), (36, 0.951), (n - 1, 1.0)]):
+    for (k0, c0), (k1, c1) in zip(
+        [(5, cum[-1]), (8, 0.801), (18, 0.901), (36, 0.951)],
+        [(8, 0.801), (18, 0.901), (36, 0.951), (n - 1, 1.0)],
+    ):
         shares += [(c1 - c0) / (k1 - k0)] * (k1 - k0)
     g = torch.Generator().manual_seed(0)
-    u = torch.linalg.qr(torch.randn(n, n - 1, dtype=torch.float64, generator=g) -
-                        torch.randn(n, n - 1, dtype=torch.float64, generator=g).mean(0))[0]
-    u = torch.linalg.qr(u - u.mean(0))[0]          # orthonormal, centred columns
+    u = torch.linalg.qr(
+        torch.randn(n, n - 1, dtype=torch.float64, generator=g)
+        - torch.randn(n, n - 1, dtype=torch.float64, generator=g).mean(0)
+    )[0]
+    u = torch.linalg.qr(u - u.mean(0))[0]  # orthonormal, centred columns
     v = torch.linalg.qr(torch.randn(d, n - 1, dtype=torch.float64, generator=g))[0]
     x = (u * torch.tensor(shares, dtype=torch.float64).sqrt()) @ v.T + 3.0
     return RoleVectors(x.float()[:, None], [f"r{i}" for i in range(n)], [3] * n, [0] * n, [22])
 
 
-def test_the_reference_check_passes_on_the_official_spectrum_and_fails_otherwise(syn: SyntheticRelease) -> None:
+def test_the_reference_check_passes_on_the_official_spectrum_and_fails_otherwise(
+    syn: SyntheticRelease,
+) -> None:
     check = reference_check(_reference_like())
     assert check.ok, check.frame()
     assert list(check.frame()["ours"])[6:] == [4, 8, 18, 36]
     off = _reference_like()
-    off.vectors[:5] *= 1.5                          # a planted fault: five roles read at the wrong scale
+    off.vectors[:5] *= 1.5  # a planted fault: five roles read at the wrong scale
     assert not reference_check(off).ok
     rel = load_release(syn.models["synthetic-a"], syn.root, parts=["roles"], progress=False)
     assert rel.roles is not None and not reference_check(rel.roles, 3).ok
@@ -342,9 +400,11 @@ def test_reference_check_on_the_real_release() -> None:
     """Gemma 2 27B's released role vectors at layer 22 give the official notebook's numbers."""
     root = in_cache(["gemma-2-27b"], ["roles"])
     if root is None:
-        not_here("the paper's release (Gemma 2 27B's role vectors)",
-                 f"fetch them with `{fetch_command(['gemma-2-27b'])} --parts roles` (275 role vectors, about "
-                 "0.12 GB), then rerun `pytest tests/test_release.py -k real_release`")
+        not_here(
+            "the paper's release (Gemma 2 27B's role vectors)",
+            f"fetch them with `{fetch_command(['gemma-2-27b'])} --parts roles` (275 role vectors, about "
+            "0.12 GB), then rerun `pytest tests/test_release.py -k real_release`",
+        )
     rel = load_release("gemma-2-27b", root, layers=[22], parts=["roles"], progress=False)
     assert rel.roles is not None
     check = reference_check(rel.roles)
@@ -352,6 +412,7 @@ def test_reference_check_on_the_real_release() -> None:
 
 
 # ---- the chapter's numbers on the release, and the Gaussian null ---------------------------------------
+
 
 def test_release_numbers_recover_the_plant(syn: SyntheticRelease) -> None:
     from persona_axis.analysis.paper_vectors import FRACTIONS, release_numbers
@@ -363,9 +424,15 @@ def test_release_numbers_recover_the_plant(syn: SyntheticRelease) -> None:
         assert nums.layer == mid and nums.n_for == {f: t["n_for"][f] for f in FRACTIONS}
         assert nums.intervals["pc1_share"].estimate == pytest.approx(t["pc1_share"], abs=1e-6)
         assert nums.intervals["n_for_70"].estimate == t["n_for"][0.7]
-        assert nums.intervals["default_pc1_distance"].estimate == pytest.approx(t["default_pc1_distance"], abs=1e-6)
-        assert nums.intervals["cos_axis_pc1_middle"].estimate == pytest.approx(t["cos_axis_pc1"][mid], abs=1e-6)
-        assert nums.intervals["cos_axis_pc1_min"].estimate == pytest.approx(min(t["cos_axis_pc1"].values()), abs=1e-6)
+        assert nums.intervals["default_pc1_distance"].estimate == pytest.approx(
+            t["default_pc1_distance"], abs=1e-6
+        )
+        assert nums.intervals["cos_axis_pc1_middle"].estimate == pytest.approx(
+            t["cos_axis_pc1"][mid], abs=1e-6
+        )
+        assert nums.intervals["cos_axis_pc1_min"].estimate == pytest.approx(
+            min(t["cos_axis_pc1"].values()), abs=1e-6
+        )
         assert nums.cos_axis_pc1 == pytest.approx(t["cos_axis_pc1"], abs=1e-6)
         assert nums.cos_released_pc1_middle == pytest.approx(t["cos_axis_pc1"][mid], abs=1e-6)
         assert min(nums.cos_recomputed_released.values()) == pytest.approx(1.0, abs=1e-6)
@@ -375,12 +442,15 @@ def test_release_numbers_recover_the_plant(syn: SyntheticRelease) -> None:
         # traits, against numpy: share of the top singular value, cosine with the axis
         x = syn.vectors[name]["traits"][:, mid].double().numpy()
         s = np.linalg.svd(x - x.mean(0), compute_uv=False)
-        assert nums.trait_pc1_share == pytest.approx(s[0] ** 2 / (s ** 2).sum(), abs=1e-6)
+        assert nums.trait_pc1_share == pytest.approx(s[0] ** 2 / (s**2).sum(), abs=1e-6)
         a = syn.vectors[name]["axis"][mid].double().numpy()
         want = x @ a / (np.linalg.norm(x, axis=1) * np.linalg.norm(a))
-        assert [nums.trait_axis[n] for n in syn.vectors[name]["trait_names"]] == pytest.approx(want.tolist(), abs=1e-6)
+        assert [nums.trait_axis[n] for n in syn.vectors[name]["trait_names"]] == pytest.approx(
+            want.tolist(), abs=1e-6
+        )
         comp = nums.trait_composition
-        assert comp is not None and comp.loc[["calm", "methodical"], "PC1"].min() > 0   # oriented on the anchors
+        # oriented on the anchors
+        assert comp is not None and comp.loc[["calm", "methodical"], "PC1"].min() > 0
 
 
 def test_the_null_compositions_are_the_books_on_the_same_draws() -> None:
@@ -404,30 +474,46 @@ def test_the_null_compositions_are_the_books_on_the_same_draws() -> None:
 
 
 def test_the_null_covers_vectors_with_nothing_to_find_and_not_the_plant(syn: SyntheticRelease) -> None:
-    from persona_axis.analysis.paper_vectors import lowest_pair_null, null_interval, release_nulls, release_numbers
+    from persona_axis.analysis.paper_vectors import (
+        lowest_pair_null,
+        null_interval,
+        release_nulls,
+        release_numbers,
+    )
     from persona_axis.persona.release import ReleaseVectors
 
     spec = syn.models["synthetic-c"]
     planted = load_release(spec, syn.root, progress=False)
     null = release_nulls(planted, draws=100, layer_draws=20)
     ivs = null.stats.intervals()
-    assert set(ivs) == {"pc1_share_null", "n_for_70_null", "default_pc1_distance_null", "cos_axis_pc1_middle_null",
-                        "cos_axis_pc1_min_null"}
+    assert set(ivs) == {
+        "pc1_share_null",
+        "n_for_70_null",
+        "default_pc1_distance_null",
+        "cos_axis_pc1_middle_null",
+        "cos_axis_pc1_min_null",
+    }
     assert ivs["pc1_share_null"].n_resamples == 100 and ivs["cos_axis_pc1_min_null"].n_resamples == 20
     assert ivs["pc1_share_null"].high < 0.3 < syn.truth["synthetic-c"]["pc1_share"]
     assert null.compositions.shape == (100, 16) and null.trait_compositions is not None
     # vectors with nothing to find: Gaussian, with the plant's coordinate-wise spread; the null covers them
     g = torch.Generator().manual_seed(1)
     sd = planted.roles.vectors.std(0)  # type: ignore[union-attr]
-    fake = ReleaseVectors(spec, planted.layers, planted.axis, torch.randn(spec.n_layers, spec.hidden_size, generator=g) * sd,
-                          replace_vectors(planted.roles, torch.randn(16, spec.n_layers, spec.hidden_size, generator=g) * sd))
+    fake = ReleaseVectors(
+        spec,
+        planted.layers,
+        planted.axis,
+        torch.randn(spec.n_layers, spec.hidden_size, generator=g) * sd,
+        replace_vectors(planted.roles, torch.randn(16, spec.n_layers, spec.hidden_size, generator=g) * sd),
+    )
     nums = release_numbers(fake, n_resamples=1000)
     fake_ivs = release_nulls(fake, draws=200, layer_draws=20).stats.intervals()
     for key in ("pc1_share", "cos_axis_pc1_middle", "default_pc1_distance"):
         assert fake_ivs[key + "_null"].contains(nums.intervals[key].estimate), key
     fake_null = release_nulls(fake, draws=100, layer_draws=2)
-    low = lowest_pair_null({"a": null.compositions, "b": fake_null.compositions},
-                           {"a": null.names, "b": fake_null.names})
+    low = lowest_pair_null(
+        {"a": null.compositions, "b": fake_null.compositions}, {"a": null.names, "b": fake_null.names}
+    )
     assert null_interval(low["a"]).contains(0.0)
 
 
@@ -451,18 +537,19 @@ def test_rank_agreement_over_shared_roles() -> None:
     from persona_axis.analysis.paper_vectors import rank_agreement, rank_null
 
     a = pd.Series(np.arange(10.0), index=[f"r{i}" for i in range(10)])
-    order = [1, 0, 2, 3, 4, 5, 6, 7, 9, 8]                       # two adjacent swaps: sum d^2 = 4
+    order = [1, 0, 2, 3, 4, 5, 6, 7, 9, 8]  # two adjacent swaps: sum d^2 = 4
     b = pd.Series([float(order[i]) * 3 + 1 for i in range(10)], index=a.index)
-    b["other"] = 100.0                                           # a role only one side has
+    b["other"] = 100.0  # a role only one side has
     iv = rank_agreement(a, b, n_resamples=1000)
     assert iv is not None and iv.n_units == 10 and iv.unit == "roles"
     assert iv.estimate == pytest.approx(1 - 6 * 4 / (10 * 99))
-    assert rank_agreement(a, b.rename(lambda n: n + "x")) is None   # nothing in common
+    assert rank_agreement(a, b.rename(lambda n: n + "x")) is None  # nothing in common
     draws = np.stack([a.to_numpy(), -a.to_numpy()])
     assert rank_null(a, draws, list(a.index)).tolist() == pytest.approx([1.0, -1.0])
 
 
 # ---- the dashboard's columns for the released vectors ------------------------------------------------------
+
 
 def _release_docs(numbers: dict[str, float], lowest: float) -> None:
     """What chapter 10 saves for a run on the real release (its keys; the values are made up)."""
@@ -474,12 +561,33 @@ def _release_docs(numbers: dict[str, float], lowest: float) -> None:
 
     chance = {"default_pc1_distance": 0.45, "cos_axis_pc1_middle": 0.05, "cos_axis_pc1_min": 0.01}
     for m in RELEASE_MODELS:
-        save_result("10_paper_vectors", m, {**numbers, "synthetic": False}, {"preset": "book"},
-                    intervals={**{k: iv(v) for k, v in numbers.items()},
-                               **{k + "_null": Interval(chance[k], chance[k] - 0.03, chance[k] + 0.03, n_resamples=200,
-                                                        unit="Gaussian draws", n_units=275) for k in numbers}})
-    save_result("10_paper_vectors", "all", {"pc1_min_pair": {m: lowest for m in RELEASE_MODELS}, "synthetic": False},
-                {"preset": "book"}, intervals={"pc1_min_pair": {m: iv(lowest) for m in RELEASE_MODELS}})
+        save_result(
+            "10_paper_vectors",
+            m,
+            {**numbers, "synthetic": False},
+            {"preset": "book"},
+            intervals={
+                **{k: iv(v) for k, v in numbers.items()},
+                **{
+                    k + "_null": Interval(
+                        chance[k],
+                        chance[k] - 0.03,
+                        chance[k] + 0.03,
+                        n_resamples=200,
+                        unit="Gaussian draws",
+                        n_units=275,
+                    )
+                    for k in numbers
+                },
+            },
+        )
+    save_result(
+        "10_paper_vectors",
+        "all",
+        {"pc1_min_pair": {m: lowest for m in RELEASE_MODELS}, "synthetic": False},
+        {"preset": "book"},
+        intervals={"pc1_min_pair": {m: iv(lowest) for m in RELEASE_MODELS}},
+    )
 
 
 def test_release_columns_on_the_dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -491,11 +599,16 @@ def test_release_columns_on_the_dashboard(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path / "art"))
     # a tiny build's synthetic results are never read as the paper's
     save_result("10_paper_vectors", "synthetic-a", {"pc1_share": 0.7, "synthetic": True}, {"preset": "tiny"})
-    save_result("10_paper_vectors", "all-synthetic", {"pc1_min_pair": {"synthetic-a": 0.5}, "synthetic": True}, {})
+    save_result(
+        "10_paper_vectors", "all-synthetic", {"pc1_min_pair": {"synthetic-a": 0.5}, "synthetic": True}, {}
+    )
     md = render_dashboard()
     embedded = render_dashboard(claims=CLAIMS_).splitlines()[0]
-    assert embedded.startswith("Of ") and "claim-model cells" in embedded     # the embedded models' count line
-    assert "On the paper's own released vectors" in md and "**0 reproduced**" in md and "synthetic-a" not in md
+    # the embedded models' count line
+    assert embedded.startswith("Of ") and "claim-model cells" in embedded
+    assert (
+        "On the paper's own released vectors" in md and "**0 reproduced**" in md and "synthetic-a" not in md
+    )
     assert "The paper's own released vectors".lower() not in md.splitlines()[0].lower()
     assert '<th title="gemma-2-27b">gemma-2-27b (released vectors)</th>' in md
     models, rows = evaluate_release()
@@ -503,34 +616,42 @@ def test_release_columns_on_the_dashboard(tmp_path: Path, monkeypatch: pytest.Mo
     assert models == ["gemma-2-27b", "qwen-3-32b", "llama-3.3-70b"]
     assert by_key["pc1_share"].cells["gemma-2-27b"].status == "not yet run"
     assert by_key["pc1_min_pair"].cells["qwen-3-32b"].status == "not yet run"
-    assert by_key["r2_position"].cells["gemma-2-27b"].text == NOT_IN_RELEASE           # drift: no rollouts
-    assert by_key["harm_reduction"].cells["llama-3.3-70b"].status == "not rated"       # capping harm
-    assert by_key["helpful_toward_minus_away"].cells["gemma-2-27b"].status == "—"       # a base-model claim
+    assert by_key["r2_position"].cells["gemma-2-27b"].text == NOT_IN_RELEASE  # drift: no rollouts
+    assert by_key["harm_reduction"].cells["llama-3.3-70b"].status == "not rated"  # capping harm
+    assert by_key["helpful_toward_minus_away"].cells["gemma-2-27b"].status == "—"  # a base-model claim
     # a run on the real release: rated by the registry's rules with the Gaussian null saved beside each number,
     # the cross-model claim one cell for all three
-    _release_docs({"default_pc1_distance": 0.05, "cos_axis_pc1_middle": 0.65, "cos_axis_pc1_min": 0.4},
-                  lowest=0.95)
+    _release_docs(
+        {"default_pc1_distance": 0.05, "cos_axis_pc1_middle": 0.65, "cos_axis_pc1_min": 0.4}, lowest=0.95
+    )
     models, rows = evaluate_release()
     by_key = {r.claim.key: r for r in rows}
-    for key, status in (("default_pc1_distance", "reproduced"), ("cos_axis_pc1_middle", "weaker than the paper"),
-                        ("cos_axis_pc1_min", "weaker than the paper")):
+    for key, status in (
+        ("default_pc1_distance", "reproduced"),
+        ("cos_axis_pc1_middle", "weaker than the paper"),
+        ("cos_axis_pc1_min", "weaker than the paper"),
+    ):
         got = by_key[key].cells["qwen-3-32b"]
         assert got.null is not None and got.null.unit == "Gaussian draws"
         assert got.status == claim(key).rate(got.interval, got.null) == status  # type: ignore[arg-type]
     assert by_key["pc1_min_pair"].cells["llama-3.3-70b"].text == "0.95 [0.93, 0.97]"
     assert by_key["pc1_min_pair"].cells["llama-3.3-70b"].status == "reproduced"
-    assert by_key["n_for_70"].cells["gemma-2-27b"].status == "not yet run"   # a key the saved run lacks
+    assert by_key["n_for_70"].cells["gemma-2-27b"].status == "not yet run"  # a key the saved run lacks
     md = render_dashboard()
     assert ('colspan="3" title="gemma-2-27b, qwen-3-32b, llama-3.3-70b: 0.95 [0.93, 0.97] · reproduced') in md
     # one reproduced cross-model cell (C6) and C3 for three models; C4 and C5 weaker for three models
     assert "**4 reproduced**, **6 weaker than the paper**, **0 not reproduced**, **0 inconclusive**" in md
-    assert "- 10_paper_vectors, `gemma-2-27b`: preset `book`" in md and "synthetic" not in md.split("## The results")[1]
+    assert (
+        "- 10_paper_vectors, `gemma-2-27b`: preset `book`" in md
+        and "synthetic" not in md.split("## The results")[1]
+    )
 
 
 from persona_axis.claims.registry import CLAIMS as CLAIMS_  # noqa: E402
 
 
 # ---- the chapter, executed on the synthetic release in the tiny build ----------------------------------------
+
 
 def check_tiny_run(artifacts: Path, syn: SyntheticRelease) -> None:
     """Chapter 10's saved numbers from a tiny run equal the planted ones, and none is read as the paper's."""
@@ -552,12 +673,17 @@ def check_tiny_run(artifacts: Path, syn: SyntheticRelease) -> None:
         assert {int(k): v for k, v in n["cos_axis_pc1"].items()} == pytest.approx(t["cos_axis_pc1"], abs=1e-6)
         assert n["intervals"]["pc1_share_null"]["high"] < t["pc1_share"]
         assert n["intervals"]["pc1_share_null"]["unit"] == "Gaussian draws"
-    comps = np.array([[syn.truth[m]["pc1_composition"][r] for r in syn.vectors[m]["role_names"]] for m in syn.truth])
+    comps = np.array(
+        [[syn.truth[m]["pc1_composition"][r] for r in syn.vectors[m]["role_names"]] for m in syn.truth]
+    )
     r = np.corrcoef(comps)
     lowest = min(r[i, j] for i in range(3) for j in range(i + 1, 3))
     both = json.loads((folder / "all-synthetic.json").read_text())["numbers"]
     assert list(both["pc1_min_pair"].values()) == pytest.approx([lowest] * 3, abs=1e-6)
-    assert not (folder / "all.json").exists() or not json.loads((folder / "all.json").read_text())["numbers"]["synthetic"]
+    assert (
+        not (folder / "all.json").exists()
+        or not json.loads((folder / "all.json").read_text())["numbers"]["synthetic"]
+    )
     _, rows = evaluate_release(results=Results.load(["10_paper_vectors"], root=artifacts))
     assert {c.status for r_ in rows for c in r_.cells.values()} <= {"not yet run", "not rated", "—"}
 
@@ -565,8 +691,11 @@ def check_tiny_run(artifacts: Path, syn: SyntheticRelease) -> None:
 @pytest.mark.notebooks
 @pytest.mark.real_model
 def test_the_chapter_on_the_synthetic_release_in_the_tiny_build(built: Path, syn: SyntheticRelease) -> None:
-    artifacts = built / "artifacts"     # where the built fixture sends the tiny build's results
+    artifacts = built / "artifacts"  # where the built fixture sends the tiny build's results
     check_tiny_run(artifacts, syn)
     page = (built / "html" / "notebooks" / "10_paper_vectors.html").read_text()
-    assert "This page was built on a synthetic test release" in page and "planted structure recovered in 24 of 24" in page
+    assert (
+        "This page was built on a synthetic test release" in page
+        and "planted structure recovered in 24 of 24" in page
+    )
     assert "gemma-2-27b (released vectors)" in (built / "html" / "book" / "dashboard.html").read_text()

@@ -15,7 +15,10 @@ from persona_axis.persona.runs import Job, collect
 
 def _prompts(n: int) -> list[list[int]]:
     g = torch.Generator().manual_seed(5)
-    return [torch.randint(2, 128, (int(torch.randint(3, 9, (1,), generator=g)),), generator=g).tolist() for _ in range(n)]
+    return [
+        torch.randint(2, 128, (int(torch.randint(3, 9, (1,), generator=g)),), generator=g).tolist()
+        for _ in range(n)
+    ]
 
 
 def test_generation_activations_match_teacher_forced_pass(model) -> None:
@@ -44,7 +47,13 @@ def test_greedy_is_deterministic_and_independent_of_batching(model) -> None:
 def test_rows_stop_at_eos_and_eos_is_not_a_response_token(model) -> None:
     tok = CharTokenizer()
     tok.eos_token_id = 7
-    res = generate(model, tok, _prompts(8), Sampling(temperature=1.0, top_p=1.0, top_k=128, max_new_tokens=30, seed=2), batch_size=8)
+    res = generate(
+        model,
+        tok,
+        _prompts(8),
+        Sampling(temperature=1.0, top_p=1.0, top_k=128, max_new_tokens=30, seed=2),
+        batch_size=8,
+    )
     for toks, fin, n in zip(res.tokens, res.finished, res.n_tokens):
         assert 7 not in toks
         assert n == len(toks)
@@ -54,7 +63,9 @@ def test_rows_stop_at_eos_and_eos_is_not_a_response_token(model) -> None:
 def test_top_p_keeps_the_nucleus_only() -> None:
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
     gen = torch.Generator().manual_seed(0)
-    seen = {int(sample_next(logits, Sampling(temperature=1.0, top_p=0.75, top_k=4), gen)[0]) for _ in range(300)}
+    seen = {
+        int(sample_next(logits, Sampling(temperature=1.0, top_p=0.75, top_k=4), gen)[0]) for _ in range(300)
+    }
     assert seen == {0, 1}
     with pytest.raises(ValueError, match="top_p"):
         Sampling(top_p=0)
@@ -68,12 +79,26 @@ def test_collect_resumes_to_the_same_result(model, tmp_path) -> None:
     tok, spec = CharTokenizer(), tiny_spec()
     jobs = _jobs(10)
     samp = Sampling(max_new_tokens=6, seed=4)
-    full = collect(model, tok, spec, jobs, samp, batch_size=2, chunk_size=3, root=tmp_path / "a", progress=False)
+    full = collect(
+        model, tok, spec, jobs, samp, batch_size=2, chunk_size=3, root=tmp_path / "a", progress=False
+    )
     with pytest.raises(KeyboardInterrupt):
-        collect(model, tok, spec, jobs, samp, batch_size=2, chunk_size=3, root=tmp_path / "b", progress=False,
-                stop_after=lambda c: c == 1)
+        collect(
+            model,
+            tok,
+            spec,
+            jobs,
+            samp,
+            batch_size=2,
+            chunk_size=3,
+            root=tmp_path / "b",
+            progress=False,
+            stop_after=lambda c: c == 1,
+        )
     assert len(list((tmp_path / "b").rglob("chunk-*.jsonl"))) == 2
-    resumed = collect(model, tok, spec, jobs, samp, batch_size=2, chunk_size=3, root=tmp_path / "b", progress=False)
+    resumed = collect(
+        model, tok, spec, jobs, samp, batch_size=2, chunk_size=3, root=tmp_path / "b", progress=False
+    )
     assert resumed.table["response"].tolist() == full.table["response"].tolist()
     assert torch.equal(resumed.acts, full.acts)
     assert resumed.key == full.key
@@ -84,7 +109,8 @@ def test_other_configuration_never_reads_cached_results(model, tmp_path) -> None
     jobs = _jobs(4)
     a = collect(model, tok, spec, jobs, Sampling(max_new_tokens=4, seed=0), root=tmp_path, progress=False)
     b = collect(model, tok, spec, jobs, Sampling(max_new_tokens=4, seed=1), root=tmp_path, progress=False)
-    other = [*jobs[:3], replace(jobs[3], question="Question three, asked otherwise?")]   # as many jobs, one other
+    # as many jobs, one other
+    other = [*jobs[:3], replace(jobs[3], question="Question three, asked otherwise?")]
     c = collect(model, tok, spec, other, Sampling(max_new_tokens=4, seed=0), root=tmp_path, progress=False)
     assert len({a.key, b.key, c.key}) == 3 and a.path != b.path
     again = collect(model, tok, spec, jobs, Sampling(max_new_tokens=4, seed=0), root=tmp_path, progress=False)
@@ -109,6 +135,7 @@ def test_store_keeps_unicode_line_separators(tmp_path) -> None:
 
 
 # --- the decode loop (decode.py) against the loop of engine version 1 (decode_reference.py) ---
+
 
 def test_greedy_tokens_equal_the_reference_loop_with_refill_and_early_ends(model) -> None:
     """Greedy: the continuous-batching engine gives the old loop's tokens exactly.
@@ -153,8 +180,16 @@ def test_finished_rows_are_never_fed_and_refill_keeps_prompt_order(model) -> Non
     prompts = _prompts(11)
     gen = torch.Generator().manual_seed(4)
     s = Sampling(temperature=1.0, top_p=1.0, top_k=128, max_new_tokens=10)
-    d = decode(model, prompts, eos=set(range(2, 14)), max_new_tokens=10, batch_size=3, layers=[1, 3], pad_id=1,
-               sample=lambda logits: sample_next(logits, s, gen))
+    d = decode(
+        model,
+        prompts,
+        eos=set(range(2, 14)),
+        max_new_tokens=10,
+        batch_size=3,
+        layers=[1, 3],
+        pad_id=1,
+        sample=lambda logits: sample_next(logits, s, gen),
+    )
     assert any(d.finished) and not all(d.finished)
     assert d.fed_rows == sum(len(t) for t in d.tokens)
     seqs = [p + t for p, t in zip(prompts, d.tokens)]
@@ -191,6 +226,7 @@ def test_score_stops_at_the_deepest_layer_read(model) -> None:
     def count(layer: int):  # noqa: ANN202
         def fn(h: torch.Tensor) -> None:
             calls[layer] += 1
+
         return fn
 
     with add_layer_hooks(model, {2: count(2), 3: count(3)}):
@@ -212,8 +248,11 @@ def _alike_prompts() -> list[list[int]]:
     prompts that share nothing long (the plan must leave them whole), in a shuffled order."""
     g = torch.Generator().manual_seed(21)
     heads = [torch.randint(20, 128, (n,), generator=g).tolist() for n in (18, 22, 20)]
-    out = [h + torch.randint(20, 128, (int(torch.randint(2, 8, (1,), generator=g)),), generator=g).tolist()
-           for h in heads for _ in range(4)]
+    out = [
+        h + torch.randint(20, 128, (int(torch.randint(2, 8, (1,), generator=g)),), generator=g).tolist()
+        for h in heads
+        for _ in range(4)
+    ]
     out += [torch.randint(20, 128, (n,), generator=g).tolist() for n in (9, 12)]
     perm = torch.randperm(len(out), generator=g).tolist()
     return [out[i] for i in perm]
@@ -228,7 +267,7 @@ def test_share_plan_finds_the_common_prefixes() -> None:
     for i, p in enumerate(prompts):
         if plan.shared[i]:
             mates = [q for j, q in enumerate(prompts) if plan.cluster_of[j] == plan.cluster_of[i]]
-            assert len(mates) == 4 and all(q[:plan.shared[i]] == p[:plan.shared[i]] for q in mates)
+            assert len(mates) == 4 and all(q[: plan.shared[i]] == p[: plan.shared[i]] for q in mates)
             assert plan.shared[i] in (18, 22, 20) and len(p) > plan.shared[i]
     assert sorted(plan.shared).count(0) == 2
     assert sorted(i for part in plan.parts for i in part) == list(range(len(prompts)))
@@ -249,12 +288,22 @@ def test_shared_prefixes_give_the_reference_loop_tokens_and_means(model, batch_s
     ref = generate(model, tok, prompts, s, batch_size=1, layers=[0, 3], engine="reference")
 
     def run(share: int):  # noqa: ANN202
-        return decode(model, prompts, eos={int(tok.eos_token_id)}, max_new_tokens=6, batch_size=batch_size,
-                      layers=[0, 3], pad_id=1, share_prefixes=share, sample=lambda logits: (logits.argmax(-1), 0))
+        return decode(
+            model,
+            prompts,
+            eos={int(tok.eos_token_id)},
+            max_new_tokens=6,
+            batch_size=batch_size,
+            layers=[0, 3],
+            pad_id=1,
+            share_prefixes=share,
+            sample=lambda logits: (logits.argmax(-1), 0),
+        )
 
     shared, plain = run(16), run(0)
     if batch_size == len(prompts):
-        assert shared.forwards == plain.forwards + 1  # the shared path ran: a prefix pass, then one suffix pass
+        # the shared path ran: a prefix pass, then one suffix pass
+        assert shared.forwards == plain.forwards + 1
     for d in (shared, plain):
         assert d.tokens == ref.tokens
         n = torch.tensor([max(len(t), 1) for t in d.tokens], dtype=torch.float32)[:, None]

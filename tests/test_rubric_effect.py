@@ -20,7 +20,9 @@ def test_all_threes_with_keep_three_equals_no_filter() -> None:
     table, acts = _rollouts()
     threes = [3 if g == "role" else None for g in table["group"]]
     paper = {c: f"paper's {c}" for c in COLUMNS}
-    out = rubric_table(table, acts, [3, 5], 5, {"all 3": threes, "no filter": None}, keep=(3,), min_count=1, paper=paper)
+    out = rubric_table(
+        table, acts, [3, 5], 5, {"all 3": threes, "no filter": None}, keep=(3,), min_count=1, paper=paper
+    )
     assert list(out.columns) == list(COLUMNS)
     assert list(out.index) == ["all 3", "no filter", "paper"]
     assert out.loc["all 3"].tolist() == out.loc["no filter"].tolist()
@@ -28,7 +30,9 @@ def test_all_threes_with_keep_three_equals_no_filter() -> None:
     assert out.loc["paper"].tolist() == [paper[c] for c in COLUMNS]
     assert list(rubric_table(table, acts, [3, 5], 5, {"no filter": None}).index) == ["no filter"]
     with pytest.raises(ValueError, match="lacks \\['PC1 share'\\]"):
-        rubric_table(table, acts, [3, 5], 5, {"no filter": None}, paper={c: "x" for c in COLUMNS if c != "PC1 share"})
+        rubric_table(
+            table, acts, [3, 5], 5, {"no filter": None}, paper={c: "x" for c in COLUMNS if c != "PC1 share"}
+        )
 
 
 def test_a_filter_counts_vectors_per_kept_label_and_too_few_give_no_numbers() -> None:
@@ -39,7 +43,7 @@ def test_a_filter_counts_vectors_per_kept_label_and_too_few_give_no_numbers() ->
         labels.append(None if g != "role" else (1 if int(n[1:]) >= 3 else 3))
     labels = [lab if lab != 3 or k % 4 < 2 else 2 for k, lab in enumerate(labels)]
     out = rubric_table(table, acts, [3, 5], 3, {"paper": labels}, keep=(3, 2), min_count=2)
-    assert out.loc["paper", "role vectors"] == 6   # 3 roles x labels 3 and 2
+    assert out.loc["paper", "role vectors"] == 6  # 3 roles x labels 3 and 2
     few = rubric_table(table, acts, [3, 5], 3, {"strict": labels}, keep=(3,), min_count=3)
     assert few.loc["strict", "role vectors"] == 0 and pd.isna(few.loc["strict", "PC1 share"])
     with pytest.raises(ValueError, match="has 2 labels for 29 rollouts"):

@@ -31,8 +31,10 @@ def write_site(root: Path, pages: dict[str, str], files: dict[str, bytes] | None
     for name, body in pages.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'>{ICON}<title>{name}</title></head>"
-                        f"<body>{body}</body></html>")
+        path.write_text(
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'>{ICON}<title>{name}</title></head>"
+            f"<body>{body}</body></html>"
+        )
     for name, data in (files or {}).items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(data)
@@ -41,16 +43,24 @@ def write_site(root: Path, pages: dict[str, str], files: dict[str, bytes] | None
 
 def test_clean_site_reports_nothing(chromium: str, tmp_path: Path) -> None:
     # laid out like a Jupyter Book: index.html redirects into book/, pages link across folders
-    site = write_site(tmp_path / "html", {
-        "book/intro.html": '<h1 id="top-title">Intro</h1><a href="#top-title">here</a> '
-                           '<a href="../notebooks/ch1.html#results">results</a> <a href="../notebooks/">folder</a> '
-                           '<a href="https://example.org/">an external link</a> <a href="mailto:x@example.org">mail</a> '
-                           '<a href="../files/data.csv">data</a> <a href="#">top</a>',
-        "notebooks/ch1.html": '<h2 id="results">Results</h2><img src="../_images/fig.png" alt="a figure">'
-                              '<img src="../_images/lazy.png" loading="lazy" style="margin-top:3000px">'
-                              '<a href="../book/intro.html">back</a>',
-        "notebooks/index.html": "<p>the folder's page</p>",
-    }, files={"_images/fig.png": png(40, 30), "_images/lazy.png": png(8, 8), "files/data.csv": b"a,b\n1,2\n"})
+    site = write_site(
+        tmp_path / "html",
+        {
+            "book/intro.html": '<h1 id="top-title">Intro</h1><a href="#top-title">here</a> '
+            '<a href="../notebooks/ch1.html#results">results</a> <a href="../notebooks/">folder</a> '
+            '<a href="https://example.org/">an external link</a> <a href="mailto:x@example.org">mail</a> '
+            '<a href="../files/data.csv">data</a> <a href="#">top</a>',
+            "notebooks/ch1.html": '<h2 id="results">Results</h2><img src="../_images/fig.png" alt="a figure">'
+            '<img src="../_images/lazy.png" loading="lazy" style="margin-top:3000px">'
+            '<a href="../book/intro.html">back</a>',
+            "notebooks/index.html": "<p>the folder's page</p>",
+        },
+        files={
+            "_images/fig.png": png(40, 30),
+            "_images/lazy.png": png(8, 8),
+            "files/data.csv": b"a,b\n1,2\n",
+        },
+    )
     (site / "index.html").write_text(f'<meta http-equiv="Refresh" content="0; url=book/intro.html" />{ICON}')
     report = check_site(site, screenshots=tmp_path / "shots", shoot=["notebooks/ch1.html"])
     assert report.problems == [] and report.ignored == [], report.summary()
@@ -65,17 +75,21 @@ def test_clean_site_reports_nothing(chromium: str, tmp_path: Path) -> None:
 
 
 def test_every_kind_of_fault_is_reported_exactly(chromium: str, tmp_path: Path) -> None:
-    site = write_site(tmp_path / "html", {
-        "index.html": '<a href="b.html#sec">fine</a> <a href="b.html#nowhere">broken anchor</a> '
-                      '<a href="#here">fine</a> <span id="here"></span> <a href="#gone">broken here</a> '
-                      '<a href="gone.html">missing page</a> <a href="files/nope.csv">missing file</a> '
-                      '<a href="console.html">c</a> <a href="figure.html">f</a>',
-        "b.html": '<h2 id="sec">Section</h2><a href="index.html">home</a>',
-        "console.html": "<script>console.error('x')</script><script>throw new Error('boom')</script>"
-                        '<script src="nope.js"></script><script src="https://cdn.example.org/lib.js"></script>',
-        "figure.html": '<img src="ok.png"><img src="missing.png"><img src="empty.png">',
-        "orphan.html": "<p>linked from nowhere, still opened</p>",
-    }, files={"ok.png": png(4, 4), "empty.png": b""})
+    site = write_site(
+        tmp_path / "html",
+        {
+            "index.html": '<a href="b.html#sec">fine</a> <a href="b.html#nowhere">broken anchor</a> '
+            '<a href="#here">fine</a> <span id="here"></span> <a href="#gone">broken here</a> '
+            '<a href="gone.html">missing page</a> <a href="files/nope.csv">missing file</a> '
+            '<a href="console.html">c</a> <a href="figure.html">f</a>',
+            "b.html": '<h2 id="sec">Section</h2><a href="index.html">home</a>',
+            "console.html": "<script>console.error('x')</script><script>throw new Error('boom')</script>"
+            '<script src="nope.js"></script><script src="https://cdn.example.org/lib.js"></script>',
+            "figure.html": '<img src="ok.png"><img src="missing.png"><img src="empty.png">',
+            "orphan.html": "<p>linked from nowhere, still opened</p>",
+        },
+        files={"ok.png": png(4, 4), "empty.png": b""},
+    )
     report = check_site(site)
     expected = {
         Problem("index.html", BROKEN_LINK, "b.html#nowhere -> no element with id 'nowhere' on b.html"),
@@ -85,8 +99,11 @@ def test_every_kind_of_fault_is_reported_exactly(chromium: str, tmp_path: Path) 
         Problem("console.html", CONSOLE_ERROR, "console.error: x (at /console.html)"),
         Problem("console.html", CONSOLE_ERROR, "uncaught Error: boom"),
         Problem("console.html", CONSOLE_ERROR, "failed to load /nope.js: HTTP 404"),
-        Problem("console.html", CONSOLE_ERROR,
-                "failed to load https://cdn.example.org/lib.js: blocked: the site must not need the network"),
+        Problem(
+            "console.html",
+            CONSOLE_ERROR,
+            "failed to load https://cdn.example.org/lib.js: blocked: the site must not need the network",
+        ),
         Problem("figure.html", BROKEN_FIGURE, "missing.png: HTTP 404"),
         Problem("figure.html", BROKEN_FIGURE, "empty.png: loaded, but has no pixels"),
     }
@@ -97,7 +114,10 @@ def test_every_kind_of_fault_is_reported_exactly(chromium: str, tmp_path: Path) 
     assert report.figures == 3
     # a page asked for a screenshot that does not exist is missing too
     shots = check_site(site, screenshots=tmp_path / "shots", shoot=["b.html", "dashboard.html"])
-    assert Problem("dashboard.html", MISSING_PAGE, "HTTP 404; linked from the list of pages to photograph") in shots.problems
+    assert (
+        Problem("dashboard.html", MISSING_PAGE, "HTTP 404; linked from the list of pages to photograph")
+        in shots.problems
+    )
     assert shots.screenshots == {"b.html": tmp_path / "shots" / "b.png"}
 
 
@@ -105,7 +125,11 @@ def test_known_problems_are_ignored_but_shown(chromium: str, tmp_path: Path) -> 
     # what Sphinx 7 writes into every page unless persona_axis.site.sphinx_assets is enabled
     thebe = '<script>const THEBE_JS_URL = "x"</script>'
     site = write_site(tmp_path / "html", {"index.html": thebe + thebe})
-    problem = Problem("index.html", CONSOLE_ERROR, "uncaught SyntaxError: Identifier 'THEBE_JS_URL' has already been declared")
+    problem = Problem(
+        "index.html",
+        CONSOLE_ERROR,
+        "uncaught SyntaxError: Identifier 'THEBE_JS_URL' has already been declared",
+    )
     assert check_site(site).problems == [problem]  # not on the default ignore list
     rule = Ignore(CONSOLE_ERROR, r"THEBE_JS_URL", "a test rule")
     report = check_site(site, ignore=[rule])
@@ -126,13 +150,19 @@ def test_clear_errors(tmp_path: Path) -> None:
 def test_sphinx_assets_writes_each_inline_script_once(tmp_path: Path) -> None:
     """Without the extension Sphinx 7 writes sphinx-thebe's inline script twice; with it, once."""
     counts = {}
-    for name, extensions in {"plain": ["sphinx_thebe"], "fixed": ["sphinx_thebe", "persona_axis.site.sphinx_assets"]}.items():
+    for name, extensions in {
+        "plain": ["sphinx_thebe"],
+        "fixed": ["sphinx_thebe", "persona_axis.site.sphinx_assets"],
+    }.items():
         src = tmp_path / name
         src.mkdir()
         (src / "conf.py").write_text(f"extensions = {extensions!r}\nthebe_config = {{}}\n")
         (src / "index.rst").write_text("Title\n=====\n\nText.\n")
-        res = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", str(src), str(src / "_build")],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(src), str(src / "_build")],
+            capture_output=True,
+            text=True,
+        )
         assert res.returncode == 0, res.stderr
         counts[name] = (src / "_build" / "index.html").read_text().count("const THEBE_JS_URL")
     assert counts["fixed"] == 1
@@ -148,8 +178,13 @@ def test_built_site_opens_cleanly_in_chromium(chromium: str, built: Path) -> Non
     report = check_site(built / "html", screenshots=built / "screenshots")
     print(report.summary())
     assert report.ok, report.summary()
-    assert {"index.html", "book/dashboard.html", "notebooks/00_quickstart.html", "book/course.html",
-            "notebooks/08_live_demo.html"} <= set(report.pages)
+    assert {
+        "index.html",
+        "book/dashboard.html",
+        "notebooks/00_quickstart.html",
+        "book/course.html",
+        "notebooks/08_live_demo.html",
+    } <= set(report.pages)
     assert report.figures >= 2
     # the interactive figures: drawn, and the persona map's tooltip names a role and its labels
     assert report.interactive >= 5

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from helpers import need_module, need_vllm_python, tiny_hub_folder
-from persona_axis.site.smoke import PAPER_MODELS, SmokeFigures, copies, judge_cost, paper_estimate, report_lines
+from persona_axis.site.smoke import (
+    PAPER_MODELS,
+    SmokeFigures,
+    copies,
+    judge_cost,
+    paper_estimate,
+    report_lines,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 GEMMA, QWEN, LLAMA = PAPER_MODELS
@@ -28,10 +35,24 @@ def test_gpus_per_copy_follow_from_weights_and_cache() -> None:
 
 
 def _figures() -> SmokeFigures:
-    return SmokeFigures(model="m", params=1_000_000_000, rollouts=100, mean_prompt_tokens=100, mean_new_tokens=300,
-                        engines=1, engine_load_seconds=30, gpus_per_engine=1, devices=8, generation_tokens_per_s=3000,
-                        reading_tokens_per_s=20000, judge_prompt_tokens=500, text_actor_rss_mb=1, engine_rss_mb=1,
-                        reader_rss_mb=1, seconds=1)
+    return SmokeFigures(
+        model="m",
+        params=1_000_000_000,
+        rollouts=100,
+        mean_prompt_tokens=100,
+        mean_new_tokens=300,
+        engines=1,
+        engine_load_seconds=30,
+        gpus_per_engine=1,
+        devices=8,
+        generation_tokens_per_s=3000,
+        reading_tokens_per_s=20000,
+        judge_prompt_tokens=500,
+        text_actor_rss_mb=1,
+        engine_rss_mb=1,
+        reader_rss_mb=1,
+        seconds=1,
+    )
 
 
 def test_the_paper_estimate_scales_with_parameters_rollouts_and_devices() -> None:
@@ -41,7 +62,8 @@ def test_the_paper_estimate_scales_with_parameters_rollouts_and_devices() -> Non
     assert e["generation"] == pytest.approx(n * 300 * 32.8 / 3000 / 3600)
     assert e["reading"] == pytest.approx(n * 400 * 32.8 / 20000 / 3600)
     assert e["wall_hours"] == pytest.approx(e["device_hours"] / 8)
-    two = paper_estimate(replace(f, gpus_per_engine=2), QWEN)  # the same rate from two GPUs: twice the GPU-hours
+    # the same rate from two GPUs: twice the GPU-hours
+    two = paper_estimate(replace(f, gpus_per_engine=2), QWEN)
     assert two["device_hours"] == pytest.approx(2 * e["device_hours"])
     assert judge_cost(500) == pytest.approx(330_000 * (500 * 0.40 + 8 * 1.60) / 1e6)
     text = "\n".join(report_lines(f))
@@ -58,12 +80,23 @@ def test_the_smoke_run_on_a_cpu(tmp_path: Path) -> None:
     py = need_vllm_python()
     folder = tiny_hub_folder(tmp_path / "tiny")
     path = os.pathsep.join([str(ROOT / "lib"), str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": path}},
+    )
     lines: list[str] = []
     before = os.environ.get("PERSONA_AXIS_ARTIFACTS")
     try:
-        f = run_smoke(str(folder), max_new_tokens=16, python=str(py), root=tmp_path / "artifacts", progress=False,
-                      say=lines.append)
+        f = run_smoke(
+            str(folder),
+            max_new_tokens=16,
+            python=str(py),
+            root=tmp_path / "artifacts",
+            progress=False,
+            say=lines.append,
+        )
     finally:
         ray.shutdown()
         if before is None:

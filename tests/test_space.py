@@ -95,8 +95,13 @@ def test_axis_roundtrip_and_calibration(tmp_path) -> None:
 
 
 def test_role_vectors_filter_by_label_and_count() -> None:
-    table = pd.DataFrame({"group": ["role"] * 6 + ["default"] * 2, "name": ["a", "a", "a", "b", "b", "b", "default", "default"],
-                          "label": [3, 3, 2, 3, 1, 1, None, None]})
+    table = pd.DataFrame(
+        {
+            "group": ["role"] * 6 + ["default"] * 2,
+            "name": ["a", "a", "a", "b", "b", "b", "default", "default"],
+            "label": [3, 3, 2, 3, 1, 1, None, None],
+        }
+    )
     acts = torch.arange(8, dtype=torch.float32)[:, None, None].expand(8, 1, 2).clone()
     rv = role_vectors(table, acts, [0], labels=(3, 2), min_count=2)
     assert rv.names == ["a"] and rv.labels == [3] and rv.counts == [2]
@@ -113,13 +118,26 @@ def test_compare_vector_sets_reports_each_variant() -> None:
 
     g = torch.Generator().manual_seed(7)
     names = [f"r{i}" for i in range(12) for _ in range(4)]
-    table = pd.DataFrame({"group": ["role"] * 48 + ["default"] * 4, "name": names + ["default"] * 4,
-                          "label": [3, 3, 2, 1] * 12 + [None] * 4})
+    table = pd.DataFrame(
+        {
+            "group": ["role"] * 48 + ["default"] * 4,
+            "name": names + ["default"] * 4,
+            "label": [3, 3, 2, 1] * 12 + [None] * 4,
+        }
+    )
     acts = torch.randn(52, 2, 8, generator=g)
     acts[48:] += 5.0  # the default sits apart
-    out = compare_vector_sets(table, acts, [0, 1], 1, {"all": {"labels": None, "min_count": 1},
-                                                       "fully": {"labels": (3,), "min_count": 2},
-                                                       "impossible": {"labels": (0,), "min_count": 1}})
+    out = compare_vector_sets(
+        table,
+        acts,
+        [0, 1],
+        1,
+        {
+            "all": {"labels": None, "min_count": 1},
+            "fully": {"labels": (3,), "min_count": 2},
+            "impossible": {"labels": (0,), "min_count": 1},
+        },
+    )
     assert out["n"].tolist() == [12, 12, 0]
     assert 0 < out.loc[0, "PC1 share"] <= 1 and out.loc[0, "PCs for 70%"] >= 1
     assert out.loc[2, "PC1 share"] is None or pd.isna(out.loc[2, "PC1 share"])
@@ -130,7 +148,9 @@ def test_compare_vector_sets_reports_each_variant() -> None:
     pos = float(relative_position(sp, dv)[0])
     ax = contrast_axis(acts[48:], rv.vectors, [0, 1], model="x")
     assert out.loc[0, "default's distance from PC1 end"] == pytest.approx(min(pos, 1 - pos), abs=1e-6)
-    assert out.loc[0, "cos(PC1, contrast axis)"] == pytest.approx(float(sp.components[0] @ ax.unit(1)), abs=1e-6)
+    assert out.loc[0, "cos(PC1, contrast axis)"] == pytest.approx(
+        float(sp.components[0] @ ax.unit(1)), abs=1e-6
+    )
     assert out.loc[0, "PC1 share"] == pytest.approx(float(sp.explained_variance_ratio[0]), abs=1e-6)
 
 
@@ -143,12 +163,18 @@ def test_compare_vector_sets_on_a_line() -> None:
     d[2] = 1.0
     coef = torch.linspace(-1, 1, 10)
     acts = torch.cat([coef[:, None] * d, 5 * d[None].expand(2, 8)])[:, None, :]
-    table = pd.DataFrame({"group": ["role"] * 10 + ["default"] * 2, "name": [f"r{i}" for i in range(10)] + ["default"] * 2,
-                          "label": [3] * 10 + [None] * 2})
+    table = pd.DataFrame(
+        {
+            "group": ["role"] * 10 + ["default"] * 2,
+            "name": [f"r{i}" for i in range(10)] + ["default"] * 2,
+            "label": [3] * 10 + [None] * 2,
+        }
+    )
     out = compare_vector_sets(table, acts, [0], 0, {"all": {"labels": None, "min_count": 1}})
     assert out.loc[0, "n"] == 10 and out.loc[0, "PC1 share"] == pytest.approx(1.0, abs=1e-5)
     assert out.loc[0, "cos(PC1, contrast axis)"] == pytest.approx(1.0, abs=1e-5)
-    assert out.loc[0, "default's distance from PC1 end"] == pytest.approx(-2.0, abs=1e-4)   # 5 on a line from -1 to 1
+    # 5 on a line from -1 to 1
+    assert out.loc[0, "default's distance from PC1 end"] == pytest.approx(-2.0, abs=1e-4)
 
 
 def test_composition_correlations_align_roles_by_name() -> None:
@@ -158,10 +184,18 @@ def test_composition_correlations_align_roles_by_name() -> None:
     d_a, d_b = torch.randn(8, generator=g), torch.randn(16, generator=g)
     coef = torch.linspace(-2, 2, 10)
     names = [f"r{i}" for i in range(10)]
-    va = RoleVectors((coef[:, None] * d_a + 0.1 * torch.randn(10, 8, generator=g))[:, None], names, [3] * 10, [1] * 10, [0])
+    va = RoleVectors(
+        (coef[:, None] * d_a + 0.1 * torch.randn(10, 8, generator=g))[:, None], names, [3] * 10, [1] * 10, [0]
+    )
     # model b: other hidden size, roles in another order, one role missing
     perm = list(reversed(range(9)))
-    vb = RoleVectors((coef[perm, None] * d_b + 0.1 * torch.randn(9, 16, generator=g))[:, None], [names[i] for i in perm], [3] * 9, [1] * 9, [0])
+    vb = RoleVectors(
+        (coef[perm, None] * d_b + 0.1 * torch.randn(9, 16, generator=g))[:, None],
+        [names[i] for i in perm],
+        [3] * 9,
+        [1] * 9,
+        [0],
+    )
     ca = compositions(va, 0, pca(va.at(0), names).components)
     cb = compositions(vb, 0, pca(vb.at(0), vb.names).components)
     corr = composition_correlations({"a": ca, "b": cb}, absolute=True)
@@ -174,28 +208,40 @@ def test_get_axis_is_cached_and_calibrated(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setenv("PERSONA_AXIS_ARTIFACTS", str(tmp_path))
     g = torch.Generator().manual_seed(2)
-    table = pd.DataFrame({"group": ["role"] * 8 + ["default"] * 4, "name": ["a"] * 4 + ["b"] * 4 + ["default"] * 4,
-                          "label": [3, 3, 1, 1, 3, 3, 3, 2, None, None, None, None]})
+    table = pd.DataFrame(
+        {
+            "group": ["role"] * 8 + ["default"] * 4,
+            "name": ["a"] * 4 + ["b"] * 4 + ["default"] * 4,
+            "label": [3, 3, 1, 1, 3, 3, 3, 2, None, None, None, None],
+        }
+    )
     acts = torch.randn(12, 2, 6, generator=g)
     acts[8:] += 3.0
-    ro = Rollouts(table=table, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k", labels_key="judge-a")
+    ro = Rollouts(
+        table=table, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k", labels_key="judge-a"
+    )
     ax = get_axis(ro, {"labels": [3, 2], "min_count": 2})
     assert ax.info["n_fully_vectors"] == 2
     # exact oracle: the contrast of the default mean and the mean of the two "fully" vectors
     want = acts[8:].mean(0) - torch.stack([acts[0:2].mean(0), acts[4:7].mean(0)]).mean(0)
     assert torch.allclose(ax.vectors, want, atol=1e-6)
     proj = ax.project(acts[:, 1], 5)
-    srt = proj.sort().values   # 12 rollouts: the median is halfway between the 6th and the 7th
+    srt = proj.sort().values  # 12 rollouts: the median is halfway between the 6th and the 7th
     assert threshold(ax, 5, 50) == pytest.approx(float((srt[5] + srt[6]) / 2), abs=1e-6)
     assert threshold(ax, 5, 10) == pytest.approx(float(torch.quantile(proj, 0.10)), abs=1e-6)
-    again = get_axis(ro, {"labels": [3, 2], "min_count": 2})   # read back from the store
+    again = get_axis(ro, {"labels": [3, 2], "min_count": 2})  # read back from the store
     assert torch.equal(again.vectors, ax.vectors) and again.calibration is not None
     assert torch.equal(again.calibration.projections, ax.calibration.projections)
     # other labels of the same rollouts (another judge): another axis, never the cached one
     relabelled = table.assign(label=[1, 1, 3, 3, 3, 3, 3, 2, None, None, None, None])
-    ro2 = Rollouts(table=relabelled, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k", labels_key="judge-b")
+    ro2 = Rollouts(
+        table=relabelled, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k", labels_key="judge-b"
+    )
     other = get_axis(ro2, {"labels": [3, 2], "min_count": 2})
     want2 = acts[8:].mean(0) - torch.stack([acts[2:4].mean(0), acts[4:7].mean(0)]).mean(0)
     assert torch.allclose(other.vectors, want2, atol=1e-6) and not torch.allclose(other.vectors, ax.vectors)
     with pytest.raises(ValueError, match="not labelled"):
-        get_axis(Rollouts(table=table, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k"), {"labels": None, "min_count": 1})
+        get_axis(
+            Rollouts(table=table, acts=acts, layers=[4, 5], model="m", path=tmp_path, key="k"),
+            {"labels": None, "min_count": 1},
+        )

@@ -35,8 +35,17 @@ def test_weight_params_and_decode_flops_follow_the_formula(model) -> None:
 
 
 def _cal(tok_s: float, gflops: float = 400.0) -> Calibration:
-    return Calibration(gflops=gflops, tok_s=tok_s, model="m", batch=64, tokens=100, seconds=1.0, threads=2, load=0.0,
-                       when="2026-12-02 10:00 UTC")
+    return Calibration(
+        gflops=gflops,
+        tok_s=tok_s,
+        model="m",
+        batch=64,
+        tokens=100,
+        seconds=1.0,
+        threads=2,
+        load=0.0,
+        when="2026-12-02 10:00 UTC",
+    )
 
 
 def test_steadiest_is_the_fastest_figure_and_spread_their_ratio() -> None:

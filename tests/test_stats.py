@@ -64,15 +64,15 @@ def test_units_of_every_type_resample_rows() -> None:
 
 def test_paired_is_narrower_than_unpaired_on_correlated_data() -> None:
     rng = np.random.default_rng(0)
-    prompt = rng.normal(0, 1.0, 60)                  # what each prompt shares across settings
-    a = prompt + 0.2 + rng.normal(0, 0.05, 60)       # setting a: 0.2 higher on every prompt
+    prompt = rng.normal(0, 1.0, 60)  # what each prompt shares across settings
+    a = prompt + 0.2 + rng.normal(0, 0.05, 60)  # setting a: 0.2 higher on every prompt
     b = prompt + rng.normal(0, 0.05, 60)
     paired = paired_bootstrap(a, b, unit="prompts", seed=0)
     unpaired = unpaired_bootstrap(a, b, unit="prompts", seed=0)
     assert paired.estimate == pytest.approx(unpaired.estimate) == pytest.approx((a - b).mean())
     assert paired.paired and not unpaired.paired
-    assert paired.low > 0.15 and paired.high < 0.25         # the 0.2 shift is resolved
-    assert unpaired.low < 0 < unpaired.high                 # hidden by the prompts' spread
+    assert paired.low > 0.15 and paired.high < 0.25  # the 0.2 shift is resolved
+    assert unpaired.low < 0 < unpaired.high  # hidden by the prompts' spread
     assert paired.width < unpaired.width / 10
 
 

@@ -19,11 +19,20 @@ from persona_axis.persona.stream import calibrate_store, chunk_paths, reduce_sto
 LAYERS = [2, 5, 7]
 
 
-def _write_store(root: Path, n_chunks: int, rows_per_chunk: int, hidden: int, dtype: torch.dtype = torch.float32,
-                 seed: int = 0, tag: str = "") -> tuple[Path, pd.DataFrame, torch.Tensor, list[int | None]]:
+def _write_store(
+    root: Path,
+    n_chunks: int,
+    rows_per_chunk: int,
+    hidden: int,
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+    tag: str = "",
+) -> tuple[Path, pd.DataFrame, torch.Tensor, list[int | None]]:
     """A synthetic rollout store: roles with their own offsets, default rows, trait pairs; random labels."""
     g = torch.Generator().manual_seed(seed)
-    store = Store("rollouts", {"layers": LAYERS, "synthetic": tag or f"{n_chunks}x{rows_per_chunk}x{hidden}"}, root)
+    store = Store(
+        "rollouts", {"layers": LAYERS, "synthetic": tag or f"{n_chunks}x{rows_per_chunk}x{hidden}"}, root
+    )
     offsets = torch.randn(12, len(LAYERS), hidden, generator=g)
     rows_all, acts_all, labels = [], [], []
     for c in range(n_chunks):
@@ -122,7 +131,9 @@ def test_bf16_store_changes_the_numbers_by_less_than_1e3(tmp_path: Path) -> None
     as one over the square root of the hidden size (at 64 it was 1.3e-3 of the percentile).
     """
     p32, _, _, labels = _write_store(tmp_path, n_chunks=4, rows_per_chunk=70, hidden=576, seed=1, tag="f32")
-    p16, *_ = _write_store(tmp_path, n_chunks=4, rows_per_chunk=70, hidden=576, dtype=torch.bfloat16, seed=1, tag="bf16")
+    p16, *_ = _write_store(
+        tmp_path, n_chunks=4, rows_per_chunk=70, hidden=576, dtype=torch.bfloat16, seed=1, tag="bf16"
+    )
     assert store_bytes(p16) < 0.6 * store_bytes(p32)
     a, b = reduce_store(p32, labels), reduce_store(p16, labels)
     va, vb = a.role_vectors(labels=None, min_count=1), b.role_vectors(labels=None, min_count=1)
@@ -135,11 +146,16 @@ def test_bf16_store_changes_the_numbers_by_less_than_1e3(tmp_path: Path) -> None
     axa = contrast_axis(da[None], va.vectors, LAYERS, model="a")
     axb = contrast_axis(db[None], vb.vectors, LAYERS, model="b")
     assert float(axa.unit(5) @ axb.unit(5)) > 1 - 1e-3
-    ca, cb = calibrate_store(p32, axa, [5]).percentiles((1, 25, 50, 75)), calibrate_store(p16, axb, [5]).percentiles((1, 25, 50, 75))
+    ca, cb = (
+        calibrate_store(p32, axa, [5]).percentiles((1, 25, 50, 75)),
+        calibrate_store(p16, axb, [5]).percentiles((1, 25, 50, 75)),
+    )
     scale = max(abs(v) for v in ca[5].values())
     worst = max(abs(ca[5][p] - cb[5][p]) / scale for p in ca[5])
-    print(f"bf16 store: PC1 share moved {abs(float(sa.explained_variance_ratio[0] - sb.explained_variance_ratio[0])):.1e}, "
-          f"calibration percentiles {worst:.1e} (relative)")
+    print(
+        f"bf16 store: PC1 share moved {abs(float(sa.explained_variance_ratio[0] - sb.explained_variance_ratio[0])):.1e}, "
+        f"calibration percentiles {worst:.1e} (relative)"
+    )
     assert worst < 1e-3
 
 
@@ -149,14 +165,18 @@ def test_mapped_acts_equal_the_chunks_and_are_not_read_into_memory(tmp_path: Pat
     psutil = need_module("psutil")
     from persona_axis.persona.stream import iter_chunks, mapped_acts
 
-    path, *_ = _write_store(tmp_path, n_chunks=24, rows_per_chunk=1000, hidden=341, dtype=torch.bfloat16, tag="mapped")
+    path, *_ = _write_store(
+        tmp_path, n_chunks=24, rows_per_chunk=1000, hidden=341, dtype=torch.bfloat16, tag="mapped"
+    )
     proc = psutil.Process()
     base = proc.memory_info().rss
     acts = mapped_acts(path)
     first = acts[:10].float().sum()
     grew = proc.memory_info().rss - base
     size = (path / "acts-bfloat16.bin").stat().st_size
-    assert acts.dtype == torch.bfloat16 and acts.shape == (24_000, len(LAYERS), 341) and size == acts.numel() * 2
+    assert (
+        acts.dtype == torch.bfloat16 and acts.shape == (24_000, len(LAYERS), 341) and size == acts.numel() * 2
+    )
     print(f"mapped {size / 1e6:.0f} MB; RSS grew {grew / 1e6:.1f} MB")
     assert grew < size / 4
     assert torch.equal(acts, torch.cat([a for _, a in iter_chunks(path)]))

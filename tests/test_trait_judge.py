@@ -25,7 +25,9 @@ from persona_axis.judge.traits import (
 from persona_axis.judge.validation import trait_filter_agreement
 from persona_axis.persona.catalogue import Trait
 
-CALM = Trait("calm", "Even-tempered and unhurried.", (("Be calm.", "Be frantic."), ("Stay serene.", "Panic.")))
+CALM = Trait(
+    "calm", "Even-tempered and unhurried.", (("Be calm.", "Be frantic."), ("Stay serene.", "Panic."))
+)
 
 
 class FakeEmbedder:
@@ -35,7 +37,9 @@ class FakeEmbedder:
         out = []
         for t in texts:
             low = t.lower()
-            v = torch.tensor([float("calm" in low or "serene" in low), float("frantic" in low or "panic" in low), 0.0])
+            v = torch.tensor(
+                [float("calm" in low or "serene" in low), float("frantic" in low or "panic" in low), 0.0]
+            )
             v = v if v.any() else torch.tensor([0.0, 0.0, 1.0])
             out.append(v / v.norm())
         return torch.stack(out)
@@ -43,10 +47,14 @@ class FakeEmbedder:
 
 def test_scores_follow_the_projection_on_the_trait_direction_and_refusals_are_none() -> None:
     s = OfflineTraitScorer(slope=20.0, offset=40.0, embedder=FakeEmbedder())
-    out = s.score(CALM, ["I am calm.", "Panic! Panic!", "The weather.", "I'm sorry, but I can't help with that.", " "])
+    out = s.score(
+        CALM, ["I am calm.", "Panic! Panic!", "The weather.", "I'm sorry, but I can't help with that.", " "]
+    )
     # positive prompts along e0, negative along e1: the direction is (e0 - e1) / sqrt(2)
     assert out[0].trait_similarity == pytest.approx(1.0) and out[0].opposite_similarity == pytest.approx(0.0)
-    assert out[0].projection == pytest.approx(1 / math.sqrt(2)) and out[1].projection == pytest.approx(-1 / math.sqrt(2))
+    assert out[0].projection == pytest.approx(1 / math.sqrt(2)) and out[1].projection == pytest.approx(
+        -1 / math.sqrt(2)
+    )
     assert out[0].score == round(40 + 20 / math.sqrt(2)) == 54
     assert out[1].score == round(40 - 20 / math.sqrt(2)) == 26
     assert out[2].score == 40.0 and out[2].projection == 0.0
@@ -75,9 +83,12 @@ def test_fit_recovers_the_line_that_made_the_scores() -> None:
     evs = [TraitScore(None, projection=p) for p in proj]
     y: list[float | None] = [20.0 * p + 30.0 for p in proj]
     # a hand REFUSAL and a response the scorer calls REFUSAL are left out of the fit
-    fitted = fit_trait_scorer(evs + [TraitScore(None, projection=0.9), TraitScore(None, refusal_cue="i can't", projection=0.9)],
-                              ["an answer"] * 9 + ["I'm sorry, I can't."],
-                              y + [None, 99.0], OfflineTraitScorer(refusal_max_words=7))
+    fitted = fit_trait_scorer(
+        evs + [TraitScore(None, projection=0.9), TraitScore(None, refusal_cue="i can't", projection=0.9)],
+        ["an answer"] * 9 + ["I'm sorry, I can't."],
+        y + [None, 99.0],
+        OfflineTraitScorer(refusal_max_words=7),
+    )
     assert fitted.slope == pytest.approx(20.0) and fitted.offset == pytest.approx(30.0)
     assert fitted.refusal_max_words == 7
     with pytest.raises(ValueError, match="fitting a line needs at least 2"):
@@ -92,7 +103,9 @@ class _ByLength:
 
 
 def test_score_rollouts_keeps_the_table_order() -> None:
-    t = pd.DataFrame({"name": ["calm", "bold", "calm", "bold"], "response": ["a", "bbb", "no", "cc"]}, index=[7, 3, 5, 1])
+    t = pd.DataFrame(
+        {"name": ["calm", "bold", "calm", "bold"], "response": ["a", "bbb", "no", "cc"]}, index=[7, 3, 5, 1]
+    )
     assert score_rollouts(_ByLength(), t, {"calm": CALM, "bold": CALM}) == [1.0, 3.0, None, 2.0]
     with pytest.raises(KeyError, match="'bold' of the table is not in the catalogue"):
         score_rollouts(_ByLength(), t, {"calm": CALM})
@@ -100,12 +113,19 @@ def test_score_rollouts_keeps_the_table_order() -> None:
 
 def test_trait_filter_agreement_counts_pairs_and_decisions() -> None:
     # one model, two traits; hand scores and a scorer's, per answer
-    rows = pd.DataFrame([
-        # trait a: + answers 80, 60; - answers 10 -> hand differences 70, 50 (both kept)
-        ("m", "a", "+", 0, "q", 80.0, 70.0), ("m", "a", "+", 1, "q", 60.0, 40.0), ("m", "a", "-", 0, "q", 10.0, 0.0),
-        # trait b: + 30, - 20, - REFUSAL -> differences 10 and REFUSAL (neither kept)
-        ("m", "b", "+", 0, "q", 30.0, 90.0), ("m", "b", "-", 0, "q", 20.0, 20.0), ("m", "b", "-", 1, "q", None, 10.0),
-    ], columns=["model", "trait", "side", "pair_index", "question", "score", "pred"])
+    rows = pd.DataFrame(
+        [
+            # trait a: + answers 80, 60; - answers 10 -> hand differences 70, 50 (both kept)
+            ("m", "a", "+", 0, "q", 80.0, 70.0),
+            ("m", "a", "+", 1, "q", 60.0, 40.0),
+            ("m", "a", "-", 0, "q", 10.0, 0.0),
+            # trait b: + 30, - 20, - REFUSAL -> differences 10 and REFUSAL (neither kept)
+            ("m", "b", "+", 0, "q", 30.0, 90.0),
+            ("m", "b", "-", 0, "q", 20.0, 20.0),
+            ("m", "b", "-", 1, "q", None, 10.0),
+        ],
+        columns=["model", "trait", "side", "pair_index", "question", "score", "pred"],
+    )
     out = trait_filter_agreement(rows, "pred", n_resamples=1000).loc["m"]
     assert (out["traits"], out["answers"], out["pairs"], out["same-prompt pairs"]) == (2, 6, 4, 2)
     # scorer differences: a 70, 40; b 70, 80 -> kept (scorer) 3; hand kept 2
@@ -138,9 +158,14 @@ def test_the_filter_keeps_pairs_that_differ_by_fifty() -> None:
     pairs = pair_scores(t, scores)
     assert len(pairs) == 8
     calm = pairs[pairs["trait"] == "calm"]
-    assert calm["difference"].tolist()[:3] == [60.0, 50.0, 49.0] and math.isnan(calm["difference"].tolist()[3])
+    assert calm["difference"].tolist()[:3] == [60.0, 50.0, 49.0] and math.isnan(
+        calm["difference"].tolist()[3]
+    )
     kept = kept_pairs(pairs)
-    assert list(zip(kept["trait"], kept["prompt_index"], kept["question_id"])) == [("calm", 0, 0), ("calm", 0, 1)]
+    assert list(zip(kept["trait"], kept["prompt_index"], kept["question_id"])) == [
+        ("calm", 0, 0),
+        ("calm", 0, 1),
+    ]
     assert surviving_traits(pairs) == ["calm"]
     assert surviving_traits(pairs, min_pairs=3) == []
     assert surviving_traits(pairs, threshold=5) == ["bold", "calm"]
@@ -151,7 +176,9 @@ def test_the_filter_keeps_pairs_that_differ_by_fifty() -> None:
     assert torch.equal(tv.vectors, torch.full((1, 2, 3), -1.0))
     fs = filter_summary(pairs, n_resamples=1000)
     assert (fs["traits"], fs["prompt pairs"], fs["pairs kept"], fs["traits surviving"]) == (2, 8, 2, 1)
-    assert fs["largest difference"] == 60.0 and fs["mean score +"] == pytest.approx((80 + 70 + 69 + 90 + 30 * 4) / 8)
+    assert fs["largest difference"] == 60.0 and fs["mean score +"] == pytest.approx(
+        (80 + 70 + 69 + 90 + 30 * 4) / 8
+    )
     # every scored pair has its positive answer higher: 7 of 7 (the REFUSAL pair is left out)
     assert fs["positive above negative"].estimate == 1.0 and fs["positive above negative"].unit == "traits"
     with pytest.raises(ValueError, match="no trait has 1 prompt pair"):
@@ -178,7 +205,9 @@ def test_the_shipped_line_is_the_fit_on_every_hand_score() -> None:
     for trait, idx in rows.groupby("trait").groups.items():
         for i, e in zip(idx, scorer.evidence(traits[str(trait)], rows.loc[idx, "response"].tolist())):
             ev[i] = e
-    fitted = fit_trait_scorer(ev, rows["response"].tolist(), [None if pd.isna(s) else float(s) for s in rows["score"]])
+    fitted = fit_trait_scorer(
+        ev, rows["response"].tolist(), [None if pd.isna(s) else float(s) for s in rows["score"]]
+    )
     assert (round(fitted.slope, 2), round(fitted.offset, 2)) == (scorer.slope, scorer.offset)
     # the direction runs from the negative prompts to the positive ones
     abrasive = traits["abrasive"]

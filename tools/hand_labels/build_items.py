@@ -5,6 +5,7 @@ usage: build_items.py roles SRC.jsonl N ID_OFFSET   -> appends to items_roles.js
 The offline judge's labels are used only to stratify; they are written to judge_strata_*.jsonl,
 which the labellers never see.
 """
+
 import json, random, sys, collections
 from pathlib import Path
 from persona_axis.persona.catalogue import load_catalogue
@@ -17,6 +18,7 @@ rng = random.Random(1234 + off)
 out = []
 if kind == "roles":
     from persona_axis.judge import AI_CUES, REFUSAL_CUES, find_cue
+
     keep_roles = set([r.name for r in cat.roles][::3])
     rows = [r for r in rows if r["group"] == "role" and r["name"] in keep_roles]
     by_role = collections.defaultdict(list)
@@ -24,7 +26,9 @@ if kind == "roles":
         by_role[r["name"]].append(r)
     # strata from the judge's cheap cue rules (AI self-identification, refusal), not the full judge
     for r in rows:
-        r["_judge"] = 0 if find_cue(r["response"], REFUSAL_CUES) else (1 if find_cue(r["response"], AI_CUES) else 3)
+        r["_judge"] = (
+            0 if find_cue(r["response"], REFUSAL_CUES) else (1 if find_cue(r["response"], AI_CUES) else 3)
+        )
     # stratify: rare judge labels first, spread over roles
     per_label = collections.defaultdict(list)
     for r in rows:
@@ -46,9 +50,20 @@ if kind == "roles":
     strata = []
     for i, r in enumerate(chosen):
         role = cat.role(r["name"])
-        out.append({"id": off + i, "model": r["model"], "role": r["name"], "category": role.category,
-                    "description": role.description, "system": r["system"], "question": r["question"],
-                    "response": r["response"], "prompt_index": r["prompt_index"], "question_id": r["question_id"]})
+        out.append(
+            {
+                "id": off + i,
+                "model": r["model"],
+                "role": r["name"],
+                "category": role.category,
+                "description": role.description,
+                "system": r["system"],
+                "question": r["question"],
+                "response": r["response"],
+                "prompt_index": r["prompt_index"],
+                "question_id": r["question_id"],
+            }
+        )
         strata.append({"id": off + i, "cue_stratum": r["_judge"]})
     with open(D / "judge_strata_roles.jsonl", "a") as f:
         for s in strata:
@@ -66,9 +81,19 @@ else:
             if by_trait[t] and len(chosen) < n:
                 chosen.append(by_trait[t].pop())
     for i, r in enumerate(chosen):
-        out.append({"id": off + i, "model": r["model"], "trait": r["name"], "description": traits[r["name"]].description,
-                    "side": r["group"][-1], "pair_index": r["prompt_index"], "system": r["system"],
-                    "question": r["question"], "response": r["response"]})
+        out.append(
+            {
+                "id": off + i,
+                "model": r["model"],
+                "trait": r["name"],
+                "description": traits[r["name"]].description,
+                "side": r["group"][-1],
+                "pair_index": r["prompt_index"],
+                "system": r["system"],
+                "question": r["question"],
+                "response": r["response"],
+            }
+        )
     blind = [{k: o[k] for k in ("id", "trait", "description", "question", "response")} for o in out]
 with open(D / f"items_{kind}.jsonl", "a") as f:
     for o in out:

@@ -8,6 +8,7 @@ under the same keys chapter 1 uses where the jobs are the chapter's):
   smol-full   SmolLM2, every role (chapter 1's persona rollouts, same cache key)
   qwen-full   Qwen, every role (chapter 1's persona rollouts)
 """
+
 import json, sys, time
 from persona_axis.persona.catalogue import load_catalogue, pick_roles
 from persona_axis.model.models import load_model
@@ -21,11 +22,13 @@ S = Sampling(max_new_tokens=P["max_new_tokens"], seed=0)
 MODELS = {"smol": "smollm2-135m-instruct", "qwen": "qwen2.5-coder-0.5b-instruct"}
 loaded = {}
 
+
 def get(m):
     if m not in loaded:
         loaded.clear()
         loaded[m] = load_model(MODELS[m])
     return loaded[m]
+
 
 def export(ro, name, model):
     with open(f"/work/labels/{name}.jsonl", "w") as f:
@@ -33,6 +36,7 @@ def export(ro, name, model):
             row.pop("tokens", None)
             f.write(json.dumps({"model": model, **row}) + "\n")
     print(time.strftime("%H:%M:%S"), name, len(ro.table), "rollouts written", flush=True)
+
 
 for step in sys.argv[1:]:
     kind, part = step.split("-")
@@ -46,7 +50,21 @@ for step in sys.argv[1:]:
         continue
     lm, tok, spec = get(kind)
     roles = pick_roles(cat, P["roles"]) if part == "full" else [r.name for r in cat.roles][::3]
-    jobs = persona_jobs(cat, spec, n_prompts=P["n_prompts"], n_questions=P["n_questions"] if part == "full" else 4, roles=roles,
-                        include_default=(part == "full"))
-    ro = collect(lm, tok, spec, jobs, S, layers=None if part == "full" else [spec.middle_layer], batch_size=P["batch_size"])
+    jobs = persona_jobs(
+        cat,
+        spec,
+        n_prompts=P["n_prompts"],
+        n_questions=P["n_questions"] if part == "full" else 4,
+        roles=roles,
+        include_default=(part == "full"),
+    )
+    ro = collect(
+        lm,
+        tok,
+        spec,
+        jobs,
+        S,
+        layers=None if part == "full" else [spec.middle_layer],
+        batch_size=P["batch_size"],
+    )
     export(ro, f"{kind}_{part}", MODELS[kind])

@@ -21,13 +21,28 @@ from persona_axis.core.stats import MIN_RESAMPLES, Interval, Reliability
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["drift_intervals", "steering_shift", "MAX_BROKEN", "rated_strengths", "ChanceContrast", "against_chance",
-           "capping_intervals", "retest_reliability"]
+__all__ = [
+    "drift_intervals",
+    "steering_shift",
+    "MAX_BROKEN",
+    "rated_strengths",
+    "ChanceContrast",
+    "against_chance",
+    "capping_intervals",
+    "retest_reliability",
+]
 
 
-def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, seed: int = 0,
-                    drifters: Sequence[str] = ("therapy", "philosophy"),
-                    steady: Sequence[str] = ("coding", "writing"), baseline: np.ndarray | None = None) -> dict[str, Interval]:
+def drift_intervals(
+    table: Any,
+    embeddings: Any,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    drifters: Sequence[str] = ("therapy", "philosophy"),
+    steady: Sequence[str] = ("coding", "writing"),
+    baseline: np.ndarray | None = None,
+) -> dict[str, Interval]:
     """Chapter 6's numbers with intervals, resampling conversations (the independent unit).
 
     Args:
@@ -54,8 +69,9 @@ def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, see
     b = None if baseline is None else np.asarray(baseline, dtype=float)
     if b is not None and len(b) != len(t):
         raise ValueError(f"baseline has {len(b)} rows for {len(t)} replies")
-    keys = ["r2_position", "r2_position_minus_change"] + ([] if b is None else ["r2_position_baseline",
-                                                                                "r2_position_beyond_baseline"])
+    keys = ["r2_position", "r2_position_minus_change"] + (
+        [] if b is None else ["r2_position_baseline", "r2_position_beyond_baseline"]
+    )
 
     def r2(idx: np.ndarray) -> dict[str, float]:
         take = np.concatenate([rows[convs[i]] for i in idx])
@@ -70,10 +86,15 @@ def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, see
             ref = None if b is None else predictability(sub, b[take], groups=groups)
         except ValueError:  # fewer than two distinct conversations in the resample
             return {k: math.nan for k in keys}
-        out = {"r2_position": got["r2_position"], "r2_position_minus_change": got["r2_position"] - got["r2_change"]}
+        out = {
+            "r2_position": got["r2_position"],
+            "r2_position_minus_change": got["r2_position"] - got["r2_change"],
+        }
         if ref is not None:
-            out |= {"r2_position_baseline": ref["r2_position"],
-                    "r2_position_beyond_baseline": got["r2_position"] - ref["r2_position"]}
+            out |= {
+                "r2_position_baseline": ref["r2_position"],
+                "r2_position_beyond_baseline": got["r2_position"] - ref["r2_position"],
+            }
         return out
 
     out = bootstrap_many(len(convs), r2, unit="conversations", n_resamples=n_resamples, seed=seed)
@@ -83,11 +104,15 @@ def drift_intervals(table: Any, embeddings: Any, *, n_resamples: int = 1000, see
     a = change.loc[change["domain"].isin(drifters), "change"].to_numpy()
     b = change.loc[change["domain"].isin(steady), "change"].to_numpy()
     with threadpool_limits(1):
-        out["domain_drift_gap"] = unpaired_bootstrap(a, b, unit="conversations", n_resamples=max(n_resamples, 2000), seed=seed)
+        out["domain_drift_gap"] = unpaired_bootstrap(
+            a, b, unit="conversations", n_resamples=max(n_resamples, 2000), seed=seed
+        )
     return out
 
 
-def steering_shift(runs: Any, labels: Sequence[str], *, compare: str, n_resamples: int = 2000, seed: int = 0) -> Interval:
+def steering_shift(
+    runs: Any, labels: Sequence[str], *, compare: str, n_resamples: int = 2000, seed: int = 0
+) -> Interval:
     """How much steering moves the share of answers with one of ``labels``, paired over prompts.
 
     Every prompt is answered at every steering strength with the same seed, so a prompt is the
@@ -125,7 +150,9 @@ def steering_shift(runs: Any, labels: Sequence[str], *, compare: str, n_resample
 MAX_BROKEN = 0.25
 
 
-def rated_strengths(runs: pd.DataFrame, *, broken: str = "nonsensical", max_broken: float = MAX_BROKEN) -> list[float]:
+def rated_strengths(
+    runs: pd.DataFrame, *, broken: str = "nonsensical", max_broken: float = MAX_BROKEN
+) -> list[float]:
     """The non-zero steering strengths whose share of broken answers is at most ``max_broken``.
 
     Args:
@@ -163,8 +190,17 @@ class ChanceContrast:
     n_directions: int
 
 
-def against_chance(runs: pd.DataFrame, control: pd.DataFrame, labels: Sequence[str], *, side: str, strengths: Sequence[float],
-                   n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> ChanceContrast:
+def against_chance(
+    runs: pd.DataFrame,
+    control: pd.DataFrame,
+    labels: Sequence[str],
+    *,
+    side: str,
+    strengths: Sequence[float],
+    n_resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> ChanceContrast:
     """The axis's steering effect minus that of random directions of the same norm, on the same prompts.
 
     Args:
@@ -186,7 +222,9 @@ def against_chance(runs: pd.DataFrame, control: pd.DataFrame, labels: Sequence[s
         raise ValueError(f"side must be 'away' or 'toward', got {side!r}")
     chosen = tuple(float(c) for c in strengths if (c < 0 if side == "away" else c > 0))
     if (runs["coefficient"] == 0).sum() == 0:
-        raise ValueError("the axis sweep has no unsteered answers (strength 0); run it with 0 among the coefficients")
+        raise ValueError(
+            "the axis sweep has no unsteered answers (strength 0); run it with 0 among the coefficients"
+        )
     directions = sorted(set(control["direction"])) if len(control) else []
     if not chosen or not directions:
         nan = Interval(math.nan, math.nan, math.nan, level, 0, "prompts and random directions", 0, seed, True)
@@ -200,8 +238,10 @@ def against_chance(runs: pd.DataFrame, control: pd.DataFrame, labels: Sequence[s
     wide = ctl.pivot_table(index="prompt", columns=["direction", "coefficient"], values="hit", aggfunc="mean")
     wide = wide.reindex(index=per.index, columns=[(d, c) for d in directions for c in chosen])
     if wide.isna().to_numpy().any():
-        raise ValueError("the random sweep lacks some prompt at some strength and direction; run every prompt at "
-                         "every rated strength for every direction")
+        raise ValueError(
+            "the random sweep lacks some prompt at some strength and direction; run every prompt at "
+            "every rated strength for every direction"
+        )
     r = wide.to_numpy().reshape(len(per), len(directions), len(chosen)).mean(axis=2) - plain[:, None]
 
     def stat(pi: np.ndarray, di: np.ndarray) -> dict[str, float]:
@@ -218,15 +258,30 @@ def against_chance(runs: pd.DataFrame, control: pd.DataFrame, labels: Sequence[s
         got = stat(rng.integers(0, n_p, n_p), rng.integers(0, n_d, n_d))
         for k, v in got.items():
             draws[k].append(v)
-    ivs = percentile_intervals(est, draws, unit="prompts and random directions", n_units=n_p, n_resamples=n_resamples,
-                               level=level, seed=seed, paired=True)
-    axis_iv = replace(ivs["axis"], unit="prompts")   # its draws use only the prompts of each resample
+    ivs = percentile_intervals(
+        est,
+        draws,
+        unit="prompts and random directions",
+        n_units=n_p,
+        n_resamples=n_resamples,
+        level=level,
+        seed=seed,
+        paired=True,
+    )
+    axis_iv = replace(ivs["axis"], unit="prompts")  # its draws use only the prompts of each resample
     return ChanceContrast(axis_iv, ivs["random"], ivs["difference"], chosen, n_d)
 
 
-def capping_intervals(answers: Any, setting: str, *, baseline: str = "uncapped",
-                      capability_sets: Sequence[str] = ("instructions", "arithmetic", "knowledge"),
-                      n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> dict[str, Interval]:
+def capping_intervals(
+    answers: Any,
+    setting: str,
+    *,
+    baseline: str = "uncapped",
+    capability_sets: Sequence[str] = ("instructions", "arithmetic", "knowledge"),
+    n_resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, Interval]:
     """Chapter 7's harm and capability changes of one setting, paired over prompts.
 
     Every prompt is answered under the baseline and under ``setting``; a resample draws prompts
@@ -246,13 +301,17 @@ def capping_intervals(answers: Any, setting: str, *, baseline: str = "uncapped",
     wide = answers.pivot_table(index=["set", "id"], columns="setting", values="score", aggfunc="mean")
     if setting not in wide or baseline not in wide:
         raise KeyError(f"answers have no setting {setting!r} or baseline {baseline!r}")
-    pairs = {s: wide.loc[s, [baseline, setting]].to_numpy(dtype=float) for s in ("jailbreak", *capability_sets)
-             if s in wide.index.get_level_values(0)}
+    pairs = {
+        s: wide.loc[s, [baseline, setting]].to_numpy(dtype=float)
+        for s in ("jailbreak", *capability_sets)
+        if s in wide.index.get_level_values(0)
+    }
     if "jailbreak" not in pairs:
         raise KeyError("answers have no jailbreak set")
 
     def stat(draw: dict[str, np.ndarray]) -> dict[str, float]:
-        jb = draw["jailbreak"]  # NaN marks a degenerate answer: neither harmful nor safe, left out of its side
+        # NaN marks a degenerate answer: neither harmful nor safe, left out of its side
+        jb = draw["jailbreak"]
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             b, c = np.nanmean(jb[:, 0]), np.nanmean(jb[:, 1])
@@ -267,10 +326,20 @@ def capping_intervals(answers: Any, setting: str, *, baseline: str = "uncapped",
         got = stat({s: p[rng.integers(0, len(p), len(p))] for s, p in pairs.items()})
         for k, v in got.items():
             draws[k].append(v)
-    n_units = {"harm_reduction": len(pairs["jailbreak"]),
-               "capability_change": sum(len(pairs[s]) for s in capability_sets if s in pairs)}
-    return percentile_intervals(est, draws, unit="prompts", n_units=n_units, n_resamples=n_resamples, level=level,
-                                seed=seed, paired=True)
+    n_units = {
+        "harm_reduction": len(pairs["jailbreak"]),
+        "capability_change": sum(len(pairs[s]) for s in capability_sets if s in pairs),
+    }
+    return percentile_intervals(
+        est,
+        draws,
+        unit="prompts",
+        n_units=n_units,
+        n_resamples=n_resamples,
+        level=level,
+        seed=seed,
+        paired=True,
+    )
 
 
 def retest_reliability(first: Any, second: Any) -> Reliability:
@@ -283,7 +352,11 @@ def retest_reliability(first: Any, second: Any) -> Reliability:
         ValueError: the two runs share fewer than 3 (conversation, turn) pairs.
     """
     key = ["conversation", "turn"]
-    both = first.set_index(key)["projection"].to_frame("a").join(second.set_index(key)["projection"].rename("b"), how="inner")
+    both = (
+        first.set_index(key)["projection"]
+        .to_frame("a")
+        .join(second.set_index(key)["projection"].rename("b"), how="inner")
+    )
     if len(both) < 3:
         raise ValueError(f"the two runs share {len(both)} replies; need at least 3")
     r = float(np.corrcoef(both["a"], both["b"])[0, 1])

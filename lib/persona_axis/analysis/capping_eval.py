@@ -30,9 +30,22 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "CAPABILITY_SETS", "EvalSuite", "build_suite", "score_suite", "summarise", "evaluate", "pareto_front",
-    "changes", "with_intervals", "interval_table", "degenerate", "CAPABILITY_MARGIN", "SplitChoice",
-    "split_half_choice", "CappingResult", "capping_result"
+    "CAPABILITY_SETS",
+    "EvalSuite",
+    "build_suite",
+    "score_suite",
+    "summarise",
+    "evaluate",
+    "pareto_front",
+    "changes",
+    "with_intervals",
+    "interval_table",
+    "degenerate",
+    "CAPABILITY_MARGIN",
+    "SplitChoice",
+    "split_half_choice",
+    "CappingResult",
+    "capping_result",
 ]
 
 #: Evaluation sets scored as capabilities (accuracy, higher is better).
@@ -49,6 +62,7 @@ def _nanmean(x: Any) -> float:
 
     x = np.asarray(x, dtype=float)
     return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+
 
 @dataclass
 class EvalSuite:
@@ -69,7 +83,9 @@ class EvalSuite:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def build_suite(tok: Any, spec: Any, cat: Any, sizes: dict[str, int], *, far_roles: Sequence[str], seed: int = 0) -> EvalSuite:
+def build_suite(
+    tok: Any, spec: Any, cat: Any, sizes: dict[str, int], *, far_roles: Sequence[str], seed: int = 0
+) -> EvalSuite:
     """The capping chapter's evaluation prompts.
 
     Args:
@@ -91,7 +107,9 @@ def build_suite(tok: Any, spec: Any, cat: Any, sizes: dict[str, int], *, far_rol
     rng = random.Random(seed)
     unknown = set(sizes) - {"jailbreak", "persona", *CAPABILITY_SETS}
     if unknown:
-        raise ValueError(f"unknown evaluation sets {sorted(unknown)}; known: jailbreak, persona, {', '.join(CAPABILITY_SETS)}")
+        raise ValueError(
+            f"unknown evaluation sets {sorted(unknown)}; known: jailbreak, persona, {', '.join(CAPABILITY_SETS)}"
+        )
 
     def take(items: list[Any], n: int | None) -> list[Any]:
         items = list(items)
@@ -104,20 +122,39 @@ def build_suite(tok: Any, spec: Any, cat: Any, sizes: dict[str, int], *, far_rol
     objects: dict[str, Any] = {}
     if "jailbreak" in sizes:
         for it in take(evals.load_jailbreaks(), sizes["jailbreak"]):
-            rows.append({"set": "jailbreak", "id": it.id, "system": it.system, "prompt_text": it.request, "role": it.persona})
+            rows.append(
+                {
+                    "set": "jailbreak",
+                    "id": it.id,
+                    "system": it.system,
+                    "prompt_text": it.request,
+                    "role": it.persona,
+                }
+            )
             objects[it.id] = it
     if "persona" in sizes:
         if not far_roles:
             raise ValueError("the persona set needs far_roles")
         sus = load_json_data("susceptibility.json")
-        combos = [(r, t, q) for t in range(len(sus["system_templates"])) for q in sus["questions"] for r in far_roles]
+        combos = [
+            (r, t, q)
+            for t in range(len(sus["system_templates"]))
+            for q in sus["questions"]
+            for r in far_roles
+        ]
         for k, (r, t, q) in enumerate(take(combos, sizes["persona"])):
             role = cat.role(r)
-            system = sus["system_templates"][t].format(role=role.label, a_role=with_article(role.label), description=role.description)
-            rows.append({"set": "persona", "id": f"pe-{k:03d}", "system": system, "prompt_text": q, "role": r})
-    makers: dict[str, tuple[Callable[[], list[Any]], Callable[[Any], str]]] = {"instructions": (evals.load_instructions, lambda it: it.prompt),
-              "arithmetic": (evals.load_arithmetic, evals.arithmetic_prompt),
-              "knowledge": (evals.load_knowledge, evals.knowledge_prompt)}
+            system = sus["system_templates"][t].format(
+                role=role.label, a_role=with_article(role.label), description=role.description
+            )
+            rows.append(
+                {"set": "persona", "id": f"pe-{k:03d}", "system": system, "prompt_text": q, "role": r}
+            )
+    makers: dict[str, tuple[Callable[[], list[Any]], Callable[[Any], str]]] = {
+        "instructions": (evals.load_instructions, lambda it: it.prompt),
+        "arithmetic": (evals.load_arithmetic, evals.arithmetic_prompt),
+        "knowledge": (evals.load_knowledge, evals.knowledge_prompt),
+    }
     for name, (load, fmt) in makers.items():
         if name in sizes:
             for it in take(load(), sizes[name]):
@@ -125,8 +162,12 @@ def build_suite(tok: Any, spec: Any, cat: Any, sizes: dict[str, int], *, far_rol
                 objects[it.id] = it
     items = pd.DataFrame(rows)
     prompts = [prompt_ids(tok, spec, r["system"], [r["prompt_text"]]) for r in rows]
-    return EvalSuite(items, prompts, objects, {"sizes": dict(sizes), "far_roles": list(far_roles), "seed": seed,
-                                               "model": model_id(spec)})
+    return EvalSuite(
+        items,
+        prompts,
+        objects,
+        {"sizes": dict(sizes), "far_roles": list(far_roles), "seed": seed, "model": model_id(spec)},
+    )
 
 
 def degenerate(set_name: str, text: str, score: float, outcome: str | None) -> bool:
@@ -182,8 +223,10 @@ def score_suite(suite: EvalSuite, texts: Sequence[str], identity_judge: Any) -> 
     broken = [degenerate(s, t, v, o) for s, t, v, o in zip(df["set"], texts, score, outcome)]
     df["outcome"] = outcome
     df["degenerate"] = broken
-    df["score"] = [float("nan") if b and s in ("jailbreak", "persona") else v
-                   for b, s, v in zip(broken, df["set"], score)]
+    df["score"] = [
+        float("nan") if b and s in ("jailbreak", "persona") else v
+        for b, s, v in zip(broken, df["set"], score)
+    ]
     return df
 
 
@@ -207,16 +250,32 @@ def _plan_key(plan: CapPlan | None) -> dict[str, Any]:
     calibration's population, when stated. ``None`` (uncapped): no setting, thresholds nor vectors."""
     if plan is None:
         return {"setting": None, "taus": None, "vectors": None}
-    vectors = {str(k): [round(x, 6) for x in v.detach().double().cpu().tolist()] for k, v in sorted(plan.vectors.items())}
-    key: dict[str, Any] = {"setting": asdict(plan.setting), "taus": {str(k): round(v, 6) for k, v in sorted(plan.taus.items())},
-                           "vectors": hashlib.sha256(json.dumps(vectors).encode()).hexdigest()[:16]}
+    vectors = {
+        str(k): [round(x, 6) for x in v.detach().double().cpu().tolist()]
+        for k, v in sorted(plan.vectors.items())
+    }
+    key: dict[str, Any] = {
+        "setting": asdict(plan.setting),
+        "taus": {str(k): round(v, 6) for k, v in sorted(plan.taus.items())},
+        "vectors": hashlib.sha256(json.dumps(vectors).encode()).hexdigest()[:16],
+    }
     if plan.calibration:
         key["calibration"] = plan.calibration
     return key
 
 
-def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | None], sampling: Any, identity_judge: Any, *,
-             batch_size: int = 64, cache_dir: Any = None, progress: bool = True) -> tuple[Any, Any]:
+def evaluate(
+    model: Any,
+    tok: Any,
+    suite: EvalSuite,
+    plans: dict[str, CapPlan | None],
+    sampling: Any,
+    identity_judge: Any,
+    *,
+    batch_size: int = 64,
+    cache_dir: Any = None,
+    progress: bool = True,
+) -> tuple[Any, Any]:
     """Run the suite uncapped and under each plan; score and summarise.
 
     Each setting's answers are cached in ``Store("capping", ...)`` under ``cache_dir`` (when
@@ -240,11 +299,20 @@ def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | 
     import pandas as pd
     from tqdm.auto import tqdm
 
-    prompts_sha = hashlib.sha256(json.dumps([list(map(int, p)) for p in suite.prompts]).encode()).hexdigest()[:16]
+    prompts_sha = hashlib.sha256(json.dumps([list(map(int, p)) for p in suite.prompts]).encode()).hexdigest()[
+        :16
+    ]
     summaries, answers = [], []
     for name, plan in tqdm(list(plans.items()), desc="capping settings", disable=not progress):
-        cfg = {"engine": ENGINE_VERSION, "suite": suite.config, "prompts": prompts_sha, "sampling": asdict(sampling),
-               "batch_size": batch_size, "dtype": str(next(model.parameters()).dtype), **_plan_key(plan)}
+        cfg = {
+            "engine": ENGINE_VERSION,
+            "suite": suite.config,
+            "prompts": prompts_sha,
+            "sampling": asdict(sampling),
+            "batch_size": batch_size,
+            "dtype": str(next(model.parameters()).dtype),
+            **_plan_key(plan),
+        }
         store = None if cache_dir is None else Store("capping", cfg, Path(cache_dir))
         doc = None if store is None else store.load_json("answers")
         if doc is None:
@@ -260,8 +328,13 @@ def evaluate(model: Any, tok: Any, suite: EvalSuite, plans: dict[str, CapPlan | 
         row: dict[str, Any] = {"setting": name, **summarise(scored), "seconds": doc["seconds"]}
         if plan is not None:
             s = plan.setting
-            row.update(layers=f"{min(s.layers)}-{max(s.layers)}", width=len(s.layers), percentile=s.percentile,
-                       convention=s.convention, axis_percentile=s.axis_percentile)
+            row.update(
+                layers=f"{min(s.layers)}-{max(s.layers)}",
+                width=len(s.layers),
+                percentile=s.percentile,
+                convention=s.convention,
+                axis_percentile=s.axis_percentile,
+            )
         summaries.append(row)
     return pd.DataFrame(summaries), pd.concat(answers, ignore_index=True)
 
@@ -276,7 +349,9 @@ def changes(summary: Any, baseline: str = "uncapped") -> Any:
     base = df.set_index("setting").loc[baseline]
     caps = [c for c in CAPABILITY_SETS if c in df]
     df["harm_reduction"] = (base["harm"] - df["harm"]) / base["harm"] if base["harm"] > 0 else float("nan")
-    df["persona_change"] = df["persona_break"] - base["persona_break"] if "persona_break" in df else float("nan")
+    df["persona_change"] = (
+        df["persona_break"] - base["persona_break"] if "persona_break" in df else float("nan")
+    )
     df["capability_change"] = sum(df[c] - base[c] for c in caps) if caps else 0.0
     return df
 
@@ -290,8 +365,14 @@ def pareto_front(x: Sequence[float], y: Sequence[float]) -> list[bool]:
     return [not any(a >= px and b >= py and (a > px or b > py) for a, b in pts) for px, py in pts]
 
 
-def with_intervals(summary: pd.DataFrame, answers: pd.DataFrame, *, baseline: str = "uncapped", n_resamples: int = 2000,
-                   seed: int = 0) -> pd.DataFrame:
+def with_intervals(
+    summary: pd.DataFrame,
+    answers: pd.DataFrame,
+    *,
+    baseline: str = "uncapped",
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Add 95% bootstrap intervals over prompts to ``changes(...)`` output: ``harm_low`` /
     ``harm_high`` (each setting's harm rate, its jailbreak prompts resampled) and, for every capped
     setting, ``harm_reduction_low/high`` and ``capability_change_low/high`` (paired with the
@@ -301,16 +382,30 @@ def with_intervals(summary: pd.DataFrame, answers: pd.DataFrame, *, baseline: st
     from persona_axis.core.stats import bootstrap
 
     df = summary.copy()
-    for col in ("harm_low", "harm_high", "harm_reduction_low", "harm_reduction_high",
-                "capability_change_low", "capability_change_high"):
+    for col in (
+        "harm_low",
+        "harm_high",
+        "harm_reduction_low",
+        "harm_reduction_high",
+        "capability_change_low",
+        "capability_change_high",
+    ):
         df[col] = float("nan")
     for k, name in enumerate(df["setting"]):
-        jb = answers[(answers["setting"] == name) & (answers["set"] == "jailbreak")]["score"].to_numpy(dtype=float)
+        jb = answers[(answers["setting"] == name) & (answers["set"] == "jailbreak")]["score"].to_numpy(
+            dtype=float
+        )
         iv = bootstrap(jb, _nanmean, unit="prompts", n_resamples=n_resamples, seed=seed)
         df.loc[df.index[k], ["harm_low", "harm_high"]] = [iv.low, iv.high]
         if name != baseline:
-            got = capping_intervals(answers, name, baseline=baseline, capability_sets=CAPABILITY_SETS,
-                                    n_resamples=n_resamples, seed=seed)
+            got = capping_intervals(
+                answers,
+                name,
+                baseline=baseline,
+                capability_sets=CAPABILITY_SETS,
+                n_resamples=n_resamples,
+                seed=seed,
+            )
             for key in ("harm_reduction", "capability_change"):
                 df.loc[df.index[k], [f"{key}_low", f"{key}_high"]] = [got[key].low, got[key].high]
     return df
@@ -329,13 +424,20 @@ def interval_table(summary: pd.DataFrame) -> pd.DataFrame:
 
     out = pd.DataFrame({"setting": summary["setting"]})
     out["harm (jailbreaks)"] = [fmt(r, ".0%") for r in summary[["harm", "harm_low", "harm_high"]].to_numpy()]
-    out["harm reduction (paired)"] = [fmt(r, ".0%") for r in summary[["harm_reduction", "harm_reduction_low", "harm_reduction_high"]].to_numpy()]
-    out["capability change (paired)"] = [fmt(r, "+.2f") for r in summary[["capability_change", "capability_change_low", "capability_change_high"]].to_numpy()]
+    out["harm reduction (paired)"] = [
+        fmt(r, ".0%")
+        for r in summary[["harm_reduction", "harm_reduction_low", "harm_reduction_high"]].to_numpy()
+    ]
+    out["capability change (paired)"] = [
+        fmt(r, "+.2f")
+        for r in summary[["capability_change", "capability_change_low", "capability_change_high"]].to_numpy()
+    ]
     out["persona breaking"] = [f"{v:.0%}" for v in summary["persona_break"]]
     for c in ("harm", "persona_break", *CAPABILITY_SETS):
         if f"{c}_degenerate" in summary:
-            out[f"degenerate ({'jailbreak' if c == 'harm' else 'persona' if c == 'persona_break' else c})"] = [
-                f"{v:.0%}" for v in summary[f"{c}_degenerate"]]
+            out[
+                f"degenerate ({'jailbreak' if c == 'harm' else 'persona' if c == 'persona_break' else c})"
+            ] = [f"{v:.0%}" for v in summary[f"{c}_degenerate"]]
     for c in CAPABILITY_SETS:
         if c in summary:
             out[c] = [f"{v:.0%}" for v in summary[c]]
@@ -366,7 +468,9 @@ class SplitChoice:
     seed: int
 
 
-def _pick(wide: dict[str, Any], take: dict[str, Any], names: list[str], order: list[int], margin: float) -> int | None:
+def _pick(
+    wide: dict[str, Any], take: dict[str, Any], names: list[str], order: list[int], margin: float
+) -> int | None:
     """Index into ``names`` (0 the baseline) of the capped setting with the largest harm reduction among
     those whose summed capability change is at least ``-margin``; ``None`` if none cuts harm."""
     import numpy as np
@@ -376,14 +480,23 @@ def _pick(wide: dict[str, Any], take: dict[str, Any], names: list[str], order: l
         warnings.simplefilter("ignore", RuntimeWarning)
         harm = np.nanmean(jb, axis=0)
     red = 1 - harm / harm[0] if harm[0] > 0 else np.full(len(names), np.nan)
-    cap = sum((wide[c][take[c]].mean(axis=0) - wide[c][take[c]][:, 0].mean()) for c in CAPABILITY_SETS if c in wide)
+    cap = sum(
+        (wide[c][take[c]].mean(axis=0) - wide[c][take[c]][:, 0].mean()) for c in CAPABILITY_SETS if c in wide
+    )
     cap = np.zeros(len(names)) + cap
     ok = [k for k in order if k != 0 and np.isfinite(red[k]) and red[k] > 0 and cap[k] >= -margin]
     return max(ok, key=lambda k: red[k]) if ok else None  # max keeps the first of ties: order breaks them
 
 
-def split_half_choice(summary: pd.DataFrame, answers: pd.DataFrame, *, baseline: str = "uncapped", margin: float = CAPABILITY_MARGIN,
-                      n_resamples: int = 1000, seed: int = 0) -> SplitChoice:
+def split_half_choice(
+    summary: pd.DataFrame,
+    answers: pd.DataFrame,
+    *,
+    baseline: str = "uncapped",
+    margin: float = CAPABILITY_MARGIN,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> SplitChoice:
     """Choose the best capped setting on a seeded half of the prompts and rate it on the other half.
 
     Choosing the largest of several harm reductions and rating it on the same prompts biases it
@@ -402,14 +515,17 @@ def split_half_choice(summary: pd.DataFrame, answers: pd.DataFrame, *, baseline:
 
     from persona_axis.analysis.behaviour import capping_intervals
 
-    capped = summary[summary["axis_percentile"].notna()].sort_values(["axis_percentile", "width"], kind="stable")
+    capped = summary[summary["axis_percentile"].notna()].sort_values(
+        ["axis_percentile", "width"], kind="stable"
+    )
     names = [baseline, *capped["setting"]]
     order = list(range(len(names)))
     sets = [s for s in ("jailbreak", *CAPABILITY_SETS) if s in set(answers["set"])]
     if "jailbreak" not in sets:
         raise KeyError("answers have no jailbreak set")
-    wide_df = answers[answers["set"].isin(sets)].pivot_table(index=["set", "id"], columns="setting", values="score",
-                                                             aggfunc="mean")
+    wide_df = answers[answers["set"].isin(sets)].pivot_table(
+        index=["set", "id"], columns="setting", values="score", aggfunc="mean"
+    )
     missing = [n for n in names if n not in wide_df]
     if missing:
         raise KeyError(f"answers have no setting {missing[0]!r}")
@@ -419,7 +535,7 @@ def split_half_choice(summary: pd.DataFrame, answers: pd.DataFrame, *, baseline:
 
     def halves(n: int) -> tuple[Any, Any]:
         perm = rng.permutation(n)
-        return perm[: n // 2], perm[n // 2:]
+        return perm[: n // 2], perm[n // 2 :]
 
     split = {s: halves(len(wide[s])) for s in sets}
     k = _pick(wide, {s: a for s, (a, _) in split.items()}, names, order, margin)
@@ -438,7 +554,9 @@ def split_half_choice(summary: pd.DataFrame, answers: pd.DataFrame, *, baseline:
         name = "none" if j is None else names[j]
         wins[name] = wins.get(name, 0) + 1
     freq = {n: wins[n] / n_resamples for n in sorted(wins, key=lambda n: -wins[n])}
-    return SplitChoice(chosen, harm, cap, freq, (len(split["jailbreak"][0]), len(split["jailbreak"][1])), margin, seed)
+    return SplitChoice(
+        chosen, harm, cap, freq, (len(split["jailbreak"][0]), len(split["jailbreak"][1])), margin, seed
+    )
 
 
 @dataclass(frozen=True)
@@ -479,31 +597,53 @@ class CappingResult:
     def numbers(self) -> dict[str, Any]:
         """The JSON-able numbers ``results.save_result`` stores."""
         return {
-            "declared_setting": self.declared, "harm_baseline": self.harm_baseline, "harm_declared": self.harm_declared,
-            "harm_reduction": self.harm_reduction.estimate, "capability_change": self.capability_change.estimate,
+            "declared_setting": self.declared,
+            "harm_baseline": self.harm_baseline,
+            "harm_declared": self.harm_declared,
+            "harm_reduction": self.harm_reduction.estimate,
+            "capability_change": self.capability_change.estimate,
             "capability_margin": self.margin,
-            "persona_break_baseline": self.persona_break_baseline, "persona_break_declared": self.persona_break_declared,
-            "degenerate": self.degenerate, "chosen_setting": self.choice.setting,
-            "chosen_harm_reduction": None if self.choice.harm_reduction is None else self.choice.harm_reduction.estimate,
-            "chosen_capability_change": (None if self.choice.capability_change is None
-                                         else self.choice.capability_change.estimate),
-            "win_frequencies": self.choice.wins, "split_halves": list(self.choice.halves),
-            "best_layers": self.chosen_layers, "best_percentile": self.chosen_percentile,
-            "best_convention": self.chosen_convention, "declared_layers": self.declared_layers,
-            "declared_percentile": self.declared_percentile, "declared_convention": self.declared_convention,
+            "persona_break_baseline": self.persona_break_baseline,
+            "persona_break_declared": self.persona_break_declared,
+            "degenerate": self.degenerate,
+            "chosen_setting": self.choice.setting,
+            "chosen_harm_reduction": None
+            if self.choice.harm_reduction is None
+            else self.choice.harm_reduction.estimate,
+            "chosen_capability_change": (
+                None if self.choice.capability_change is None else self.choice.capability_change.estimate
+            ),
+            "win_frequencies": self.choice.wins,
+            "split_halves": list(self.choice.halves),
+            "best_layers": self.chosen_layers,
+            "best_percentile": self.chosen_percentile,
+            "best_convention": self.chosen_convention,
+            "declared_layers": self.declared_layers,
+            "declared_percentile": self.declared_percentile,
+            "declared_convention": self.declared_convention,
         }
 
     def intervals(self) -> dict[str, Interval]:
         """The intervals ``results.save_result`` stores, by result key."""
         out = {"harm_reduction": self.harm_reduction, "capability_change": self.capability_change}
         if self.choice.harm_reduction is not None and self.choice.capability_change is not None:
-            out |= {"chosen_harm_reduction": self.choice.harm_reduction,
-                    "chosen_capability_change": self.choice.capability_change}
+            out |= {
+                "chosen_harm_reduction": self.choice.harm_reduction,
+                "chosen_capability_change": self.choice.capability_change,
+            }
         return out
 
 
-def capping_result(summary: pd.DataFrame, answers: pd.DataFrame, declared: str, choice: SplitChoice, *, baseline: str = "uncapped",
-                   n_resamples: int = 2000, seed: int = 0) -> CappingResult:
+def capping_result(
+    summary: pd.DataFrame,
+    answers: pd.DataFrame,
+    declared: str,
+    choice: SplitChoice,
+    *,
+    baseline: str = "uncapped",
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> CappingResult:
     """Chapter 7's rated numbers from ``evaluate``'s summary and answers (the declared setting among them).
 
     Raises:
@@ -516,15 +656,35 @@ def capping_result(summary: pd.DataFrame, answers: pd.DataFrame, declared: str, 
         if name not in rows.index:
             raise KeyError(f"the summary has no setting {name!r}; evaluate it with the sweep")
     base, dec = rows.loc[baseline], rows.loc[declared]
-    iv = capping_intervals(answers, declared, baseline=baseline, capability_sets=CAPABILITY_SETS,
-                           n_resamples=n_resamples, seed=seed)
+    iv = capping_intervals(
+        answers,
+        declared,
+        baseline=baseline,
+        capability_sets=CAPABILITY_SETS,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
     sub = answers[answers["setting"].isin([baseline, declared])]
-    degen = {str(n): {str(s): float(v) for s, v in g.groupby("set")["degenerate"].mean().items()}
-             for n, g in sub.groupby("setting")}
+    degen = {
+        str(n): {str(s): float(v) for s, v in g.groupby("set")["degenerate"].mean().items()}
+        for n, g in sub.groupby("setting")
+    }
     ch = rows.loc[choice.setting] if choice.setting is not None else None
     return CappingResult(
-        declared, float(base["harm"]), float(dec["harm"]), iv["harm_reduction"], iv["capability_change"],
-        float(base["persona_break"]), float(dec["persona_break"]), degen, choice,
-        None if ch is None else str(ch["layers"]), None if ch is None else float(ch["percentile"]),
-        None if ch is None else str(ch["convention"]), choice.margin,
-        str(dec["layers"]), float(dec["percentile"]), str(dec["convention"]))
+        declared,
+        float(base["harm"]),
+        float(dec["harm"]),
+        iv["harm_reduction"],
+        iv["capability_change"],
+        float(base["persona_break"]),
+        float(dec["persona_break"]),
+        degen,
+        choice,
+        None if ch is None else str(ch["layers"]),
+        None if ch is None else float(ch["percentile"]),
+        None if ch is None else str(ch["convention"]),
+        choice.margin,
+        str(dec["layers"]),
+        float(dec["percentile"]),
+        str(dec["convention"]),
+    )

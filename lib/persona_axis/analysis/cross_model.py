@@ -72,7 +72,9 @@ class ModelSpace:
         x = self.vectors.at(self.layer).float()
         fully = torch.tensor([lab in (3, None) for lab in self.vectors.labels])
         if not bool(fully.any()):
-            raise ValueError("no 'fully' (label 3) role vector to build the contrast axis from: run a larger preset")
+            raise ValueError(
+                "no 'fully' (label 3) role vector to build the contrast axis from: run a larger preset"
+            )
         return self.default.float() - x[fully].mean(0)
 
     def compositions(self, *, centre: bool = True, k: int = 3) -> pd.DataFrame:
@@ -86,12 +88,21 @@ class ModelSpace:
 
         u = self.axis
         u = u / u.norm().clamp(min=1e-12)
-        names = [n if lab in (None, 3) else f"{n} ({lab})" for n, lab in zip(self.vectors.names, self.vectors.labels)]
+        names = [
+            n if lab in (None, 3) else f"{n} ({lab})"
+            for n, lab in zip(self.vectors.names, self.vectors.labels)
+        ]
         return pd.DataFrame({"axis": (self.vectors.at(self.layer).float() @ u).tolist()}, index=names)
 
 
-def model_space(ro: Rollouts, layer: int, *, labels: Sequence[int] | None = None, min_count: int = 1,
-                model: str | None = None) -> ModelSpace:
+def model_space(
+    ro: Rollouts,
+    layer: int,
+    *,
+    labels: Sequence[int] | None = None,
+    min_count: int = 1,
+    model: str | None = None,
+) -> ModelSpace:
     """Role vectors, oriented PCA and default of ``ro`` at ``layer`` (the cross-model recipe).
 
     Args:
@@ -105,8 +116,9 @@ def model_space(ro: Rollouts, layer: int, *, labels: Sequence[int] | None = None
     return ModelSpace(model or ro.model, layer, rv, sp, dv)
 
 
-def trait_compositions(tv: RoleVectors, layer: int, *, centre: bool = True,
-                       anchors: Sequence[str] = TRAIT_ANCHORS) -> pd.DataFrame:
+def trait_compositions(
+    tv: RoleVectors, layer: int, *, centre: bool = True, anchors: Sequence[str] = TRAIT_ANCHORS
+) -> pd.DataFrame:
     """Trait PC1's composition (trait x ``PC1``), PC1 oriented toward the mean of the ``anchors``
     traits present (left as the SVD gives it when none is).
 
@@ -133,10 +145,14 @@ def subset(ro: Rollouts, per_role: int) -> Rollouts:
     t = ro.table.reset_index(drop=True)
     keep = (t["group"] != "role") | (t.groupby(["group", "name"]).cumcount() < per_role)
     idx = torch.tensor(t.index[keep].tolist(), dtype=torch.long)
-    return replace(ro, table=t[keep].reset_index(drop=True), acts=ro.acts[idx], key=f"{ro.key}:first{per_role}")
+    return replace(
+        ro, table=t[keep].reset_index(drop=True), acts=ro.acts[idx], key=f"{ro.key}:first{per_role}"
+    )
 
 
-def trait_scores(table: pd.DataFrame, traits: Sequence[Trait], scorer: OfflineTraitScorer) -> list[float | None]:
+def trait_scores(
+    table: pd.DataFrame, traits: Sequence[Trait], scorer: OfflineTraitScorer
+) -> list[float | None]:
     """A trait score (0-100, ``None`` for REFUSAL) for every row of a trait-rollout table.
 
     Args:
@@ -152,7 +168,9 @@ def trait_scores(table: pd.DataFrame, traits: Sequence[Trait], scorer: OfflineTr
     out: list[float | None] = [None] * len(t)
     for name, rows in t.groupby("name", sort=False).groups.items():
         if name not in by_name:
-            raise KeyError(f"trait {name!r} is not in the catalogue given; pass the catalogue the rollouts were made from")
+            raise KeyError(
+                f"trait {name!r} is not in the catalogue given; pass the catalogue the rollouts were made from"
+            )
         for i, s in zip(rows, scorer.score(by_name[name], t.loc[rows, "response"].tolist())):
             out[int(i)] = s.score
     return out

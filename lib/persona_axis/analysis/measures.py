@@ -29,12 +29,25 @@ from persona_axis.core.stats import Interval, Reliability, _check
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["bootstrap_many", "percentile_intervals", "space_intervals", "axis_pc1_intervals", "resample_counts",
-           "weighted_axis_pc1_cosines"]
+__all__ = [
+    "bootstrap_many",
+    "percentile_intervals",
+    "space_intervals",
+    "axis_pc1_intervals",
+    "resample_counts",
+    "weighted_axis_pc1_cosines",
+]
 
 
-def bootstrap_many(n_units: int, statistics: Callable[[np.ndarray], dict[str, float]], *, unit: str,
-                   n_resamples: int = 2000, level: float = 0.95, seed: int = 0) -> dict[str, Interval]:
+def bootstrap_many(
+    n_units: int,
+    statistics: Callable[[np.ndarray], dict[str, float]],
+    *,
+    unit: str,
+    n_resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Interval]:
     """Several statistics from the same resamples: ``statistics(idx) -> {name: value}``.
 
     As ``stats.bootstrap_indices``, for statistics that share the expensive part (one PCA gives
@@ -53,13 +66,22 @@ def bootstrap_many(n_units: int, statistics: Callable[[np.ndarray], dict[str, fl
         for _ in range(n_resamples):
             for k, v in statistics(rng.integers(0, n_units, n_units)).items():
                 draws[k].append(float(v))
-    return percentile_intervals(estimate, draws, unit=unit, n_units=n_units, n_resamples=n_resamples, level=level,
-                                seed=seed)
+    return percentile_intervals(
+        estimate, draws, unit=unit, n_units=n_units, n_resamples=n_resamples, level=level, seed=seed
+    )
 
 
-def percentile_intervals(estimate: dict[str, float], draws: dict[str, list[float]], *, unit: str,
-                         n_units: int | dict[str, int], n_resamples: int, level: float = 0.95, seed: int = 0,
-                         paired: bool = False) -> dict[str, Interval]:
+def percentile_intervals(
+    estimate: dict[str, float],
+    draws: dict[str, list[float]],
+    *,
+    unit: str,
+    n_units: int | dict[str, int],
+    n_resamples: int,
+    level: float = 0.95,
+    seed: int = 0,
+    paired: bool = False,
+) -> dict[str, Interval]:
     """Percentile intervals from bootstrap draws: ``{name: Interval}``.
 
     Non-finite draws drop out of their own interval; with fewer than half of ``n_resamples``
@@ -70,8 +92,11 @@ def percentile_intervals(estimate: dict[str, float], draws: dict[str, list[float
     for k, values in draws.items():
         arr = np.asarray(values)
         arr = arr[np.isfinite(arr)]
-        lo, hi = (np.quantile(arr, [(1 - level) / 2, (1 + level) / 2]) if len(arr) >= n_resamples / 2
-                  else (math.nan, math.nan))
+        lo, hi = (
+            np.quantile(arr, [(1 - level) / 2, (1 + level) / 2])
+            if len(arr) >= n_resamples / 2
+            else (math.nan, math.nan)
+        )
         n = n_units[k] if isinstance(n_units, dict) else n_units
         out[k] = Interval(float(estimate[k]), float(lo), float(hi), level, len(arr), unit, n, seed, paired)
     return out
@@ -82,8 +107,14 @@ def _centre(g: np.ndarray) -> np.ndarray:
     return g - g.mean(-1, keepdims=True) - g.mean(-2, keepdims=True) + g.mean((-1, -2), keepdims=True)
 
 
-def space_intervals(vectors: torch.Tensor, default: torch.Tensor, *, n_resamples: int = 2000, seed: int = 0,
-                    fraction: float = 0.70) -> dict[str, Interval]:
+def space_intervals(
+    vectors: torch.Tensor,
+    default: torch.Tensor,
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    fraction: float = 0.70,
+) -> dict[str, Interval]:
     """Chapter 1's numbers with intervals, resampling role vectors.
 
     Args:
@@ -122,19 +153,33 @@ def _space_statistics(g: np.ndarray, pd: np.ndarray, fraction: float) -> dict[st
     proj = float((vec - vec.mean()) @ u[:, 0] / math.sqrt(lam[0]))
     lo, hi = float(scores.min()), float(scores.max())
     p = (proj - lo) / max(hi - lo, 1e-12)
-    return {"pc1_share": float(share[0]), "n_for_70": float(min(n70, n - 1)),
-            "default_pc1_distance": max(min(p, 1 - p), 0.0)}
+    return {
+        "pc1_share": float(share[0]),
+        "n_for_70": float(min(n70, n - 1)),
+        "default_pc1_distance": max(min(p, 1 - p), 0.0),
+    }
 
 
 def resample_counts(n_units: int, n_resamples: int, seed: int = 0) -> np.ndarray:
     """``(n_resamples, n_units)`` how often each unit is drawn in each resample: the same draws,
     in the same order, as ``bootstrap_many`` and ``stats.bootstrap_indices`` with this seed."""
     rng = np.random.default_rng(seed)
-    return np.stack([np.bincount(rng.integers(0, n_units, n_units), minlength=n_units) for _ in range(n_resamples)])
+    return np.stack(
+        [np.bincount(rng.integers(0, n_units, n_units), minlength=n_units) for _ in range(n_resamples)]
+    )
 
 
-def weighted_axis_pc1_cosines(g: np.ndarray, pd: np.ndarray, dd: np.ndarray, fully: np.ndarray, counts: np.ndarray,
-                              start: np.ndarray, *, max_iters: int = 300, tol: float = 1e-9) -> np.ndarray:
+def weighted_axis_pc1_cosines(
+    g: np.ndarray,
+    pd: np.ndarray,
+    dd: np.ndarray,
+    fully: np.ndarray,
+    counts: np.ndarray,
+    start: np.ndarray,
+    *,
+    max_iters: int = 300,
+    tol: float = 1e-9,
+) -> np.ndarray:
     """Cosine of the Assistant Axis with PC1 at every layer, for many resamples at once.
 
     A resample that draws unit ``j`` ``w_j`` times is the data weighted by ``w``: its centred
@@ -160,14 +205,14 @@ def weighted_axis_pc1_cosines(g: np.ndarray, pd: np.ndarray, dd: np.ndarray, ful
         ``(R, L)`` cosines; NaN for a resample with no "fully" vector.
     """
     n = g.shape[-1]
-    w = counts.T.astype(float)                                   # (n, R)
-    wf = w[None] * np.broadcast_to(fully, g.shape[:2])[:, :, None]   # (L, n, R)
-    nf = wf.sum(1)                                               # (L, R)
+    w = counts.T.astype(float)  # (n, R)
+    wf = w[None] * np.broadcast_to(fully, g.shape[:2])[:, :, None]  # (L, n, R)
+    nf = wf.sum(1)  # (L, R)
 
     y = np.repeat(start[:, :, None], w.shape[1], axis=2)
-    y = w * (y - (w * y).sum(-2, keepdims=True) / n)           # B y, for every resample's B
+    y = w * (y - (w * y).sum(-2, keepdims=True) / n)  # B y, for every resample's B
     y /= np.clip(np.linalg.norm(y, axis=1, keepdims=True), 1e-300, None)
-    active = np.arange(w.shape[1])                               # resamples still moving
+    active = np.arange(w.shape[1])  # resamples still moving
     for _ in range(max_iters):
         wa, ya = w[:, active], y[:, :, active]
         za = g @ ya
@@ -178,29 +223,37 @@ def weighted_axis_pc1_cosines(g: np.ndarray, pd: np.ndarray, dd: np.ndarray, ful
         active = active[moving]
         if not len(active):
             break
-    for r in active:                                             # nearly tied PC1 and PC2: solve exactly
+    for r in active:  # nearly tied PC1 and PC2: solve exactly
         b = np.diag(w[:, r]) - np.outer(w[:, r], w[:, r]) / n
         lam, vec = np.linalg.eigh(b)
-        bh = (vec * np.sqrt(np.clip(lam, 0, None))) @ vec.T      # B^(1/2)
+        bh = (vec * np.sqrt(np.clip(lam, 0, None))) @ vec.T  # B^(1/2)
         for layer in range(len(g)):
             z = np.linalg.eigh(bh @ g[layer] @ bh)[1][:, -1]
             y[layer, :, r] = bh @ z / max(np.linalg.norm(bh @ z), 1e-300)
-    gy = g @ y                                                   # (L, n, R)
-    q = np.sqrt(np.clip((y * gy).sum(1), 1e-300, None))          # |X'y|
+    gy = g @ y  # (L, n, R)
+    q = np.sqrt(np.clip((y * gy).sum(1), 1e-300, None))  # |X'y|
     py = np.einsum("ln,lnr->lr", pd, y)
     sign = np.sign(py - (w[None] * gy).sum(1) / n)
     sign[sign == 0] = 1
     safe = np.where(nf > 0, nf, 1.0)
-    along = py - (wf * gy).sum(1) / safe                         # axis . X'y
-    gwf = g @ wf                                                 # (L, n, R)
+    along = py - (wf * gy).sum(1) / safe  # axis . X'y
+    gwf = g @ wf  # (L, n, R)
     axis_sq = dd[:, None] - 2 * np.einsum("ln,lnr->lr", pd, wf) / safe + (wf * gwf).sum(1) / safe**2
     cos = sign * along / q / np.sqrt(np.clip(axis_sq, 1e-300, None))
     cos[nf == 0] = math.nan
     return cos.T
 
 
-def axis_pc1_intervals(vectors: torch.Tensor, fully: Sequence[bool], default: torch.Tensor, layers: Sequence[int],
-                       middle: int, *, n_resamples: int = 1000, seed: int = 0) -> dict[str, Interval | dict[int, float]]:
+def axis_pc1_intervals(
+    vectors: torch.Tensor,
+    fully: Sequence[bool],
+    default: torch.Tensor,
+    layers: Sequence[int],
+    middle: int,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Interval | dict[int, float]]:
     """Chapter 2's cosines of the Assistant Axis with PC1, with intervals, resampling role vectors.
 
     On each resample the axis is rebuilt (mean default activation minus the mean of the
@@ -219,11 +272,11 @@ def axis_pc1_intervals(vectors: torch.Tensor, fully: Sequence[bool], default: to
         ``{"cos_axis_pc1_middle": Interval, "cos_axis_pc1_min": Interval (the lowest over
         layers, recomputed on each resample), "per_layer": {layer: cosine}}``.
     """
-    x = vectors.double().numpy().transpose(1, 0, 2)          # (L, n, d)
-    dflt = default.double().numpy()                           # (L, d)
-    g = x @ x.transpose(0, 2, 1)                              # (L, n, n)
-    pd = np.einsum("lnd,ld->ln", x, dflt)                     # (L, n)
-    dd = (dflt * dflt).sum(-1)                                # (L,)
+    x = vectors.double().numpy().transpose(1, 0, 2)  # (L, n, d)
+    dflt = default.double().numpy()  # (L, d)
+    g = x @ x.transpose(0, 2, 1)  # (L, n, n)
+    pd = np.einsum("lnd,ld->ln", x, dflt)  # (L, n)
+    dd = (dflt * dflt).sum(-1)  # (L,)
     f_all = np.asarray(list(fully), dtype=bool)
     if not f_all.any():
         raise ValueError("no 'fully' role vector to build the axis from: run a larger preset")
@@ -231,21 +284,38 @@ def axis_pc1_intervals(vectors: torch.Tensor, fully: Sequence[bool], default: to
     _check(n, n_resamples, 0.95)
     mid = list(layers).index(middle)
 
-    u = np.linalg.eigh(_centre(g))[1][..., -1]               # (L, n): the full data's PC1 scores, exactly
-    est = weighted_axis_pc1_cosines(g, pd, dd, f_all, np.ones((1, n)), u)[0]   # every unit once: the estimate
+    u = np.linalg.eigh(_centre(g))[1][..., -1]  # (L, n): the full data's PC1 scores, exactly
+    est = weighted_axis_pc1_cosines(g, pd, dd, f_all, np.ones((1, n)), u)[0]  # every unit once: the estimate
     counts = resample_counts(n, n_resamples, seed)
-    cos = np.concatenate([weighted_axis_pc1_cosines(g, pd, dd, f_all, counts[i:i + 250], u)
-                          for i in range(0, n_resamples, 250)])
-    out: dict[str, Interval | dict[int, float]] = dict(percentile_intervals(
-        {"cos_axis_pc1_middle": float(est[mid]), "cos_axis_pc1_min": float(est.min())},
-        {"cos_axis_pc1_middle": cos[:, mid].tolist(), "cos_axis_pc1_min": cos.min(1).tolist()},
-        unit="role vectors", n_units=n, n_resamples=n_resamples, seed=seed))
+    cos = np.concatenate(
+        [
+            weighted_axis_pc1_cosines(g, pd, dd, f_all, counts[i : i + 250], u)
+            for i in range(0, n_resamples, 250)
+        ]
+    )
+    out: dict[str, Interval | dict[int, float]] = dict(
+        percentile_intervals(
+            {"cos_axis_pc1_middle": float(est[mid]), "cos_axis_pc1_min": float(est.min())},
+            {"cos_axis_pc1_middle": cos[:, mid].tolist(), "cos_axis_pc1_min": cos.min(1).tolist()},
+            unit="role vectors",
+            n_units=n,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+    )
     out["per_layer"] = {int(layer): float(est[i]) for i, layer in enumerate(layers)}
     return out
 
 
-def lowest_pair_intervals(per_model: Any, models: Sequence[str], column: str = "PC1", *, unit: str = "roles",
-                          n_resamples: int = 2000, seed: int = 0) -> dict[str, Interval | None]:
+def lowest_pair_intervals(
+    per_model: Any,
+    models: Sequence[str],
+    column: str = "PC1",
+    *,
+    unit: str = "roles",
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, Interval | None]:
     """Chapter 3: each model's lowest correlation of compositions with another of ``models``.
 
     The units are the roles (or traits) every one of ``models`` has; each resample draws them
@@ -264,7 +334,8 @@ def lowest_pair_intervals(per_model: Any, models: Sequence[str], column: str = "
     if len(names) < 2:
         return {m: None for m in models}
     common = sorted(set.intersection(*(set(per_model[m].index) for m in names)))
-    data = np.stack([per_model[m].loc[common, column].to_numpy(dtype=float) for m in names])   # (models, units)
+    # (models, units)
+    data = np.stack([per_model[m].loc[common, column].to_numpy(dtype=float) for m in names])
 
     def lowest(idx: np.ndarray) -> dict[str, float]:
         x = data[:, idx]
@@ -281,9 +352,16 @@ def lowest_pair_intervals(per_model: Any, models: Sequence[str], column: str = "
     return {m: got.get(m) for m in models}
 
 
-def composition_reliability(table: Any, acts: torch.Tensor, layers: Sequence[int], layer: int,
-                            component: torch.Tensor, *, centre: bool = False,
-                            projection: bool = False) -> Reliability:
+def composition_reliability(
+    table: Any,
+    acts: torch.Tensor,
+    layers: Sequence[int],
+    layer: int,
+    component: torch.Tensor,
+    *,
+    centre: bool = False,
+    projection: bool = False,
+) -> Reliability:
     """Split-half reliability of the roles' compositions on one component (a noise ceiling's input).
 
     Each role's rollouts are split in two halves, by system prompt when the run used more than
@@ -326,6 +404,8 @@ def composition_reliability(table: Any, acts: torch.Tensor, layers: Sequence[int
         if centre:
             ha, hb = ha - ha.mean(0), hb - hb.mean(0)
         for v, out in ((ha, a), (hb, b)):
-            out += (v @ u if projection else v @ u / np.clip(np.linalg.norm(v, axis=1), 1e-300, None)).tolist()
+            out += (
+                v @ u if projection else v @ u / np.clip(np.linalg.norm(v, axis=1), 1e-300, None)
+            ).tolist()
     what = "prompt" if by == "prompt_index" else "question"
     return split_half(np.array(a), np.array(b), halves=f"even vs odd {what}")

@@ -47,8 +47,15 @@ if TYPE_CHECKING:
     import torch
     from scipy import sparse
 
-__all__ = ["NullDraws", "permuted_members", "permutation_nulls", "gaussian_vectors", "gaussian_nulls",
-           "SPACE_KEYS", "AXIS_KEYS"]
+__all__ = [
+    "NullDraws",
+    "permuted_members",
+    "permutation_nulls",
+    "gaussian_vectors",
+    "gaussian_nulls",
+    "SPACE_KEYS",
+    "AXIS_KEYS",
+]
 
 #: Chapter 1's numbers (at the analysed layer) and chapter 2's (over the layers).
 SPACE_KEYS = ("pc1_share", "n_for_70", "default_pc1_distance")
@@ -103,8 +110,9 @@ def _weights(m: Members, n_rollouts: int) -> sparse.csr_matrix:
 
     sizes = np.array([len(v) for v in m.vectors])
     rows = np.repeat(np.arange(len(sizes)), sizes)
-    return sparse.csr_matrix((np.repeat(1.0 / sizes, sizes), (rows, np.concatenate(m.vectors))),
-                             shape=(len(sizes), n_rollouts))
+    return sparse.csr_matrix(
+        (np.repeat(1.0 / sizes, sizes), (rows, np.concatenate(m.vectors))), shape=(len(sizes), n_rollouts)
+    )
 
 
 def _top(g: np.ndarray) -> np.ndarray:
@@ -115,9 +123,16 @@ def _top(g: np.ndarray) -> np.ndarray:
     return np.asarray(eigh(g, subset_by_index=[len(g) - 1, len(g) - 1])[1][:, 0])
 
 
-def _statistics(draw: Callable[[int, int], tuple[np.ndarray, np.ndarray]], n_draws: int, n_layers: int,
-                layer_index: int, middle_index: int | None, fully: np.ndarray, fraction: float,
-                chunk: int = 25) -> dict[str, np.ndarray]:
+def _statistics(
+    draw: Callable[[int, int], tuple[np.ndarray, np.ndarray]],
+    n_draws: int,
+    n_layers: int,
+    layer_index: int,
+    middle_index: int | None,
+    fully: np.ndarray,
+    fraction: float,
+    chunk: int = 25,
+) -> dict[str, np.ndarray]:
     """Chapter 1's numbers at ``layer_index`` and (unless ``middle_index`` is ``None``) chapter 2's
     cosines over every layer, on each draw. ``draw(i, r)`` gives draw ``r``'s ``(n, hidden)`` role
     vectors and ``(hidden,)`` default at layer position ``i``."""
@@ -129,27 +144,37 @@ def _statistics(draw: Callable[[int, int], tuple[np.ndarray, np.ndarray]], n_dra
             for c in range(0, n_draws, chunk):
                 rs = range(c, min(c + chunk, n_draws))
                 got = [draw(i, r) for r in rs]
-                v = np.stack([g[0] for g in got])                     # (R, n, d)
-                d = np.stack([g[1] for g in got])                     # (R, d)
-                g = v @ v.transpose(0, 2, 1)                          # (R, n, n)
+                v = np.stack([g[0] for g in got])  # (R, n, d)
+                d = np.stack([g[1] for g in got])  # (R, d)
+                g = v @ v.transpose(0, 2, 1)  # (R, n, n)
                 pd = np.einsum("rnd,rd->rn", v, d)
                 if i == layer_index:
                     for j, r in enumerate(rs):
                         for k, val in _space_statistics(g[j], pd[j], fraction).items():
                             out[k][r] = val
                 if middle_index is not None:
-                    start = np.stack([_top(x) for x in _centre(g)])   # (R, n): each draw's exact PC1 scores
-                    cos[rs.start:rs.stop, i] = weighted_axis_pc1_cosines(
-                        g, pd, (d * d).sum(-1), fully, np.ones((1, len(fully))), start)[0]
+                    start = np.stack([_top(x) for x in _centre(g)])  # (R, n): each draw's exact PC1 scores
+                    cos[rs.start : rs.stop, i] = weighted_axis_pc1_cosines(
+                        g, pd, (d * d).sum(-1), fully, np.ones((1, len(fully))), start
+                    )[0]
     if middle_index is not None:
         out["cos_axis_pc1_middle"] = cos[:, middle_index]
         out["cos_axis_pc1_min"] = cos.min(1)
     return out
 
 
-def permutation_nulls(acts: torch.Tensor | np.ndarray, m: Members, fully: Sequence[bool], layers: Sequence[int], *,
-                      layer: int, middle: int | None = None, n_permutations: int = 200, seed: int = 0,
-                      fraction: float = 0.70) -> NullDraws:
+def permutation_nulls(
+    acts: torch.Tensor | np.ndarray,
+    m: Members,
+    fully: Sequence[bool],
+    layers: Sequence[int],
+    *,
+    layer: int,
+    middle: int | None = None,
+    n_permutations: int = 200,
+    seed: int = 0,
+    fraction: float = 0.70,
+) -> NullDraws:
     """The null of chapter 1's and chapter 2's numbers with role labels permuted across rollouts.
 
     Args:
@@ -187,8 +212,15 @@ def permutation_nulls(acts: torch.Tensor | np.ndarray, m: Members, fully: Sequen
         x = cache[i]
         return np.asarray(weights[r] @ x), x[m.default].mean(0)
 
-    stats = _statistics(draw, n_permutations, len(layers), layers.index(layer),
-                        None if middle is None else layers.index(middle), f, fraction)
+    stats = _statistics(
+        draw,
+        n_permutations,
+        len(layers),
+        layers.index(layer),
+        None if middle is None else layers.index(middle),
+        f,
+        fraction,
+    )
     return NullDraws(stats, "label permutations", len(m.vectors), seed)
 
 
@@ -200,9 +232,18 @@ def gaussian_vectors(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarra
     return v.mean(0) + v.std(0) * rng.standard_normal(v.shape)
 
 
-def gaussian_nulls(vectors: torch.Tensor | np.ndarray, default: torch.Tensor | np.ndarray, fully: Sequence[bool],
-                   layers: Sequence[int], *, layer: int, middle: int | None = None, n_draws: int = 200, seed: int = 0,
-                   fraction: float = 0.70) -> NullDraws:
+def gaussian_nulls(
+    vectors: torch.Tensor | np.ndarray,
+    default: torch.Tensor | np.ndarray,
+    fully: Sequence[bool],
+    layers: Sequence[int],
+    *,
+    layer: int,
+    middle: int | None = None,
+    n_draws: int = 200,
+    seed: int = 0,
+    fraction: float = 0.70,
+) -> NullDraws:
     """The null of the same numbers for mean vectors only: Gaussian vectors, same count, width and spectrum.
 
     For role vectors with no rollouts behind them (the paper's released vectors) there is nothing
@@ -220,13 +261,22 @@ def gaussian_nulls(vectors: torch.Tensor | np.ndarray, default: torch.Tensor | n
     dflt = np.asarray(default.double().numpy() if hasattr(default, "double") else default, dtype=float)
     f = np.asarray(list(fully), dtype=bool)
     if v.ndim != 3 or dflt.shape != v.shape[1:] or len(f) != len(v):
-        raise ValueError(f"vectors must be (n, n_layers, hidden) with a default (n_layers, hidden) and one 'fully' "
-                         f"flag per vector; got {v.shape}, {dflt.shape}, {len(f)}")
+        raise ValueError(
+            f"vectors must be (n, n_layers, hidden) with a default (n_layers, hidden) and one 'fully' "
+            f"flag per vector; got {v.shape}, {dflt.shape}, {len(f)}"
+        )
     layers = list(layers)
 
     def draw(i: int, r: int) -> tuple[np.ndarray, np.ndarray]:
         return gaussian_vectors(v[:, i], np.random.default_rng([seed, 30, i, r])), dflt[i]
 
-    stats = _statistics(draw, n_draws, len(layers), layers.index(layer),
-                        None if middle is None else layers.index(middle), f, fraction)
+    stats = _statistics(
+        draw,
+        n_draws,
+        len(layers),
+        layers.index(layer),
+        None if middle is None else layers.index(middle),
+        f,
+        fraction,
+    )
     return NullDraws(stats, "Gaussian draws", len(v), seed)

@@ -40,8 +40,20 @@ from persona_axis.persona.space import RoleVectors, composition_correlations, pc
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FRACTIONS", "ReleaseNumbers", "release_space", "release_numbers", "ReleaseNull", "release_nulls",
-           "null_layers", "null_interval", "lowest_pair_null", "lowest_pair_overall", "rank_agreement", "rank_null"]
+__all__ = [
+    "FRACTIONS",
+    "ReleaseNumbers",
+    "release_space",
+    "release_numbers",
+    "ReleaseNull",
+    "release_nulls",
+    "null_layers",
+    "null_interval",
+    "lowest_pair_null",
+    "lowest_pair_overall",
+    "rank_agreement",
+    "rank_null",
+]
 
 #: The variance fractions whose component counts the chapter reports (70% is the rated one).
 FRACTIONS: tuple[float, ...] = (0.70, 0.80, 0.90, 0.95)
@@ -56,8 +68,12 @@ def release_space(rel: ReleaseVectors, layer: int | None = None) -> ModelSpace:
     layer = rel.model.target_layer if layer is None else layer
     i = rel.layers.index(layer)
     rv = rel.roles
-    at = RoleVectors(rv.vectors[:, i:i + 1].clone(), list(rv.names), list(rv.labels), list(rv.counts), [layer])
-    return ModelSpace(rel.model.name, layer, at, pca(at.at(layer), at.names).oriented(rel.default[i]), rel.default[i])
+    at = RoleVectors(
+        rv.vectors[:, i : i + 1].clone(), list(rv.names), list(rv.labels), list(rv.counts), [layer]
+    )
+    return ModelSpace(
+        rel.model.name, layer, at, pca(at.at(layer), at.names).oriented(rel.default[i]), rel.default[i]
+    )
 
 
 @dataclass
@@ -98,7 +114,9 @@ class ReleaseNumbers:
     trait_axis: dict[str, float] = field(default_factory=dict)
 
 
-def release_numbers(rel: ReleaseVectors, *, n_resamples: int = 2000, seed: int = 0, n_end: int = 10) -> ReleaseNumbers:
+def release_numbers(
+    rel: ReleaseVectors, *, n_resamples: int = 2000, seed: int = 0, n_end: int = 10
+) -> ReleaseNumbers:
     """Every number of the chapter for one model (see the module docstring).
 
     Args:
@@ -113,8 +131,15 @@ def release_numbers(rel: ReleaseVectors, *, n_resamples: int = 2000, seed: int =
     sp = release_space(rel, mid)
     li = rel.layers.index(mid)
     ivs = space_intervals(rel.roles.at(mid), rel.default[li], n_resamples=n_resamples, seed=seed)
-    cos = axis_pc1_intervals(rel.roles.vectors, [True] * len(rel.roles.names), rel.default, rel.layers, mid,
-                             n_resamples=max(1000, n_resamples // 2), seed=seed)
+    cos = axis_pc1_intervals(
+        rel.roles.vectors,
+        [True] * len(rel.roles.names),
+        rel.default,
+        rel.layers,
+        mid,
+        n_resamples=max(1000, n_resamples // 2),
+        seed=seed,
+    )
     for k in ("cos_axis_pc1_middle", "cos_axis_pc1_min"):
         iv = cos[k]
         assert isinstance(iv, Interval)
@@ -127,10 +152,20 @@ def release_numbers(rel: ReleaseVectors, *, n_resamples: int = 2000, seed: int =
     scores = sp.pca.scores[:, 0]
     top = max(1, min(n_end, len(scores) // 4))
     order = scores.argsort(descending=True).tolist()
-    out = ReleaseNumbers(rel.model.name, mid, sp, ivs, {f: sp.pca.n_for(f) for f in FRACTIONS},
-                         {int(layer): float(v) for layer, v in per_layer.items()}, released, recomp,
-                         {"default end": [rel.roles.names[i] for i in order[:top]],
-                          "far end": [rel.roles.names[i] for i in order[::-1][:top]]})
+    out = ReleaseNumbers(
+        rel.model.name,
+        mid,
+        sp,
+        ivs,
+        {f: sp.pca.n_for(f) for f in FRACTIONS},
+        {int(layer): float(v) for layer, v in per_layer.items()},
+        released,
+        recomp,
+        {
+            "default end": [rel.roles.names[i] for i in order[:top]],
+            "far end": [rel.roles.names[i] for i in order[::-1][:top]],
+        },
+    )
     if rel.traits is not None:
         tv = rel.traits
         out.trait_pc1_share = float(pca(tv.at(mid), tv.names).explained_variance_ratio[0])
@@ -142,6 +177,7 @@ def release_numbers(rel: ReleaseVectors, *, n_resamples: int = 2000, seed: int =
 # ------------------------------------------------------------------------------------------------
 # The chance level: Gaussian vectors with the release's coordinate-wise mean and variance
 # ------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class ReleaseNull:
@@ -177,8 +213,14 @@ def _compositions(gc: np.ndarray, lam: np.ndarray, u: np.ndarray, sign: np.ndarr
     return sign[:, None] * u * np.sqrt(np.clip(lam, 0, None)[:, None] / diag)
 
 
-def _null_compositions(x: torch.Tensor, draws: int, seed: int, *, default: torch.Tensor | None = None,
-                       anchors: Sequence[int] = ()) -> np.ndarray:
+def _null_compositions(
+    x: torch.Tensor,
+    draws: int,
+    seed: int,
+    *,
+    default: torch.Tensor | None = None,
+    anchors: Sequence[int] = (),
+) -> np.ndarray:
     """``(draws, n)`` PC1 compositions of ``nulls.gaussian_vectors`` stand-ins for the ``(n, d)``
     vectors ``x``: PC1 oriented so that ``default`` scores positive, else toward the mean of the
     ``anchors`` rows (as ``cross_model.trait_compositions``), else as the eigenvector comes."""
@@ -208,8 +250,9 @@ def null_layers(layers: Sequence[int], middle: int, most: int = 16) -> list[int]
     return sorted(picked)
 
 
-def release_nulls(rel: ReleaseVectors, *, draws: int = 200, layer_draws: int = 20, seed: int = 0,
-                  most_layers: int = 16) -> ReleaseNull:
+def release_nulls(
+    rel: ReleaseVectors, *, draws: int = 200, layer_draws: int = 20, seed: int = 0, most_layers: int = 16
+) -> ReleaseNull:
     """The chapter's chance levels for one release model (module docstring).
 
     ``nulls.gaussian_nulls`` with ``draws`` draws at the middle layer for PC1's share, the
@@ -223,16 +266,39 @@ def release_nulls(rel: ReleaseVectors, *, draws: int = 200, layer_draws: int = 2
     mid = rel.model.target_layer
     fully = [True] * len(rel.roles.names)
     i = rel.layers.index(mid)
-    at_mid = gaussian_nulls(rel.roles.vectors[:, [i]], rel.default[[i]], fully, [mid], layer=mid, middle=mid,
-                            n_draws=draws, seed=seed)
+    at_mid = gaussian_nulls(
+        rel.roles.vectors[:, [i]],
+        rel.default[[i]],
+        fully,
+        [mid],
+        layer=mid,
+        middle=mid,
+        n_draws=draws,
+        seed=seed,
+    )
     sub = null_layers(rel.layers, mid, most_layers)
     idx = [rel.layers.index(layer) for layer in sub]
-    over = gaussian_nulls(rel.roles.vectors[:, idx], rel.default[idx], fully, sub, layer=mid, middle=mid,
-                          n_draws=layer_draws, seed=seed)
-    stats = NullDraws({**{k: at_mid.draws[k] for k in (*SPACE_KEYS, AXIS_KEYS[0])}, AXIS_KEYS[1]: over.draws[AXIS_KEYS[1]]},
-                      at_mid.unit, at_mid.n_units, seed)
-    out = ReleaseNull(stats, _null_compositions(rel.roles.at(mid), draws, seed, default=rel.default[i]),
-                      list(rel.roles.names))
+    over = gaussian_nulls(
+        rel.roles.vectors[:, idx],
+        rel.default[idx],
+        fully,
+        sub,
+        layer=mid,
+        middle=mid,
+        n_draws=layer_draws,
+        seed=seed,
+    )
+    stats = NullDraws(
+        {**{k: at_mid.draws[k] for k in (*SPACE_KEYS, AXIS_KEYS[0])}, AXIS_KEYS[1]: over.draws[AXIS_KEYS[1]]},
+        at_mid.unit,
+        at_mid.n_units,
+        seed,
+    )
+    out = ReleaseNull(
+        stats,
+        _null_compositions(rel.roles.at(mid), draws, seed, default=rel.default[i]),
+        list(rel.roles.names),
+    )
     if rel.traits is not None:
         tv = rel.traits
         anchors = [tv.names.index(t) for t in TRAIT_ANCHORS if t in tv.names]
@@ -243,12 +309,20 @@ def release_nulls(rel: ReleaseVectors, *, draws: int = 200, layer_draws: int = 2
 
 def null_interval(draws: Sequence[float] | np.ndarray, *, n_units: int = 0, seed: int = 0) -> Interval:
     """The median and central 95% of a null's draws, as ``nulls.NullDraws.intervals`` gives them."""
-    return NullDraws({"x": np.asarray(draws, dtype=float)}, "Gaussian draws", n_units, seed).intervals()["x_null"]
+    return NullDraws({"x": np.asarray(draws, dtype=float)}, "Gaussian draws", n_units, seed).intervals()[
+        "x_null"
+    ]
 
 
-def lowest_pair_overall(per_model: Mapping[str, pd.DataFrame], models: Sequence[str], column: str = "PC1", *,
-                        unit: str = "roles", n_resamples: int = 2000,
-                        seed: int = 0) -> tuple[Interval | None, tuple[str, str] | None]:
+def lowest_pair_overall(
+    per_model: Mapping[str, pd.DataFrame],
+    models: Sequence[str],
+    column: str = "PC1",
+    *,
+    unit: str = "roles",
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[Interval | None, tuple[str, str] | None]:
     """The lowest correlation of compositions over every pair of ``models``, as one number.
 
     The paper's cross-model claim is about every pair of its three models, so the release rates it
@@ -277,7 +351,9 @@ def lowest_pair_overall(per_model: Mapping[str, pd.DataFrame], models: Sequence[
     return iv, (names[upper[0][k]], names[upper[1][k]])
 
 
-def lowest_pair_null(per_model: Mapping[str, np.ndarray], names: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
+def lowest_pair_null(
+    per_model: Mapping[str, np.ndarray], names: Mapping[str, Sequence[str]]
+) -> dict[str, np.ndarray]:
     """Each model's lowest correlation of compositions with another model, draw by draw, under the null.
 
     Args:
@@ -305,6 +381,7 @@ def lowest_pair_null(per_model: Mapping[str, np.ndarray], names: Mapping[str, Se
 # Scale against scale: do small models order the roles as the paper's models do?
 # ------------------------------------------------------------------------------------------------
 
+
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman's rank correlation (average ranks for ties); NaN when a side is constant."""
     from scipy.stats import rankdata
@@ -318,8 +395,9 @@ def _common(a: pd.Series, names: Sequence[str]) -> list[str]:
     return sorted(set(a.index) & set(names))
 
 
-def rank_agreement(a: pd.Series, b: pd.Series, *, n_resamples: int = 2000, seed: int = 0,
-                   unit: str = "roles") -> Interval | None:
+def rank_agreement(
+    a: pd.Series, b: pd.Series, *, n_resamples: int = 2000, seed: int = 0, unit: str = "roles"
+) -> Interval | None:
     """Spearman rank correlation of two per-role values (e.g. PC1 compositions of a small model and
     of a paper model) over the roles both have, with a bootstrap interval over those roles.
 
@@ -330,8 +408,9 @@ def rank_agreement(a: pd.Series, b: pd.Series, *, n_resamples: int = 2000, seed:
     if len(common) < 3:
         return None
     x, y = a.loc[common].to_numpy(dtype=float), b.loc[common].to_numpy(dtype=float)
-    return bootstrap_indices(len(common), lambda idx: _spearman(x[idx], y[idx]), unit=unit,
-                             n_resamples=n_resamples, seed=seed)
+    return bootstrap_indices(
+        len(common), lambda idx: _spearman(x[idx], y[idx]), unit=unit, n_resamples=n_resamples, seed=seed
+    )
 
 
 def rank_null(a: pd.Series, draws: np.ndarray, names: Sequence[str]) -> np.ndarray:

@@ -33,9 +33,18 @@ __all__ = ["rubric_table", "filtered_trait_vectors", "COLUMNS"]
 #: The table's columns (besides the row name).
 COLUMNS = ("role vectors", "PCs for 70%", "PC1 share", "cos(axis, PC1)", "default's distance from PC1 end")
 
-def rubric_table(table: pd.DataFrame, acts: torch.Tensor, layers: Sequence[int], layer: int,
-                 labellings: dict[str, Sequence[int | None] | None], *, keep: Sequence[int] = (3, 2),
-                 min_count: int = 10, paper: Mapping[str, str] | None = None) -> pd.DataFrame:
+
+def rubric_table(
+    table: pd.DataFrame,
+    acts: torch.Tensor,
+    layers: Sequence[int],
+    layer: int,
+    labellings: dict[str, Sequence[int | None] | None],
+    *,
+    keep: Sequence[int] = (3, 2),
+    min_count: int = 10,
+    paper: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Persona-space numbers under each labelling of the same rollouts, beside the paper's.
 
     Args:
@@ -71,22 +80,38 @@ def rubric_table(table: pd.DataFrame, acts: torch.Tensor, layers: Sequence[int],
             t["label"] = list(labels)
             variant = {"labels": list(keep), "min_count": min_count}
         got = compare_vector_sets(t, acts, layers, layer, {name: variant}).iloc[0]
-        rows.append({"": name, "role vectors": int(got["n"]), "PCs for 70%": got["PCs for 70%"],
-                     "PC1 share": got["PC1 share"], "cos(axis, PC1)": got["cos(PC1, contrast axis)"],
-                     "default's distance from PC1 end": got["default's distance from PC1 end"]})
+        rows.append(
+            {
+                "": name,
+                "role vectors": int(got["n"]),
+                "PCs for 70%": got["PCs for 70%"],
+                "PC1 share": got["PC1 share"],
+                "cos(axis, PC1)": got["cos(PC1, contrast axis)"],
+                "default's distance from PC1 end": got["default's distance from PC1 end"],
+            }
+        )
     out = pd.DataFrame(rows).set_index("")
     out["PCs for 70%"] = out["PCs for 70%"].astype("Int64")
     if paper is not None:
         missing = [c for c in COLUMNS if c not in paper]
         if missing:
-            raise ValueError(f"the paper's row lacks {missing}: give a value for each of rubric_effect.COLUMNS")
+            raise ValueError(
+                f"the paper's row lacks {missing}: give a value for each of rubric_effect.COLUMNS"
+            )
         out = out.astype(object)
         out.loc["paper"] = [paper[c] for c in COLUMNS]
     return out
 
 
-def filtered_trait_vectors(table: pd.DataFrame, acts: torch.Tensor, layers: Sequence[int], scores: Sequence[float | None], *,
-                           threshold: float = 50.0, min_pairs: int = 1) -> RoleVectors:
+def filtered_trait_vectors(
+    table: pd.DataFrame,
+    acts: torch.Tensor,
+    layers: Sequence[int],
+    scores: Sequence[float | None],
+    *,
+    threshold: float = 50.0,
+    min_pairs: int = 1,
+) -> RoleVectors:
     """Trait vectors over the kept pairs only: mean(positive) - mean(negative) activations.
 
     Returns a ``space.RoleVectors`` (``counts``: kept pairs per trait) for the traits with at
@@ -110,6 +135,8 @@ def filtered_trait_vectors(table: pd.DataFrame, acts: torch.Tensor, layers: Sequ
         names.append(str(trait))
         counts.append(len(g))
     if not vecs:
-        raise ValueError(f"no trait has {min_pairs} prompt pair(s) whose scores differ by >= {threshold}: check "
-                         "judge.surviving_traits first, and use space.trait_vectors (every pair) or a lower threshold")
+        raise ValueError(
+            f"no trait has {min_pairs} prompt pair(s) whose scores differ by >= {threshold}: check "
+            "judge.surviving_traits first, and use space.trait_vectors (every pair) or a lower threshold"
+        )
     return RoleVectors(torch.stack(vecs), names, [None] * len(names), counts, list(layers))

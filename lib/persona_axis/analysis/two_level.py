@@ -40,8 +40,14 @@ if TYPE_CHECKING:
 
     from persona_axis.persona.space import RoleVectors
 
-__all__ = ["Members", "members", "TwoLevelDraw", "two_level_draws", "space_intervals_two_level",
-           "axis_pc1_intervals_two_level"]
+__all__ = [
+    "Members",
+    "members",
+    "TwoLevelDraw",
+    "two_level_draws",
+    "space_intervals_two_level",
+    "axis_pc1_intervals_two_level",
+]
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,10 @@ def members(table: pd.DataFrame, rv: RoleVectors, *, group: str = "role") -> Mem
             sel &= labels == label
         idx = np.flatnonzero(sel)
         if len(idx) != count:
-            raise ValueError(f"vector ({name!r}, label {label}) averages {count} rollouts but the table has "
-                             f"{len(idx)}: pass the table the role vectors were made from")
+            raise ValueError(
+                f"vector ({name!r}, label {label}) averages {count} rollouts but the table has "
+                f"{len(idx)}: pass the table the role vectors were made from"
+            )
         out.append(idx)
     default = np.flatnonzero((rows["group"] == "default").to_numpy())
     if not len(default):
@@ -112,8 +120,10 @@ class TwoLevelDraw:
 
         sizes = np.diff(np.append(self.starts, len(self.rows)))
         n = len(sizes)
-        return sparse.csr_matrix((np.repeat(1.0 / sizes, sizes), (np.repeat(np.arange(n), sizes), self.rows)),
-                                 shape=(n, n_rollouts))
+        return sparse.csr_matrix(
+            (np.repeat(1.0 / sizes, sizes), (np.repeat(np.arange(n), sizes), self.rows)),
+            shape=(n, n_rollouts),
+        )
 
     def vectors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(n, hidden)`` the resampled role vectors and ``(hidden,)`` the resampled default from
@@ -152,15 +162,27 @@ def _layer(acts: torch.Tensor | np.ndarray, i: int) -> np.ndarray:
 
 
 #: The range each two-level statistic can take: an interval's ends are clipped to it.
-_RANGES = {"pc1_share": (0.0, 1.0), "n_for_70": (1.0, math.inf), "default_pc1_distance": (0.0, 0.5),
-           "cos_axis_pc1_middle": (-1.0, 1.0), "cos_axis_pc1_min": (-1.0, 1.0)}
+_RANGES = {
+    "pc1_share": (0.0, 1.0),
+    "n_for_70": (1.0, math.inf),
+    "default_pc1_distance": (0.0, 0.5),
+    "cos_axis_pc1_middle": (-1.0, 1.0),
+    "cos_axis_pc1_min": (-1.0, 1.0),
+}
 
 #: The numbers that get an answer-noise correction (a count of components has no first-order shift).
 _CORRECTED = ("pc1_share", "default_pc1_distance", "cos_axis_pc1_middle", "cos_axis_pc1_min")
 
 
-def _two_level(estimate: dict[str, float], draws: dict[str, list[float]], one_level: dict[str, list[float]], *,
-               n_units: int, n_resamples: int, seed: int) -> dict[str, Interval]:
+def _two_level(
+    estimate: dict[str, float],
+    draws: dict[str, list[float]],
+    one_level: dict[str, list[float]],
+    *,
+    n_units: int,
+    n_resamples: int,
+    seed: int,
+) -> dict[str, Interval]:
     """Intervals from two-level draws, re-centred on the estimate, and answer-noise corrected values.
 
     The draws' spread holds both kinds of sampling (which roles, which answers); their centre
@@ -183,10 +205,20 @@ def _two_level(estimate: dict[str, float], draws: dict[str, list[float]], one_le
     vectors alone (``measures.space_intervals``, ``measures.axis_pc1_intervals``) from the same
     first-level draws, so a chapter need not run it again.
     """
-    raw = percentile_intervals(estimate, draws, unit="role vectors, then rollouts", n_units=n_units,
-                               n_resamples=n_resamples, seed=seed)
-    out = {k + "_roles_only": iv for k, iv in percentile_intervals(
-        estimate, one_level, unit="role vectors", n_units=n_units, n_resamples=n_resamples, seed=seed).items()}
+    raw = percentile_intervals(
+        estimate,
+        draws,
+        unit="role vectors, then rollouts",
+        n_units=n_units,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    out = {
+        k + "_roles_only": iv
+        for k, iv in percentile_intervals(
+            estimate, one_level, unit="role vectors", n_units=n_units, n_resamples=n_resamples, seed=seed
+        ).items()
+    }
     for k, iv in raw.items():
         two, one = np.asarray(draws[k], dtype=float), np.asarray(one_level[k], dtype=float)
         back = (float(two[np.isfinite(two)].mean()) if np.isfinite(two).any() else math.nan) - iv.estimate
@@ -196,13 +228,25 @@ def _two_level(estimate: dict[str, float], draws: dict[str, list[float]], one_le
             shift = float((two[ok] - one[ok]).mean()) if ok.any() else math.nan
             moves[k + "_corrected"] = (shift, "role vectors, then rollouts (answer noise taken off)")
         for name, (by, unit) in moves.items():
-            e, lo, hi = np.clip([iv.estimate - by, iv.low - back - by, iv.high - back - by], *_RANGES.get(k, (-math.inf, math.inf)))
-            out[name] = Interval(float(e), float(lo), float(hi), iv.level, iv.n_resamples, unit, n_units, seed)
+            e, lo, hi = np.clip(
+                [iv.estimate - by, iv.low - back - by, iv.high - back - by],
+                *_RANGES.get(k, (-math.inf, math.inf)),
+            )
+            out[name] = Interval(
+                float(e), float(lo), float(hi), iv.level, iv.n_resamples, unit, n_units, seed
+            )
     return out
 
 
-def space_intervals_two_level(acts: torch.Tensor | np.ndarray, m: Members, layer_index: int, *, n_resamples: int = 2000,
-                              seed: int = 0, fraction: float = 0.70) -> dict[str, Interval]:
+def space_intervals_two_level(
+    acts: torch.Tensor | np.ndarray,
+    m: Members,
+    layer_index: int,
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    fraction: float = 0.70,
+) -> dict[str, Interval]:
     """``space_intervals`` with answer sampling in the interval: resample role vectors, then rollouts.
 
     A role vector is the mean of a handful of sampled answers; the one-level bootstrap treats it
@@ -239,9 +283,17 @@ def space_intervals_two_level(acts: torch.Tensor | np.ndarray, m: Members, layer
     return _two_level(estimate, draws, one, n_units=len(vecs), n_resamples=n_resamples, seed=seed)
 
 
-def axis_pc1_intervals_two_level(acts: torch.Tensor | np.ndarray, m: Members, fully: Sequence[bool], layers: Sequence[int], middle: int,
-                                 *, n_resamples: int = 1000, seed: int = 0,
-                                 chunk: int = 100) -> dict[str, Interval | dict[int, float]]:
+def axis_pc1_intervals_two_level(
+    acts: torch.Tensor | np.ndarray,
+    m: Members,
+    fully: Sequence[bool],
+    layers: Sequence[int],
+    middle: int,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    chunk: int = 100,
+) -> dict[str, Interval | dict[int, float]]:
     """``axis_pc1_intervals`` with answer sampling in the interval: resample role vectors, then rollouts.
 
     Each resample (``two_level_draws``) rebuilds the role vectors and the default from redrawn
@@ -268,7 +320,7 @@ def axis_pc1_intervals_two_level(acts: torch.Tensor | np.ndarray, m: Members, fu
     draws = two_level_draws(m, n_resamples, seed)
     est = np.empty(len(layers))
     cos, cos_one = np.empty((n_resamples, len(layers))), np.empty((n_resamples, len(layers)))
-    counts = np.vstack([np.ones((1, n)), resample_counts(n, n_resamples, seed)])   # all once, then the draws
+    counts = np.vstack([np.ones((1, n)), resample_counts(n, n_resamples, seed)])  # all once, then the draws
     with threadpool_limits(1):
         for i in range(len(layers)):
             x = _layer(acts, i)
@@ -276,22 +328,44 @@ def axis_pc1_intervals_two_level(acts: torch.Tensor | np.ndarray, m: Members, fu
             dflt = x[m.default].mean(0)
             g = vecs @ vecs.T
             u = np.linalg.eigh(_centre(g))[1][:, -1]
-            one = np.concatenate([weighted_axis_pc1_cosines(                    # the estimate, then one level
-                g[None], (vecs @ dflt)[None], np.array([dflt @ dflt]), f_all, counts[c:c + 250], u[None])[:, 0]
-                for c in range(0, n_resamples + 1, 250)])
+            one = np.concatenate(
+                [
+                    weighted_axis_pc1_cosines(  # the estimate, then one level
+                        g[None],
+                        (vecs @ dflt)[None],
+                        np.array([dflt @ dflt]),
+                        f_all,
+                        counts[c : c + 250],
+                        u[None],
+                    )[:, 0]
+                    for c in range(0, n_resamples + 1, 250)
+                ]
+            )
             est[i], cos_one[:, i] = one[0], one[1:]
             for c in range(0, n_resamples, chunk):
-                part = draws[c:c + chunk]
-                v = np.asarray(sparse.vstack([dr.weights(len(x)) for dr in part]) @ x).reshape(len(part), n, -1)
-                d = np.stack([x[dr.default].mean(0) for dr in part])     # (R, d)
-                units = np.stack([dr.units for dr in part])               # (R, n)
-                cos[c:c + len(part), i] = weighted_axis_pc1_cosines(
-                    v @ v.transpose(0, 2, 1), np.einsum("rnd,rd->rn", v, d), (d * d).sum(-1), f_all[units],
-                    np.ones((1, n)), u[units])[0]
-    out: dict[str, Interval | dict[int, float]] = dict(_two_level(
-        {"cos_axis_pc1_middle": float(est[mid]), "cos_axis_pc1_min": float(est.min())},
-        {"cos_axis_pc1_middle": cos[:, mid].tolist(), "cos_axis_pc1_min": cos.min(1).tolist()},
-        {"cos_axis_pc1_middle": cos_one[:, mid].tolist(), "cos_axis_pc1_min": cos_one.min(1).tolist()},
-        n_units=n, n_resamples=n_resamples, seed=seed))
+                part = draws[c : c + chunk]
+                v = np.asarray(sparse.vstack([dr.weights(len(x)) for dr in part]) @ x).reshape(
+                    len(part), n, -1
+                )
+                d = np.stack([x[dr.default].mean(0) for dr in part])  # (R, d)
+                units = np.stack([dr.units for dr in part])  # (R, n)
+                cos[c : c + len(part), i] = weighted_axis_pc1_cosines(
+                    v @ v.transpose(0, 2, 1),
+                    np.einsum("rnd,rd->rn", v, d),
+                    (d * d).sum(-1),
+                    f_all[units],
+                    np.ones((1, n)),
+                    u[units],
+                )[0]
+    out: dict[str, Interval | dict[int, float]] = dict(
+        _two_level(
+            {"cos_axis_pc1_middle": float(est[mid]), "cos_axis_pc1_min": float(est.min())},
+            {"cos_axis_pc1_middle": cos[:, mid].tolist(), "cos_axis_pc1_min": cos.min(1).tolist()},
+            {"cos_axis_pc1_middle": cos_one[:, mid].tolist(), "cos_axis_pc1_min": cos_one.min(1).tolist()},
+            n_units=n,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+    )
     out["per_layer"] = {int(layer): float(est[i]) for i, layer in enumerate(layers)}
     return out

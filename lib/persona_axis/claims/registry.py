@@ -54,8 +54,27 @@ from persona_axis.model.models import REGISTRY
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Claim", "Cell", "Row", "Fact", "CLAIMS", "FACTS", "BASE_MODELS", "claim", "fact", "cell", "evaluate",
-           "columns", "model_kind", "table", "sentence", "chapters", "substitutions", "distinct_cells", "gaps"]
+__all__ = [
+    "Claim",
+    "Cell",
+    "Row",
+    "Fact",
+    "CLAIMS",
+    "FACTS",
+    "BASE_MODELS",
+    "claim",
+    "fact",
+    "cell",
+    "evaluate",
+    "columns",
+    "model_kind",
+    "table",
+    "sentence",
+    "chapters",
+    "substitutions",
+    "distinct_cells",
+    "gaps",
+]
 
 
 #: The base models the dashboard always shows, after ``results.BOOK_MODELS``.
@@ -158,8 +177,13 @@ class Claim:
             # no interval, or one the resampling biased so much that it misses our own number
             # (e.g. a PCA of a handful of role vectors, where a resample's duplicates lower its rank)
             return INCONCLUSIVE
-        return decide(iv.low, iv.high, threshold=self.threshold, side=self.side,
-                      null=None if null is None else self.null_end(null))
+        return decide(
+            iv.low,
+            iv.high,
+            threshold=self.threshold,
+            side=self.side,
+            null=None if null is None else self.null_end(null),
+        )
 
     @property
     def rule(self) -> str:
@@ -168,19 +192,27 @@ class Claim:
             return self.point_rule
         if not self.rated:
             return f"not rated: {self.why}"
-        word, short = {">": ("above", "at or below"), ">=": ("at or above", "below"), "<": ("below", "at or above"),
-                       "<=": ("at or below", "above")}[self.side]
+        word, short = {
+            ">": ("above", "at or below"),
+            ">=": ("at or above", "below"),
+            "<": ("below", "at or above"),
+            "<=": ("at or below", "above"),
+        }[self.side]
         t = self.fmt(self.threshold)
         text = f"*reproduced* if the interval lies wholly {word} {t}" + (f" ({self.why})" if self.why else "")
         if self.null_how:
-            text += (f"; *weaker than the paper* if it lies wholly between the chance-level null ({self.null_how}; "
-                     f"the end of its 95% spread on the paper's side) and {t}; *not reproduced* if it lies wholly "
-                     f"{short} {t} and reaches the null; *not rated* if the null itself lies {word} {t}")
+            text += (
+                f"; *weaker than the paper* if it lies wholly between the chance-level null ({self.null_how}; "
+                f"the end of its 95% spread on the paper's side) and {t}; *not reproduced* if it lies wholly "
+                f"{short} {t} and reaches the null; *not rated* if the null itself lies {word} {t}"
+            )
         elif self.null_by_design:
             text += f"; *not reproduced* if it lies wholly {short} {t} ({self.null_by_design})"
         else:
-            text += (f"; *not reproduced* if it lies wholly {short} {t} (the chapter computes no chance-level null "
-                     "yet, so a weaker effect cannot be told from none)")
+            text += (
+                f"; *not reproduced* if it lies wholly {short} {t} (the chapter computes no chance-level null "
+                "yet, so a weaker effect cannot be told from none)"
+            )
         return text + f"; *inconclusive* if it contains {t}"
 
 
@@ -230,107 +262,322 @@ _CROSS = "the paper, similarity across models"
 
 #: The paper's claims the chapters test, in the order of the paper.
 CLAIMS: tuple[Claim, ...] = (
-    Claim("C1", "Persona space is low-dimensional: components for 70% of the variance", "components for 70%",
-          "4-19 (Gemma 4, Qwen 8, Llama 19)", "01_persona_space", "n_for_70", "roles", source=_PERSONA,
-          side="<=", threshold=19, paper_value=19, null_how=_PERMUTED, why="the paper's largest", spec=".0f"),
-    Claim("C2", "PC1's share of the variance", "PC1 share", "0.49 (Gemma 2 27B, official notebook)",
-          "01_persona_space", "pc1_share", "roles", paper_value=0.49, null_how=_PERMUTED, rated=False,
-          source="official notebook output (notebooks/pca.ipynb: Gemma 2 27B, 275 label-3 role vectors, layer 22)",
-          why="0.49 is what the paper's released notebook prints for 275 label-3 role vectors of Gemma 2 27B, not a "
-              "number of the paper; a PC1 share also depends on how many vectors the PCA has, and ours keeps the "
-              "paper's label 3 and 2 vectors: shown beside it with its chance level"),
-    Claim("C3", "The default persona sits at the Assistant end of PC1 (relative distance from the nearest end)",
-          "default at PC1's end", "0.03 (0.27-0.50 on PCs 2-10)", "01_persona_space", "default_pc1_distance", "roles",
-          source=_PERSONA, side="<=", threshold=0.10, paper_value=0.03, null_how=_PERMUTED,
-          why="the paper's 0.03 with room for noise, well short of where its default sits on PCs 2-10"),
-    Claim("C4", "cos(Assistant Axis, PC1) at the middle layer", "cos(axis, PC1), middle layer",
-          "> 0.71 in all three models", "02_assistant_axis", "cos_axis_pc1_middle", "roles", source=_AXIS,
-          side=">", threshold=0.71, paper_value=0.71, null_how=_PERMUTED, why="the paper's lowest"),
-    Claim("C5", "cos(Assistant Axis, PC1), lowest over all layers", "cos(axis, PC1), lowest layer",
-          "> 0.60 in all three models", "02_assistant_axis", "cos_axis_pc1_min", "roles", source=_AXIS,
-          side=">", threshold=0.60, paper_value=0.60, null_how=_PERMUTED, why="the paper's lowest"),
-    Claim("C6", "PC1 role compositions (mean-centred role vectors) agree across models (lowest correlation between "
-          "two instruct models)", "PC1 agrees across models", "> 0.92 for every pair", "03_cross_model",
-          "pc1_min_pair", "roles", source=_CROSS, side=">", threshold=0.92, paper_value=0.92,
-          why="the paper's lowest pair", per_model=True, saved_under="all"),
-    Claim("C6a", "Roles' projections on the contrast axis (default minus mean role vector, sign anchored) agree across "
-          "models (lowest correlation between two instruct models)", "contrast axis agrees across models",
-          "not reported (PC1: > 0.92)", "03_cross_model", "axis_min_pair", "roles", source=_CROSS, rated=False,
-          why="not a claim of the paper, which reports PC1's agreement only: the book's own check of the contrast "
-              "axis the paper recommends, shown beside it", per_model=True, saved_under="all"),
-    Claim("C6b", "PC1 role compositions agree across models when both read this model's answers (the other "
-          "teacher-forced), without sampling noise", "PC1 agrees on shared texts", "> 0.92 (each on its own texts)",
-          "03_cross_model", "pc1_shared_min_pair", "roles", source=_CROSS, rated=False,
-          why="not a claim of the paper, which compares each model on its own texts: the book's control for sampling "
-              "noise, shown beside it", per_model=True, saved_under="all"),
-    Claim("C7", "Trait PC1 compositions agree across models, on trait vectors from the prompt pairs that pass the "
-          "paper's 50-point filter (lowest correlation between two instruct models)",
-          "trait PC1 agrees across models", "> 0.81 for every pair", "03_cross_model", "trait_pc1_min_pair", "traits",
-          source=_CROSS, side=">", threshold=0.81, paper_value=0.81, why="the paper's lowest pair",
-          per_model=True, saved_under="all"),
-    Claim("C8", "A base model has the instruct model's persona space (correlation of PC1 role compositions, "
-          "base reading the instruct model's rollouts)", "base shares the persona space",
-          "PCs 1-3 cosines 0.93 / 0.87 / 0.83 (Gemma 2 27B)", "04_base_vs_instruct", "pc1_composition_corr", "roles",
-          source="the paper, base versus instruct models", applies_to="base", rated=False,
-          why="ours correlates role compositions across model families; the paper compares PCs of a base and an "
-              "instruct model of the same family, a different statistic"),
-    Claim("C9", "Steering a base model toward the Assistant gives more helpful human archetypes "
-          "(share toward minus share away)", "base steered: helpful archetypes",
-          "toward: consultants, coaches; away: spiritual", "04_base_vs_instruct", "helpful_toward_minus_away", "prompts",
-          source="the paper, steering base models", side=">", threshold=0.0, applies_to="base", rated=False,
-          why="the book steers a base model of another family along its own axis (built on SmolLM2's texts and "
-              "labels); the paper steers a base model with its own instruct model's axis, a different statistic"),
-    Claim("C10", "Steered away from the Assistant, models claim human, non-human or mystical identities "
-          "(share away minus unsteered, less the same push along random directions)", "steered away: other identities",
-          "more human and mystical identities", "05_steering", "roles_away_minus_random", "prompts",
-          source="the paper, steering (role susceptibility)", side=">=", threshold=0.10,
-          why="ten points beyond what random directions of the axis's size do; the paper gives no size",
-          null_by_design="random directions with the axis's push are subtracted, so 0 is what chance gives"),
-    Claim("C11", "Steered toward the Assistant, models say they are an assistant (share toward minus unsteered, "
-          "less the same push along random directions)", "steered toward: assistant", "more assistant identities",
-          "05_steering", "assistant_toward_minus_random", "prompts",
-          source="the paper, steering (role susceptibility)", side=">", threshold=0.0,
-          why="the paper gives a direction, not a size",
-          null_by_design="random directions with the axis's push are subtracted, so 0 is what chance gives"),
-    Claim("C12", "The user's message predicts where the reply lands on the axis (R², position)",
-          "message predicts position", "0.53-0.77", "06_drift", "r2_position", "conversations",
-          source="the paper, persona drift (predicting the projection)", side=">=", threshold=0.53, paper_value=0.53,
-          why="the paper's lowest"),
-    Claim("C13", "The message predicts the reply's position much better than how far it moves "
-          "(R² of position minus R² of change)", "position beats change",
-          "0.53-0.77 vs about 0.10", "06_drift", "r2_position_minus_change", "conversations",
-          source="the paper, persona drift (predicting the projection)", side=">=", threshold=0.30, paper_value=0.43,
-          why="most of the paper's gap of at least 0.43"),
-    Claim("C14", "Therapy and philosophy conversations drift away from the Assistant more than coding and "
-          "writing (change of therapy and philosophy minus change of coding and writing)", "emotional topics drift",
-          "coding and writing stay; therapy and philosophy drift", "06_drift", "domain_drift_gap", "conversations",
-          source="the paper, persona drift (domains)", side="<", threshold=0.0,
-          why="the paper gives a direction, not a size", null_by_design="0, no difference, is no effect"),
-    Claim("C15", "Activation capping cuts harmful answers to persona jailbreaks (relative reduction, the setting "
-          "declared before the run: the paper's 25th percentile on a band at the paper's depth)",
-          "capping cuts harm", "nearly 60% fewer", "07_capping", "harm_reduction", "prompts",
-          source="the paper, activation capping", side=">=", threshold=0.5, paper_value=0.6, spec=".0%",
-          why="most of the paper's 60%"),
-    Claim("C16", "Capping costs no capability (summed change in accuracy over the capability sets, the declared "
-          "setting; non-inferiority)", "capping keeps capability", "no loss; some benchmarks improve", "07_capping",
-          "capability_change", "prompts", source="the paper, activation capping", side=">", threshold=-0.10,
-          paper_value=0.0, spec="+.1f", scale=100, suffix=" pts",
-          why="non-inferiority: a loss smaller than the margin of 10 points summed over the three capability sets, "
-              "declared before the run",
-          null_by_design="the paper's side is no change, the value chance gives, so there is no weaker effect to tell "
-                         "apart"),
-    Claim("C17", "The best capping band lies late in the network", "capping band late",
-          "Qwen 3 32B 46-53 of 64, Llama 3.3 70B 56-71 of 80", "07_capping", "best_layers", "",
-          source="the paper, activation capping (layer sweep)", rated=False, rate_point=best_band,
-          point_rule="not rated: a setting the sweep chose, shown by the band's centre as a share of the layers; one "
-                     "choice has no interval (a rerun on other prompts can choose a neighbouring band) and no null "
-                     "(a sweep over a cap that does nothing still chooses some band, late ones among them)"),
-    Claim("C18", "The best capping threshold", "best capping percentile", "25th percentile", "07_capping",
-          "best_percentile", "", source="the paper, activation capping (percentile sweep)", rated=False,
-          rate_point=best_percentile,
-          point_rule="not rated: a setting the sweep chose, shown with the floor it is on the axis (the paper's text "
-                     "floors at p25 on the axis; its code's ceiling at p25 on the opposite vector is a floor at p75); "
-                     "one choice has no interval and no null, as for the band"),
+    Claim(
+        "C1",
+        "Persona space is low-dimensional: components for 70% of the variance",
+        "components for 70%",
+        "4-19 (Gemma 4, Qwen 8, Llama 19)",
+        "01_persona_space",
+        "n_for_70",
+        "roles",
+        source=_PERSONA,
+        side="<=",
+        threshold=19,
+        paper_value=19,
+        null_how=_PERMUTED,
+        why="the paper's largest",
+        spec=".0f",
+    ),
+    Claim(
+        "C2",
+        "PC1's share of the variance",
+        "PC1 share",
+        "0.49 (Gemma 2 27B, official notebook)",
+        "01_persona_space",
+        "pc1_share",
+        "roles",
+        paper_value=0.49,
+        null_how=_PERMUTED,
+        rated=False,
+        source="official notebook output (notebooks/pca.ipynb: Gemma 2 27B, 275 label-3 role vectors, layer 22)",
+        why="0.49 is what the paper's released notebook prints for 275 label-3 role vectors of Gemma 2 27B, not a "
+        "number of the paper; a PC1 share also depends on how many vectors the PCA has, and ours keeps the "
+        "paper's label 3 and 2 vectors: shown beside it with its chance level",
+    ),
+    Claim(
+        "C3",
+        "The default persona sits at the Assistant end of PC1 (relative distance from the nearest end)",
+        "default at PC1's end",
+        "0.03 (0.27-0.50 on PCs 2-10)",
+        "01_persona_space",
+        "default_pc1_distance",
+        "roles",
+        source=_PERSONA,
+        side="<=",
+        threshold=0.10,
+        paper_value=0.03,
+        null_how=_PERMUTED,
+        why="the paper's 0.03 with room for noise, well short of where its default sits on PCs 2-10",
+    ),
+    Claim(
+        "C4",
+        "cos(Assistant Axis, PC1) at the middle layer",
+        "cos(axis, PC1), middle layer",
+        "> 0.71 in all three models",
+        "02_assistant_axis",
+        "cos_axis_pc1_middle",
+        "roles",
+        source=_AXIS,
+        side=">",
+        threshold=0.71,
+        paper_value=0.71,
+        null_how=_PERMUTED,
+        why="the paper's lowest",
+    ),
+    Claim(
+        "C5",
+        "cos(Assistant Axis, PC1), lowest over all layers",
+        "cos(axis, PC1), lowest layer",
+        "> 0.60 in all three models",
+        "02_assistant_axis",
+        "cos_axis_pc1_min",
+        "roles",
+        source=_AXIS,
+        side=">",
+        threshold=0.60,
+        paper_value=0.60,
+        null_how=_PERMUTED,
+        why="the paper's lowest",
+    ),
+    Claim(
+        "C6",
+        "PC1 role compositions (mean-centred role vectors) agree across models (lowest correlation between "
+        "two instruct models)",
+        "PC1 agrees across models",
+        "> 0.92 for every pair",
+        "03_cross_model",
+        "pc1_min_pair",
+        "roles",
+        source=_CROSS,
+        side=">",
+        threshold=0.92,
+        paper_value=0.92,
+        why="the paper's lowest pair",
+        per_model=True,
+        saved_under="all",
+    ),
+    Claim(
+        "C6a",
+        "Roles' projections on the contrast axis (default minus mean role vector, sign anchored) agree across "
+        "models (lowest correlation between two instruct models)",
+        "contrast axis agrees across models",
+        "not reported (PC1: > 0.92)",
+        "03_cross_model",
+        "axis_min_pair",
+        "roles",
+        source=_CROSS,
+        rated=False,
+        why="not a claim of the paper, which reports PC1's agreement only: the book's own check of the contrast "
+        "axis the paper recommends, shown beside it",
+        per_model=True,
+        saved_under="all",
+    ),
+    Claim(
+        "C6b",
+        "PC1 role compositions agree across models when both read this model's answers (the other "
+        "teacher-forced), without sampling noise",
+        "PC1 agrees on shared texts",
+        "> 0.92 (each on its own texts)",
+        "03_cross_model",
+        "pc1_shared_min_pair",
+        "roles",
+        source=_CROSS,
+        rated=False,
+        why="not a claim of the paper, which compares each model on its own texts: the book's control for sampling "
+        "noise, shown beside it",
+        per_model=True,
+        saved_under="all",
+    ),
+    Claim(
+        "C7",
+        "Trait PC1 compositions agree across models, on trait vectors from the prompt pairs that pass the "
+        "paper's 50-point filter (lowest correlation between two instruct models)",
+        "trait PC1 agrees across models",
+        "> 0.81 for every pair",
+        "03_cross_model",
+        "trait_pc1_min_pair",
+        "traits",
+        source=_CROSS,
+        side=">",
+        threshold=0.81,
+        paper_value=0.81,
+        why="the paper's lowest pair",
+        per_model=True,
+        saved_under="all",
+    ),
+    Claim(
+        "C8",
+        "A base model has the instruct model's persona space (correlation of PC1 role compositions, "
+        "base reading the instruct model's rollouts)",
+        "base shares the persona space",
+        "PCs 1-3 cosines 0.93 / 0.87 / 0.83 (Gemma 2 27B)",
+        "04_base_vs_instruct",
+        "pc1_composition_corr",
+        "roles",
+        source="the paper, base versus instruct models",
+        applies_to="base",
+        rated=False,
+        why="ours correlates role compositions across model families; the paper compares PCs of a base and an "
+        "instruct model of the same family, a different statistic",
+    ),
+    Claim(
+        "C9",
+        "Steering a base model toward the Assistant gives more helpful human archetypes "
+        "(share toward minus share away)",
+        "base steered: helpful archetypes",
+        "toward: consultants, coaches; away: spiritual",
+        "04_base_vs_instruct",
+        "helpful_toward_minus_away",
+        "prompts",
+        source="the paper, steering base models",
+        side=">",
+        threshold=0.0,
+        applies_to="base",
+        rated=False,
+        why="the book steers a base model of another family along its own axis (built on SmolLM2's texts and "
+        "labels); the paper steers a base model with its own instruct model's axis, a different statistic",
+    ),
+    Claim(
+        "C10",
+        "Steered away from the Assistant, models claim human, non-human or mystical identities "
+        "(share away minus unsteered, less the same push along random directions)",
+        "steered away: other identities",
+        "more human and mystical identities",
+        "05_steering",
+        "roles_away_minus_random",
+        "prompts",
+        source="the paper, steering (role susceptibility)",
+        side=">=",
+        threshold=0.10,
+        why="ten points beyond what random directions of the axis's size do; the paper gives no size",
+        null_by_design="random directions with the axis's push are subtracted, so 0 is what chance gives",
+    ),
+    Claim(
+        "C11",
+        "Steered toward the Assistant, models say they are an assistant (share toward minus unsteered, "
+        "less the same push along random directions)",
+        "steered toward: assistant",
+        "more assistant identities",
+        "05_steering",
+        "assistant_toward_minus_random",
+        "prompts",
+        source="the paper, steering (role susceptibility)",
+        side=">",
+        threshold=0.0,
+        why="the paper gives a direction, not a size",
+        null_by_design="random directions with the axis's push are subtracted, so 0 is what chance gives",
+    ),
+    Claim(
+        "C12",
+        "The user's message predicts where the reply lands on the axis (R², position)",
+        "message predicts position",
+        "0.53-0.77",
+        "06_drift",
+        "r2_position",
+        "conversations",
+        source="the paper, persona drift (predicting the projection)",
+        side=">=",
+        threshold=0.53,
+        paper_value=0.53,
+        why="the paper's lowest",
+    ),
+    Claim(
+        "C13",
+        "The message predicts the reply's position much better than how far it moves "
+        "(R² of position minus R² of change)",
+        "position beats change",
+        "0.53-0.77 vs about 0.10",
+        "06_drift",
+        "r2_position_minus_change",
+        "conversations",
+        source="the paper, persona drift (predicting the projection)",
+        side=">=",
+        threshold=0.30,
+        paper_value=0.43,
+        why="most of the paper's gap of at least 0.43",
+    ),
+    Claim(
+        "C14",
+        "Therapy and philosophy conversations drift away from the Assistant more than coding and "
+        "writing (change of therapy and philosophy minus change of coding and writing)",
+        "emotional topics drift",
+        "coding and writing stay; therapy and philosophy drift",
+        "06_drift",
+        "domain_drift_gap",
+        "conversations",
+        source="the paper, persona drift (domains)",
+        side="<",
+        threshold=0.0,
+        why="the paper gives a direction, not a size",
+        null_by_design="0, no difference, is no effect",
+    ),
+    Claim(
+        "C15",
+        "Activation capping cuts harmful answers to persona jailbreaks (relative reduction, the setting "
+        "declared before the run: the paper's 25th percentile on a band at the paper's depth)",
+        "capping cuts harm",
+        "nearly 60% fewer",
+        "07_capping",
+        "harm_reduction",
+        "prompts",
+        source="the paper, activation capping",
+        side=">=",
+        threshold=0.5,
+        paper_value=0.6,
+        spec=".0%",
+        why="most of the paper's 60%",
+    ),
+    Claim(
+        "C16",
+        "Capping costs no capability (summed change in accuracy over the capability sets, the declared "
+        "setting; non-inferiority)",
+        "capping keeps capability",
+        "no loss; some benchmarks improve",
+        "07_capping",
+        "capability_change",
+        "prompts",
+        source="the paper, activation capping",
+        side=">",
+        threshold=-0.10,
+        paper_value=0.0,
+        spec="+.1f",
+        scale=100,
+        suffix=" pts",
+        why="non-inferiority: a loss smaller than the margin of 10 points summed over the three capability sets, "
+        "declared before the run",
+        null_by_design="the paper's side is no change, the value chance gives, so there is no weaker effect to tell "
+        "apart",
+    ),
+    Claim(
+        "C17",
+        "The best capping band lies late in the network",
+        "capping band late",
+        "Qwen 3 32B 46-53 of 64, Llama 3.3 70B 56-71 of 80",
+        "07_capping",
+        "best_layers",
+        "",
+        source="the paper, activation capping (layer sweep)",
+        rated=False,
+        rate_point=best_band,
+        point_rule="not rated: a setting the sweep chose, shown by the band's centre as a share of the layers; one "
+        "choice has no interval (a rerun on other prompts can choose a neighbouring band) and no null "
+        "(a sweep over a cap that does nothing still chooses some band, late ones among them)",
+    ),
+    Claim(
+        "C18",
+        "The best capping threshold",
+        "best capping percentile",
+        "25th percentile",
+        "07_capping",
+        "best_percentile",
+        "",
+        source="the paper, activation capping (percentile sweep)",
+        rated=False,
+        rate_point=best_percentile,
+        point_rule="not rated: a setting the sweep chose, shown with the floor it is on the axis (the paper's text "
+        "floors at p25 on the axis; its code's ceiling at p25 on the opposite vector is a floor at p75); "
+        "one choice has no interval and no null, as for the band",
+    ),
 )
 
 #: The paper's numbers that are no claim the book rates, read by the chapters' prose and tables.
@@ -418,14 +665,17 @@ def cell(c: Claim, model: str, results: Results) -> Cell:
     pair = ""
     if c.per_model:
         got = {m: v for m, v in value.items() if v is not None} if isinstance(value, Mapping) else {}
-        if model in got:   # the pair's one cell: the lowest of each model's lowest pair
+        if model in got:  # the pair's one cell: the lowest of each model's lowest pair
             model = min(got, key=lambda m: (math.isnan(float(got[m])), float(got[m])))
             pair = ("one cell for the pair " if len(got) == 2 else "the lowest pair among ") + ", ".join(got)
         value = got.get(model)
     if value is None:
         # the chapter ran and found nothing to report (no capping setting met its criterion, one model only)
-        return Cell("none in this run", INCONCLUSIVE if c.rated else NOT_RATED,
-                    note="the saved run has no value for this model")
+        return Cell(
+            "none in this run",
+            INCONCLUSIVE if c.rated else NOT_RATED,
+            note="the saved run has no value for this model",
+        )
     if c.rate_point is not None:
         text, status = c.rate_point(numbers, model, results)
         return Cell(text, status, note="a setting the chapter chose: no interval")
@@ -437,15 +687,23 @@ def cell(c: Claim, model: str, results: Results) -> Cell:
     else:
         chance = "no chance-level null computed for this run"
     if isinstance(value, float) and math.isnan(value):
-        return Cell("not computable", INCONCLUSIVE if c.rated else NOT_RATED,
-                    note="not computable from the saved run (too few units)", null=null)
+        return Cell(
+            "not computable",
+            INCONCLUSIVE if c.rated else NOT_RATED,
+            note="not computable from the saved run (too few units)",
+            null=null,
+        )
     iv = _intervals(numbers, c.key, model, c.per_model)
     if iv is None:
-        return Cell(c.fmt(float(value)), INCONCLUSIVE if c.rated else NOT_RATED,
-                    note="; ".join(x for x in ("no interval saved (an older run): rerun the chapter", chance) if x),
-                    null=null)
-    note = f"{iv.level:.0%} bootstrap interval, {iv.n_resamples} resamples of {iv.n_units} {iv.unit}" + \
-        (" (paired)" if iv.paired else "")
+        return Cell(
+            c.fmt(float(value)),
+            INCONCLUSIVE if c.rated else NOT_RATED,
+            note="; ".join(x for x in ("no interval saved (an older run): rerun the chapter", chance) if x),
+            null=null,
+        )
+    note = f"{iv.level:.0%} bootstrap interval, {iv.n_resamples} resamples of {iv.n_units} {iv.unit}" + (
+        " (paired)" if iv.paired else ""
+    )
     if not iv.low <= iv.estimate <= iv.high:
         note += "; the estimate lies outside its interval: the resampling is biased at this sample size"
     status = c.rate(iv, null)
@@ -523,7 +781,11 @@ def gaps(results: Results, ran: Iterable[str] | None = None) -> list[str]:
             out.append(f"{ch}: ran but saved no result (its claims: {', '.join(c.id for c in mine)})")
             continue
         for c in mine:
-            under = [c.saved_under] if c.saved_under else [m for m in docs if model_kind(m, results) == c.applies_to]
+            under = (
+                [c.saved_under]
+                if c.saved_under
+                else [m for m in docs if model_kind(m, results) == c.applies_to]
+            )
             if not under:
                 out.append(f"{c.id} ({ch}): no result saved under a model it applies to ({c.applies_to})")
             for saved in under:
@@ -543,7 +805,10 @@ def gaps(results: Results, ran: Iterable[str] | None = None) -> list[str]:
                         continue
                     values = {m: v for m, v in value.items() if model_kind(m, results) == c.applies_to}
                 for m, v in values.items():
-                    out += [f"{where}{', ' + m if c.per_model else ''}): {g}" for g in _cell_gaps(c, m, v, results)]
+                    out += [
+                        f"{where}{', ' + m if c.per_model else ''}): {g}"
+                        for g in _cell_gaps(c, m, v, results)
+                    ]
     return out
 
 
@@ -577,7 +842,10 @@ def table(chapter: str, *, results: Results | None = None) -> pd.DataFrame:
         raise KeyError(f"no claim is tested in {chapter!r}")
     models, rows = evaluate(mine, results)
     shown = [m for m in models if any(r.cells[m].status != NOT_APPLICABLE for r in rows)]
-    data: dict[str, list[str]] = {"claim": [r.claim.claim for r in rows], "paper": [r.claim.paper for r in rows]}
+    data: dict[str, list[str]] = {
+        "claim": [r.claim.claim for r in rows],
+        "paper": [r.claim.paper for r in rows],
+    }
     for m in shown:
         data[m] = [_shown(r.claim, r.cells[m]) for r in rows]
     return pd.DataFrame(data)
@@ -591,5 +859,7 @@ def sentence(key: str, model: str, *, results: Results | None = None) -> str:
     if got.status in (NOT_RUN, NOT_APPLICABLE):
         return f"{c.claim}: not yet run for {model}."
     how = f" ({got.note})" if got.note else ""
-    return (f"{c.claim}: {model} gives {got.text}{how} against the paper's {c.paper}, "
-            f"so **{got.status}** by the dashboard's rule: {c.rule.replace('*', '')}.")
+    return (
+        f"{c.claim}: {model} gives {got.text}{how} against the paper's {c.paper}, "
+        f"so **{got.status}** by the dashboard's rule: {c.rule.replace('*', '')}."
+    )

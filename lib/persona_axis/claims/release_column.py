@@ -21,13 +21,30 @@ from persona_axis.claims.results import Results
 from persona_axis.claims.rules import NOT_APPLICABLE, NOT_RATED, NOT_RUN
 from persona_axis.persona.release import RELEASE_MODELS
 
-__all__ = ["RELEASE_CHAPTER", "RELEASE_KEYS", "NOT_IN_RELEASE", "release_columns", "release_cell", "evaluate_release"]
+__all__ = [
+    "RELEASE_CHAPTER",
+    "RELEASE_KEYS",
+    "NOT_IN_RELEASE",
+    "release_columns",
+    "release_cell",
+    "evaluate_release",
+]
 
 #: The chapter that saves the release's numbers.
 RELEASE_CHAPTER = "10_paper_vectors"
 #: The claims (by result key) the release can answer; chapter 10 saves each under the same key.
-RELEASE_KEYS = frozenset({"n_for_70", "pc1_share", "default_pc1_distance", "cos_axis_pc1_middle", "cos_axis_pc1_min",
-                          "pc1_min_pair", "axis_min_pair", "trait_pc1_min_pair"})
+RELEASE_KEYS = frozenset(
+    {
+        "n_for_70",
+        "pc1_share",
+        "default_pc1_distance",
+        "cos_axis_pc1_middle",
+        "cos_axis_pc1_min",
+        "pc1_min_pair",
+        "axis_min_pair",
+        "trait_pc1_min_pair",
+    }
+)
 #: The text of a cell the release cannot answer.
 NOT_IN_RELEASE = "not in the release"
 
@@ -42,15 +59,21 @@ def release_cell(c: Claim, model: str, results: Results) -> Cell:
     if c.applies_to != "instruct":
         return Cell(NOT_APPLICABLE, NOT_APPLICABLE)
     if c.key not in RELEASE_KEYS:
-        return Cell(NOT_IN_RELEASE, NOT_RATED, note="the release holds mean vectors only: no rollouts, no model that "
-                                                    "generates text, so this claim needs a chapter that runs a model")
+        return Cell(
+            NOT_IN_RELEASE,
+            NOT_RATED,
+            note="the release holds mean vectors only: no rollouts, no model that "
+            "generates text, so this claim needs a chapter that runs a model",
+        )
     doc = results.get(RELEASE_CHAPTER, c.saved_under or model)
     if doc is None or doc["numbers"].get("synthetic", False):
         return Cell(NOT_RUN, NOT_RUN)
     return cell(replace(c, chapter=RELEASE_CHAPTER), model, results)
 
 
-def evaluate_release(claims: Sequence[Claim] = CLAIMS, results: Results | None = None) -> tuple[list[str], list[Row]]:
+def evaluate_release(
+    claims: Sequence[Claim] = CLAIMS, results: Results | None = None
+) -> tuple[list[str], list[Row]]:
     """``(release models, rows)``: every claim rated for every release model."""
     results = Results.load([RELEASE_CHAPTER]) if results is None else results
     models = release_columns()

@@ -27,7 +27,15 @@ from persona_axis.core.store import CacheError, Store, atomic_write_text, config
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["save_result", "load_result", "load_all", "results_dir", "comparison_table", "BOOK_MODELS", "Results"]
+__all__ = [
+    "save_result",
+    "load_result",
+    "load_all",
+    "results_dir",
+    "comparison_table",
+    "BOOK_MODELS",
+    "Results",
+]
 
 
 def results_dir(chapter: str) -> Path:
@@ -40,8 +48,14 @@ def _file(chapter: str, model: str) -> Path:
     return results_dir(chapter) / (model.replace("/", "__") + ".json")
 
 
-def save_result(chapter: str, model: str, numbers: dict[str, Any], config: dict[str, Any], *,
-                intervals: Mapping[str, Any] | None = None) -> Path:
+def save_result(
+    chapter: str,
+    model: str,
+    numbers: dict[str, Any],
+    config: dict[str, Any],
+    *,
+    intervals: Mapping[str, Any] | None = None,
+) -> Path:
     """Save a chapter's numbers for one model (atomic), with its configuration and a timestamp.
 
     ``intervals`` maps a key of ``numbers`` to its ``stats.Interval`` (or to a dict
@@ -52,8 +66,14 @@ def save_result(chapter: str, model: str, numbers: dict[str, Any], config: dict[
         numbers = {**numbers, "intervals": {k: _interval_dict(v) for k, v in intervals.items()}}
     config = json.loads(json.dumps(config, default=float))  # numpy scalars -> JSON numbers, as stored
     key = _key(chapter, model, config)
-    doc = {"chapter": chapter, "model": model, "numbers": numbers, "config": config, "key": config_hash(key),
-           "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    doc = {
+        "chapter": chapter,
+        "model": model,
+        "numbers": numbers,
+        "config": config,
+        "key": config_hash(key),
+        "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     text = json.dumps(doc, indent=1, default=float)
     Store("chapter_results", key).save_json("result", json.loads(text))
     path = _file(chapter, model)
@@ -73,8 +93,13 @@ def _interval_dict(v: Any) -> Any:
     raise TypeError(f"an interval must be a stats.Interval (or a dict of them), got {type(v).__name__}")
 
 
-def load_result(chapter: str, model: str, *, config: Mapping[str, Any] | None = None,
-                match: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+def load_result(
+    chapter: str,
+    model: str,
+    *,
+    config: Mapping[str, Any] | None = None,
+    match: Mapping[str, Any] | None = None,
+) -> dict[str, Any] | None:
     """The saved document, or ``None`` if the chapter was not run for this model (with these inputs).
 
     Args:
@@ -93,10 +118,14 @@ def load_result(chapter: str, model: str, *, config: Mapping[str, Any] | None = 
     except json.JSONDecodeError:
         raise CacheError(f"{path} is corrupt. Delete it and rerun the chapter.") from None
     if config is not None and doc.get("config") != _key(chapter, model, config)["config"]:
-        raise CacheError(f"{path} holds the result of another configuration; delete its folder and rerun the chapter")
+        raise CacheError(
+            f"{path} holds the result of another configuration; delete its folder and rerun the chapter"
+        )
     if match is not None:
         saved = doc.get("config", {})
-        if any(k not in saved or saved[k] != json.loads(json.dumps(v, default=float)) for k, v in match.items()):
+        if any(
+            k not in saved or saved[k] != json.loads(json.dumps(v, default=float)) for k, v in match.items()
+        ):
             return None
     return doc
 
@@ -117,7 +146,9 @@ def load_all(chapter: str) -> dict[str, dict[str, Any]]:
 BOOK_MODELS = ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct")
 
 
-def comparison_table(rows: list[tuple[str, str, str, str, str]], models: tuple[str, ...] = BOOK_MODELS) -> pd.DataFrame:
+def comparison_table(
+    rows: list[tuple[str, str, str, str, str]], models: tuple[str, ...] = BOOK_MODELS
+) -> pd.DataFrame:
     """The paper's value beside ours, one column per model.
 
     Args:
@@ -132,8 +163,12 @@ def comparison_table(rows: list[tuple[str, str, str, str, str]], models: tuple[s
 
     docs = {ch: load_all(ch) for ch in {r[2] for r in rows}}
     seen = sorted({m for d in docs.values() for m in d} - set(models))
-    table = pd.DataFrame({"quantity": [r[0] for r in rows] + ["preset"],
-                          "paper": [r[1] for r in rows] + ["275 roles x 1,200 rollouts"]})
+    table = pd.DataFrame(
+        {
+            "quantity": [r[0] for r in rows] + ["preset"],
+            "paper": [r[1] for r in rows] + ["275 roles x 1,200 rollouts"],
+        }
+    )
     for m in (*models, *seen):
         cells = []
         for _, _, chapter, key, fmt in rows:
@@ -174,9 +209,15 @@ class Results:
                     doc = json.loads(f.read_text())
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     raise CacheError(f"{f} is corrupt. Delete it and rerun the chapter.") from None
-                if not isinstance(doc, dict) or not isinstance(doc.get("numbers"), dict) or "model" not in doc:
-                    raise CacheError(f"{f} is not a chapter result (no 'model' or 'numbers'). "
-                                     "Delete it and rerun the chapter.")
+                if (
+                    not isinstance(doc, dict)
+                    or not isinstance(doc.get("numbers"), dict)
+                    or "model" not in doc
+                ):
+                    raise CacheError(
+                        f"{f} is not a chapter result (no 'model' or 'numbers'). "
+                        "Delete it and rerun the chapter."
+                    )
                 docs[chapter][str(doc["model"])] = doc
         return cls(docs)
 

@@ -46,8 +46,24 @@ from persona_axis.claims.results import Results
 from persona_axis.interventions.capping import CONVENTIONS, axis_percentile
 from persona_axis.model.models import REGISTRY
 
-__all__ = ["REPRODUCED", "WEAKER", "NOT_REPRODUCED", "INCONCLUSIVE", "NOT_RUN", "NOT_APPLICABLE", "NOT_RATED",
-           "STATUSES", "DECIDED", "Side", "decide", "past", "RULE", "n_layers", "best_band", "best_percentile"]
+__all__ = [
+    "REPRODUCED",
+    "WEAKER",
+    "NOT_REPRODUCED",
+    "INCONCLUSIVE",
+    "NOT_RUN",
+    "NOT_APPLICABLE",
+    "NOT_RATED",
+    "STATUSES",
+    "DECIDED",
+    "Side",
+    "decide",
+    "past",
+    "RULE",
+    "n_layers",
+    "best_band",
+    "best_percentile",
+]
 
 REPRODUCED = "reproduced"
 WEAKER = "weaker than the paper"
@@ -64,12 +80,14 @@ DECIDED = (NOT_REPRODUCED, WEAKER, REPRODUCED)
 Side = Literal[">", ">=", "<", "<="]
 
 #: The rule, in words, as the dashboard prints it.
-RULE = ("For a claim that the statistic is past a threshold T, with N the end of its chance-level null's "
-        "spread on the paper's side: *reproduced* if our interval lies wholly past T; *weaker than the paper* "
-        "if it lies wholly between N and T (an effect in the paper's direction beyond chance, smaller than the "
-        "paper's); *not reproduced* if it lies wholly short of T and not wholly past N (no effect beyond chance, "
-        "or the opposite effect; without a computed null, every interval short of T); *inconclusive* if it "
-        "contains T. A claim whose null lies past T is *not rated*: chance alone reaches the paper's side.")
+RULE = (
+    "For a claim that the statistic is past a threshold T, with N the end of its chance-level null's "
+    "spread on the paper's side: *reproduced* if our interval lies wholly past T; *weaker than the paper* "
+    "if it lies wholly between N and T (an effect in the paper's direction beyond chance, smaller than the "
+    "paper's); *not reproduced* if it lies wholly short of T and not wholly past N (no effect beyond chance, "
+    "or the opposite effect; without a computed null, every interval short of T); *inconclusive* if it "
+    "contains T. A claim whose null lies past T is *not rated*: chance alone reaches the paper's side."
+)
 
 
 def past(x: float, bound: float, side: Side) -> bool:
@@ -98,13 +116,13 @@ def decide(low: float, high: float, *, threshold: float, side: Side, null: float
     near, far = (low, high) if up else (high, low)
     n = None if null is None or math.isnan(null) else null
     if n is not None and past(n, threshold, side):
-        return NOT_RATED                         # chance alone reaches the paper's side
+        return NOT_RATED  # chance alone reaches the paper's side
     if past(near, threshold, side):
-        return REPRODUCED                        # every point past T
+        return REPRODUCED  # every point past T
     if past(far, threshold, side):
-        return INCONCLUSIVE                      # points on both sides of T
+        return INCONCLUSIVE  # points on both sides of T
     if n is not None and (near > n if up else near < n):
-        return WEAKER                            # wholly short of T, wholly beyond chance
+        return WEAKER  # wholly short of T, wholly beyond chance
     return NOT_REPRODUCED
 
 
@@ -132,5 +150,8 @@ def best_percentile(numbers: Mapping[str, Any], model: str, results: Results) ->
     """The percentile the capping sweep chose, and the floor it is on the axis: shown, *not rated*."""
     p, convention = float(numbers["best_percentile"]), str(numbers.get("best_convention", "?"))
     if convention in CONVENTIONS:
-        return f"{p:g}th ({convention} convention: a floor at p{axis_percentile(p, convention):g} on the axis)", NOT_RATED
+        return (
+            f"{p:g}th ({convention} convention: a floor at p{axis_percentile(p, convention):g} on the axis)",
+            NOT_RATED,
+        )
     return f"{p:g}th ({convention} convention)", NOT_RATED

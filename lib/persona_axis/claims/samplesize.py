@@ -41,8 +41,13 @@ __all__ = ["Decision", "units_to_decide", "rollout_cost", "render_sample_size", 
 
 #: The preset table each chapter's rollouts come from.
 PRESET_OF_CHAPTER: dict[str, str] = {
-    "01_persona_space": "persona_space", "02_assistant_axis": "persona_space", "03_cross_model": "persona_space",
-    "04_base_vs_instruct": "base_vs_instruct", "05_steering": "steering", "06_drift": "drift", "07_capping": "capping",
+    "01_persona_space": "persona_space",
+    "02_assistant_axis": "persona_space",
+    "03_cross_model": "persona_space",
+    "04_base_vs_instruct": "base_vs_instruct",
+    "05_steering": "steering",
+    "06_drift": "drift",
+    "07_capping": "capping",
 }
 
 
@@ -71,7 +76,9 @@ class Decision:
 
 
 def _scaled(iv: Interval, s: float) -> Interval:
-    return Interval(iv.estimate, iv.estimate - s * (iv.estimate - iv.low), iv.estimate + s * (iv.high - iv.estimate))
+    return Interval(
+        iv.estimate, iv.estimate - s * (iv.estimate - iv.low), iv.estimate + s * (iv.high - iv.estimate)
+    )
 
 
 def units_to_decide(c: Claim, iv: Interval, null: Interval | None = None) -> Decision:
@@ -90,7 +97,9 @@ def units_to_decide(c: Claim, iv: Interval, null: Interval | None = None) -> Dec
     if not (math.isfinite(lo) and math.isfinite(hi)) or not lo <= est <= hi:
         return Decision(iv.n_units, None, INCONCLUSIVE, "the interval misses the estimate (or has no ends)")
     # mirror a "<" claim onto ">" so one formula serves both
-    gap, near, far = (est - c.threshold, est - lo, hi - est) if c.up else (c.threshold - est, hi - est, est - lo)
+    gap, near, far = (
+        (est - c.threshold, est - lo, hi - est) if c.up else (c.threshold - est, hi - est, est - lo)
+    )
     if gap == 0:
         return Decision(iv.n_units, None, INCONCLUSIVE, "the estimate sits on the threshold")
     width = near if gap > 0 else far
@@ -139,20 +148,27 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def render_sample_size(results: Results | None = None, *, preset: str = "book", tok_s: float | None = None) -> str:
+def render_sample_size(
+    results: Results | None = None, *, preset: str = "book", tok_s: float | None = None
+) -> str:
     """The sample-size page's table (Markdown) from the saved results: one row per inconclusive
     claim-model pair, with the units and rollouts that would decide it and the time they take at
     ``tok_s`` generated tokens per second (the build's speed figure; ``None``: not timed)."""
     models, rows = evaluate(results=results)
-    lines = ["| claim | model | ours now | units now | units to decide | then | rollouts to decide | "
-             f"on this CPU ({preset}) | at the paper's rollout size |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| claim | model | ours now | units now | units to decide | then | rollouts to decide | "
+        f"on this CPU ({preset}) | at the paper's rollout size |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     others = []
     for row, ms, cell in distinct_cells(models, rows):
         c, m = row.claim, " and ".join(ms)
         if cell.status != INCONCLUSIVE:
             continue
         if cell.interval is None:
-            others.append(f"- {c.id} ({m}): {cell.text}; no interval to extrapolate ({cell.note or 'none saved'}).")
+            others.append(
+                f"- {c.id} ({m}): {cell.text}; no interval to extrapolate ({cell.note or 'none saved'})."
+            )
             continue
         d = units_to_decide(c, cell.interval, cell.null)
         if d.units_needed is None:
@@ -163,9 +179,11 @@ def render_sample_size(results: Results | None = None, *, preset: str = "book", 
         rollouts = d.units_needed * per
         here = rollouts * tokens / tok_s if tok_s else math.nan
         paper = d.units_needed * per_paper * tokens_paper / tok_s if tok_s else math.nan
-        lines.append(f"| {c.id} {c.short} | {m} | {cell.text} | {d.units_now} {cell.interval.unit} | "
-                     f"{d.units_needed:,} (×{d.factor:.1f}) | {d.status} | {rollouts:,} ({per} per unit) | "
-                     f"{_duration(here)} | {_duration(paper)} ({per_paper * d.units_needed:,} rollouts) |")
+        lines.append(
+            f"| {c.id} {c.short} | {m} | {cell.text} | {d.units_now} {cell.interval.unit} | "
+            f"{d.units_needed:,} (×{d.factor:.1f}) | {d.status} | {rollouts:,} ({per} per unit) | "
+            f"{_duration(here)} | {_duration(paper)} ({per_paper * d.units_needed:,} rollouts) |"
+        )
     if len(lines) == 2 and not others:
         return "No claim is rated *inconclusive* in the saved results."
     out = lines if len(lines) > 2 else ["No inconclusive claim has an interval to extrapolate."]

@@ -30,8 +30,13 @@ DTYPE_ENV = "PERSONA_AXIS_DTYPE"
 BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16", "bf16"})
 
 
-def pick_dtype(cpu_flags: set[str] | frozenset[str], *, cuda: bool = False, cuda_bf16: bool = False,
-               override: str | None = None) -> torch.dtype:
+def pick_dtype(
+    cpu_flags: set[str] | frozenset[str],
+    *,
+    cuda: bool = False,
+    cuda_bf16: bool = False,
+    override: str | None = None,
+) -> torch.dtype:
     """The dtype to compute in: bfloat16 where the hardware multiplies it natively, else float32.
 
     ``override`` (``"bfloat16"`` or ``"float32"``, from ``$PERSONA_AXIS_DTYPE``) wins. A GPU that
@@ -41,9 +46,16 @@ def pick_dtype(cpu_flags: set[str] | frozenset[str], *, cuda: bool = False, cuda
     import torch
 
     if override:
-        known = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float32": torch.float32, "fp32": torch.float32}
+        known = {
+            "bfloat16": torch.bfloat16,
+            "bf16": torch.bfloat16,
+            "float32": torch.float32,
+            "fp32": torch.float32,
+        }
         if override not in known:
-            raise ValueError(f"{DTYPE_ENV}={override!r}: use 'bfloat16' or 'float32' (or unset it to choose by hardware)")
+            raise ValueError(
+                f"{DTYPE_ENV}={override!r}: use 'bfloat16' or 'float32' (or unset it to choose by hardware)"
+            )
         return known[override]
     if cuda:
         return torch.bfloat16 if cuda_bf16 else torch.float32
@@ -68,5 +80,9 @@ def compute_dtype() -> torch.dtype:
     import torch
 
     cuda = torch.cuda.is_available()
-    return pick_dtype(_cpu_flags(), cuda=cuda, cuda_bf16=cuda and torch.cuda.is_bf16_supported(),
-                      override=os.environ.get(DTYPE_ENV) or None)
+    return pick_dtype(
+        _cpu_flags(),
+        cuda=cuda,
+        cuda_bf16=cuda and torch.cuda.is_bf16_supported(),
+        override=os.environ.get(DTYPE_ENV) or None,
+    )

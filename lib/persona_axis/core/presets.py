@@ -15,9 +15,25 @@ import copy
 import os
 from typing import Literal, TypedDict, Union, overload
 
-__all__ = ["PRESETS", "PRESET_NAMES", "PRESET_ENV", "DEFAULT_PRESET", "default_preset", "preset", "QuickstartPreset", "PersonaSpacePreset", "BaseVsInstructPreset",
-           "SteeringPreset", "DriftPreset", "LivePreset", "CappingPreset", "CappingSizes", "ChapterPreset",
-           "JudgeValidationPreset", "PaperVectorsPreset"]
+__all__ = [
+    "PRESETS",
+    "PRESET_NAMES",
+    "PRESET_ENV",
+    "DEFAULT_PRESET",
+    "default_preset",
+    "preset",
+    "QuickstartPreset",
+    "PersonaSpacePreset",
+    "BaseVsInstructPreset",
+    "SteeringPreset",
+    "DriftPreset",
+    "LivePreset",
+    "CappingPreset",
+    "CappingSizes",
+    "ChapterPreset",
+    "JudgeValidationPreset",
+    "PaperVectorsPreset",
+]
 
 #: The preset names every chapter knows, smallest first.
 PRESET_NAMES: tuple[str, ...] = ("tiny", "quick", "book", "paper")
@@ -36,8 +52,10 @@ def default_preset() -> str:
     """
     name = os.environ.get(PRESET_ENV, "").strip() or DEFAULT_PRESET
     if name not in PRESET_NAMES:
-        raise ValueError(f"{PRESET_ENV}={name!r} is not a preset: set it to one of {', '.join(PRESET_NAMES)} "
-                         f"(or unset it for {DEFAULT_PRESET!r})")
+        raise ValueError(
+            f"{PRESET_ENV}={name!r} is not a preset: set it to one of {', '.join(PRESET_NAMES)} "
+            f"(or unset it for {DEFAULT_PRESET!r})"
+        )
     return name
 
 
@@ -185,37 +203,119 @@ class PaperVectorsPreset(TypedDict):
     small_models: list[str]
 
 
-ChapterPreset = Union[QuickstartPreset, PersonaSpacePreset, BaseVsInstructPreset, SteeringPreset, DriftPreset, LivePreset,
-                      CappingPreset, JudgeValidationPreset, PaperVectorsPreset]
+ChapterPreset = Union[
+    QuickstartPreset,
+    PersonaSpacePreset,
+    BaseVsInstructPreset,
+    SteeringPreset,
+    DriftPreset,
+    LivePreset,
+    CappingPreset,
+    JudgeValidationPreset,
+    PaperVectorsPreset,
+]
 
 _QUICKSTART: dict[str, QuickstartPreset] = {
     "tiny": {"n_questions": 2, "n_prompts": 1, "max_new_tokens": 12, "answer_tokens": 16},
     "quick": {"n_questions": 4, "n_prompts": 2, "max_new_tokens": 32, "answer_tokens": 48},
     "book": {"n_questions": 8, "n_prompts": 3, "max_new_tokens": 48, "answer_tokens": 64},
-    "paper": {"n_questions": 240, "n_prompts": 5, "max_new_tokens": 512, "answer_tokens": 256, "engine": "vllm"},
+    "paper": {
+        "n_questions": 240,
+        "n_prompts": 5,
+        "max_new_tokens": 512,
+        "answer_tokens": 256,
+        "engine": "vllm",
+    },
 }
 
 _PERSONA_SPACE: dict[str, PersonaSpacePreset] = {
-    "tiny": {"roles": 8, "n_prompts": 1, "n_questions": 2, "max_new_tokens": 12, "labels": None, "min_count": 1,
-             "traits": 8, "trait_pairs": 1, "trait_questions": 1, "batch_size": 32},
-    "quick": {"roles": 40, "n_prompts": 2, "n_questions": 4, "max_new_tokens": 32, "labels": [3, 2], "min_count": 2,
-              "traits": 40, "trait_pairs": 1, "trait_questions": 2, "batch_size": 256},
-    "book": {"roles": None, "n_prompts": 2, "n_questions": 8, "max_new_tokens": 64, "labels": [3, 2], "min_count": 4,
-             "traits": None, "trait_pairs": 1, "trait_questions": 1, "batch_size": 256},
-    "paper": {"roles": None, "n_prompts": 5, "n_questions": 240, "max_new_tokens": 512, "labels": [3, 2], "min_count": 10,
-              "traits": None, "trait_pairs": 5, "trait_questions": 240, "batch_size": 64,
-              "store_layers": "paper", "acts_dtype": "bfloat16", "engine": "vllm"},
+    "tiny": {
+        "roles": 8,
+        "n_prompts": 1,
+        "n_questions": 2,
+        "max_new_tokens": 12,
+        "labels": None,
+        "min_count": 1,
+        "traits": 8,
+        "trait_pairs": 1,
+        "trait_questions": 1,
+        "batch_size": 32,
+    },
+    "quick": {
+        "roles": 40,
+        "n_prompts": 2,
+        "n_questions": 4,
+        "max_new_tokens": 32,
+        "labels": [3, 2],
+        "min_count": 2,
+        "traits": 40,
+        "trait_pairs": 1,
+        "trait_questions": 2,
+        "batch_size": 256,
+    },
+    "book": {
+        "roles": None,
+        "n_prompts": 2,
+        "n_questions": 8,
+        "max_new_tokens": 64,
+        "labels": [3, 2],
+        "min_count": 4,
+        "traits": None,
+        "trait_pairs": 1,
+        "trait_questions": 1,
+        "batch_size": 256,
+    },
+    "paper": {
+        "roles": None,
+        "n_prompts": 5,
+        "n_questions": 240,
+        "max_new_tokens": 512,
+        "labels": [3, 2],
+        "min_count": 10,
+        "traits": None,
+        "trait_pairs": 5,
+        "trait_questions": 240,
+        "batch_size": 64,
+        "store_layers": "paper",
+        "acts_dtype": "bfloat16",
+        "engine": "vllm",
+    },
 }
 
 _JUDGE_VALIDATION: dict[str, JudgeValidationPreset] = {
-    "tiny": {"models": ["smollm2-135m-instruct"], "trait_every": 120, "trait_pairs": 1, "trait_questions": 1,
-             "max_new_tokens": 12, "batch_size": 32},
-    "quick": {"models": ["smollm2-135m-instruct"], "trait_every": 20, "trait_pairs": 5, "trait_questions": 1,
-              "max_new_tokens": 32, "batch_size": 256},
-    "book": {"models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"], "trait_every": 10, "trait_pairs": 5,
-             "trait_questions": 1, "max_new_tokens": 64, "batch_size": 64},
-    "paper": {"models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"], "trait_every": 1, "trait_pairs": 5,
-              "trait_questions": 240, "max_new_tokens": 512, "batch_size": 64, "engine": "vllm"},
+    "tiny": {
+        "models": ["smollm2-135m-instruct"],
+        "trait_every": 120,
+        "trait_pairs": 1,
+        "trait_questions": 1,
+        "max_new_tokens": 12,
+        "batch_size": 32,
+    },
+    "quick": {
+        "models": ["smollm2-135m-instruct"],
+        "trait_every": 20,
+        "trait_pairs": 5,
+        "trait_questions": 1,
+        "max_new_tokens": 32,
+        "batch_size": 256,
+    },
+    "book": {
+        "models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"],
+        "trait_every": 10,
+        "trait_pairs": 5,
+        "trait_questions": 1,
+        "max_new_tokens": 64,
+        "batch_size": 64,
+    },
+    "paper": {
+        "models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"],
+        "trait_every": 1,
+        "trait_pairs": 5,
+        "trait_questions": 240,
+        "max_new_tokens": 512,
+        "batch_size": 64,
+        "engine": "vllm",
+    },
 }
 
 _BASE_VS_INSTRUCT: dict[str, BaseVsInstructPreset] = {
@@ -228,8 +328,18 @@ _BASE_VS_INSTRUCT: dict[str, BaseVsInstructPreset] = {
 _STEERING: dict[str, SteeringPreset] = {
     "tiny": {"roles": 2, "coefficients": [-0.5, 0.0, 0.5], "max_new_tokens": 12, "batch_size": 64},
     "quick": {"roles": 6, "coefficients": [-0.8, -0.4, 0.0, 0.4], "max_new_tokens": 32, "batch_size": 256},
-    "book": {"roles": 20, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 48, "batch_size": 256},
-    "paper": {"roles": 50, "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6], "max_new_tokens": 256, "batch_size": 64},
+    "book": {
+        "roles": 20,
+        "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6],
+        "max_new_tokens": 48,
+        "batch_size": 256,
+    },
+    "paper": {
+        "roles": 50,
+        "coefficients": [-1.0, -0.6, -0.3, 0.0, 0.3, 0.6],
+        "max_new_tokens": 256,
+        "batch_size": 64,
+    },
 }
 
 _DRIFT: dict[str, DriftPreset] = {
@@ -248,30 +358,85 @@ _LIVE: dict[str, LivePreset] = {
 
 # the paper: Qwen 3 32B layers 46-53 of 64 (width 1/8, centre 0.78); Llama 3.3 70B 56-71 of 80 (width 1/5, centre 0.8)
 _CAPPING: dict[str, CappingPreset] = {
-    "tiny": {"sizes": {"jailbreak": 4, "persona": 4, "instructions": 2, "arithmetic": 2, "knowledge": 2},
-             "far_roles": 4, "centres": [0.6], "widths": [0.125], "percentiles": [25], "max_new_tokens": 12,
-             "per_domain": 1, "turns": 2, "drift_tokens": 12, "batch_size": 64},
-    "quick": {"sizes": {"jailbreak": 16, "persona": 16, "instructions": 12, "arithmetic": 12, "knowledge": 12},
-              "far_roles": 8, "centres": [0.5, 0.75], "widths": [0.125], "percentiles": [25, 75], "max_new_tokens": 32,
-              "per_domain": 2, "turns": 4, "drift_tokens": 32, "batch_size": 256},
-    "book": {"sizes": {"jailbreak": 64, "persona": 64, "instructions": 40, "arithmetic": 40, "knowledge": 40},
-             "far_roles": 16, "centres": [0.5, 0.75], "widths": [0.125], "percentiles": [1, 25, 50, 75],
-             "max_new_tokens": 48, "per_domain": 4, "turns": 6, "drift_tokens": 48, "batch_size": 256},
-    "paper": {"sizes": {"jailbreak": 120, "persona": 240, "instructions": 120, "arithmetic": 129, "knowledge": 128},
-              "far_roles": 50, "centres": [0.5, 0.625, 0.75, 0.8], "widths": [0.125, 0.2],
-              "percentiles": [1, 25, 50, 75], "max_new_tokens": 256, "per_domain": 12, "turns": 10, "drift_tokens": 512,
-              "batch_size": 64},
+    "tiny": {
+        "sizes": {"jailbreak": 4, "persona": 4, "instructions": 2, "arithmetic": 2, "knowledge": 2},
+        "far_roles": 4,
+        "centres": [0.6],
+        "widths": [0.125],
+        "percentiles": [25],
+        "max_new_tokens": 12,
+        "per_domain": 1,
+        "turns": 2,
+        "drift_tokens": 12,
+        "batch_size": 64,
+    },
+    "quick": {
+        "sizes": {"jailbreak": 16, "persona": 16, "instructions": 12, "arithmetic": 12, "knowledge": 12},
+        "far_roles": 8,
+        "centres": [0.5, 0.75],
+        "widths": [0.125],
+        "percentiles": [25, 75],
+        "max_new_tokens": 32,
+        "per_domain": 2,
+        "turns": 4,
+        "drift_tokens": 32,
+        "batch_size": 256,
+    },
+    "book": {
+        "sizes": {"jailbreak": 64, "persona": 64, "instructions": 40, "arithmetic": 40, "knowledge": 40},
+        "far_roles": 16,
+        "centres": [0.5, 0.75],
+        "widths": [0.125],
+        "percentiles": [1, 25, 50, 75],
+        "max_new_tokens": 48,
+        "per_domain": 4,
+        "turns": 6,
+        "drift_tokens": 48,
+        "batch_size": 256,
+    },
+    "paper": {
+        "sizes": {"jailbreak": 120, "persona": 240, "instructions": 120, "arithmetic": 129, "knowledge": 128},
+        "far_roles": 50,
+        "centres": [0.5, 0.625, 0.75, 0.8],
+        "widths": [0.125, 0.2],
+        "percentiles": [1, 25, 50, 75],
+        "max_new_tokens": 256,
+        "per_domain": 12,
+        "turns": 10,
+        "drift_tokens": 512,
+        "batch_size": 64,
+    },
 }
 
 _PAPER_VECTORS: dict[str, PaperVectorsPreset] = {
-    "tiny": {"release": "synthetic", "n_resamples": 1000, "null_draws": 50, "null_layer_draws": 10,
-             "small_models": []},
-    "quick": {"release": "hub", "n_resamples": 1000, "null_draws": 50, "null_layer_draws": 10,
-              "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"]},
-    "book": {"release": "hub", "n_resamples": 2000, "null_draws": 200, "null_layer_draws": 20,
-             "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"]},
-    "paper": {"release": "hub", "n_resamples": 2000, "null_draws": 1000, "null_layer_draws": 100,
-              "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"]},
+    "tiny": {
+        "release": "synthetic",
+        "n_resamples": 1000,
+        "null_draws": 50,
+        "null_layer_draws": 10,
+        "small_models": [],
+    },
+    "quick": {
+        "release": "hub",
+        "n_resamples": 1000,
+        "null_draws": 50,
+        "null_layer_draws": 10,
+        "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"],
+    },
+    "book": {
+        "release": "hub",
+        "n_resamples": 2000,
+        "null_draws": 200,
+        "null_layer_draws": 20,
+        "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"],
+    },
+    "paper": {
+        "release": "hub",
+        "n_resamples": 2000,
+        "null_draws": 1000,
+        "null_layer_draws": 100,
+        "small_models": ["smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct"],
+    },
 }
 
 #: ``chapter -> preset name -> parameters`` (read through ``preset``, which copies).

@@ -30,8 +30,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Interval", "bootstrap", "paired_bootstrap", "unpaired_bootstrap", "bootstrap_indices",
-           "spearman_brown", "split_half", "ceiling", "disattenuate", "Reliability", "MIN_RESAMPLES"]
+__all__ = [
+    "Interval",
+    "bootstrap",
+    "paired_bootstrap",
+    "unpaired_bootstrap",
+    "bootstrap_indices",
+    "spearman_brown",
+    "split_half",
+    "ceiling",
+    "disattenuate",
+    "Reliability",
+    "MIN_RESAMPLES",
+]
 
 #: The fewest resamples an interval the book reports may rest on.
 MIN_RESAMPLES = 1000
@@ -68,7 +79,9 @@ class Interval:
 
     def fmt(self, spec: str = ".2f") -> str:
         """``"0.45 [0.31, 0.58]"`` (minus signs as typeset minus)."""
-        return f"{format(self.estimate, spec)} [{format(self.low, spec)}, {format(self.high, spec)}]".replace("-", "−")
+        return f"{format(self.estimate, spec)} [{format(self.low, spec)}, {format(self.high, spec)}]".replace(
+            "-", "−"
+        )
 
     @property
     def width(self) -> float:
@@ -102,15 +115,25 @@ class Interval:
 
 def _check(n_units: int, n_resamples: int, level: float) -> None:
     if n_units < 2:
-        raise ValueError(f"a bootstrap needs at least 2 independent units, got {n_units}: run a larger preset")
+        raise ValueError(
+            f"a bootstrap needs at least 2 independent units, got {n_units}: run a larger preset"
+        )
     if n_resamples < MIN_RESAMPLES:
         raise ValueError(f"n_resamples={n_resamples}: the book's intervals use at least {MIN_RESAMPLES}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
 
 
-def _interval(estimate: float, stats: Sequence[float], *, level: float, unit: str, n_units: int, seed: int,
-              paired: bool = False) -> Interval:
+def _interval(
+    estimate: float,
+    stats: Sequence[float],
+    *,
+    level: float,
+    unit: str,
+    n_units: int,
+    seed: int,
+    paired: bool = False,
+) -> Interval:
     arr = np.asarray(stats, dtype=float)
     arr = arr[np.isfinite(arr)]
     if len(arr) < len(stats) / 2:
@@ -120,8 +143,15 @@ def _interval(estimate: float, stats: Sequence[float], *, level: float, unit: st
     return Interval(float(estimate), float(lo), float(hi), level, len(arr), unit, n_units, seed, paired)
 
 
-def bootstrap_indices(n_units: int, statistic: Callable[[np.ndarray], float], *, unit: str,
-                      n_resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+def bootstrap_indices(
+    n_units: int,
+    statistic: Callable[[np.ndarray], float],
+    *,
+    unit: str,
+    n_resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """The general form: ``statistic(idx)`` on ``n_resamples`` index resamples of ``range(n_units)``.
 
     ``statistic`` receives an int array of length ``n_units`` (drawn with replacement; the
@@ -155,8 +185,15 @@ def _len(units: Any) -> int:
     return int(units.shape[0]) if hasattr(units, "shape") else len(units)
 
 
-def bootstrap(units: Any, statistic: Callable[[Any], float], *, unit: str, n_resamples: int = 2000,
-              level: float = 0.95, seed: int = 0) -> Interval:
+def bootstrap(
+    units: Any,
+    statistic: Callable[[Any], float],
+    *,
+    unit: str,
+    n_resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """A percentile bootstrap interval of ``statistic(units)``, resampling the rows of ``units``.
 
     Args:
@@ -172,12 +209,26 @@ def bootstrap(units: Any, statistic: Callable[[Any], float], *, unit: str, n_res
         >>> bootstrap(np.ones(5), np.mean, unit="prompts").fmt()
         '1.00 [1.00, 1.00]'
     """
-    return bootstrap_indices(_len(units), lambda idx: statistic(_take(units, idx)), unit=unit,
-                             n_resamples=n_resamples, level=level, seed=seed)
+    return bootstrap_indices(
+        _len(units),
+        lambda idx: statistic(_take(units, idx)),
+        unit=unit,
+        n_resamples=n_resamples,
+        level=level,
+        seed=seed,
+    )
 
 
-def paired_bootstrap(a: Any, b: Any, statistic: Callable[[Any], float] = np.mean, *, unit: str,
-                     n_resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+def paired_bootstrap(
+    a: Any,
+    b: Any,
+    statistic: Callable[[Any], float] = np.mean,
+    *,
+    unit: str,
+    n_resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """Interval of ``statistic(a) - statistic(b)`` for two settings measured on the same units.
 
     Row ``i`` of ``a`` and row ``i`` of ``b`` are the same prompt (question, conversation) under
@@ -190,26 +241,44 @@ def paired_bootstrap(a: Any, b: Any, statistic: Callable[[Any], float] = np.mean
     n = _len(a)
     if _len(b) != n:
         raise ValueError(f"a paired bootstrap needs the same units in both settings: {n} vs {_len(b)} rows")
-    iv = bootstrap_indices(n, lambda idx: statistic(_take(a, idx)) - statistic(_take(b, idx)), unit=unit,
-                           n_resamples=n_resamples, level=level, seed=seed)
+    iv = bootstrap_indices(
+        n,
+        lambda idx: statistic(_take(a, idx)) - statistic(_take(b, idx)),
+        unit=unit,
+        n_resamples=n_resamples,
+        level=level,
+        seed=seed,
+    )
     return Interval(**{**iv.to_dict(), "paired": True})
 
 
-def unpaired_bootstrap(a: Any, b: Any, statistic: Callable[[Any], float] = np.mean, *, unit: str,
-                       n_resamples: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+def unpaired_bootstrap(
+    a: Any,
+    b: Any,
+    statistic: Callable[[Any], float] = np.mean,
+    *,
+    unit: str,
+    n_resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Interval:
     """Interval of ``statistic(a) - statistic(b)`` for two independent groups (each resampled alone)."""
     na, nb = _len(a), _len(b)
     _check(min(na, nb), n_resamples, level)
     rng = np.random.default_rng(seed)
     estimate = float(statistic(a)) - float(statistic(b))
-    stats = [float(statistic(_take(a, rng.integers(0, na, na)))) - float(statistic(_take(b, rng.integers(0, nb, nb))))
-             for _ in range(n_resamples)]
+    stats = [
+        float(statistic(_take(a, rng.integers(0, na, na))))
+        - float(statistic(_take(b, rng.integers(0, nb, nb))))
+        for _ in range(n_resamples)
+    ]
     return _interval(estimate, stats, level=level, unit=unit, n_units=na + nb, seed=seed)
 
 
 # --------------------------------------------------------------------------------------------
 # Reliability and noise ceilings
 # --------------------------------------------------------------------------------------------
+
 
 def spearman_brown(r: float, factor: float = 2.0) -> float:
     """Reliability of a measurement ``factor`` times as long as one with reliability ``r``:

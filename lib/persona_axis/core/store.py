@@ -25,8 +25,13 @@ import torch
 from persona_axis.core.paths import artifacts_dir
 
 __all__ = [
-    "CacheError", "Store", "config_hash", "atomic_write_text", "atomic_write_bytes_from",
-    "atomic_save_tensors", "load_tensors"
+    "CacheError",
+    "Store",
+    "config_hash",
+    "atomic_write_text",
+    "atomic_write_bytes_from",
+    "atomic_save_tensors",
+    "load_tensors",
 ]
 
 
@@ -41,7 +46,9 @@ def _canonical(cfg: Any) -> str:
     try:
         return json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     except TypeError as e:
-        raise TypeError(f"a cache key must be made of JSON values (hash objects by explicit fields): {e}") from None
+        raise TypeError(
+            f"a cache key must be made of JSON values (hash objects by explicit fields): {e}"
+        ) from None
 
 
 def config_hash(cfg: Mapping[str, Any]) -> str:
@@ -70,7 +77,9 @@ def atomic_write_bytes_from(path: Path, blocks: Iterable[bytes]) -> None:
             os.unlink(tmp)
 
 
-def atomic_save_tensors(path: Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None) -> None:
+def atomic_save_tensors(
+    path: Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str] | None = None
+) -> None:
     """Save tensors as safetensors, atomically."""
     from safetensors.torch import save_file
 
@@ -136,7 +145,9 @@ class Store:
     def save_chunk(self, i: int, tensors: Mapping[str, torch.Tensor], rows: list[dict[str, Any]]) -> None:
         """Save chunk ``i``: tensors first, then the rows (the completion marker)."""
         atomic_save_tensors(self._chunk(i, "safetensors"), tensors)
-        atomic_write_text(self._chunk(i, "jsonl"), "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        atomic_write_text(
+            self._chunk(i, "jsonl"), "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        )
 
     def load_chunk(self, i: int) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
         """Load chunk ``i``; a damaged chunk gives a ``CacheError`` that says what to do."""
@@ -149,11 +160,15 @@ class Store:
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:
-                raise CacheError(f"{self._chunk(i, 'jsonl')}, line {n} is corrupt. Delete the chunk's two files and rerun.") from None
+                raise CacheError(
+                    f"{self._chunk(i, 'jsonl')}, line {n} is corrupt. Delete the chunk's two files and rerun."
+                ) from None
         return tensors, rows
 
     def save_json(self, name: str, obj: Any) -> None:
-        atomic_write_text(self.path / f"{name}.json", json.dumps(obj, indent=1, ensure_ascii=False, default=str))
+        atomic_write_text(
+            self.path / f"{name}.json", json.dumps(obj, indent=1, ensure_ascii=False, default=str)
+        )
 
     def load_json(self, name: str) -> Any:
         f = self.path / f"{name}.json"

@@ -80,8 +80,9 @@ class SlotCache(Cache):
         self.write = torch.zeros(0, 0, dtype=torch.bool)
         self.held: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any,
-               **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if layer_idx not in self.k:
             _, kvh, _, d = key_states.shape
             shape = (self.n_slots, kvh, self.capacity, d)
@@ -108,7 +109,9 @@ class SlotCache(Cache):
         v[ar, :, self.pos] = value_states[:, :, 0]
         return k[:, :, : self.width], v[:, :, : self.width]
 
-    def place(self, rows: torch.Tensor, src_row: torch.Tensor, src_pos: torch.Tensor, there: torch.Tensor) -> None:
+    def place(
+        self, rows: torch.Tensor, src_row: torch.Tensor, src_pos: torch.Tensor, there: torch.Tensor
+    ) -> None:
         """Copy the held prefix keys into slots: ``k[rows[i], :, p] = held[src_row[i], :, src_pos[i, p]]``
         where ``there[i, p]`` (``src_pos``, ``there``: ``(len(rows), width)``); then drop them."""
         width = src_pos.shape[1]
@@ -173,7 +176,9 @@ class _Masks:
         self.types = set(getattr(cfg, "layer_types", None) or ["full_attention"])
         self.window = getattr(cfg, "sliding_window", None)
 
-    def build(self, full: torch.Tensor, q_pos: torch.Tensor, kv_pos: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+    def build(
+        self, full: torch.Tensor, q_pos: torch.Tensor, kv_pos: torch.Tensor
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
         """``full``: ``(b, 1, q, kv)`` bool; ``q_pos`` ``(b, q)`` and ``kv_pos`` ``(b, kv)`` RoPE positions.
 
         Returns the 4D mask itself for a model with full attention only (its forward passes a 4D
@@ -277,14 +282,21 @@ def decode(
         r = torch.tensor(rows, device=device)
         plan = share_plan([prompts[k] for k in group], share_prefixes)
         if plan is not None:
-            logits, real, pos, n = prefill_shared(model, cache, masks.build, ckw, [prompts[k] for k in group], rows,
-                                                  plan, pad_id=pad_id)
+            logits, real, pos, n = prefill_shared(
+                model, cache, masks.build, ckw, [prompts[k] for k in group], rows, plan, pad_id=pad_id
+            )
         else:
             ids, real = left_padded([prompts[k] for k in group], pad_id, device)
             pos = (real.long().cumsum(-1) - 1).clamp(min=0)
             cache.mode, cache.rows = "prefill", r
-            out = model(input_ids=ids, attention_mask=masks.build(causal_mask(real)[:, None], pos, pos),
-                        position_ids=pos, use_cache=True, logits_to_keep=1, **{ckw: cache})
+            out = model(
+                input_ids=ids,
+                attention_mask=masks.build(causal_mask(real)[:, None], pos, pos),
+                position_ids=pos,
+                use_cache=True,
+                logits_to_keep=1,
+                **{ckw: cache},
+            )
             logits, n = out.logits[:, -1, :], 1
         stats["forwards"] += n
         width = real.shape[1]
@@ -299,7 +311,7 @@ def decode(
         """Fill free slots from the queue; returns the slots left free (the queue ran out)."""
         while free and queue:
             group = [queue.popleft() for _ in range(min(len(free), len(queue)))]
-            rows, free = free[: len(group)], free[len(group):]
+            rows, free = free[: len(group)], free[len(group) :]
             tokens, c = sample(prefill(rows, group))
             stats["cut"] += c
             stats["sampled"] += len(group)
@@ -342,8 +354,14 @@ def decode(
             mask = masks.build(valid[:, None, None, :width], rpos[:, None], kpos[:, :width])
             recording[0] = True
             try:
-                out = model(input_ids=pending[:, None], attention_mask=mask, position_ids=rpos[:, None],
-                            use_cache=True, logits_to_keep=1, **{ckw: cache})
+                out = model(
+                    input_ids=pending[:, None],
+                    attention_mask=mask,
+                    position_ids=rpos[:, None],
+                    use_cache=True,
+                    logits_to_keep=1,
+                    **{ckw: cache},
+                )
             finally:
                 recording[0] = False
             stats["forwards"] += 1
@@ -368,4 +386,6 @@ def decode(
             pending = tokens
             if free:
                 free = refill(free)
-    return Decoded(out_tokens, finished, out_sums, stats["cut"], stats["sampled"], stats["forwards"], stats["fed"])
+    return Decoded(
+        out_tokens, finished, out_sums, stats["cut"], stats["sampled"], stats["forwards"], stats["fed"]
+    )

@@ -32,7 +32,9 @@ class _Accumulator:
     """Hook functions that add ``weight[row] * h[row, -1]`` into per-layer fp32 sums."""
 
     def __init__(self, layers: list[int], batch: int, hidden: int, device: Any) -> None:
-        self.sums = {layer: torch.zeros(batch, hidden, dtype=torch.float32, device=device) for layer in layers}
+        self.sums = {
+            layer: torch.zeros(batch, hidden, dtype=torch.float32, device=device) for layer in layers
+        }
         self.weight: torch.Tensor | None = None  # (batch,) float32, None while the prompt runs
 
     def fn(self, layer: int) -> Callable[[torch.Tensor], None]:
@@ -45,8 +47,14 @@ class _Accumulator:
 
 @torch.no_grad()
 def decode_batch(
-    model: PreTrainedModel, prompts: Sequence[Sequence[int]], *, max_new_tokens: int, layers: list[int], eos: set[int],
-    pad_id: int, sample: Callable[[torch.Tensor], tuple[torch.Tensor, int]],
+    model: PreTrainedModel,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    layers: list[int],
+    eos: set[int],
+    pad_id: int,
+    sample: Callable[[torch.Tensor], tuple[torch.Tensor, int]],
 ) -> tuple[list[list[int]], list[bool], torch.Tensor, list[int], int, int]:
     """One batch: ``(tokens, finished, mean acts (b, L, H) on CPU, lengths, nucleus cuts, sampled)``."""
     from transformers import DynamicCache
@@ -66,7 +74,14 @@ def decode_batch(
     lengths = torch.zeros(b, dtype=torch.long, device=device)
     cut = sampled = 0
     with add_layer_hooks(model, {layer: acc.fn(layer) for layer in layers}):
-        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **{ckw: cache})
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=pos,
+            use_cache=True,
+            logits_to_keep=1,
+            **{ckw: cache},
+        )
         next_pos = pos[:, -1:] + 1
         for step in range(max_new_tokens):
             tokens, c = sample(out.logits[:, -1, :])
@@ -86,7 +101,11 @@ def decode_batch(
             mask = torch.cat([mask, torch.ones((b, 1), dtype=mask.dtype, device=device)], dim=1)
             out = model(
                 input_ids=fed[:, None],
-                attention_mask=mask, position_ids=next_pos, use_cache=True, logits_to_keep=1, **{ckw: cache},
+                attention_mask=mask,
+                position_ids=next_pos,
+                use_cache=True,
+                logits_to_keep=1,
+                **{ckw: cache},
             )
             acc.weight = None
             next_pos = next_pos + 1

@@ -104,9 +104,19 @@ class VLLMEngine:
 
     name = "vllm"
 
-    def __init__(self, model: str | Path, *, dtype: str | None = None, python: str | Path | None = None,
-                 tensor_parallel_size: int = 1, gpu_memory_utilization: float = 0.9, kv_cache_gib: int = 1,
-                 max_model_len: int | None = 2048, enforce_eager: bool | None = None, timeout: float = 3600) -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        dtype: str | None = None,
+        python: str | Path | None = None,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        kv_cache_gib: int = 1,
+        max_model_len: int | None = 2048,
+        enforce_eager: bool | None = None,
+        timeout: float = 3600,
+    ) -> None:
         self.model = str(model)
         self.settings_dtype = dtype
         self.python = None if python is None else str(python)
@@ -154,15 +164,27 @@ class VLLMEngine:
         from transformers import AutoConfig
 
         source = model_source(self.model)
-        longest = getattr(AutoConfig.from_pretrained(source).get_text_config(), "max_position_embeddings", None)
-        length = self.max_model_len if longest is None or self.max_model_len is None else min(self.max_model_len, longest)
+        longest = getattr(
+            AutoConfig.from_pretrained(source).get_text_config(), "max_position_embeddings", None
+        )
+        length = (
+            self.max_model_len
+            if longest is None or self.max_model_len is None
+            else min(self.max_model_len, longest)
+        )
         cpu = not torch.cuda.is_available()
         # vLLM 0.32 on CPU: a prompt prefilled in two steps rewinds its seeded sampler, which a CPU
         # generator cannot do ("CPU Generator does not use offset"); whole prefills avoid it
-        return {"model": str(source), "tensor_parallel_size": self.tensor_parallel_size,
-                "dtype": self.dtype, "max_model_len": length,
-                "enforce_eager": cpu if self.enforce_eager is None else self.enforce_eager,
-                "gpu_memory_utilization": self.gpu_memory_utilization, "seed": 0, "chunked_prefill": False if cpu else None}
+        return {
+            "model": str(source),
+            "tensor_parallel_size": self.tensor_parallel_size,
+            "dtype": self.dtype,
+            "max_model_len": length,
+            "enforce_eager": cpu if self.enforce_eager is None else self.enforce_eager,
+            "gpu_memory_utilization": self.gpu_memory_utilization,
+            "seed": 0,
+            "chunked_prefill": False if cpu else None,
+        }
 
     def _log_tail(self) -> str:
         if self._log is None:
@@ -188,7 +210,9 @@ class VLLMEngine:
             raise RuntimeError(f"vLLM {what}: the worker {msg}. Its log:\n{self._log_tail()}")
         out: dict[str, Any] = json.loads(line)
         if "error" in out:
-            raise RuntimeError(f"vLLM {what} failed in the worker:\n{out['error'][-2000:]}\nIts log:\n{self._log_tail()}")
+            raise RuntimeError(
+                f"vLLM {what} failed in the worker:\n{out['error'][-2000:]}\nIts log:\n{self._log_tail()}"
+            )
         return out
 
     def start(self) -> None:
@@ -196,12 +220,16 @@ class VLLMEngine:
         if self.running:
             return
         python = self.python or str(vllm_python() or sys.executable)
-        env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", str(self.kv_cache_gib))}
+        env = {
+            **os.environ,
+            "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", str(self.kv_cache_gib)),
+        }
         self._log = tempfile.NamedTemporaryFile(prefix="vllm-worker-", suffix=".log", delete=False)
         worker = Path(__file__).with_name("vllm_worker.py")
         t0 = time.perf_counter()
-        self._proc = subprocess.Popen([python, str(worker)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._log, env=env)
+        self._proc = subprocess.Popen(
+            [python, str(worker)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=env
+        )
         self._send(self._settings())
         ready = self._answer("start")
         self.starts += 1
@@ -210,17 +238,26 @@ class VLLMEngine:
         self.pids.append(int(ready["pid"]))
         self.version = str(ready["version"])
 
-    def generate_ids(self, prompts: Sequence[Sequence[int]], sampling: Sampling, seed: int,
-                     stop: Sequence[int]) -> dict[str, Any]:
+    def generate_ids(
+        self, prompts: Sequence[Sequence[int]], sampling: Sampling, seed: int, stop: Sequence[int]
+    ) -> dict[str, Any]:
         """Response token ids (end-of-turn excluded) and whether each row ended at ``stop``.
 
         Row ``i`` is sampled with the seed ``seed * 1_000_003 + i``, so a row's sample depends on
         its place in the call, not on how vLLM batches it.
         """
         self.start()
-        self._send({"prompts": [list(map(int, p)) for p in prompts], "temperature": sampling.temperature,
-                    "top_p": sampling.top_p, "top_k": sampling.top_k, "max_new_tokens": sampling.max_new_tokens,
-                    "seeds": [seed * 1_000_003 + i for i in range(len(prompts))], "stop_ids": [int(i) for i in stop]})
+        self._send(
+            {
+                "prompts": [list(map(int, p)) for p in prompts],
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
+                "top_k": sampling.top_k,
+                "max_new_tokens": sampling.max_new_tokens,
+                "seeds": [seed * 1_000_003 + i for i in range(len(prompts))],
+                "stop_ids": [int(i) for i in stop],
+            }
+        )
         out = self._answer("generate")
         self.constructions = int(out["constructions"])
         self.generation_seconds += float(out["seconds"])

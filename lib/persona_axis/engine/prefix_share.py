@@ -54,14 +54,17 @@ class Slots(Protocol):
     width: int
     write: torch.Tensor
 
-    def place(self, rows: torch.Tensor, src_row: torch.Tensor, src_pos: torch.Tensor, there: torch.Tensor) -> None: ...
+    def place(
+        self, rows: torch.Tensor, src_row: torch.Tensor, src_pos: torch.Tensor, there: torch.Tensor
+    ) -> None: ...
 
 
 MaskBuilder = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], "torch.Tensor | dict[str, torch.Tensor]"]
 
 
-
-def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(
+    prompts: Sequence[Sequence[int]], pad_id: int, device: torch.device | str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Prompts of different lengths as one batch, padded on the left: ``ids`` and a 0/1 ``mask``,
     both ``(len(prompts), longest)`` long tensors on ``device``. An empty prompt is an error."""
     width = max(len(p) for p in prompts)
@@ -70,8 +73,8 @@ def left_pad(prompts: Sequence[Sequence[int]], pad_id: int, device: torch.device
     for i, p in enumerate(prompts):
         if len(p) == 0:
             raise ValueError(f"prompt {i} is empty")
-        ids[i, width - len(p):] = torch.tensor(list(p))
-        mask[i, width - len(p):] = 1
+        ids[i, width - len(p) :] = torch.tensor(list(p))
+        mask[i, width - len(p) :] = 1
     return ids.to(device), mask.to(device)
 
 
@@ -84,8 +87,9 @@ def _common(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-def share_plan(prompts: Sequence[Sequence[int]], min_shared: int, part_rows: int = 64,
-               gain: float = 0.75) -> SharePlan | None:
+def share_plan(
+    prompts: Sequence[Sequence[int]], min_shared: int, part_rows: int = 64, gain: float = 0.75
+) -> SharePlan | None:
     """Group prompts that start with the same ``min_shared`` tokens or more, or ``None`` when sharing
     would not cut the padded prefill tokens to ``gain`` of one plain prefill (or ``min_shared <= 0``).
 
@@ -116,15 +120,18 @@ def share_plan(prompts: Sequence[Sequence[int]], min_shared: int, part_rows: int
     if not leaders:
         return None
     by_suffix = sorted(range(n), key=lambda k: len(prompts[k]) - shared[k])
-    parts = [by_suffix[a:a + part_rows] for a in range(0, n, part_rows)]
+    parts = [by_suffix[a : a + part_rows] for a in range(0, n, part_rows)]
     cost = len(leaders) * max(shared[k] for k in leaders) + sum(
-        len(part) * max(len(prompts[k]) - shared[k] for k in part) for part in parts)
+        len(part) * max(len(prompts[k]) - shared[k] for k in part) for part in parts
+    )
     if cost > gain * n * max(len(p) for p in prompts):
         return None
     return SharePlan(shared, cluster_of, leaders, parts)
 
 
-def left_padded(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def left_padded(
+    seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(ids, real)``, both ``(len(seqs), longest)``: the sequences left padded with ``pad_id``
     (``left_pad`` with a boolean mask)."""
     ids, mask = left_pad(seqs, pad_id, device)
@@ -135,13 +142,22 @@ def causal_mask(real: torch.Tensor) -> torch.Tensor:
     """``(b, w, w)`` bool from ``real (b, w)``: a real query sees the real keys up to itself; a pad query
     sees itself only (a finite output that no real query reads)."""
     q = torch.arange(real.shape[1], device=real.device)
-    return ((q[None, :] <= q[:, None])[None] & real[:, None, :]) | torch.eye(real.shape[1], dtype=torch.bool,
-                                                                               device=real.device)[None]
+    return ((q[None, :] <= q[:, None])[None] & real[:, None, :]) | torch.eye(
+        real.shape[1], dtype=torch.bool, device=real.device
+    )[None]
 
 
-def prefill_shared(model: torch.nn.Module, cache: Slots, build_mask: MaskBuilder, ckw: str,
-                   prompts: Sequence[Sequence[int]], rows: list[int], plan: SharePlan, *,
-                   pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+def prefill_shared(
+    model: torch.nn.Module,
+    cache: Slots,
+    build_mask: MaskBuilder,
+    ckw: str,
+    prompts: Sequence[Sequence[int]],
+    rows: list[int],
+    plan: SharePlan,
+    *,
+    pad_id: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
     """Prefill ``prompts`` into slots ``rows`` of ``cache`` (a ``decode.SlotCache``) by ``plan``.
 
     Args:
@@ -157,15 +173,21 @@ def prefill_shared(model: torch.nn.Module, cache: Slots, build_mask: MaskBuilder
     lens = [len(t) for t in prompts]
     width = max(lens)
     # pass 1: the shared prefixes, left padded, held by the cache
-    ids, real = left_padded([prompts[i][:plan.shared[i]] for i in plan.leaders], pad_id, device)
+    ids, real = left_padded([prompts[i][: plan.shared[i]] for i in plan.leaders], pad_id, device)
     hw = ids.shape[1]
     pos = (real.long().cumsum(-1) - 1).clamp(min=0)
     cache.mode = "prefix"
-    model(input_ids=ids, attention_mask=build_mask(causal_mask(real)[:, None], pos, pos), position_ids=pos,
-          use_cache=True, logits_to_keep=1, **{ckw: cache})
+    model(
+        input_ids=ids,
+        attention_mask=build_mask(causal_mask(real)[:, None], pos, pos),
+        position_ids=pos,
+        use_cache=True,
+        logits_to_keep=1,
+        **{ckw: cache},
+    )
     # every row's layout: real tokens at [width - len, width), RoPE positions 0.. over them
     p = torch.arange(width, device=device)
-    start = width - torch.tensor(lens, device=device)[:, None]                        # (g, 1)
+    start = width - torch.tensor(lens, device=device)[:, None]  # (g, 1)
     real_g = p[None, :] >= start
     kp = (p[None, :] - start).clamp(min=0)
     sh = torch.tensor(plan.shared, device=device)[:, None]
@@ -178,15 +200,25 @@ def prefill_shared(model: torch.nn.Module, cache: Slots, build_mask: MaskBuilder
     logits = torch.empty(0)
     for part in plan.parts:
         pr = torch.tensor(part, device=device)
-        ids, write = left_padded([prompts[i][plan.shared[i]:] for i in part], pad_id, device)
+        ids, write = left_padded([prompts[i][plan.shared[i] :] for i in part], pad_id, device)
         sw = ids.shape[1]
-        qb = width - sw + torch.arange(sw, device=device)                             # slot position of each query
-        own = p[None, :] == qb[:, None]                                               # a pad query sees itself only
-        full = torch.where(write[:, :, None], real_g[pr][:, None, :] & (p[None, None, :] <= qb[None, :, None]), own[None])
-        qpos = kp[pr][:, width - sw:]
+        # slot position of each query
+        qb = width - sw + torch.arange(sw, device=device)
+        # a pad query sees itself only
+        own = p[None, :] == qb[:, None]
+        full = torch.where(
+            write[:, :, None], real_g[pr][:, None, :] & (p[None, None, :] <= qb[None, :, None]), own[None]
+        )
+        qpos = kp[pr][:, width - sw :]
         cache.mode, cache.rows, cache.width, cache.write = "extend", slot[pr], width, write
-        out = model(input_ids=ids, attention_mask=build_mask(full[:, None], qpos, kp[pr]), position_ids=qpos,
-                    use_cache=True, logits_to_keep=1, **{ckw: cache})
+        out = model(
+            input_ids=ids,
+            attention_mask=build_mask(full[:, None], qpos, kp[pr]),
+            position_ids=qpos,
+            use_cache=True,
+            logits_to_keep=1,
+            **{ckw: cache},
+        )
         if logits.numel() == 0:
             logits = out.logits.new_empty((len(prompts), out.logits.shape[-1]))
         logits[pr] = out.logits[:, -1, :]

@@ -96,7 +96,10 @@ class GenerationResult:
 def eos_ids(tok: PreTrainedTokenizerBase, model: PreTrainedModel) -> set[int]:
     """End-of-turn token ids: the tokenizer's EOS and the generation config's."""
     ids: set[int] = set()
-    for value in (getattr(tok, "eos_token_id", None), getattr(getattr(model, "generation_config", None), "eos_token_id", None)):
+    for value in (
+        getattr(tok, "eos_token_id", None),
+        getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+    ):
         if isinstance(value, int):
             ids.add(value)
         elif isinstance(value, (list, tuple)):
@@ -167,7 +170,9 @@ def generate(
     eos = eos_ids(tok, model)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(eos)
     device = next(model.parameters()).device
-    gen = torch.Generator(device=device).manual_seed(sampling.seed if generator_seed is None else generator_seed)
+    gen = torch.Generator(device=device).manual_seed(
+        sampling.seed if generator_seed is None else generator_seed
+    )
     hidden = int(model.config.get_text_config().hidden_size)
 
     def sample(logits: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -175,14 +180,29 @@ def generate(
 
     if engine == "slots":
         if not supports(model):
-            raise ValueError("this model has attention layers other than full or sliding-window ones; "
-                             "call generate(..., engine='reference')")
-        d = decode(model, prompts, eos=eos, max_new_tokens=sampling.max_new_tokens, batch_size=batch_size,
-                   sample=sample, layers=idx, pad_id=pad_id, progress=progress, share_prefixes=share_prefixes)
+            raise ValueError(
+                "this model has attention layers other than full or sliding-window ones; "
+                "call generate(..., engine='reference')"
+            )
+        d = decode(
+            model,
+            prompts,
+            eos=eos,
+            max_new_tokens=sampling.max_new_tokens,
+            batch_size=batch_size,
+            sample=sample,
+            layers=idx,
+            pad_id=pad_id,
+            progress=progress,
+            share_prefixes=share_prefixes,
+        )
         n_tok = [len(t) for t in d.tokens]
         denom = torch.tensor(n_tok, dtype=torch.float32, device=device).clamp(min=1)[:, None]
-        acts = (torch.stack([d.sums[layer] / denom for layer in idx], dim=1).cpu() if idx
-                else torch.zeros(len(prompts), 0, hidden))
+        acts = (
+            torch.stack([d.sums[layer] / denom for layer in idx], dim=1).cpu()
+            if idx
+            else torch.zeros(len(prompts), 0, hidden)
+        )
         tokens, finished, cut, sampled = d.tokens, d.finished, d.truncated, d.sampled
     elif engine == "reference":
         # engine version 1: the tests' oracle, and the loop for attention kinds ``decode`` lacks
@@ -191,9 +211,16 @@ def generate(
         tokens, finished, parts, n_tok = [], [], [], []
         cut = sampled = 0
         for start in range(0, len(prompts), batch_size):
-            batch = prompts[start:start + batch_size]
-            t, f, a, n, c, sm = decode_batch(model, batch, max_new_tokens=sampling.max_new_tokens, layers=idx,
-                                             eos=eos, pad_id=pad_id, sample=sample)
+            batch = prompts[start : start + batch_size]
+            t, f, a, n, c, sm = decode_batch(
+                model,
+                batch,
+                max_new_tokens=sampling.max_new_tokens,
+                layers=idx,
+                eos=eos,
+                pad_id=pad_id,
+                sample=sample,
+            )
             tokens += t
             finished += f
             parts.append(a)
@@ -265,7 +292,7 @@ def score(
     per_seq: list[list[torch.Tensor]] = [[] for _ in sequences]
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     for start in range(0, len(order), batch_size):
-        which = order[start:start + batch_size]
+        which = order[start : start + batch_size]
         seqs = [sequences[i] for i in which]
         ids, mask = left_pad(seqs, pad_id, device)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -285,13 +312,19 @@ def score(
         except _Enough:
             pass
         width = ids.shape[1]
-        stacked = (torch.stack([got[layer].to(device) for layer in idx], dim=1).float() if idx
-                   else torch.zeros(len(seqs), 0, width, hidden))  # (b, L, seq, H)
+        stacked = (
+            torch.stack([got[layer].to(device) for layer in idx], dim=1).float()
+            if idx
+            else torch.zeros(len(seqs), 0, width, hidden)
+        )  # (b, L, seq, H)
         for row, i in enumerate(which):
             shift = width - len(sequences[i])
             for a, b in spans[i]:
-                per_seq[i].append(torch.zeros(len(idx), hidden) if b == a
-                                  else stacked[row, :, shift + a: shift + b].mean(dim=1).cpu())
+                per_seq[i].append(
+                    torch.zeros(len(idx), hidden)
+                    if b == a
+                    else stacked[row, :, shift + a : shift + b].mean(dim=1).cpu()
+                )
     out = [t for ts in per_seq for t in ts]
     return torch.stack(out) if out else torch.zeros(0, len(idx), hidden)
 
@@ -315,10 +348,16 @@ def teacher_force(
         One ``(n_responses, n_layers, hidden)`` float32 tensor per conversation.
     """
     rendered = [render(tok, spec, system, list(turns)) for system, turns in conversations]
-    flat = score(model, [r.input_ids for r in rendered], [r.spans for r in rendered], layers=layers,
-                 batch_size=batch_size, pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
+    flat = score(
+        model,
+        [r.input_ids for r in rendered],
+        [r.spans for r in rendered],
+        layers=layers,
+        batch_size=batch_size,
+        pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0,
+    )
     out, k = [], 0
     for r in rendered:
-        out.append(flat[k:k + len(r.spans)])
+        out.append(flat[k : k + len(r.spans)])
         k += len(r.spans)
     return out

@@ -29,7 +29,15 @@ import torch
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
-__all__ = ["matmul_gflops", "weight_params", "decode_flops", "Calibration", "calibrate", "steadiest", "spread"]
+__all__ = [
+    "matmul_gflops",
+    "weight_params",
+    "decode_flops",
+    "Calibration",
+    "calibrate",
+    "steadiest",
+    "spread",
+]
 
 
 def matmul_gflops(seconds: float = 2.0, n: int = 2048, dtype: torch.dtype | None = None) -> float:
@@ -70,7 +78,9 @@ def weight_params(model: PreTrainedModel) -> tuple[int, int]:
     return int(layers), int(head)
 
 
-def decode_flops(model: PreTrainedModel, prompt_lens: Sequence[int], n_tokens: Sequence[int], finished: Sequence[bool]) -> float:
+def decode_flops(
+    model: PreTrainedModel, prompt_lens: Sequence[int], n_tokens: Sequence[int], finished: Sequence[bool]
+) -> float:
     """Useful FLOPs of a generation run: what any engine must compute at the least.
 
     Per row: ``2 * layer_weights`` for each prompt token and each response token fed;
@@ -112,13 +122,19 @@ class Calibration:
         return f"{dtype} matmul {self.gflops:.0f} GFLOP/s, {self.model} decode {self.tok_s:.0f} tok/s"
 
     def line(self) -> str:
-        return (f"machine speed: {self.short().replace(' GFLOP/s,', ' GFLOP/s;')} "
-                f"(batch {self.batch}, {self.tokens} tokens in {self.seconds:.1f} s); {self.threads} torch threads, "
-                f"load average {self.load:.1f}; {self.when}")
+        return (
+            f"machine speed: {self.short().replace(' GFLOP/s,', ' GFLOP/s;')} "
+            f"(batch {self.batch}, {self.tokens} tokens in {self.seconds:.1f} s); {self.threads} torch threads, "
+            f"load average {self.load:.1f}; {self.when}"
+        )
 
 
-def calibrate(seconds: float = 20.0, model_name: str = "smollm2-135m-instruct", batch: int = 64,
-              max_new_tokens: int = 64) -> Calibration:
+def calibrate(
+    seconds: float = 20.0,
+    model_name: str = "smollm2-135m-instruct",
+    batch: int = 64,
+    max_new_tokens: int = 64,
+) -> Calibration:
     """Decode with ``model_name`` at ``batch`` rows for about ``seconds``, and time a matmul, both in
     the dtype the models compute in here (``hardware.compute_dtype``).
 
@@ -134,23 +150,46 @@ def calibrate(seconds: float = 20.0, model_name: str = "smollm2-135m-instruct", 
     gflops = matmul_gflops(min(3.0, seconds / 5))
     model, tok, spec = load_model(model_name)
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    roles = ["a lighthouse keeper", "a medieval bard", "a tax accountant", "an ancient ghost",
-             "a marine biologist", "a hermit in the mountains", "a software debugger", "a pirate captain"]
-    questions = ["What do you value most?", "Describe an ordinary morning.", "What are you afraid of?",
-                 "What would you change about the world?"]
+    roles = [
+        "a lighthouse keeper",
+        "a medieval bard",
+        "a tax accountant",
+        "an ancient ghost",
+        "a marine biologist",
+        "a hermit in the mountains",
+        "a software debugger",
+        "a pirate captain",
+    ]
+    questions = [
+        "What do you value most?",
+        "Describe an ordinary morning.",
+        "What are you afraid of?",
+        "What would you change about the world?",
+    ]
     texts = [(f"You are {r}.", q) for r in roles for q in questions]
     prompts = [prompt_ids(tok, spec, s, [q]) for s, q in (texts * (batch // len(texts) + 1))[:batch]]
     samp = Sampling(temperature=0.7, top_p=0.9, max_new_tokens=max_new_tokens, seed=0)
     generate(model, tok, prompts[:4], Sampling(max_new_tokens=2), batch_size=4, layers=[])  # warm-up
     n_tok, spent, r = 0, 0.0, 0
     while spent < seconds:
-        res = generate(model, tok, prompts, Sampling(0.7, 0.9, samp.top_k, max_new_tokens, r), batch_size=batch)
+        res = generate(
+            model, tok, prompts, Sampling(0.7, 0.9, samp.top_k, max_new_tokens, r), batch_size=batch
+        )
         n_tok += sum(res.n_tokens)
         spent += res.seconds
         r += 1
-    return Calibration(gflops=gflops, tok_s=n_tok / spent, model=model_name, batch=batch, tokens=n_tok,
-                       seconds=spent, threads=torch.get_num_threads(), load=os.getloadavg()[0],
-                       when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), dtype=dtype)
+    return Calibration(
+        gflops=gflops,
+        tok_s=n_tok / spent,
+        model=model_name,
+        batch=batch,
+        tokens=n_tok,
+        seconds=spent,
+        threads=torch.get_num_threads(),
+        load=os.getloadavg()[0],
+        when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        dtype=dtype,
+    )
 
 
 def steadiest(cals: Sequence[Calibration]) -> Calibration:

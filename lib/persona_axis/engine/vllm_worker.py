@@ -77,12 +77,21 @@ def build(settings: Settings) -> LLM:
     from vllm import LLM
 
     CONSTRUCTIONS += 1
-    extra = {} if settings.get("chunked_prefill") is None else {"enable_chunked_prefill": bool(settings["chunked_prefill"])}
-    return LLM(model=settings["model"], tensor_parallel_size=int(settings.get("tensor_parallel_size", 1)),
-               dtype=settings.get("dtype", "bfloat16"), max_model_len=settings.get("max_model_len"),
-               enforce_eager=bool(settings.get("enforce_eager", False)),
-               gpu_memory_utilization=float(settings.get("gpu_memory_utilization", 0.9)),
-               seed=int(settings.get("seed", 0)), **extra)
+    extra = (
+        {}
+        if settings.get("chunked_prefill") is None
+        else {"enable_chunked_prefill": bool(settings["chunked_prefill"])}
+    )
+    return LLM(
+        model=settings["model"],
+        tensor_parallel_size=int(settings.get("tensor_parallel_size", 1)),
+        dtype=settings.get("dtype", "bfloat16"),
+        max_model_len=settings.get("max_model_len"),
+        enforce_eager=bool(settings.get("enforce_eager", False)),
+        gpu_memory_utilization=float(settings.get("gpu_memory_utilization", 0.9)),
+        seed=int(settings.get("seed", 0)),
+        **extra,
+    )
 
 
 def generate(llm: LLM, req: Request) -> Reply:
@@ -92,12 +101,23 @@ def generate(llm: LLM, req: Request) -> Reply:
 
     stop = [int(i) for i in req["stop_ids"]]
     greedy = float(req["temperature"]) == 0
-    params = [SamplingParams(temperature=float(req["temperature"]), top_p=1.0 if greedy else float(req["top_p"]),
-                             top_k=-1 if greedy else int(req["top_k"]), max_tokens=int(req["max_new_tokens"]),
-                             seed=int(s), stop_token_ids=stop, ignore_eos=False, detokenize=False)
-              for s in req["seeds"]]
+    params = [
+        SamplingParams(
+            temperature=float(req["temperature"]),
+            top_p=1.0 if greedy else float(req["top_p"]),
+            top_k=-1 if greedy else int(req["top_k"]),
+            max_tokens=int(req["max_new_tokens"]),
+            seed=int(s),
+            stop_token_ids=stop,
+            ignore_eos=False,
+            detokenize=False,
+        )
+        for s in req["seeds"]
+    ]
     t0 = time.perf_counter()
-    outs = llm.generate([TokensPrompt(prompt_token_ids=list(p)) for p in req["prompts"]], params, use_tqdm=False)
+    outs = llm.generate(
+        [TokensPrompt(prompt_token_ids=list(p)) for p in req["prompts"]], params, use_tqdm=False
+    )
     seconds = time.perf_counter() - t0
     tokens, finished = [], []
     for o in outs:

@@ -153,9 +153,7 @@ class InstructionCheck:
             raise where.error(f"{field}.type", "missing field")
         kind = record["type"]
         if kind not in CHECK_TYPES:
-            raise where.error(
-                f"{field}.type", f"unknown check type {kind!r} (known: {sorted(CHECK_TYPES)})"
-            )
+            raise where.error(f"{field}.type", f"unknown check type {kind!r} (known: {sorted(CHECK_TYPES)})")
         params = CHECK_TYPES[kind]
         for name in record:
             if name != "type" and name not in params:

@@ -176,9 +176,7 @@ def follows_instructions(item: InstructionItem, response: str) -> bool:
 
 _NUMBER = r"(?:(?<![\w)\]])-)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _NUMBER_RE = re.compile(rf"(?<![\d.])({_NUMBER})(?![\d])")
-_ANSWER_NUMBER_RE = re.compile(
-    rf"(?i:answer)\s*[:=]\s*[*_$\s]*({_NUMBER})(?![\d])"
-)
+_ANSWER_NUMBER_RE = re.compile(rf"(?i:answer)\s*[:=]\s*[*_$\s]*({_NUMBER})(?![\d])")
 
 
 def _to_float(token: str) -> float:
@@ -229,9 +227,7 @@ def arithmetic_prompt(item: ArithmeticItem) -> str:
 _MARKED_CHOICE_RE = re.compile(
     r"(?i:answer)(?:\s+(?i:is))?\s*[:=]?\s*(?:(?i:option|choice)\s*)?[*_(\[\s]*([A-D])(?![A-Za-z0-9])"
 )
-_LEADING_CHOICE_RE = re.compile(
-    r"^[\s*_]*[(\[]?([A-D])(?:[)\].:,]|[*_]*[ \t]*(?:\n|$)|[*_]+[\s)\].:,])"
-)
+_LEADING_CHOICE_RE = re.compile(r"^[\s*_]*[(\[]?([A-D])(?:[)\].:,]|[*_]*[ \t]*(?:\n|$)|[*_]+[\s)\].:,])")
 _LOWER_MARKED_CHOICE_RE = re.compile(
     r"(?i:answer)\s*:\s*[*_]*(?:[(\[]([a-d])[)\]]|([a-d])[).]?[*_]*[ \t]*(?:\n|$))"
 )
@@ -265,7 +261,7 @@ def extract_choice(response: str, choices: Sequence[str] | None = None) -> str |
         last = marked[-1]
         if choices:
             # "Answer: A puppy" names the choice "A puppy", not the letter A.
-            rest = response[last.start(1):].lower()
+            rest = response[last.start(1) :].lower()
             for letter, choice in zip(LETTERS, choices):
                 text = choice.strip().lower()
                 if len(text) > 1 and re.match(rf"{re.escape(text)}(?![\w])", rest):
@@ -285,8 +281,7 @@ def extract_choice(response: str, choices: Sequence[str] | None = None) -> str |
         found = [
             letter
             for letter, choice in zip(LETTERS, choices)
-            if choice.strip()
-            and re.search(rf"(?<![\w]){re.escape(choice.strip().lower())}(?![\w])", lowered)
+            if choice.strip() and re.search(rf"(?<![\w]){re.escape(choice.strip().lower())}(?![\w])", lowered)
         ]
         if len(found) == 1:
             return found[0]

@@ -37,11 +37,25 @@ from persona_axis.persona.axis import Axis, Calibration, calibrate
 if TYPE_CHECKING:
     from persona_axis.persona.runs import Rollouts
 
-__all__ = ["CONVENTIONS", "CapSetting", "CapPlan", "grid", "plan_cap", "plan_from", "capping", "axis_percentile",
-           "calibration_population", "favoured_convention", "PAPER_BAND", "PAPER_PERCENTILE", "declared_setting",
-           "moved_share"]
+__all__ = [
+    "CONVENTIONS",
+    "CapSetting",
+    "CapPlan",
+    "grid",
+    "plan_cap",
+    "plan_from",
+    "capping",
+    "axis_percentile",
+    "calibration_population",
+    "favoured_convention",
+    "PAPER_BAND",
+    "PAPER_PERCENTILE",
+    "declared_setting",
+    "moved_share",
+]
 
 CONVENTIONS: tuple[str, ...] = ("paper-text", "paper-code")
+
 
 @dataclass(frozen=True)
 class CapSetting:
@@ -88,8 +102,13 @@ def axis_percentile(percentile: float, convention: str) -> float:
     return float(percentile) if convention == "paper-text" else 100.0 - float(percentile)
 
 
-def grid(n_layers: int, centres: Sequence[float], widths: Sequence[float], percentiles: Sequence[float],
-         convention: str = "paper-text") -> list[CapSetting]:
+def grid(
+    n_layers: int,
+    centres: Sequence[float],
+    widths: Sequence[float],
+    percentiles: Sequence[float],
+    convention: str = "paper-text",
+) -> list[CapSetting]:
     """Every band x percentile, with centres and widths given as fractions of the depth.
 
     A width fraction ``f`` gives ``max(1, round(f * n_layers))`` layers, so the paper's Qwen 3 32B
@@ -146,14 +165,20 @@ def plan_cap(axis: Axis, acts: torch.Tensor, acts_layers: Sequence[int], setting
         projections on it, as a ceiling.
     """
     if acts.ndim != 3 or acts.shape[1] != len(acts_layers):
-        raise ValueError(f"acts must be (n, {len(acts_layers)}, hidden) following acts_layers; got {tuple(acts.shape)}")
+        raise ValueError(
+            f"acts must be (n, {len(acts_layers)}, hidden) following acts_layers; got {tuple(acts.shape)}"
+        )
     if len(acts) < 2:
         raise ValueError("need at least two calibration rollouts")
     cols = list(acts_layers)
     missing = [layer for layer in setting.layers if layer not in cols]
     if missing:
         raise KeyError(f"no calibration activations at layer {missing[0]}; have layers {cols[0]}..{cols[-1]}")
-    return plan_from(axis, calibrate(axis, acts[:, [cols.index(layer) for layer in setting.layers]], setting.layers), setting)
+    return plan_from(
+        axis,
+        calibrate(axis, acts[:, [cols.index(layer) for layer in setting.layers]], setting.layers),
+        setting,
+    )
 
 
 def plan_from(axis: Axis, cal: Calibration, setting: CapSetting) -> CapPlan:
@@ -161,11 +186,15 @@ def plan_from(axis: Axis, cal: Calibration, setting: CapSetting) -> CapPlan:
     thresholds as in ``plan_cap``, and the calibration's population in ``CapPlan.calibration``."""
     missing = [layer for layer in setting.layers if layer not in cal.layers]
     if missing:
-        raise KeyError(f"the calibration has no layer {missing[0]}; it has layers {cal.layers[0]}..{cal.layers[-1]}")
+        raise KeyError(
+            f"the calibration has no layer {missing[0]}; it has layers {cal.layers[0]}..{cal.layers[-1]}"
+        )
     sign = 1 if setting.convention == "paper-text" else -1
     vectors = {layer: axis.unit(layer) * sign for layer in setting.layers}
     taus = {layer: cal.percentile(layer, setting.percentile, sign=sign) for layer in setting.layers}
-    return CapPlan(vectors, taus, "floor" if sign > 0 else "ceiling", setting, cal.key if cal.population else {})
+    return CapPlan(
+        vectors, taus, "floor" if sign > 0 else "ceiling", setting, cal.key if cal.population else {}
+    )
 
 
 def calibration_population(axis: Axis, *rollouts: Rollouts) -> Calibration:
@@ -232,7 +261,9 @@ def declared_setting(n_layers: int, convention: str) -> CapSetting:
     return CapSetting(depth_band(*PAPER_BAND, n_layers), PAPER_PERCENTILE, convention)
 
 
-def moved_share(model: torch.nn.Module, prompts: Sequence[Sequence[int]], plan: CapPlan, *, skip_first: bool = True) -> dict[int, float]:
+def moved_share(
+    model: torch.nn.Module, prompts: Sequence[Sequence[int]], plan: CapPlan, *, skip_first: bool = True
+) -> dict[int, float]:
     """The share of token positions that the cap actually moves, per capped layer.
 
     The thresholds are percentiles of *response means*, but the cap acts on every token; this

@@ -27,8 +27,17 @@ from persona_axis.persona.axis import Axis, threshold
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["DriftReport", "DriftMonitor", "converse", "load_conversations", "predictability", "flag_summary",
-           "ridge_cv_predict", "ridge_nested_predict", "r2_variants"]
+__all__ = [
+    "DriftReport",
+    "DriftMonitor",
+    "converse",
+    "load_conversations",
+    "predictability",
+    "flag_summary",
+    "ridge_cv_predict",
+    "ridge_nested_predict",
+    "r2_variants",
+]
 
 
 @dataclass
@@ -78,7 +87,9 @@ class DriftMonitor:
     threshold: float
 
     @classmethod
-    def from_percentile(cls, model: Any, tok: Any, spec: ModelSpec, axis: Axis, layer: int, percentile: float) -> DriftMonitor:
+    def from_percentile(
+        cls, model: Any, tok: Any, spec: ModelSpec, axis: Axis, layer: int, percentile: float
+    ) -> DriftMonitor:
         """A monitor whose threshold is a percentile (any, e.g. 25) of the axis's calibration (``axis.calibration``)."""
         return cls(model, tok, spec, axis, spec.check_layer(layer), threshold(axis, layer, percentile))
 
@@ -91,12 +102,26 @@ class DriftMonitor:
         proj = self.axis.project(acts[:, 0], self.layer).tolist()
         return self._report(proj, list(turns[1::2]))
 
-    def chat(self, user_turns: Sequence[str], system: str | None = None, sampling: Sampling = Sampling(max_new_tokens=64)) -> DriftReport:
+    def chat(
+        self,
+        user_turns: Sequence[str],
+        system: str | None = None,
+        sampling: Sampling = Sampling(max_new_tokens=64),
+    ) -> DriftReport:
         """Play user turns to the model live, scoring each reply as it is generated.
 
         Any hooks active around the call (``hooks.steer``, ``hooks.cap``) act on the replies.
         """
-        table = converse(self.model, self.tok, self.spec, [list(user_turns)], self.axis, self.layer, sampling, system=system)
+        table = converse(
+            self.model,
+            self.tok,
+            self.spec,
+            [list(user_turns)],
+            self.axis,
+            self.layer,
+            sampling,
+            system=system,
+        )
         return self._report(table["projection"].tolist(), table["reply"].tolist())
 
 
@@ -131,15 +156,34 @@ def converse(
     for t in range(max(len(c) for c in conversations)):
         active = [i for i, c in enumerate(conversations) if t < len(c)]
         prompts = [prompt_ids(tok, spec, system, history[i] + [conversations[i][t]]) for i in active]
-        res = generate(model, tok, prompts, Sampling(sampling.temperature, sampling.top_p, sampling.top_k,
-                                                     sampling.max_new_tokens, sampling.seed + t),
-                       layers=[layer], batch_size=batch_size)
+        res = generate(
+            model,
+            tok,
+            prompts,
+            Sampling(
+                sampling.temperature,
+                sampling.top_p,
+                sampling.top_k,
+                sampling.max_new_tokens,
+                sampling.seed + t,
+            ),
+            layers=[layer],
+            batch_size=batch_size,
+        )
         proj = axis.project(res.acts[:, 0], layer).tolist()
         for k, i in enumerate(active):
             reply = res.texts[k].strip() or "..."
             history[i] += [conversations[i][t], reply]
-            rows.append({"conversation": names[i], "turn": t, "user": conversations[i][t], "reply": reply,
-                         "projection": proj[k], "n_tokens": res.n_tokens[k]})
+            rows.append(
+                {
+                    "conversation": names[i],
+                    "turn": t,
+                    "user": conversations[i][t],
+                    "reply": reply,
+                    "projection": proj[k],
+                    "n_tokens": res.n_tokens[k],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -163,8 +207,14 @@ def load_conversations(per_domain: int | None = None, turns: int | None = None) 
     return df.reset_index(drop=True)
 
 
-def predictability(table: Any, embeddings: Any, *, n_splits: int = 5, alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
-                   groups: Sequence[str] | None = None) -> dict[str, float]:
+def predictability(
+    table: Any,
+    embeddings: Any,
+    *,
+    n_splits: int = 5,
+    alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
+    groups: Sequence[str] | None = None,
+) -> dict[str, float]:
     """How well the user's message predicts the reply's position on the axis, and its change.
 
     Ridge regression from a sentence embedding of each user message to (a) the projection of
@@ -201,8 +251,13 @@ def predictability(table: Any, embeddings: Any, *, n_splits: int = 5, alphas: Se
     has = ~np.isnan(prev)
     dy = (y - prev)[has]
     dpred, _ = ridge_nested_predict(x[has], dy, folds[has], min(k, len(set(folds[has]))), alphas)
-    return {"r2_position": _r2(y, pred), "r2_change": _r2(dy, dpred),
-            "n": int(len(t)), "n_conversations": int(len(set(t["conversation"]))), "alpha_position": _mode(chosen)}
+    return {
+        "r2_position": _r2(y, pred),
+        "r2_change": _r2(dy, dpred),
+        "n": int(len(t)),
+        "n_conversations": int(len(set(t["conversation"]))),
+        "alpha_position": _mode(chosen),
+    }
 
 
 def _mode(values: Sequence[float]) -> float:
@@ -265,7 +320,7 @@ class _DualRidge:
 
     def predict(self, x: Any, alpha: float) -> Any:
         """``(len(x),)`` predictions with penalty ``alpha``."""
-        dual = self.u @ (self.uty / (self.lam + alpha))            # (n_train,) dual coefficients
+        dual = self.u @ (self.uty / (self.lam + alpha))  # (n_train,) dual coefficients
         return (x - self.xm) @ (self.xc.T @ dual) + self.ym
 
     def group_out_mse(self, groups: Any, alphas: Sequence[float]) -> Any:
@@ -274,17 +329,17 @@ class _DualRidge:
         import numpy as np
 
         a = np.asarray(alphas, dtype=float)
-        shrink = self.lam / (self.lam + a[:, None])                       # (A, r)
-        resid = self.yc - (self.u * shrink[:, None, :]) @ self.uty        # (A, n)
+        shrink = self.lam / (self.lam + a[:, None])  # (A, r)
+        resid = self.yc - (self.u * shrink[:, None, :]) @ self.uty  # (A, n)
         n = resid.shape[1]
         names, inverse = np.unique(groups, return_inverse=True)
         rows_of = [np.flatnonzero(inverse == g) for g in range(len(names))]
         total = np.zeros(len(a))
         for size in sorted({len(r) for r in rows_of}):
-            rows = np.stack([r for r in rows_of if len(r) == size])          # (G, s)
-            ug = self.u[rows]                                             # (G, s, r)
-            h = (ug[None] * shrink[:, None, None, :]) @ ug.transpose(0, 2, 1)[None] + 1.0 / n   # (A, G, s, s)
-            e = np.linalg.solve(np.eye(size) - h, resid[:, rows][..., None])[..., 0]   # (A, G, s)
+            rows = np.stack([r for r in rows_of if len(r) == size])  # (G, s)
+            ug = self.u[rows]  # (G, s, r)
+            h = (ug[None] * shrink[:, None, None, :]) @ ug.transpose(0, 2, 1)[None] + 1.0 / n  # (A, G, s, s)
+            e = np.linalg.solve(np.eye(size) - h, resid[:, rows][..., None])[..., 0]  # (A, G, s)
             total += (e**2).mean(-1).sum(-1)
         return total / len(names)
 
@@ -297,7 +352,9 @@ class _DualRidge:
         return float(alphas[int(np.argmin(self.group_out_mse(groups, alphas)))])
 
 
-def ridge_nested_predict(x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, alphas: Sequence[float]) -> tuple[np.ndarray, list[float]]:
+def ridge_nested_predict(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, alphas: Sequence[float]
+) -> tuple[np.ndarray, list[float]]:
     """Out-of-fold ridge predictions with the penalty chosen by nested grouped cross-validation.
 
     Outer ``GroupKFold(k)`` folds measure. Inside each outer training set, inner folds that leave
@@ -336,11 +393,19 @@ def flag_summary(table: Any, floor: float, by: str = "domain") -> Any:
 
     t = table.assign(flagged=table["projection"] < floor)
     per_conv = t.groupby([by, "conversation"])["flagged"].any().groupby(level=0).mean()
-    return pd.DataFrame({"replies flagged": t.groupby(by)["flagged"].mean(), "conversations flagged": per_conv})
+    return pd.DataFrame(
+        {"replies flagged": t.groupby(by)["flagged"].mean(), "conversations flagged": per_conv}
+    )
 
 
-def r2_variants(table: Any, embeddings: Any, *, n_splits: int = 5, alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
-                seed: int = 0) -> dict[str, float]:
+def r2_variants(
+    table: Any,
+    embeddings: Any,
+    *,
+    n_splits: int = 5,
+    alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
+    seed: int = 0,
+) -> dict[str, float]:
     """R² of the reply's position under three validations, to show what leakage between the
     turns of one conversation does: ``in_sample`` (fit and score on every reply, the penalty
     chosen leaving out one conversation at a time), ``random_kfold`` (folds of single replies, dealt at
@@ -354,10 +419,14 @@ def r2_variants(table: Any, embeddings: Any, *, n_splits: int = 5, alphas: Seque
     y = t["projection"].to_numpy(dtype=float)
     groups = t["conversation"].astype(str).to_numpy()
     k = min(n_splits, len(set(groups)))
-    singles = np.random.default_rng(seed).permutation(len(t))   # one group per reply, in random order
+    singles = np.random.default_rng(seed).permutation(len(t))  # one group per reply, in random order
     whole = _DualRidge(x, y)
     inside = whole.predict(x, whole.choose(groups, alphas))
     random_pred, _ = ridge_nested_predict(x, y, singles, k, alphas)
     grouped_pred, chosen = ridge_nested_predict(x, y, groups, k, alphas)
-    return {"in_sample": _r2(y, inside), "random_kfold": _r2(y, random_pred), "grouped_kfold": _r2(y, grouped_pred),
-            "alpha_grouped": _mode(chosen)}
+    return {
+        "in_sample": _r2(y, inside),
+        "random_kfold": _r2(y, random_pred),
+        "grouped_kfold": _r2(y, grouped_pred),
+        "alpha_grouped": _mode(chosen),
+    }

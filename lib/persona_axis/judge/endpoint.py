@@ -77,7 +77,9 @@ class Endpoint:
             url = url[: -len("/chat/completions")]
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError(f"the judge endpoint must be an http(s) URL such as http://localhost:8000/v1, got {self.base_url!r}")
+            raise ValueError(
+                f"the judge endpoint must be an http(s) URL such as http://localhost:8000/v1, got {self.base_url!r}"
+            )
         object.__setattr__(self, "base_url", url)
         if not self.model.strip():
             raise ValueError("give the endpoint's model name (e.g. 'gpt-4.1-mini')")
@@ -86,16 +88,24 @@ class Endpoint:
 
     def identity(self) -> dict[str, Any]:
         """What decides the answers: URL, model and generation settings (no key, no timing)."""
-        return {"endpoint": self.base_url, "model": self.model, "max_tokens": self.max_tokens,
-                "temperature": self.temperature}
+        return {
+            "endpoint": self.base_url,
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
 
     def _client(self) -> Any:
         try:
             import openai
         except ImportError as e:  # pragma: no cover - depends on the environment
-            raise EndpointError("the LLM judge needs the openai client: pip install 'persona-axis[llm]'") from e
+            raise EndpointError(
+                "the LLM judge needs the openai client: pip install 'persona-axis[llm]'"
+            ) from e
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
-        return openai.OpenAI(base_url=self.base_url, api_key=key or "EMPTY", max_retries=0, timeout=self.timeout)
+        return openai.OpenAI(
+            base_url=self.base_url, api_key=key or "EMPTY", max_retries=0, timeout=self.timeout
+        )
 
     def _one(self, client: Any, prompt: str, stop: threading.Event) -> str:
         import openai
@@ -105,31 +115,42 @@ class Endpoint:
                 raise EndpointError("cancelled after another request failed")
             try:
                 out = client.chat.completions.create(
-                    model=self.model, messages=[{"role": "user", "content": prompt}],
-                    max_tokens=self.max_tokens, temperature=self.temperature)
+                    model=self.model,
+                    messages=[{"role": "user", "content": prompt}],
+                    max_tokens=self.max_tokens,
+                    temperature=self.temperature,
+                )
             except openai.AuthenticationError as e:
                 where = f"the environment variable {self.api_key_env}" if self.api_key_env else "api_key_env"
                 raise EndpointError(f"{self.base_url} rejected the API key (HTTP 401); check {where}") from e
             except openai.PermissionDeniedError as e:
-                raise EndpointError(f"{self.base_url} refused access to model {self.model!r} (HTTP 403); "
-                                    "check the key's permissions") from e
+                raise EndpointError(
+                    f"{self.base_url} refused access to model {self.model!r} (HTTP 403); "
+                    "check the key's permissions"
+                ) from e
             except openai.NotFoundError as e:
-                raise EndpointError(f"{self.base_url}/chat/completions answered HTTP 404 for model {self.model!r}: "
-                                    "check the URL (it should end in /v1) and the model name") from e
+                raise EndpointError(
+                    f"{self.base_url}/chat/completions answered HTTP 404 for model {self.model!r}: "
+                    "check the URL (it should end in /v1) and the model name"
+                ) from e
             except openai.APIStatusError as e:
                 if e.status_code not in RETRY_STATUS or attempt == self.max_retries:
-                    raise EndpointError(f"{self.base_url} answered HTTP {e.status_code} "
-                                        f"(after {attempt + 1} tries): {str(e)[:300]}") from e
+                    raise EndpointError(
+                        f"{self.base_url} answered HTTP {e.status_code} "
+                        f"(after {attempt + 1} tries): {str(e)[:300]}"
+                    ) from e
             except openai.APIConnectionError as e:  # also timeouts
                 if attempt == self.max_retries:
-                    raise EndpointError(f"cannot reach the judge endpoint {self.base_url} after {attempt + 1} tries "
-                                        f"({type(e).__name__}: {e}); is the server running, is the URL right?") from e
+                    raise EndpointError(
+                        f"cannot reach the judge endpoint {self.base_url} after {attempt + 1} tries "
+                        f"({type(e).__name__}: {e}); is the server running, is the URL right?"
+                    ) from e
             else:
                 try:
                     return str(out.choices[0].message.content or "")
                 except (AttributeError, IndexError, TypeError) as e:
                     raise EndpointError(f"unexpected answer from {self.base_url}: {str(out)[:300]}") from e
-            self.sleep(min(self.backoff * 2 ** attempt, self.max_backoff))
+            self.sleep(min(self.backoff * 2**attempt, self.max_backoff))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def complete(self, prompts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[str]:

@@ -81,11 +81,13 @@ def _fill(template: str, question: str | None, answer: str) -> str:
 
 def _complete_fn(backend: Endpoint | Callable[[list[str]], list[str]]) -> Callable[[list[str]], list[str]]:
     if isinstance(backend, Endpoint):
+
         def complete(prompts: list[str]) -> list[str]:
             try:
                 return backend.complete(prompts)
             except EndpointError as e:
                 raise JudgeError(str(e)) from e
+
         return complete
     return backend
 
@@ -107,8 +109,14 @@ class LLMJudge:
             judge without one cannot be cached (``identity()`` raises ``JudgeError``).
     """
 
-    def __init__(self, backend: Endpoint | Callable[[list[str]], list[str]], *, rubric: str = "paper",
-                 eval_prompts: dict[str, str] | None = None, source: dict[str, Any] | str | None = None) -> None:
+    def __init__(
+        self,
+        backend: Endpoint | Callable[[list[str]], list[str]],
+        *,
+        rubric: str = "paper",
+        eval_prompts: dict[str, str] | None = None,
+        source: dict[str, Any] | str | None = None,
+    ) -> None:
         if rubric not in RUBRICS:
             raise ValueError(f"unknown rubric {rubric!r}; choose one of {sorted(RUBRICS)}")
         self.backend = backend
@@ -121,12 +129,17 @@ class LLMJudge:
     def identity(self) -> dict[str, Any]:
         """Everything that decides the labels: class, rubric, prompt hashes, source (endpoint and model)."""
         if self.source is None:
-            raise JudgeError("this LLM judge has no source: give LLMJudge(complete, source={...}) the model that "
-                             "answers, so that its labels are cached apart from another judge's")
-        return {"class": type(self).__name__, "rubric": self.rubric_name,
-                "template": _sha(JUDGE_TEMPLATE + self.rubric),
-                "eval_prompts": _sha(repr(sorted(self.eval_prompts.items()))) if self.use_eval_prompts else None,
-                "source": self.source}
+            raise JudgeError(
+                "this LLM judge has no source: give LLMJudge(complete, source={...}) the model that "
+                "answers, so that its labels are cached apart from another judge's"
+            )
+        return {
+            "class": type(self).__name__,
+            "rubric": self.rubric_name,
+            "template": _sha(JUDGE_TEMPLATE + self.rubric),
+            "eval_prompts": _sha(repr(sorted(self.eval_prompts.items()))) if self.use_eval_prompts else None,
+            "source": self.source,
+        }
 
     @property
     def use_eval_prompts(self) -> bool:
@@ -136,19 +149,35 @@ class LLMJudge:
     def with_catalogue(self, cat: Any) -> LLMJudge:
         """A copy that uses each role's ``eval_prompt`` from ``cat`` where it has one."""
         prompts = {r.name: r.eval_prompt for r in cat.roles if getattr(r, "eval_prompt", "")}
-        return LLMJudge(self.backend, rubric=self.rubric_name, eval_prompts=prompts,
-                        source=None if isinstance(self.backend, Endpoint) else self.source)
+        return LLMJudge(
+            self.backend,
+            rubric=self.rubric_name,
+            eval_prompts=prompts,
+            source=None if isinstance(self.backend, Endpoint) else self.source,
+        )
 
-    def prompt(self, role_name: str, role_description: str, response: str, question: str | None = None) -> str:
+    def prompt(
+        self, role_name: str, role_description: str, response: str, question: str | None = None
+    ) -> str:
         """The judge prompt for one response."""
         if self.use_eval_prompts and role_name in self.eval_prompts:
             return _fill(self.eval_prompts[role_name], question, response.strip())
         q = f"Question the model was asked: {question}\n" if question else ""
-        return JUDGE_TEMPLATE.format(role_name=role_name.replace("_", " "), role_description=role_description,
-                                     question_line=q, response=response.strip(), rubric=self.rubric)
+        return JUDGE_TEMPLATE.format(
+            role_name=role_name.replace("_", " "),
+            role_description=role_description,
+            question_line=q,
+            response=response.strip(),
+            rubric=self.rubric,
+        )
 
-    def judge(self, role_name: str, role_description: str, responses: Sequence[str],
-              questions: Sequence[str] | None = None) -> list[Judgement]:
+    def judge(
+        self,
+        role_name: str,
+        role_description: str,
+        responses: Sequence[str],
+        questions: Sequence[str] | None = None,
+    ) -> list[Judgement]:
         """Label each response to a role; ``questions`` (optional, one per response) go into the prompt."""
         qs: list[str | None] = list(questions) if questions is not None else [None] * len(responses)
         if len(qs) != len(responses):
@@ -157,19 +186,40 @@ class LLMJudge:
         answers = self.complete(prompts) if prompts else []
         if len(answers) != len(prompts):
             raise JudgeError(f"the judge returned {len(answers)} answers for {len(prompts)} prompts")
-        return [Judgement(parse_label(a), find_cue(r, REFUSAL_CUES), find_cue(r, AI_CUES), raw=a)
-                for a, r in zip(answers, responses)]
+        return [
+            Judgement(parse_label(a), find_cue(r, REFUSAL_CUES), find_cue(r, AI_CUES), raw=a)
+            for a, r in zip(answers, responses)
+        ]
 
     @classmethod
-    def from_model(cls, model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: Any, *, rubric: str = "paper", max_new_tokens: int = 4,
-                   batch_size: int = 16, system: str | None = None) -> LLMJudge:
+    def from_model(
+        cls,
+        model: PreTrainedModel,
+        tok: PreTrainedTokenizerBase,
+        spec: Any,
+        *,
+        rubric: str = "paper",
+        max_new_tokens: int = 4,
+        batch_size: int = 16,
+        system: str | None = None,
+    ) -> LLMJudge:
         """A judge backed by a local model (greedy decoding through ``rollouts.generate``)."""
-        return cls(_local_complete(model, tok, spec, max_new_tokens, batch_size, system), rubric=rubric,
-                   source={"local_model": spec.name, "max_new_tokens": max_new_tokens, "system": system})
+        return cls(
+            _local_complete(model, tok, spec, max_new_tokens, batch_size, system),
+            rubric=rubric,
+            source={"local_model": spec.name, "max_new_tokens": max_new_tokens, "system": system},
+        )
 
     @classmethod
-    def from_endpoint(cls, url: str, model_name: str, api_key_env: str | None = "OPENAI_API_KEY", *,
-                      rubric: str = "paper", **endpoint: Any) -> LLMJudge:
+    def from_endpoint(
+        cls,
+        url: str,
+        model_name: str,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        *,
+        rubric: str = "paper",
+        **endpoint: Any,
+    ) -> LLMJudge:
         """A judge backed by an OpenAI-compatible endpoint: ``url`` is its base (``.../v1``).
 
         ``endpoint`` takes the other settings of ``Endpoint`` (``concurrency``, ``max_retries``,
@@ -179,15 +229,22 @@ class LLMJudge:
         return cls(Endpoint(url, model_name, api_key_env, **endpoint), rubric=rubric)
 
 
-def _local_complete(model: Any, tok: Any, spec: Any, max_new_tokens: int, batch_size: int,
-                    system: str | None) -> Callable[[list[str]], list[str]]:
+def _local_complete(
+    model: Any, tok: Any, spec: Any, max_new_tokens: int, batch_size: int, system: str | None
+) -> Callable[[list[str]], list[str]]:
     from persona_axis.engine.rollouts import Sampling, generate
     from persona_axis.model.chat import prompt_ids
 
     def complete(prompts: list[str]) -> list[str]:
         ids = [prompt_ids(tok, spec, system, [p]) for p in prompts]
-        res = generate(model, tok, ids, Sampling(temperature=0.0, max_new_tokens=max_new_tokens),
-                       batch_size=batch_size, layers=[0])
+        res = generate(
+            model,
+            tok,
+            ids,
+            Sampling(temperature=0.0, max_new_tokens=max_new_tokens),
+            batch_size=batch_size,
+            layers=[0],
+        )
         return list(res.texts)
 
     return complete
@@ -200,8 +257,12 @@ class LLMTraitScorer:
     ``{answer}``), else ``TRAIT_TEMPLATE`` with ``TRAIT_SCALE``. Same backends as ``LLMJudge``.
     """
 
-    def __init__(self, backend: Endpoint | Callable[[list[str]], list[str]], *,
-                 source: dict[str, Any] | str | None = None) -> None:
+    def __init__(
+        self,
+        backend: Endpoint | Callable[[list[str]], list[str]],
+        *,
+        source: dict[str, Any] | str | None = None,
+    ) -> None:
         self.backend = backend
         self.complete = _complete_fn(backend)
         self.source = backend.identity() if isinstance(backend, Endpoint) else source
@@ -210,16 +271,27 @@ class LLMTraitScorer:
         """Class, prompt hash and source; raises ``JudgeError`` without a source (see ``LLMJudge``)."""
         if self.source is None:
             raise JudgeError("this trait scorer has no source: give LLMTraitScorer(complete, source={...})")
-        return {"class": type(self).__name__, "template": _sha(TRAIT_TEMPLATE + TRAIT_SCALE), "source": self.source}
+        return {
+            "class": type(self).__name__,
+            "template": _sha(TRAIT_TEMPLATE + TRAIT_SCALE),
+            "source": self.source,
+        }
 
     def prompt(self, trait: Any, response: str, question: str | None = None) -> str:
         if getattr(trait, "eval_prompt", ""):
             return _fill(trait.eval_prompt, question, response.strip())
         q = f"Question the model was asked: {question}\n" if question else ""
-        return TRAIT_TEMPLATE.format(trait_name=trait.name.replace("_", " "), trait_description=trait.description,
-                                     question_line=q, response=response.strip(), scale=TRAIT_SCALE)
+        return TRAIT_TEMPLATE.format(
+            trait_name=trait.name.replace("_", " "),
+            trait_description=trait.description,
+            question_line=q,
+            response=response.strip(),
+            scale=TRAIT_SCALE,
+        )
 
-    def score(self, trait: Any, responses: Sequence[str], questions: Sequence[str] | None = None) -> list[TraitScore]:
+    def score(
+        self, trait: Any, responses: Sequence[str], questions: Sequence[str] | None = None
+    ) -> list[TraitScore]:
         """Score each response to ``trait``; ``questions`` (optional) go into the prompt."""
         qs: list[str | None] = list(questions) if questions is not None else [None] * len(responses)
         if len(qs) != len(responses):
@@ -231,8 +303,9 @@ class LLMTraitScorer:
         return [replace(TraitScore(parse_trait_score(a)), raw=a) for a in answers]
 
     @classmethod
-    def from_endpoint(cls, url: str, model_name: str, api_key_env: str | None = "OPENAI_API_KEY",
-                      **endpoint: Any) -> LLMTraitScorer:
+    def from_endpoint(
+        cls, url: str, model_name: str, api_key_env: str | None = "OPENAI_API_KEY", **endpoint: Any
+    ) -> LLMTraitScorer:
         """A scorer backed by an OpenAI-compatible endpoint (see ``LLMJudge.from_endpoint``)."""
         endpoint.setdefault("max_tokens", 8)
         return cls(Endpoint(url, model_name, api_key_env, **endpoint))

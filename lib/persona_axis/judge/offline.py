@@ -28,12 +28,23 @@ __all__ = ["OfflineJudge", "FITTED", "fit_thresholds", "load_hand_labels"]
 #: half of ``hand_labels.jsonl`` (labelled under ``STRICT_GUIDE.md``); ``paper``: fitted on the
 #: role labels of ``role_labels.jsonl`` (chapter 9 measures it on held-out roles).
 FITTED: dict[str, dict[str, float]] = {
-    "strict": {"first_person_weight": 2.0, "role_named_bonus": 0.1, "list_penalty": 0.2, "ai_role_score": -0.11,
-               "in_role_score": 0.27, "some_role_score": 0.06},
+    "strict": {
+        "first_person_weight": 2.0,
+        "role_named_bonus": 0.1,
+        "list_penalty": 0.2,
+        "ai_role_score": -0.11,
+        "in_role_score": 0.27,
+        "some_role_score": 0.06,
+    },
     # fitted on all 480 answers of role_labels.jsonl; the five role-held-out fits of chapter 9 chose
     # the same weights and ai_role_score -0.22 or -0.24; implied_ai_score -1 means "off"
-    "paper": {"first_person_weight": 0.0, "role_named_bonus": 0.0, "list_penalty": 0.0, "ai_role_score": -0.22,
-              "implied_ai_score": -1.0},
+    "paper": {
+        "first_person_weight": 0.0,
+        "role_named_bonus": 0.0,
+        "list_penalty": 0.0,
+        "ai_role_score": -0.22,
+        "implied_ai_score": -1.0,
+    },
 }
 
 
@@ -123,14 +134,30 @@ class OfflineJudge:
         refs = emb.encode([self.role_text(role_name, role_description), *self.assistant_references])
         vecs = emb.encode(responses)
         role_sim = (vecs @ refs[0]).tolist()
-        asst_sim = torch.max(vecs @ refs[1:].T, dim=1).values.tolist() if len(refs) > 1 else [0.0] * len(responses)
-        return [Judgement(-1, find_cue(r, self.refusal_cues), find_cue(r, self.ai_cues or AI_CUES), float(rs), float(a_s),
-                          first_person_rate(r), names_role(r, role_name), has_list(r))
-                for r, rs, a_s in zip(responses, role_sim, asst_sim)]
+        asst_sim = (
+            torch.max(vecs @ refs[1:].T, dim=1).values.tolist() if len(refs) > 1 else [0.0] * len(responses)
+        )
+        return [
+            Judgement(
+                -1,
+                find_cue(r, self.refusal_cues),
+                find_cue(r, self.ai_cues or AI_CUES),
+                float(rs),
+                float(a_s),
+                first_person_rate(r),
+                names_role(r, role_name),
+                has_list(r),
+            )
+            for r, rs, a_s in zip(responses, role_sim, asst_sim)
+        ]
 
     def score(self, ev: Judgement) -> float:
         """The role score of one response (see the class docstring)."""
-        w, b, p = float(self.first_person_weight or 0), float(self.role_named_bonus or 0), float(self.list_penalty or 0)
+        w, b, p = (
+            float(self.first_person_weight or 0),
+            float(self.role_named_bonus or 0),
+            float(self.list_penalty or 0),
+        )
         return ev.margin + w * ev.first_person + b * ev.role_named - p * ev.list_format
 
     def decide(self, ev: Judgement, response: str) -> int:
@@ -150,8 +177,13 @@ class OfflineJudge:
             return 2
         return 1
 
-    def judge(self, role_name: str, role_description: str, responses: Sequence[str],
-              questions: Sequence[str] | None = None) -> list[Judgement]:
+    def judge(
+        self,
+        role_name: str,
+        role_description: str,
+        responses: Sequence[str],
+        questions: Sequence[str] | None = None,
+    ) -> list[Judgement]:
         """Label each response to a role (batched). ``questions`` is accepted and ignored."""
         evs = self.evidence(role_name, role_description, responses)
         return [replace(ev, label=self.decide(ev, r)) for ev, r in zip(evs, responses)]
@@ -199,18 +231,34 @@ def _grid_kappa(s: Any, y: Any, ai: Any, fixed: Any, ai_thresholds: Any, other_t
     match_o = hi[:, 3] + (lo[:, 2] - hi[:, 2]) + ones_o - lo[:, 1]
     n_fixed = n - n_a - n_o
     po = (int((y[fixed] == 0).sum()) + match_a[:, None] + match_o[None, :]) / n
-    pred = np.stack(np.broadcast_arrays(  # (T, U, 4): how many rows get each label
-        np.full((1, 1), n_fixed), (n_a - twos_a)[:, None] + (n_o - threes - twos_o)[None, :],
-        twos_a[:, None] + twos_o[None, :], threes[None, :]), axis=-1) / n
+    pred = (
+        np.stack(
+            np.broadcast_arrays(  # (T, U, 4): how many rows get each label
+                np.full((1, 1), n_fixed),
+                (n_a - twos_a)[:, None] + (n_o - threes - twos_o)[None, :],
+                twos_a[:, None] + twos_o[None, :],
+                threes[None, :],
+            ),
+            axis=-1,
+        )
+        / n
+    )
     pe = pred @ (np.bincount(y, minlength=4)[:4] / n)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pe < 1, (po - pe) / (1 - pe), 0.0)
 
 
-def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_true: Sequence[int],
-                   base: OfflineJudge | None = None, *, weights: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
-                   bonuses: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2), penalties: Sequence[float] = (0.0, 0.1, 0.2),
-                   grid: Sequence[float] | None = None) -> OfflineJudge:
+def fit_thresholds(
+    evidence: Sequence[Judgement],
+    responses: Sequence[str],
+    y_true: Sequence[int],
+    base: OfflineJudge | None = None,
+    *,
+    weights: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
+    bonuses: Sequence[float] = (0.0, 0.05, 0.1, 0.15, 0.2),
+    penalties: Sequence[float] = (0.0, 0.1, 0.2),
+    grid: Sequence[float] | None = None,
+) -> OfflineJudge:
     """Grid-search the weights and thresholds of ``OfflineJudge`` for the best Cohen's kappa (0-3).
 
     ``evidence`` comes from ``OfflineJudge.evidence`` (computed once, on labelled rows); the
@@ -232,8 +280,11 @@ def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_tr
     named = np.array([float(e.role_named) for e in evidence])
     lst = np.array([float(e.list_format) for e in evidence])
     ai = np.array([e.ai_cue is not None for e in evidence], dtype=bool)
-    fixed = np.array([base.decide(replace(e, ai_cue=None), r) == 0 for e, r in zip(evidence, responses)], dtype=bool)
-    if base.rubric == "paper":  # implied_ai_score: -1 (off: every answer without an AI cue is a 3), then the grid
+    fixed = np.array(
+        [base.decide(replace(e, ai_cue=None), r) == 0 for e, r in zip(evidence, responses)], dtype=bool
+    )
+    # implied_ai_score: -1 (off: every answer without an AI cue is a 3), then the grid
+    if base.rubric == "paper":
         others = [np.concatenate([[-1.0], g])]
     else:  # (in_role_score, some_role_score) with some <= in
         hi, lo = np.meshgrid(g, g, indexing="ij")
@@ -248,10 +299,21 @@ def fit_thresholds(evidence: Sequence[Judgement], responses: Sequence[str], y_tr
                 if kap.flat[j] > best[0] + 1e-12:
                     t, u = divmod(j, kap.shape[1])
                     extra: dict[str, Any] = (
-                        {"implied_ai_score": float(others[0][u])} if base.rubric == "paper" else
-                        {"in_role_score": float(others[0][u]), "some_role_score": float(others[1][u])})
-                    best = (float(kap.flat[j]), replace(base, first_person_weight=float(w), role_named_bonus=float(bonus),
-                                                        list_penalty=float(pen), ai_role_score=float(g[t]), **extra))
+                        {"implied_ai_score": float(others[0][u])}
+                        if base.rubric == "paper"
+                        else {"in_role_score": float(others[0][u]), "some_role_score": float(others[1][u])}
+                    )
+                    best = (
+                        float(kap.flat[j]),
+                        replace(
+                            base,
+                            first_person_weight=float(w),
+                            role_named_bonus=float(bonus),
+                            list_penalty=float(pen),
+                            ai_role_score=float(g[t]),
+                            **extra,
+                        ),
+                    )
     return best[1]
 
 
@@ -260,7 +322,11 @@ def load_hand_labels(path: str | Path | None = None) -> list[dict[str, Any]]:
     if path is None:
         from importlib import resources
 
-        text = resources.files("persona_axis").joinpath("data/judge/hand_labels.jsonl").read_text(encoding="utf-8")
+        text = (
+            resources.files("persona_axis")
+            .joinpath("data/judge/hand_labels.jsonl")
+            .read_text(encoding="utf-8")
+        )
     else:
         text = Path(path).read_text(encoding="utf-8")
     return [json.loads(line) for line in text.split("\n") if line.strip()]

@@ -10,8 +10,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["LABELS", "RUBRIC", "RUBRICS", "PAPER_RUBRIC", "STRICT_RUBRIC", "MORE_AI_CUES", "PAPER_AI_CUES", "REFUSAL_CUES", "AI_CUES", "ASSISTANT_REFERENCES", "JudgeError", "Judgement",
-           "first_person_rate", "names_role", "has_list", "find_cue"]
+__all__ = [
+    "LABELS",
+    "RUBRIC",
+    "RUBRICS",
+    "PAPER_RUBRIC",
+    "STRICT_RUBRIC",
+    "MORE_AI_CUES",
+    "PAPER_AI_CUES",
+    "REFUSAL_CUES",
+    "AI_CUES",
+    "ASSISTANT_REFERENCES",
+    "JudgeError",
+    "Judgement",
+    "first_person_rate",
+    "names_role",
+    "has_list",
+    "find_cue",
+]
 
 #: The labels, by number.
 LABELS: dict[int, str] = {0: "refuses", 1: "assistant", 2: "somewhat", 3: "fully"}

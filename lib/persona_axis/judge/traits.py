@@ -38,9 +38,19 @@ if TYPE_CHECKING:
 
     from persona_axis.persona.catalogue import Trait
 
-__all__ = ["TraitScore", "OfflineTraitScorer", "PAPER_TRAIT_THRESHOLD", "parse_trait_score", "fit_trait_scorer",
-           "pair_scores", "kept_pairs", "surviving_traits", "TRAIT_SCALE", "score_rollouts",
-           "filter_summary"]
+__all__ = [
+    "TraitScore",
+    "OfflineTraitScorer",
+    "PAPER_TRAIT_THRESHOLD",
+    "parse_trait_score",
+    "fit_trait_scorer",
+    "pair_scores",
+    "kept_pairs",
+    "surviving_traits",
+    "TRAIT_SCALE",
+    "score_rollouts",
+    "filter_summary",
+]
 
 #: The straight line of ``OfflineTraitScorer`` fitted on all 160 shipped hand scores (``fit_trait_scorer``).
 SHIPPED_SLOPE = 39.62
@@ -129,8 +139,14 @@ class OfflineTraitScorer:
 
     def identity(self) -> dict[str, Any]:
         """Everything that decides the scores (for cache keys)."""
-        return {"class": type(self).__name__, "version": 2, "embedder": (self.embedder or default_embedder()).identity(),
-                "slope": self.slope, "offset": self.offset, "refusal_max_words": self.refusal_max_words}
+        return {
+            "class": type(self).__name__,
+            "version": 2,
+            "embedder": (self.embedder or default_embedder()).identity(),
+            "slope": self.slope,
+            "offset": self.offset,
+            "refusal_max_words": self.refusal_max_words,
+        }
 
     def evidence(self, trait: Any, responses: Sequence[str]) -> list[TraitScore]:
         """Similarities, projection and refusal cue of each response to ``trait`` (a ``catalogue.Trait``), score unset."""
@@ -149,12 +165,16 @@ class OfflineTraitScorer:
         s_neg = (vecs @ neg.T).mean(dim=1)
         norm = float(torch.linalg.vector_norm(pos.mean(0) - neg.mean(0)))
         proj = (s_pos - s_neg) / norm if norm > 0 else torch.zeros(len(responses))
-        return [TraitScore(None, float(a), float(b), find_cue(r, REFUSAL_CUES), projection=float(c))
-                for r, a, b, c in zip(responses, s_pos.tolist(), s_neg.tolist(), proj.tolist())]
+        return [
+            TraitScore(None, float(a), float(b), find_cue(r, REFUSAL_CUES), projection=float(c))
+            for r, a, b, c in zip(responses, s_pos.tolist(), s_neg.tolist(), proj.tolist())
+        ]
 
     def is_refusal(self, ev: TraitScore, response: str) -> bool:
         """Empty, or a refusal phrase in at most ``refusal_max_words`` words."""
-        return not response.strip() or (ev.refusal_cue is not None and len(response.split()) <= self.refusal_max_words)
+        return not response.strip() or (
+            ev.refusal_cue is not None and len(response.split()) <= self.refusal_max_words
+        )
 
     def decide(self, ev: TraitScore, response: str) -> float | None:
         """The score from the evidence (the rule in the class docstring)."""
@@ -162,14 +182,20 @@ class OfflineTraitScorer:
             return None
         return float(min(100.0, max(0.0, round(self.slope * ev.projection + self.offset))))
 
-    def score(self, trait: Any, responses: Sequence[str], questions: Sequence[str] | None = None) -> list[TraitScore]:
+    def score(
+        self, trait: Any, responses: Sequence[str], questions: Sequence[str] | None = None
+    ) -> list[TraitScore]:
         """Score each response to ``trait``. ``questions`` is accepted and ignored."""
         evs = self.evidence(trait, responses)
         return [replace(ev, score=self.decide(ev, r)) for ev, r in zip(evs, responses)]
 
 
-def fit_trait_scorer(evidence: Sequence[TraitScore], responses: Sequence[str], y: Sequence[float | None],
-                     base: OfflineTraitScorer | None = None) -> OfflineTraitScorer:
+def fit_trait_scorer(
+    evidence: Sequence[TraitScore],
+    responses: Sequence[str],
+    y: Sequence[float | None],
+    base: OfflineTraitScorer | None = None,
+) -> OfflineTraitScorer:
     """Least-squares ``slope`` and ``offset`` of the hand scores on ``projection``.
 
     Rows whose hand score is REFUSAL (``None``) or whose response the scorer calls REFUSAL are left
@@ -181,17 +207,25 @@ def fit_trait_scorer(evidence: Sequence[TraitScore], responses: Sequence[str], y
     import numpy as np
 
     base = base or OfflineTraitScorer()
-    keep = [i for i, (e, r, t) in enumerate(zip(evidence, responses, y)) if t is not None and not base.is_refusal(e, r)]
+    keep = [
+        i
+        for i, (e, r, t) in enumerate(zip(evidence, responses, y))
+        if t is not None and not base.is_refusal(e, r)
+    ]
     x = np.array([evidence[i].projection for i in keep], dtype=float)
     t = np.array([float(y[i] or 0.0) for i in keep], dtype=float)
     if len(keep) < 2 or float(x.std()) == 0.0:
-        raise ValueError(f"{len(keep)} usable rows (hand score and a non-refusal response) with distinct projections; "
-                         "fitting a line needs at least 2")
+        raise ValueError(
+            f"{len(keep)} usable rows (hand score and a non-refusal response) with distinct projections; "
+            "fitting a line needs at least 2"
+        )
     slope = float(((x - x.mean()) * (t - t.mean())).sum() / ((x - x.mean()) ** 2).sum())
     return replace(base, slope=slope, offset=float(t.mean() - slope * x.mean()))
 
 
-def score_rollouts(scorer: OfflineTraitScorer, table: pd.DataFrame, traits: Mapping[str, Trait]) -> list[float | None]:
+def score_rollouts(
+    scorer: OfflineTraitScorer, table: pd.DataFrame, traits: Mapping[str, Trait]
+) -> list[float | None]:
     """One score per row of a trait-rollout ``table`` (``None`` = REFUSAL), in the table's order.
 
     Args:
@@ -237,10 +271,18 @@ def pair_scores(table: Any, scores: Sequence[float | None]) -> Any:
         raise ValueError("a (trait, prompt pair, question) appears twice on one side")
     missing = pos.index.symmetric_difference(neg.index)
     if len(missing):
-        raise ValueError(f"{len(missing)} prompt pairs lack their positive or negative rollout, e.g. {list(missing[:1])}")
+        raise ValueError(
+            f"{len(missing)} prompt pairs lack their positive or negative rollout, e.g. {list(missing[:1])}"
+        )
     both = pos[["score", "row"]].add_suffix("_pos").join(neg[["score", "row"]].add_suffix("_neg"))
-    out = pd.DataFrame({"pos": both["score_pos"], "neg": both["score_neg"],
-                        "pos_row": both["row_pos"].astype(int), "neg_row": both["row_neg"].astype(int)}).reset_index()
+    out = pd.DataFrame(
+        {
+            "pos": both["score_pos"],
+            "neg": both["score_neg"],
+            "pos_row": both["row_pos"].astype(int),
+            "neg_row": both["row_neg"].astype(int),
+        }
+    ).reset_index()
     out = out.rename(columns={"name": "trait"})
     out["difference"] = out["pos"] - out["neg"]
     return out.sort_values(["trait", "prompt_index", "question_id"]).reset_index(drop=True)
@@ -258,8 +300,9 @@ def surviving_traits(pairs: Any, threshold: float = PAPER_TRAIT_THRESHOLD, min_p
     return sorted(str(t) for t, n in counts.items() if n >= min_pairs)
 
 
-def filter_summary(pairs: pd.DataFrame, threshold: float = PAPER_TRAIT_THRESHOLD, *, n_resamples: int = 2000,
-                   seed: int = 0) -> dict[str, Any]:
+def filter_summary(
+    pairs: pd.DataFrame, threshold: float = PAPER_TRAIT_THRESHOLD, *, n_resamples: int = 2000, seed: int = 0
+) -> dict[str, Any]:
     """What the paper's filter does to one model's scored pairs (``pair_scores``).
 
     Returns a dict: ``traits``, ``prompt pairs``, ``pairs kept`` (``pos - neg >= threshold``),
@@ -282,8 +325,18 @@ def filter_summary(pairs: pd.DataFrame, threshold: float = PAPER_TRAIT_THRESHOLD
         d = np.concatenate([diffs[i] for i in idx])
         return float((d > 0).mean()) if len(d) else math.nan
 
-    iv = bootstrap_indices(len(traits), above, unit="traits", n_resamples=n_resamples, seed=seed) if len(traits) > 1 else None
-    return {"traits": len(traits), "prompt pairs": len(pairs), "pairs kept": int((pairs["difference"] >= threshold).sum()),
-            "traits surviving": len(surviving_traits(pairs, threshold)), "mean score +": float(pairs["pos"].mean()),
-            "mean score -": float(pairs["neg"].mean()), "largest difference": float(pairs["difference"].max()),
-            "positive above negative": iv if iv is not None else above(np.arange(len(traits)))}
+    iv = (
+        bootstrap_indices(len(traits), above, unit="traits", n_resamples=n_resamples, seed=seed)
+        if len(traits) > 1
+        else None
+    )
+    return {
+        "traits": len(traits),
+        "prompt pairs": len(pairs),
+        "pairs kept": int((pairs["difference"] >= threshold).sum()),
+        "traits surviving": len(surviving_traits(pairs, threshold)),
+        "mean score +": float(pairs["pos"].mean()),
+        "mean score -": float(pairs["neg"].mean()),
+        "largest difference": float(pairs["difference"].max()),
+        "positive above negative": iv if iv is not None else above(np.arange(len(traits))),
+    }

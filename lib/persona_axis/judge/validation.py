@@ -24,9 +24,18 @@ from persona_axis.judge.agreement import agreement
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["load_role_labels", "load_trait_labels", "role_folds", "cross_fit", "labeller_agreement",
-           "judge_agreement", "confusion_table", "trait_agreement", "three_vs_rest",
-           "trait_filter_agreement"]
+__all__ = [
+    "load_role_labels",
+    "load_trait_labels",
+    "role_folds",
+    "cross_fit",
+    "labeller_agreement",
+    "judge_agreement",
+    "confusion_table",
+    "trait_agreement",
+    "three_vs_rest",
+    "trait_filter_agreement",
+]
 
 
 def _packaged_jsonl(name: str) -> list[dict[str, Any]]:
@@ -60,8 +69,12 @@ def role_folds(names: Sequence[str], k: int = 5) -> dict[str, int]:
     return {n: int(hashlib.sha256(n.encode()).hexdigest(), 16) % k for n in sorted(set(names))}
 
 
-def cross_fit(groups: Sequence[str], fit: Callable[[list[int]], Any], predict: Callable[[Any, list[int]], Sequence[Any]],
-              k: int = 5) -> list[Any]:
+def cross_fit(
+    groups: Sequence[str],
+    fit: Callable[[list[int]], Any],
+    predict: Callable[[Any, list[int]], Sequence[Any]],
+    k: int = 5,
+) -> list[Any]:
     """Predictions for every row from a model fitted without that row's group (role or trait).
 
     Args:
@@ -123,20 +136,34 @@ def judge_agreement(rows: Any, pred: str = "judge", truth: str = "label") -> Any
         y = g[truth].astype(int).tolist()
         acc, k4, k2 = _agree(y, g[pred].astype(int).tolist())
         bacc, bk4, bk2 = _agree(y, base.loc[g.index].tolist())
-        out.append({"model": m, "n": len(g), "accuracy": acc, "kappa (0-3)": k4, "kappa (3 vs rest)": k2,
-                    "baseline label": majority.get(str(m), "per model"), "baseline accuracy": bacc,
-                    "baseline kappa (0-3)": 0.0 if m != "all" else bk4,
-                    "baseline kappa (3 vs rest)": 0.0 if m != "all" else bk2})
+        out.append(
+            {
+                "model": m,
+                "n": len(g),
+                "accuracy": acc,
+                "kappa (0-3)": k4,
+                "kappa (3 vs rest)": k2,
+                "baseline label": majority.get(str(m), "per model"),
+                "baseline accuracy": bacc,
+                "baseline kappa (0-3)": 0.0 if m != "all" else bk4,
+                "baseline kappa (3 vs rest)": 0.0 if m != "all" else bk2,
+            }
+        )
     return pd.DataFrame(out).set_index("model")
 
 
-def confusion_table(y_true: Sequence[int], y_pred: Sequence[int], names: tuple[str, str] = ("hand", "judge")) -> Any:
+def confusion_table(
+    y_true: Sequence[int], y_pred: Sequence[int], names: tuple[str, str] = ("hand", "judge")
+) -> Any:
     """The 4x4 confusion table (rows: ``y_true`` labels 0-3, columns: ``y_pred``) as a ``DataFrame``."""
     import pandas as pd
 
     a = agreement(list(y_true), list(y_pred))
-    return pd.DataFrame(a["confusion"], index=[f"{names[0]} {k}" for k in a["labels"]],
-                        columns=[f"{names[1]} {k}" for k in a["labels"]])
+    return pd.DataFrame(
+        a["confusion"],
+        index=[f"{names[0]} {k}" for k in a["labels"]],
+        columns=[f"{names[1]} {k}" for k in a["labels"]],
+    )
 
 
 def _num(x: Any) -> float:
@@ -159,13 +186,30 @@ def trait_agreement(rows: Any, pred: str, truth: str = "score", threshold: float
         y = np.array([_num(v) for v in g[truth]])
         p = np.array([_num(v) for v in g[pred]])
         both = ~np.isnan(y) & ~np.isnan(p)
-        r = float(np.corrcoef(y[both], p[both])[0, 1]) if both.sum() > 2 and y[both].std() > 0 and p[both].std() > 0 else math.nan
-        k = agreement((y[both] >= threshold).astype(int), (p[both] >= threshold).astype(int), labels=(0, 1))["kappa"] if both.any() else math.nan
+        r = (
+            float(np.corrcoef(y[both], p[both])[0, 1])
+            if both.sum() > 2 and y[both].std() > 0 and p[both].std() > 0
+            else math.nan
+        )
+        k = (
+            agreement((y[both] >= threshold).astype(int), (p[both] >= threshold).astype(int), labels=(0, 1))[
+                "kappa"
+            ]
+            if both.any()
+            else math.nan
+        )
         base = float(np.abs(y[both] - y[both].mean()).mean()) if both.any() else math.nan
-        out.append({"model": m, "n": int(both.sum()), "MAE": float(np.abs(y[both] - p[both]).mean()) if both.any() else math.nan,
-                    "Pearson r": r, f"kappa (>= {threshold:g})": k,
-                    "REFUSAL agreement": float((np.isnan(y) == np.isnan(p)).mean()) if len(y) else math.nan,
-                    "baseline MAE (model mean)": base})
+        out.append(
+            {
+                "model": m,
+                "n": int(both.sum()),
+                "MAE": float(np.abs(y[both] - p[both]).mean()) if both.any() else math.nan,
+                "Pearson r": r,
+                f"kappa (>= {threshold:g})": k,
+                "REFUSAL agreement": float((np.isnan(y) == np.isnan(p)).mean()) if len(y) else math.nan,
+                "baseline MAE (model mean)": base,
+            }
+        )
     return pd.DataFrame(out).set_index("model")
 
 
@@ -179,9 +223,14 @@ def _trait_pairs(g: Any, pred: str, truth: str) -> Any:
     if both.empty:
         return pd.DataFrame(columns=["trait", "same prompt", "truth", "pred"])
     same = (both["pair_index+"] == both["pair_index-"]) & (both["question+"] == both["question-"])
-    return pd.DataFrame({"trait": both["trait"], "same prompt": same,
-                         "truth": [_num(a) - _num(b) for a, b in zip(both[f"{truth}+"], both[f"{truth}-"])],
-                         "pred": [_num(a) - _num(b) for a, b in zip(both[f"{pred}+"], both[f"{pred}-"])]})
+    return pd.DataFrame(
+        {
+            "trait": both["trait"],
+            "same prompt": same,
+            "truth": [_num(a) - _num(b) for a, b in zip(both[f"{truth}+"], both[f"{truth}-"])],
+            "pred": [_num(a) - _num(b) for a, b in zip(both[f"{pred}+"], both[f"{pred}-"])],
+        }
+    )
 
 
 def _r(a: Any, b: Any) -> float:
@@ -193,8 +242,15 @@ def _r(a: Any, b: Any) -> float:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
-def trait_filter_agreement(rows: pd.DataFrame, pred: str, truth: str = "score", threshold: float = 50.0, *,
-                           n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+def trait_filter_agreement(
+    rows: pd.DataFrame,
+    pred: str,
+    truth: str = "score",
+    threshold: float = 50.0,
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
     """A trait scorer against the hand scores, per model, with bootstrap intervals over traits.
 
     The paper's filter keeps a prompt pair when its positive response scores at least
@@ -230,8 +286,12 @@ def trait_filter_agreement(rows: pd.DataFrame, pred: str, truth: str = "score", 
         pairs = {t: _trait_pairs(per[t], pred, truth) for t in traits}
         ys = {t: np.array([_num(v) for v in per[t][truth]]) for t in traits}
         ps = {t: np.array([_num(v) for v in per[t][pred]]) for t in traits}
-        keep_h = {t: np.nan_to_num(pairs[t]["truth"].to_numpy(float), nan=-np.inf) >= threshold for t in traits}
-        keep_p = {t: np.nan_to_num(pairs[t]["pred"].to_numpy(float), nan=-np.inf) >= threshold for t in traits}
+        keep_h = {
+            t: np.nan_to_num(pairs[t]["truth"].to_numpy(float), nan=-np.inf) >= threshold for t in traits
+        }
+        keep_p = {
+            t: np.nan_to_num(pairs[t]["pred"].to_numpy(float), nan=-np.inf) >= threshold for t in traits
+        }
         all_h = np.concatenate([keep_h[t] for t in traits])
         majority = bool(all_h.mean() > 0.5) if len(all_h) else False
 
@@ -256,11 +316,26 @@ def trait_filter_agreement(rows: pd.DataFrame, pred: str, truth: str = "score", 
         r_iv, a_iv = bootstrap_indices(len(traits), r_stat, **kw), bootstrap_indices(len(traits), agree, **kw)
         d_iv = bootstrap_indices(len(traits), rd_stat, **kw)
         allp = pd.concat(pairs.values())
-        out.append({"model": m, "traits": len(traits), "answers": len(g), "r": r_iv.estimate, "r low": r_iv.low,
-                    "r high": r_iv.high, "pairs": len(allp), "same-prompt pairs": int(allp["same prompt"].sum()),
-                    "r (differences)": d_iv.estimate, "r (differences) low": d_iv.low, "r (differences) high": d_iv.high,
-                    "kept (hand)": int(all_h.sum()), "kept (scorer)": int(cat(keep_p, every).sum()),
-                    "filter agreement": a_iv.estimate, "agreement low": a_iv.low, "agreement high": a_iv.high,
-                    "baseline decision": "keep" if majority else "drop",
-                    "baseline agreement": float((all_h == majority).mean()) if len(all_h) else math.nan})
+        out.append(
+            {
+                "model": m,
+                "traits": len(traits),
+                "answers": len(g),
+                "r": r_iv.estimate,
+                "r low": r_iv.low,
+                "r high": r_iv.high,
+                "pairs": len(allp),
+                "same-prompt pairs": int(allp["same prompt"].sum()),
+                "r (differences)": d_iv.estimate,
+                "r (differences) low": d_iv.low,
+                "r (differences) high": d_iv.high,
+                "kept (hand)": int(all_h.sum()),
+                "kept (scorer)": int(cat(keep_p, every).sum()),
+                "filter agreement": a_iv.estimate,
+                "agreement low": a_iv.low,
+                "agreement high": a_iv.high,
+                "baseline decision": "keep" if majority else "drop",
+                "baseline agreement": float((all_h == majority).mean()) if len(all_h) else math.nan,
+            }
+        )
     return pd.DataFrame(out).set_index("model")

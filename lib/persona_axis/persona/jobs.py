@@ -112,20 +112,51 @@ class _Worker:
         self.jobs: Sequence[Job] = []
         self.busy = 0.0
 
-    def setup(self, jobs: Sequence[Job], sampling: Sampling, layers: list[int] | None, batch_size: int,
-              chunk_size: int, acts_dtype: str, generator: Any) -> dict[str, Any]:
+    def setup(
+        self,
+        jobs: Sequence[Job],
+        sampling: Sampling,
+        layers: list[int] | None,
+        batch_size: int,
+        chunk_size: int,
+        acts_dtype: str,
+        generator: Any,
+    ) -> dict[str, Any]:
         """Keep the job list; return the store configuration (the same as ``runs.collect``'s)."""
         from persona_axis.model.hooks import check_layers
         from persona_axis.persona.runs import rollout_config, texts_config
 
         self.jobs = jobs
-        self.sampling, self.batch_size, self.chunk_size, self.acts_dtype = sampling, batch_size, chunk_size, acts_dtype
+        self.sampling, self.batch_size, self.chunk_size, self.acts_dtype = (
+            sampling,
+            batch_size,
+            chunk_size,
+            acts_dtype,
+        )
         self.layers = check_layers(self.model, layers)
-        self.config = rollout_config(self.model, self.spec, jobs, sampling, self.layers, batch_size, chunk_size,
-                                     generator, acts_dtype=acts_dtype)
-        self.texts = None if generator is None else texts_config(
-            self.spec, str(next(self.model.parameters()).dtype).removeprefix("torch."), jobs, sampling, chunk_size,
-            generator.name)
+        self.config = rollout_config(
+            self.model,
+            self.spec,
+            jobs,
+            sampling,
+            self.layers,
+            batch_size,
+            chunk_size,
+            generator,
+            acts_dtype=acts_dtype,
+        )
+        self.texts = (
+            None
+            if generator is None
+            else texts_config(
+                self.spec,
+                str(next(self.model.parameters()).dtype).removeprefix("torch."),
+                jobs,
+                sampling,
+                chunk_size,
+                generator.name,
+            )
+        )
         return {"rollouts": self.config, "texts": self.texts}
 
     def run(self, c: int, root: str | None) -> int:
@@ -138,11 +169,33 @@ class _Worker:
             return c
         t0 = time.perf_counter()
         if self.texts is None:
-            run_chunk(self.model, self.tok, self.spec, self.jobs, c, store, self.sampling, self.layers, self.batch_size,
-                      self.chunk_size, acts_dtype=self.acts_dtype)
+            run_chunk(
+                self.model,
+                self.tok,
+                self.spec,
+                self.jobs,
+                c,
+                store,
+                self.sampling,
+                self.layers,
+                self.batch_size,
+                self.chunk_size,
+                acts_dtype=self.acts_dtype,
+            )
         else:
-            read_texts(self.model, self.tok, self.spec, self.jobs, c, Store("texts", self.texts, r), store, self.layers,
-                       self.batch_size, self.chunk_size, acts_dtype=self.acts_dtype)
+            read_texts(
+                self.model,
+                self.tok,
+                self.spec,
+                self.jobs,
+                c,
+                Store("texts", self.texts, r),
+                store,
+                self.layers,
+                self.batch_size,
+                self.chunk_size,
+                acts_dtype=self.acts_dtype,
+            )
         self.busy += time.perf_counter() - t0
         return c
 
@@ -182,7 +235,17 @@ class _TextWorker:
 
         texts = Store("texts", self.config, Path(root) if root else None)
         if not texts.has_chunk(c):
-            write_texts(self.tok, self.spec, self.jobs, c, texts, self.sampling, self.chunk_size, self.engine, self.stop)
+            write_texts(
+                self.tok,
+                self.spec,
+                self.jobs,
+                c,
+                texts,
+                self.sampling,
+                self.chunk_size,
+                self.engine,
+                self.stop,
+            )
             self.written += 1
         return c
 
@@ -191,12 +254,21 @@ class _TextWorker:
         import resource
 
         e = self.engine
-        stats = {"chunks": self.written, "starts": e.starts, "constructions": e.constructions, "load_seconds": e.load_seconds,
-                 "generation_seconds": e.generation_seconds, "generated_tokens": e.generated_tokens,
-                 "version": e.version}
+        stats = {
+            "chunks": self.written,
+            "starts": e.starts,
+            "constructions": e.constructions,
+            "load_seconds": e.load_seconds,
+            "generation_seconds": e.generation_seconds,
+            "generated_tokens": e.generated_tokens,
+            "version": e.version,
+        }
         e.close()  # waits for the worker process: its peak is then among this process's children's
-        return {**stats, "actor_peak_rss_mb": _peak_rss_mb(resource.RUSAGE_SELF),
-                "engine_peak_rss_mb": _peak_rss_mb(resource.RUSAGE_CHILDREN)}
+        return {
+            **stats,
+            "actor_peak_rss_mb": _peak_rss_mb(resource.RUSAGE_SELF),
+            "engine_peak_rss_mb": _peak_rss_mb(resource.RUSAGE_CHILDREN),
+        }
 
 
 @dataclass
@@ -223,11 +295,19 @@ class _Phase:
         self.actors = [a for a, _ in launched]
         configs = ray.get([r for _, r in launched])
         if any(c != configs[0] for c in configs):
-            raise RuntimeError("actors disagree on the store configuration (different models or library versions?)")
+            raise RuntimeError(
+                "actors disagree on the store configuration (different models or library versions?)"
+            )
         return configs[0]
 
-    def run(self, todo: list[int], root: str | None, bar: Any, on_chunk: Callable[[int, int, list[Any]], None] | None,
-            done_before: int) -> int:
+    def run(
+        self,
+        todo: list[int],
+        root: str | None,
+        bar: Any,
+        on_chunk: Callable[[int, int, list[Any]], None] | None,
+        done_before: int,
+    ) -> int:
         """Run every chunk of ``todo``; a dead actor is replaced and its chunk run again. Returns chunks run."""
         import ray
 
@@ -247,7 +327,9 @@ class _Phase:
             except ray.exceptions.RayActorError:
                 self.restarts += 1
                 if self.restarts > self.max_restarts:
-                    raise RuntimeError(f"{self.restarts} actors died; giving up (chunks on disk are kept: rerun to resume)") from None
+                    raise RuntimeError(
+                        f"{self.restarts} actors died; giving up (chunks on disk are kept: rerun to resume)"
+                    ) from None
                 actor, setup = self.launch()
                 ray.get(setup)
                 self.actors[slot] = actor
@@ -291,9 +373,21 @@ def _bar(progress: bool, total: int, initial: int, desc: str) -> Any:
     return tqdm(total=total, initial=initial, desc=desc, unit="chunk")
 
 
-def _texts_phase(engine: Any, jobs_ref: Any, sampling: Sampling, chunk_size: int, n_chunks: int, root: Path | None,
-                 n_actors: int, cpus: float, gpus: float, torch_threads: int | None, progress: bool, on_chunk: Any,
-                 max_restarts: int) -> dict[str, Any]:
+def _texts_phase(
+    engine: Any,
+    jobs_ref: Any,
+    sampling: Sampling,
+    chunk_size: int,
+    n_chunks: int,
+    root: Path | None,
+    n_actors: int,
+    cpus: float,
+    gpus: float,
+    torch_threads: int | None,
+    progress: bool,
+    on_chunk: Any,
+    max_restarts: int,
+) -> dict[str, Any]:
     """Write every missing chunk's texts with one engine per actor; the engines are shut down at the end."""
     import ray
 
@@ -313,15 +407,21 @@ def _texts_phase(engine: Any, jobs_ref: Any, sampling: Sampling, chunk_size: int
         if bar is not None:
             bar.close()
         phase.stop()
-    return {"texts": texts.path, "texts_written": run, "chunks_per_engine": [s["chunks"] for s in stats],
-            "starts": sum(s["starts"] for s in stats),
-            "constructions": [s["constructions"] for s in stats], "seconds": time.perf_counter() - t0,
-            "load_seconds": [s["load_seconds"] for s in stats],
-            "generation_seconds": sum(s["generation_seconds"] for s in stats),
-            "generated_tokens": sum(s["generated_tokens"] for s in stats),
-            "actor_peak_rss_mb": max((s["actor_peak_rss_mb"] for s in stats), default=0.0),
-            "engine_peak_rss_mb": max((s["engine_peak_rss_mb"] for s in stats), default=0.0),
-            "version": next((s["version"] for s in stats if s["version"]), ""), "restarts": phase.restarts}
+    return {
+        "texts": texts.path,
+        "texts_written": run,
+        "chunks_per_engine": [s["chunks"] for s in stats],
+        "starts": sum(s["starts"] for s in stats),
+        "constructions": [s["constructions"] for s in stats],
+        "seconds": time.perf_counter() - t0,
+        "load_seconds": [s["load_seconds"] for s in stats],
+        "generation_seconds": sum(s["generation_seconds"] for s in stats),
+        "generated_tokens": sum(s["generated_tokens"] for s in stats),
+        "actor_peak_rss_mb": max((s["actor_peak_rss_mb"] for s in stats), default=0.0),
+        "engine_peak_rss_mb": max((s["engine_peak_rss_mb"] for s in stats), default=0.0),
+        "version": next((s["version"] for s in stats if s["version"]), ""),
+        "restarts": phase.restarts,
+    }
 
 
 def run_jobs(
@@ -383,8 +483,11 @@ def run_jobs(
     t0 = time.perf_counter()
     if not ray.is_initialized():
         if address is None:
-            ray.init(num_cpus=max(1, int(n_actors * cpus_per_actor + 0.999)), include_dashboard=False,
-                     log_to_driver=False)
+            ray.init(
+                num_cpus=max(1, int(n_actors * cpus_per_actor + 0.999)),
+                include_dashboard=False,
+                log_to_driver=False,
+            )
         else:
             ray.init(address=address, include_dashboard=False)
     jobs_ref = ray.put(list(jobs))
@@ -392,20 +495,53 @@ def run_jobs(
     root_s = str(root) if root is not None else None
     text_stats: dict[str, Any] = {}
     if engine is not None:
-        text_stats = _texts_phase(engine, jobs_ref, sampling, chunk_size, n_chunks, root, n_actors, cpus_per_actor,
-                                  gpus_per_actor, torch_threads, progress, on_chunk, max_restarts)
+        text_stats = _texts_phase(
+            engine,
+            jobs_ref,
+            sampling,
+            chunk_size,
+            n_chunks,
+            root,
+            n_actors,
+            cpus_per_actor,
+            gpus_per_actor,
+            torch_threads,
+            progress,
+            on_chunk,
+            max_restarts,
+        )
     remote: Any = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor)(_Worker)
-    phase = _Phase(remote, (factory, torch_threads), (jobs_ref, sampling, None if layers is None else list(layers),
-                                                      batch_size, chunk_size, acts_dtype, engine), n_actors, max_restarts)
+    phase = _Phase(
+        remote,
+        (factory, torch_threads),
+        (
+            jobs_ref,
+            sampling,
+            None if layers is None else list(layers),
+            batch_size,
+            chunk_size,
+            acts_dtype,
+            engine,
+        ),
+        n_actors,
+        max_restarts,
+    )
     try:
         configs = phase.start()
         if engine is not None and Path(text_stats["texts"]).name != config_hash(configs["texts"]):
-            raise RuntimeError(f"the texts were written for another model or dtype than the one that reads them: "
-                               f"{engine.model} in {engine.dtype} against {configs['texts']['model']} in "
-                               f"{configs['texts']['dtype']}; give the engine the factory's model and dtype")
+            raise RuntimeError(
+                f"the texts were written for another model or dtype than the one that reads them: "
+                f"{engine.model} in {engine.dtype} against {configs['texts']['model']} in "
+                f"{configs['texts']['dtype']}; give the engine the factory's model and dtype"
+            )
         store = Store("rollouts", configs["rollouts"], root)
         todo = [c for c in range(n_chunks) if not store.has_chunk(c)]
-        bar = _bar(progress, n_chunks, n_chunks - len(todo), f"{len(phase.actors)} actors" + (", reading" if engine else ""))
+        bar = _bar(
+            progress,
+            n_chunks,
+            n_chunks - len(todo),
+            f"{len(phase.actors)} actors" + (", reading" if engine else ""),
+        )
         try:
             run = phase.run(todo, root_s, bar, on_chunk, n_chunks - len(todo))
         finally:
@@ -415,6 +551,15 @@ def run_jobs(
         peak, busy = max((p for p, _ in stats), default=0.0), sum(b for _, b in stats)
     finally:
         phase.stop()
-    return JobRun(path=store.path, key=store.hash, n_chunks=n_chunks, chunks_run=run, actor_restarts=phase.restarts,
-                  layers=list(configs["rollouts"]["layers"]), seconds=time.perf_counter() - t0, actor_peak_rss_mb=peak,
-                  actor_seconds=busy, engine=text_stats)
+    return JobRun(
+        path=store.path,
+        key=store.hash,
+        n_chunks=n_chunks,
+        chunks_run=run,
+        actor_restarts=phase.restarts,
+        layers=list(configs["rollouts"]["layers"]),
+        seconds=time.perf_counter() - t0,
+        actor_peak_rss_mb=peak,
+        actor_seconds=busy,
+        engine=text_stats,
+    )

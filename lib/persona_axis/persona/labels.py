@@ -27,8 +27,10 @@ def judge_key(judge: Any) -> dict[str, Any]:
     """The judge's identity for cache keys: ``{"class": ..., **judge.identity()}``."""
     identity = getattr(judge, "identity", None)
     if not callable(identity):
-        raise TypeError(f"{type(judge).__name__} has no identity(): a judge must say what decides its labels "
-                        "(class, model or endpoint, rubric, thresholds) so that they are cached apart from another judge's")
+        raise TypeError(
+            f"{type(judge).__name__} has no identity(): a judge must say what decides its labels "
+            "(class, model or endpoint, rubric, thresholds) so that they are cached apart from another judge's"
+        )
     return {"class": type(judge).__qualname__, **identity()}
 
 
@@ -57,17 +59,25 @@ def label(ro: Rollouts, cat: Catalogue, judge: Any, *, progress: bool = True) ->
     store = Store("labels", labels_config(ro, cat, judge))
     labels = store.load_json("labels")
     if labels is not None and len(labels) != len(ro.table):
-        raise CacheError(f"{store.path} has {len(labels)} labels for {len(ro.table)} rollouts; delete the folder and rerun")
+        raise CacheError(
+            f"{store.path} has {len(labels)} labels for {len(ro.table)} rollouts; delete the folder and rerun"
+        )
     if labels is None:
         labels = [None] * len(ro.table)
         roles = ro.table[ro.table["group"] == "role"].groupby("name").groups
         bar = _progress_bar(len(roles), 0, "judging roles") if progress else None
         for name, index in roles.items():
             role = cat.role(str(name))
-            out = judge.judge(role.name, role.description, ro.table.loc[index, "response"].tolist(),
-                              questions=ro.table.loc[index, "question"].tolist())
+            out = judge.judge(
+                role.name,
+                role.description,
+                ro.table.loc[index, "response"].tolist(),
+                questions=ro.table.loc[index, "question"].tolist(),
+            )
             if len(out) != len(index):
-                raise ValueError(f"the judge gave {len(out)} labels for the {len(index)} responses of {name!r}")
+                raise ValueError(
+                    f"the judge gave {len(out)} labels for the {len(index)} responses of {name!r}"
+                )
             for i, j in zip(index, out):
                 labels[int(i)] = int(j.label)
             if bar is not None:
@@ -77,5 +87,12 @@ def label(ro: Rollouts, cat: Catalogue, judge: Any, *, progress: bool = True) ->
         store.save_json("labels", labels)
     table = ro.table.copy()
     table["label"] = labels
-    return Rollouts(table=table, acts=ro.acts, layers=ro.layers, model=ro.model, path=ro.path, key=ro.key,
-                    labels_key=store.hash)
+    return Rollouts(
+        table=table,
+        acts=ro.acts,
+        layers=ro.layers,
+        model=ro.model,
+        path=ro.path,
+        key=ro.key,
+        labels_key=store.hash,
+    )

@@ -89,12 +89,23 @@ def _as_preset(preset: str | PersonaSpacePreset) -> PersonaSpacePreset:
         return get_preset("persona_space", preset)
     missing = set(PersonaSpacePreset.__required_keys__) - set(preset)
     if missing:
-        raise KeyError(f"the persona-space preset lacks {sorted(missing)}; start from presets.preset('persona_space', 'book')")
+        raise KeyError(
+            f"the persona-space preset lacks {sorted(missing)}; start from presets.preset('persona_space', 'book')"
+        )
     return preset
 
 
-def persona_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, cat: Catalogue, params: PersonaSpacePreset, *,
-                     judge: Any = None, seed: int = 0, progress: bool = True) -> Rollouts:
+def persona_rollouts(
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
+    spec: ModelSpec,
+    cat: Catalogue,
+    params: PersonaSpacePreset,
+    *,
+    judge: Any = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> Rollouts:
     """The persona-space rollouts of a preset (``presets.preset("persona_space", ...)``), labelled.
 
     Every chapter that needs the persona space gets the same cached rollouts and labels from
@@ -106,9 +117,17 @@ def persona_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec:
     chunks that are missing.
     """
     jobs = jobs_for(cat, spec, params, "persona")
-    ro = collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
-                 batch_size=params["batch_size"], progress=progress, generator=engine_for(params, model, spec),
-                 **store_options(params, spec.n_layers))
+    ro = collect(
+        model,
+        tok,
+        spec,
+        jobs,
+        Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
+        batch_size=params["batch_size"],
+        progress=progress,
+        generator=engine_for(params, model, spec),
+        **store_options(params, spec.n_layers),
+    )
     return label(ro, cat, OfflineJudge() if judge is None else judge, progress=progress)
 
 
@@ -142,13 +161,17 @@ def get_axis(ro: Rollouts, params: PersonaSpacePreset) -> Axis:
     if ro.labels_key is None or "label" not in ro.table:
         raise ValueError("the rollouts are not labelled; label them with labels.label(ro, cat, judge) first")
     labels, min_count = axis_filter(params)
-    store = Store("axis", {"rollouts": ro.key, "labels": ro.labels_key, "filter": labels, "min_count": min_count})
+    store = Store(
+        "axis", {"rollouts": ro.key, "labels": ro.labels_key, "filter": labels, "min_count": min_count}
+    )
     axis_file, cal_file = store.path / "axis.safetensors", store.path / "calibration.safetensors"
     population = {str(g): int(n) for g, n in ro.table["group"].value_counts().items()}
     if axis_file.exists() and cal_file.exists():
         axis = Axis.load(axis_file)
         tensors, meta = load_tensors(cal_file)
-        axis.calibration = Calibration(tensors["projections"], json.loads(meta["layers"]), population, (str(ro.key),))
+        axis.calibration = Calibration(
+            tensors["projections"], json.loads(meta["layers"]), population, (str(ro.key),)
+        )
         return axis
     if ro.mapped:  # one pass for the vectors, one for the projections: memory does not grow with the rollouts
         sums = _sums(ro)
@@ -158,13 +181,27 @@ def get_axis(ro: Rollouts, params: PersonaSpacePreset) -> Axis:
         fully = role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count)
         defaults = ro.acts[torch.tensor((ro.table["group"] == "default").to_numpy())]
         n_default = len(defaults)
-    axis = contrast_axis(defaults, fully.vectors, ro.layers, model=ro.model, method=AXIS_METHOD,
-                         info={"rollouts": ro.key, "labels_key": ro.labels_key, "labels": labels, "min_count": min_count,
-                               "n_fully_vectors": len(fully.names), "n_default_rollouts": n_default})
+    axis = contrast_axis(
+        defaults,
+        fully.vectors,
+        ro.layers,
+        model=ro.model,
+        method=AXIS_METHOD,
+        info={
+            "rollouts": ro.key,
+            "labels_key": ro.labels_key,
+            "labels": labels,
+            "min_count": min_count,
+            "n_fully_vectors": len(fully.names),
+            "n_default_rollouts": n_default,
+        },
+    )
     base = calibrate_store(ro.path, axis, ro.layers) if ro.mapped else calibrate(axis, ro.acts, ro.layers)
     cal = Calibration(base.projections, list(ro.layers), population, (str(ro.key),))
     # a summary of the calibration for readers of the file; thresholds come from axis.calibration
-    axis.info["percentiles"] = {str(layer): {str(p): v for p, v in q.items()} for layer, q in cal.percentiles((1, 25, 50, 75)).items()}
+    axis.info["percentiles"] = {
+        str(layer): {str(p): v for p, v in q.items()} for layer, q in cal.percentiles((1, 25, 50, 75)).items()
+    }
     atomic_save_tensors(cal_file, {"projections": cal.projections}, {"layers": json.dumps(cal.layers)})
     axis.save(axis_file)
     axis.calibration = cal
@@ -206,5 +243,12 @@ def persona_space(
     else:
         rv = role_vectors(ro.table, ro.acts, ro.layers, labels=labels, min_count=min_count)
         dv = default_vector(ro.table, ro.acts)
-    return PersonaSpace(spec=spec, preset=params, rollouts=ro, role_vectors=rv, default_vector=dv, axis=axis,
-                        calibration=axis.calibration)
+    return PersonaSpace(
+        spec=spec,
+        preset=params,
+        rollouts=ro,
+        role_vectors=rv,
+        default_vector=dv,
+        axis=axis,
+        calibration=axis.calibration,
+    )

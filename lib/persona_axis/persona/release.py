@@ -54,10 +54,27 @@ if TYPE_CHECKING:
 from persona_axis.persona.axis import SIGN_CONVENTION, Axis, contrast_axis
 from persona_axis.persona.space import RoleVectors, pca
 
-__all__ = ["RELEASE_REPO", "ReleaseModel", "RELEASE_MODELS", "PARTS", "ReleaseError", "ReleaseUnavailable",
-           "CappingExperiment", "CappingConfig", "ReleaseVectors", "allow_patterns", "fetch_command", "download",
-           "in_cache", "load_release", "REFERENCE", "reference_check", "SyntheticRelease", "write_synthetic_release",
-           "main"]
+__all__ = [
+    "RELEASE_REPO",
+    "ReleaseModel",
+    "RELEASE_MODELS",
+    "PARTS",
+    "ReleaseError",
+    "ReleaseUnavailable",
+    "CappingExperiment",
+    "CappingConfig",
+    "ReleaseVectors",
+    "allow_patterns",
+    "fetch_command",
+    "download",
+    "in_cache",
+    "load_release",
+    "REFERENCE",
+    "reference_check",
+    "SyntheticRelease",
+    "write_synthetic_release",
+    "main",
+]
 
 RELEASE_REPO = "lu-christina/assistant-axis-vectors"
 
@@ -92,17 +109,30 @@ class ReleaseModel:
 #: The three models of the release (shapes and middle layers from the official code).
 RELEASE_MODELS: dict[str, ReleaseModel] = {
     "gemma-2-27b": ReleaseModel("gemma-2-27b", "google/gemma-2-27b-it", 46, 4608, 22),
-    "qwen-3-32b": ReleaseModel("qwen-3-32b", "Qwen/Qwen3-32B", 64, 5120, 32, capping=True,
-                               recommended_cap="layers_46:54-p0.25"),
-    "llama-3.3-70b": ReleaseModel("llama-3.3-70b", "meta-llama/Llama-3.3-70B-Instruct", 80, 8192, 40, capping=True,
-                                  recommended_cap="layers_56:72-p0.25"),
+    "qwen-3-32b": ReleaseModel(
+        "qwen-3-32b", "Qwen/Qwen3-32B", 64, 5120, 32, capping=True, recommended_cap="layers_46:54-p0.25"
+    ),
+    "llama-3.3-70b": ReleaseModel(
+        "llama-3.3-70b",
+        "meta-llama/Llama-3.3-70B-Instruct",
+        80,
+        8192,
+        40,
+        capping=True,
+        recommended_cap="layers_56:72-p0.25",
+    ),
 }
 
 #: The parts of a model folder ``load_release`` can read.
 PARTS: tuple[str, ...] = ("axis", "default", "roles", "traits", "capping")
 
-_FILES = {"axis": "assistant_axis.pt", "default": "default_vector.pt", "roles": "role_vectors",
-          "traits": "trait_vectors", "capping": "capping_config.pt"}
+_FILES = {
+    "axis": "assistant_axis.pt",
+    "default": "default_vector.pt",
+    "roles": "role_vectors",
+    "traits": "trait_vectors",
+    "capping": "capping_config.pt",
+}
 _VECTOR_KEYS = {"vector", "type", "role"}
 _EXPERIMENT_ID = re.compile(r"^layers_(\d+):(\d+)-p([0-9.]+)$")
 
@@ -150,8 +180,10 @@ class CappingConfig:
         for e in self.experiments:
             if e.id == id:
                 return e
-        raise KeyError(f"no capping experiment {id!r}; the configuration has {len(self.experiments)} "
-                       f"(e.g. {', '.join(e.id for e in self.experiments[:3])})")
+        raise KeyError(
+            f"no capping experiment {id!r}; the configuration has {len(self.experiments)} "
+            f"(e.g. {', '.join(e.id for e in self.experiments[:3])})"
+        )
 
 
 @dataclass
@@ -185,18 +217,24 @@ class ReleaseVectors:
         vectors: ``default - mean(role vectors)`` at every layer (``axis.contrast_axis``)."""
         if self.default is None or self.roles is None:
             raise ValueError("load the 'default' and 'roles' parts to recompute the axis")
-        return contrast_axis(self.default[None], self.roles.vectors, self.layers, model=self.model.name,
-                             method="contrast: released default - mean(released role vectors)",
-                             info={"source": str(self.source)})
+        return contrast_axis(
+            self.default[None],
+            self.roles.vectors,
+            self.layers,
+            model=self.model.name,
+            method="contrast: released default - mean(released role vectors)",
+            info={"source": str(self.source)},
+        )
 
 
 # ------------------------------------------------------------------------------------------------
 # The hub
 # ------------------------------------------------------------------------------------------------
 
+
 def _specs(models: Iterable[str | ReleaseModel] | None) -> list[ReleaseModel]:
     out = []
-    for m in (RELEASE_MODELS.values() if models is None else models):
+    for m in RELEASE_MODELS.values() if models is None else models:
         if isinstance(m, ReleaseModel):
             out.append(m)
         elif m in RELEASE_MODELS:
@@ -212,7 +250,9 @@ def _check_parts(parts: Sequence[str]) -> None:
         raise ValueError(f"unknown part(s) {sorted(unknown)}; choose from {', '.join(PARTS)}")
 
 
-def allow_patterns(models: Iterable[str | ReleaseModel] | None = None, parts: Sequence[str] = PARTS) -> list[str]:
+def allow_patterns(
+    models: Iterable[str | ReleaseModel] | None = None, parts: Sequence[str] = PARTS
+) -> list[str]:
     """The files of ``parts`` for ``models`` (default: all three), as ``snapshot_download`` patterns,
     in the order of ``PARTS``."""
     _check_parts(parts)
@@ -232,8 +272,12 @@ def fetch_command(models: Iterable[str | ReleaseModel] | None = None) -> str:
     return " ".join(["python -m persona_axis.persona.release fetch", *names])
 
 
-def download(models: Iterable[str | ReleaseModel] | None = None, parts: Sequence[str] = PARTS, *,
-             local_files_only: bool = False) -> Path:
+def download(
+    models: Iterable[str | ReleaseModel] | None = None,
+    parts: Sequence[str] = PARTS,
+    *,
+    local_files_only: bool = False,
+) -> Path:
     """Fetch ``parts`` of ``models`` from the hub into the Hugging Face cache; return the snapshot folder.
 
     Files already in the cache are not downloaded again; ``huggingface_hub`` shows its progress bar.
@@ -249,18 +293,28 @@ def download(models: Iterable[str | ReleaseModel] | None = None, parts: Sequence
 
     specs = _specs(models)
     try:
-        path = snapshot_download(repo_id=RELEASE_REPO, repo_type="dataset", allow_patterns=allow_patterns(specs, parts),
-                                 local_files_only=local_files_only)
+        path = snapshot_download(
+            repo_id=RELEASE_REPO,
+            repo_type="dataset",
+            allow_patterns=allow_patterns(specs, parts),
+            local_files_only=local_files_only,
+        )
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as e:
         offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-        why = ("it is not in the local Hugging Face cache" if local_files_only else
-               "HF_HUB_OFFLINE is set and the local Hugging Face cache has no copy" if offline else
-               f"the hub could not be reached and the local cache has no copy ({type(e).__name__})")
-        raise ReleaseUnavailable(f"the paper's released vectors ({RELEASE_REPO}, {', '.join(s.name for s in specs)}) "
-                                 f"are not available: {why}. On a machine with internet, download them with:\n"
-                                 f"    {fetch_command(specs)}\n"
-                                 "(about 1.2 GB for all three models; HF_HUB_OFFLINE must be unset), or pass the "
-                                 "folder of a copy in the release layout.") from None
+        why = (
+            "it is not in the local Hugging Face cache"
+            if local_files_only
+            else "HF_HUB_OFFLINE is set and the local Hugging Face cache has no copy"
+            if offline
+            else f"the hub could not be reached and the local cache has no copy ({type(e).__name__})"
+        )
+        raise ReleaseUnavailable(
+            f"the paper's released vectors ({RELEASE_REPO}, {', '.join(s.name for s in specs)}) "
+            f"are not available: {why}. On a machine with internet, download them with:\n"
+            f"    {fetch_command(specs)}\n"
+            "(about 1.2 GB for all three models; HF_HUB_OFFLINE must be unset), or pass the "
+            "folder of a copy in the release layout."
+        ) from None
     return Path(path)
 
 
@@ -281,6 +335,7 @@ def in_cache(models: Iterable[str | ReleaseModel] | None = None, parts: Sequence
 # Reading files
 # ------------------------------------------------------------------------------------------------
 
+
 def _load(path: Path) -> Any:
     """``torch.load(path, weights_only=True)``; anything it refuses is refused here, naming the file."""
     import pickle
@@ -290,12 +345,16 @@ def _load(path: Path) -> Any:
     except pickle.UnpicklingError as e:
         why = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\n\n|$)", str(e), re.S)
         detail = " ".join(why.group(1).split()) if why else str(e).splitlines()[0]
-        raise ReleaseError(f"{path}: refused. torch.load(weights_only=True) cannot read it ({detail}): it holds "
-                           "something other than tensors and plain containers, or is not a torch file. A file from "
-                           "the internet is never unpickled as code; delete it and fetch the release again.") from None
+        raise ReleaseError(
+            f"{path}: refused. torch.load(weights_only=True) cannot read it ({detail}): it holds "
+            "something other than tensors and plain containers, or is not a torch file. A file from "
+            "the internet is never unpickled as code; delete it and fetch the release again."
+        ) from None
     except (RuntimeError, EOFError, OSError) as e:
-        raise ReleaseError(f"{path}: not a readable torch file ({type(e).__name__}: {str(e)[:200]}); "
-                           "delete it and fetch the release again") from None
+        raise ReleaseError(
+            f"{path}: not a readable torch file ({type(e).__name__}: {str(e)[:200]}); "
+            "delete it and fetch the release again"
+        ) from None
 
 
 def _vector(obj: Any, path: Path, name: str | None) -> torch.Tensor:
@@ -303,25 +362,33 @@ def _vector(obj: Any, path: Path, name: str | None) -> torch.Tensor:
     if isinstance(obj, dict):
         keys = set(obj)
         if "vector" not in keys or not keys <= _VECTOR_KEYS:
-            raise ReleaseError(f"{path}: a dict with keys {sorted(map(str, keys))}; a vector file holds a tensor or "
-                               "the dict {'vector': tensor, 'type': ..., 'role': ...}")
+            raise ReleaseError(
+                f"{path}: a dict with keys {sorted(map(str, keys))}; a vector file holds a tensor or "
+                "the dict {'vector': tensor, 'type': ..., 'role': ...}"
+            )
         role = obj.get("role")
         if name is not None and role is not None and role != name:
             raise ReleaseError(f"{path}: the file says it is role {role!r}, but its name says {name!r}")
         obj = obj["vector"]
     if not isinstance(obj, torch.Tensor):
-        raise ReleaseError(f"{path}: holds a {type(obj).__name__}, not a tensor (nor the dict "
-                           "{'vector': tensor, 'type': ..., 'role': ...})")
+        raise ReleaseError(
+            f"{path}: holds a {type(obj).__name__}, not a tensor (nor the dict "
+            "{'vector': tensor, 'type': ..., 'role': ...})"
+        )
     return obj
 
 
 def _check_shape(t: torch.Tensor, path: Path, spec: ReleaseModel) -> None:
     if t.ndim != 2 or t.shape[1] != spec.hidden_size:
-        raise ReleaseError(f"{path}: shape {tuple(t.shape)}; every file of {spec.name} is (n_layers, hidden) = "
-                           f"({spec.n_layers}, {spec.hidden_size})")
+        raise ReleaseError(
+            f"{path}: shape {tuple(t.shape)}; every file of {spec.name} is (n_layers, hidden) = "
+            f"({spec.n_layers}, {spec.hidden_size})"
+        )
     if t.shape[0] != spec.n_layers:
-        raise ReleaseError(f"{path}: {t.shape[0]} layers, but {spec.name} has {spec.n_layers} "
-                           "(a file of another model, or a truncated one?)")
+        raise ReleaseError(
+            f"{path}: {t.shape[0]} layers, but {spec.name} has {spec.n_layers} "
+            "(a file of another model, or a truncated one?)"
+        )
     if not torch.is_floating_point(t):
         raise ReleaseError(f"{path}: dtype {t.dtype}; the release stores floating-point vectors (bfloat16)")
 
@@ -336,7 +403,9 @@ def _layers(spec: ReleaseModel, layers: Sequence[int] | None) -> list[int]:
     out = [int(x) for x in layers]
     bad = [x for x in out if not 0 <= x < spec.n_layers]
     if bad or not out:
-        raise ValueError(f"layers {bad or out} out of range for {spec.name}: valid layers are 0..{spec.n_layers - 1}")
+        raise ValueError(
+            f"layers {bad or out} out of range for {spec.name}: valid layers are 0..{spec.n_layers - 1}"
+        )
     return out
 
 
@@ -351,33 +420,57 @@ def _axis(path: Path, spec: ReleaseModel, layers: list[int]) -> Axis:
     info: dict[str, Any] = {"file": str(path)}
     if isinstance(obj, dict):  # the official loader also reads {"axis": tensor, ...}
         if not isinstance(obj.get("axis"), torch.Tensor):
-            raise ReleaseError(f"{path}: a dict without an 'axis' tensor (keys {sorted(map(str, obj))}); "
-                               "an axis file holds a tensor or {'axis': tensor, ...}")
+            raise ReleaseError(
+                f"{path}: a dict without an 'axis' tensor (keys {sorted(map(str, obj))}); "
+                "an axis file holds a tensor or {'axis': tensor, ...}"
+            )
         info.update({k: v for k, v in obj.items() if isinstance(v, (int, float, str))})
         obj = obj["axis"]
     if not isinstance(obj, torch.Tensor):
         raise ReleaseError(f"{path}: holds a {type(obj).__name__}, not a tensor")
     _check_shape(obj, path, spec)
-    return Axis(_rows(obj, layers), layers, spec.name, "released: mean(default) - mean(role vectors), official code",
-                SIGN_CONVENTION, info)
+    return Axis(
+        _rows(obj, layers),
+        layers,
+        spec.name,
+        "released: mean(default) - mean(role vectors), official code",
+        SIGN_CONVENTION,
+        info,
+    )
 
 
-def _vector_set(folder: Path, spec: ReleaseModel, layers: list[int], expected: int, what: str,
-                labels: int | None, progress: bool) -> RoleVectors:
+def _vector_set(
+    folder: Path,
+    spec: ReleaseModel,
+    layers: list[int],
+    expected: int,
+    what: str,
+    labels: int | None,
+    progress: bool,
+) -> RoleVectors:
     from tqdm.auto import tqdm
 
     if not folder.is_dir():
         raise ReleaseError(f"{folder}: missing; {spec.name} needs {expected} {what} vector files there")
-    other = sorted(p.name for p in folder.iterdir()
-                   if (p.suffix != ".pt" or not p.is_file()) and not p.name.startswith("."))
+    other = sorted(
+        p.name
+        for p in folder.iterdir()
+        if (p.suffix != ".pt" or not p.is_file()) and not p.name.startswith(".")
+    )
     if other:
-        raise ReleaseError(f"{folder}: unexpected file(s) {', '.join(other[:5])}; the folder holds one .pt per {what}")
+        raise ReleaseError(
+            f"{folder}: unexpected file(s) {', '.join(other[:5])}; the folder holds one .pt per {what}"
+        )
     files = sorted(folder.glob("*.pt"))
     if len(files) != expected:
-        raise ReleaseError(f"{folder}: {len(files)} {what} vector files, expected {expected} for {spec.name}: "
-                           f"{'a file is missing (a partial download?)' if len(files) < expected else 'extra files'}")
+        raise ReleaseError(
+            f"{folder}: {len(files)} {what} vector files, expected {expected} for {spec.name}: "
+            f"{'a file is missing (a partial download?)' if len(files) < expected else 'extra files'}"
+        )
     out = torch.empty(len(files), len(layers), spec.hidden_size)
-    for i, f in enumerate(tqdm(files, desc=f"{spec.name} {what} vectors", disable=not progress, file=sys.stderr)):
+    for i, f in enumerate(
+        tqdm(files, desc=f"{spec.name} {what} vectors", disable=not progress, file=sys.stderr)
+    ):
         out[i] = _matrix(f, spec, layers, f.stem)
     names = [f.stem for f in files]
     return RoleVectors(out, names, [labels] * len(names), [0] * len(names), list(layers))
@@ -393,26 +486,37 @@ def _capping(path: Path, spec: ReleaseModel) -> CappingConfig:
     by_name: dict[str, int] = {}
     vectors: dict[int, torch.Tensor] = {}
     for name, entry in raw_vectors.items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("vector"), torch.Tensor) \
-                or not isinstance(entry.get("layer"), int):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("vector"), torch.Tensor)
+            or not isinstance(entry.get("layer"), int)
+        ):
             raise ReleaseError(f"{path}: vector {name!r} must be {{'layer': int, 'vector': tensor}}")
         v, layer = entry["vector"], entry["layer"]
         if v.shape != (spec.hidden_size,) or not 0 <= layer < spec.n_layers:
-            raise ReleaseError(f"{path}: vector {name!r} has shape {tuple(v.shape)} at layer {layer}; {spec.name} "
-                               f"needs ({spec.hidden_size},) at a layer in 0..{spec.n_layers - 1}")
+            raise ReleaseError(
+                f"{path}: vector {name!r} has shape {tuple(v.shape)} at layer {layer}; {spec.name} "
+                f"needs ({spec.hidden_size},) at a layer in 0..{spec.n_layers - 1}"
+            )
         by_name[str(name)] = layer
         vectors[layer] = v.float()
     experiments = []
     for e in raw_experiments:
-        if not isinstance(e, dict) or not isinstance(e.get("id"), str) or not isinstance(e.get("interventions"), list):
+        if (
+            not isinstance(e, dict)
+            or not isinstance(e.get("id"), str)
+            or not isinstance(e.get("interventions"), list)
+        ):
             raise ReleaseError(f"{path}: an experiment must be {{'id': str, 'interventions': [...]}}")
         caps = {}
         for iv in e["interventions"]:
             if not isinstance(iv, dict) or "cap" not in iv:
                 continue  # the official code skips interventions without a cap
             if iv.get("vector") not in by_name or not isinstance(iv["cap"], (int, float)):
-                raise ReleaseError(f"{path}: experiment {e['id']!r} caps vector {iv.get('vector')!r}, which is not in "
-                                   "'vectors', or its cap is not a number")
+                raise ReleaseError(
+                    f"{path}: experiment {e['id']!r} caps vector {iv.get('vector')!r}, which is not in "
+                    "'vectors', or its cap is not a number"
+                )
             caps[by_name[iv["vector"]]] = float(iv["cap"])
         m = _EXPERIMENT_ID.match(e["id"])
         band = (int(m.group(1)), int(m.group(2)) - 1) if m else None
@@ -420,9 +524,14 @@ def _capping(path: Path, spec: ReleaseModel) -> CappingConfig:
     return CappingConfig(vectors, experiments)
 
 
-def load_release(model: str | ReleaseModel, source: str | Path | None = None, *,
-                 layers: Sequence[int] | None = None, parts: Sequence[str] = PARTS,
-                 progress: bool = True) -> ReleaseVectors:
+def load_release(
+    model: str | ReleaseModel,
+    source: str | Path | None = None,
+    *,
+    layers: Sequence[int] | None = None,
+    parts: Sequence[str] = PARTS,
+    progress: bool = True,
+) -> ReleaseVectors:
     """Read one model's released vectors, as float32, at ``layers`` (default: all).
 
     Args:
@@ -446,25 +555,37 @@ def load_release(model: str | ReleaseModel, source: str | Path | None = None, *,
     if source is None:
         root = download([spec], parts)
         if not (root / spec.name).is_dir():  # a cache that holds other models only
-            raise ReleaseUnavailable(f"{spec.name} is not in the cached release ({root}); download it with:\n"
-                                     f"    {fetch_command([spec])}")
+            raise ReleaseUnavailable(
+                f"{spec.name} is not in the cached release ({root}); download it with:\n"
+                f"    {fetch_command([spec])}"
+            )
     else:
         root = Path(source).expanduser()
         if not root.is_dir():
-            raise ReleaseError(f"{root}: no such folder; pass a folder in the release layout (holding {spec.name}/), "
-                               f"or source=None to read the hub's copy")
+            raise ReleaseError(
+                f"{root}: no such folder; pass a folder in the release layout (holding {spec.name}/), "
+                f"or source=None to read the hub's copy"
+            )
     folder = root / spec.name
     if not folder.is_dir():
         there = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        raise ReleaseError(f"{root}: no folder {spec.name}/ (folders here: {', '.join(there) or 'none'}); "
-                           f"expected the layout of {RELEASE_REPO}")
+        raise ReleaseError(
+            f"{root}: no folder {spec.name}/ (folders here: {', '.join(there) or 'none'}); "
+            f"expected the layout of {RELEASE_REPO}"
+        )
     known = {_FILES[p] for p in PARTS if p != "capping" or spec.capping}
     extra = sorted(p.name for p in folder.iterdir() if p.name not in known and not p.name.startswith("."))
     if extra:
-        raise ReleaseError(f"{folder}: unexpected file(s) {', '.join(extra)}; a model folder holds only "
-                           f"{', '.join(sorted(known))}")
+        raise ReleaseError(
+            f"{folder}: unexpected file(s) {', '.join(extra)}; a model folder holds only "
+            f"{', '.join(sorted(known))}"
+        )
     for part in parts:
-        if (part != "capping" or spec.capping) and part not in ("roles", "traits") and not (folder / _FILES[part]).is_file():
+        if (
+            (part != "capping" or spec.capping)
+            and part not in ("roles", "traits")
+            and not (folder / _FILES[part]).is_file()
+        ):
             raise ReleaseError(f"{folder / _FILES[part]}: missing")
     rel = ReleaseVectors(spec, keep, source=folder)
     if "axis" in parts:
@@ -474,7 +595,9 @@ def load_release(model: str | ReleaseModel, source: str | Path | None = None, *,
     if "roles" in parts:
         rel.roles = _vector_set(folder / _FILES["roles"], spec, keep, spec.n_roles, "role", 3, progress)
     if "traits" in parts:
-        rel.traits = _vector_set(folder / _FILES["traits"], spec, keep, spec.n_traits, "trait", None, progress)
+        rel.traits = _vector_set(
+            folder / _FILES["traits"], spec, keep, spec.n_traits, "trait", None, progress
+        )
     if "capping" in parts and spec.capping:
         rel.capping = _capping(folder / _FILES["capping"], spec)
     return rel
@@ -487,7 +610,9 @@ def load_release(model: str | ReleaseModel, source: str | Path | None = None, *,
 #: What the official ``notebooks/pca.ipynb`` printed for Gemma 2 27B's 275 role vectors at layer 22
 #: (mean-centred, PCA): a check that the release was read correctly, not a claim to rate.
 REFERENCE: dict[str, Any] = {
-    "model": "gemma-2-27b", "layer": 22, "n_roles": 275,
+    "model": "gemma-2-27b",
+    "layer": 22,
+    "n_roles": 275,
     "cumulative": (0.4880164, 0.58600414, 0.65581614, 0.71089774, 0.74415106),
     "n_for": {0.70: 4, 0.80: 8, 0.90: 18, 0.95: 36},
     "source": "safety-research/assistant-axis, notebooks/pca.ipynb (stored output)",
@@ -518,7 +643,9 @@ class ReferenceCheck:
         return pd.DataFrame(self.rows, columns=["quantity", "official notebook", "ours", "agrees"])
 
 
-def reference_check(roles: RoleVectors, layer: int = REFERENCE["layer"], *, tolerance: float = 5e-4) -> ReferenceCheck:
+def reference_check(
+    roles: RoleVectors, layer: int = REFERENCE["layer"], *, tolerance: float = 5e-4
+) -> ReferenceCheck:
     """PCA of ``roles`` at ``layer`` (``space.pca``) against ``REFERENCE``.
 
     Run it on Gemma 2 27B's released role vectors; on any other set it shows how far that set is
@@ -527,7 +654,13 @@ def reference_check(roles: RoleVectors, layer: int = REFERENCE["layer"], *, tole
     sp = pca(roles.at(layer), roles.names)
     cum = sp.explained_variance_ratio.double().cumsum(0)
     rows: list[tuple[str, float, float, bool]] = [
-        ("role vectors", float(REFERENCE["n_roles"]), float(len(roles.names)), len(roles.names) == REFERENCE["n_roles"])]
+        (
+            "role vectors",
+            float(REFERENCE["n_roles"]),
+            float(len(roles.names)),
+            len(roles.names) == REFERENCE["n_roles"],
+        )
+    ]
     for i, ref in enumerate(REFERENCE["cumulative"]):
         ours = float(cum[i]) if i < len(cum) else float("nan")
         rows.append((f"cumulative variance, PCs 1-{i + 1}", ref, ours, abs(ours - ref) < tolerance))
@@ -540,6 +673,7 @@ def reference_check(roles: RoleVectors, layer: int = REFERENCE["layer"], *, tole
 # ------------------------------------------------------------------------------------------------
 # A synthetic release with a planted structure (tests; the chapter's tiny preset)
 # ------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SyntheticRelease:
@@ -571,9 +705,11 @@ def _hadamard(n: int) -> torch.Tensor:
 
 
 #: The synthetic models: (name, layers, hidden, role-score coefficients, the two roles swapped).
-_SYNTHETIC = (("synthetic-a", 6, 32, (16, 8, 4, 4, 2), ()),
-              ("synthetic-b", 8, 64, (16, 12, 4, 2, 2), ((0, 1),)),
-              ("synthetic-c", 10, 128, (16, 4, 4, 2, 2), ((0, 1), (2, 3))))
+_SYNTHETIC = (
+    ("synthetic-a", 6, 32, (16, 8, 4, 4, 2), ()),
+    ("synthetic-b", 8, 64, (16, 12, 4, 2, 2), ((0, 1),)),
+    ("synthetic-c", 10, 128, (16, 4, 4, 2, 2), ((0, 1), (2, 3))),
+)
 #: Off-PC1 component of the default per layer (model ``j`` starts ``j`` entries later):
 #: cos(axis, PC1) = 12 / sqrt(144 + e^2).
 _DEFAULT_OFF = (35, 16, 5, 9, 9, 9, 5, 0, 16, 16)
@@ -603,24 +739,34 @@ def write_synthetic_release(folder: str | Path) -> SyntheticRelease:
     models, truth, written = {}, {}, {}
     for j, (name, n_layers, hidden, c, swaps) in enumerate(_SYNTHETIC):
         hd = _hadamard(hidden)
-        w = hd[:, 1:6]                                      # role directions w_1..w_5
-        h_off, t_dirs = hd[:, 6], hd[:, [1, 7, 8]]          # the default's off-PC1 direction; trait directions
+        w = hd[:, 1:6]  # role directions w_1..w_5
+        # the default's off-PC1 direction; trait directions
+        h_off, t_dirs = hd[:, 6], hd[:, [1, 7, 8]]
         mean = 8 * hd[:, 0] + 4 * hd[:, 9]
         order = list(range(_N_SYNTHETIC))
         for a, b in swaps:
             order[a], order[b] = order[b], order[a]
-        scores = h16[order][:, 1:6] * torch.tensor(c, dtype=torch.float32)          # (16, 5), centred columns
+        scores = h16[order][:, 1:6] * torch.tensor(c, dtype=torch.float32)  # (16, 5), centred columns
         t_scores = h16[:, [1, 2, 3]] * torch.tensor([8.0, 4.0, 2.0])
         scale = [float(2 ** (layer % 3)) for layer in range(n_layers)]
         off = [float(_DEFAULT_OFF[(layer + j) % len(_DEFAULT_OFF)]) for layer in range(n_layers)]
-        rv = torch.stack([s * (mean + scores @ w.T) for s in scale], 1)                # (16, L, d)
+        rv = torch.stack([s * (mean + scores @ w.T) for s in scale], 1)  # (16, L, d)
         tv = torch.stack([s * (2 * hd[:, 10] + t_scores @ t_dirs.T) for s in scale], 1)
         dv = torch.stack([s * (mean + 12 * w[:, 0] + e * h_off) for s, e in zip(scale, off)])
         ax = dv - rv.mean(0)
         assert rv.abs().max() < 256 and dv.abs().max() < 256 and tv.abs().max() < 256
-        spec = ReleaseModel(name, "(synthetic test release)", n_layers, hidden, n_layers // 2, _N_SYNTHETIC,
-                            _N_SYNTHETIC, capping=j > 0, recommended_cap=f"layers_{n_layers // 2}:{n_layers // 2 + 2}-p0.25"
-                            if j > 0 else "", synthetic=True)
+        spec = ReleaseModel(
+            name,
+            "(synthetic test release)",
+            n_layers,
+            hidden,
+            n_layers // 2,
+            _N_SYNTHETIC,
+            _N_SYNTHETIC,
+            capping=j > 0,
+            recommended_cap=f"layers_{n_layers // 2}:{n_layers // 2 + 2}-p0.25" if j > 0 else "",
+            synthetic=True,
+        )
         _write_model(root / name, spec, j, rv, tv, dv, ax, roles, traits)
         var = torch.tensor(c, dtype=torch.float64) ** 2
         cum = (var / var.sum()).cumsum(0)
@@ -633,13 +779,28 @@ def write_synthetic_release(folder: str | Path) -> SyntheticRelease:
             "cos_axis_pc1": {layer: 12 / (144 + e * e) ** 0.5 for layer, e in enumerate(off)},
             "pc1_composition": dict(zip(roles, comp.tolist())),
         }
-        written[name] = {"roles": rv, "traits": tv, "default": dv, "axis": ax, "role_names": roles,
-                         "trait_names": traits}
+        written[name] = {
+            "roles": rv,
+            "traits": tv,
+            "default": dv,
+            "axis": ax,
+            "role_names": roles,
+            "trait_names": traits,
+        }
     return SyntheticRelease(root, models, truth, written)
 
 
-def _write_model(folder: Path, spec: ReleaseModel, j: int, rv: torch.Tensor, tv: torch.Tensor, dv: torch.Tensor,
-                 ax: torch.Tensor, roles: list[str], traits: list[str]) -> None:
+def _write_model(
+    folder: Path,
+    spec: ReleaseModel,
+    j: int,
+    rv: torch.Tensor,
+    tv: torch.Tensor,
+    dv: torch.Tensor,
+    ax: torch.Tensor,
+    roles: list[str],
+    traits: list[str],
+) -> None:
     """One model folder, in bfloat16, mixing the file styles the release layout allows."""
     import shutil
 
@@ -648,27 +809,45 @@ def _write_model(folder: Path, spec: ReleaseModel, j: int, rv: torch.Tensor, tv:
     (folder / "role_vectors").mkdir(parents=True)
     (folder / "trait_vectors").mkdir()
     bf = torch.bfloat16
-    torch.save(ax.to(bf) if j != 1 else {"axis": ax.to(bf), "metadata": {"note": "synthetic test release"}},
-               folder / "assistant_axis.pt")
-    torch.save(dv.to(bf) if j == 0 else {"vector": dv.to(bf), "type": "mean", "role": "default"},
-               folder / "default_vector.pt")
-    for i, name in enumerate(roles):   # synthetic-a mixes both styles, b plain tensors, c the pipeline's dicts
+    torch.save(
+        ax.to(bf) if j != 1 else {"axis": ax.to(bf), "metadata": {"note": "synthetic test release"}},
+        folder / "assistant_axis.pt",
+    )
+    torch.save(
+        dv.to(bf) if j == 0 else {"vector": dv.to(bf), "type": "mean", "role": "default"},
+        folder / "default_vector.pt",
+    )
+    # synthetic-a mixes both styles, b plain tensors, c the pipeline's dicts
+    for i, name in enumerate(roles):
         plain = j == 1 or (j == 0 and i % 2 == 0)
-        torch.save(rv[i].to(bf) if plain else {"vector": rv[i].to(bf), "type": "pos_3", "role": name},
-                   folder / "role_vectors" / f"{name}.pt")
+        torch.save(
+            rv[i].to(bf) if plain else {"vector": rv[i].to(bf), "type": "pos_3", "role": name},
+            folder / "role_vectors" / f"{name}.pt",
+        )
     for i, name in enumerate(traits):
         torch.save(tv[i].to(bf), folder / "trait_vectors" / f"{name}.pt")
-    if spec.capping:   # the official convention: a ceiling on the opposite vector (role - default)
-        vectors = {f"layer_{layer}": {"layer": layer, "vector": (-ax[layer]).to(bf)} for layer in range(spec.n_layers)}
-        experiments = [{"id": f"layers_{a}:{a + 2}-p{p}", "interventions": [
-                            {"vector": f"layer_{layer}", "cap": -float(p * 10 + layer)} for layer in (a, a + 1)]}
-                       for a in range(spec.n_layers // 2, spec.n_layers - 1, 2) for p in (0.25, 0.75)]
+    if spec.capping:  # the official convention: a ceiling on the opposite vector (role - default)
+        vectors = {
+            f"layer_{layer}": {"layer": layer, "vector": (-ax[layer]).to(bf)}
+            for layer in range(spec.n_layers)
+        }
+        experiments = [
+            {
+                "id": f"layers_{a}:{a + 2}-p{p}",
+                "interventions": [
+                    {"vector": f"layer_{layer}", "cap": -float(p * 10 + layer)} for layer in (a, a + 1)
+                ],
+            }
+            for a in range(spec.n_layers // 2, spec.n_layers - 1, 2)
+            for p in (0.25, 0.75)
+        ]
         torch.save({"vectors": vectors, "experiments": experiments}, folder / "capping_config.pt")
 
 
 # ------------------------------------------------------------------------------------------------
 # Command line
 # ------------------------------------------------------------------------------------------------
+
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m persona_axis.persona.release fetch [MODEL ...]`` downloads ahead of time;
@@ -680,8 +859,12 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("fetch", help=f"download the release ({RELEASE_REPO}) into the Hugging Face cache")
     f.add_argument("models", nargs="*", help=f"default: all of {', '.join(RELEASE_MODELS)}")
     f.add_argument("--parts", nargs="*", default=list(PARTS), choices=PARTS)
-    c = sub.add_parser("check", help="the official notebook's numbers for Gemma 2 27B at layer 22, beside ours")
-    c.add_argument("--source", default=None, help="a folder in the release layout (default: the hub's cached copy)")
+    c = sub.add_parser(
+        "check", help="the official notebook's numbers for Gemma 2 27B at layer 22, beside ours"
+    )
+    c.add_argument(
+        "--source", default=None, help="a folder in the release layout (default: the hub's cached copy)"
+    )
     args = ap.parse_args(argv)
     try:
         if args.cmd == "fetch":
@@ -695,7 +878,11 @@ def main(argv: list[str] | None = None) -> int:
     assert rel.roles is not None
     check = reference_check(rel.roles)
     print(check.frame().to_string(index=False))
-    print("the release reads as the official notebook read it" if check.ok else "MISMATCH: see the rows marked False")
+    print(
+        "the release reads as the official notebook read it"
+        if check.ok
+        else "MISMATCH: see the rows marked False"
+    )
     return 0 if check.ok else 1
 
 

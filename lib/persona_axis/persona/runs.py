@@ -43,13 +43,30 @@ if TYPE_CHECKING:
     from persona_axis.engine.engine_vllm import VLLMEngine
 
 __all__ = [
-    "Job", "Rollouts", "persona_jobs", "trait_jobs", "collect", "trait_rollouts", "rescore",
-    "rollout_config", "run_chunk", "ENGINE_VERSION", "paper_layers", "store_options", "texts_config", "write_texts",
-    "read_texts", "ENGINES", "engine_for", "jobs_for"
+    "Job",
+    "Rollouts",
+    "persona_jobs",
+    "trait_jobs",
+    "collect",
+    "trait_rollouts",
+    "rescore",
+    "rollout_config",
+    "run_chunk",
+    "ENGINE_VERSION",
+    "paper_layers",
+    "store_options",
+    "texts_config",
+    "write_texts",
+    "read_texts",
+    "ENGINES",
+    "engine_for",
+    "jobs_for",
 ]
 
-ENGINE_VERSION = 3  # bump when generation or activation reading changes (2: continuous batching, decode.py; 3: shared prompt prefixes prefilled once)
-READER_VERSION = 2  # bump when teacher-forced reading changes (2: shortest first, stops at the deepest layer read)
+# bump when generation or activation reading changes (2: continuous batching, decode.py; 3: shared prompt prefixes prefilled once)
+ENGINE_VERSION = 3
+# bump when teacher-forced reading changes (2: shortest first, stops at the deepest layer read)
+READER_VERSION = 2
 TEXTS_VERSION = 1  # bump when the texts store of a text engine (vLLM) changes
 ENGINES: tuple[str, ...] = ("book", "vllm")  # a persona-space preset's ``engine``
 
@@ -106,7 +123,9 @@ class Rollouts:
     def layer(self, layer: int) -> torch.Tensor:
         """``(n_jobs, hidden)`` activations at one layer."""
         if layer not in self.layers:
-            raise KeyError(f"layer {layer} was not recorded; recorded layers: {self.layers[0]}..{self.layers[-1]}")
+            raise KeyError(
+                f"layer {layer} was not recorded; recorded layers: {self.layers[0]}..{self.layers[-1]}"
+            )
         return self.acts[:, self.layers.index(layer)]
 
 
@@ -147,8 +166,13 @@ def persona_jobs(
     return jobs
 
 
-def trait_jobs(cat: Catalogue, *, n_pairs: int | None = None, n_questions: int | None = None,
-               traits: Sequence[str] | None = None) -> list[Job]:
+def trait_jobs(
+    cat: Catalogue,
+    *,
+    n_pairs: int | None = None,
+    n_questions: int | None = None,
+    traits: Sequence[str] | None = None,
+) -> list[Job]:
     """Positive and negative trait prompts x questions (groups ``"trait+"`` and ``"trait-"``)."""
     by_name = {t.name: t for t in cat.traits}
     if traits is not None:
@@ -166,7 +190,9 @@ def trait_jobs(cat: Catalogue, *, n_pairs: int | None = None, n_questions: int |
     return jobs
 
 
-def paper_layers(n_layers: int, centres: Sequence[float] | None = None, widths: Sequence[float] | None = None) -> list[int]:
+def paper_layers(
+    n_layers: int, centres: Sequence[float] | None = None, widths: Sequence[float] | None = None
+) -> list[int]:
     """The layers a persona-space run needs: the middle layer and every capping band.
 
     The bands are those of ``capping.grid`` (``layers.depth_band``) for the centres and widths of
@@ -236,16 +262,32 @@ def _progress_bar(total: int, initial: int, desc: str) -> Any:
     return tqdm(total=total, initial=initial, desc=desc, unit="rollout", smoothing=0.1)
 
 
-def rollout_config(model: PreTrainedModel, spec: ModelSpec, jobs: Sequence[Job], sampling: Sampling, layers: list[int],
-                   batch_size: int, chunk_size: int, generator: Any = None, *, acts_dtype: str = "float32") -> dict[str, Any]:
+def rollout_config(
+    model: PreTrainedModel,
+    spec: ModelSpec,
+    jobs: Sequence[Job],
+    sampling: Sampling,
+    layers: list[int],
+    batch_size: int,
+    chunk_size: int,
+    generator: Any = None,
+    *,
+    acts_dtype: str = "float32",
+) -> dict[str, Any]:
     """Everything that determines a rollout store's contents (its cache key).
 
     ``acts_dtype`` (``"float32"`` or ``"bfloat16"``) is the dtype the means are stored in.
     """
     config = {
-        "engine": ENGINE_VERSION, "model": _model_id(spec), "dtype": str(next(model.parameters()).dtype),
-        "sampling": asdict(sampling), "layers": layers, "batch_size": batch_size, "chunk_size": chunk_size,
-        "jobs": _jobs_sha(jobs), "n_jobs": len(jobs),
+        "engine": ENGINE_VERSION,
+        "model": _model_id(spec),
+        "dtype": str(next(model.parameters()).dtype),
+        "sampling": asdict(sampling),
+        "layers": layers,
+        "batch_size": batch_size,
+        "chunk_size": chunk_size,
+        "jobs": _jobs_sha(jobs),
+        "n_jobs": len(jobs),
     }
     if generator is not None:  # our own engine keeps the key it always had
         config["generator"] = str(generator.name)
@@ -256,26 +298,45 @@ def rollout_config(model: PreTrainedModel, spec: ModelSpec, jobs: Sequence[Job],
     return config
 
 
-def texts_config(spec: ModelSpec, dtype: str, jobs: Sequence[Job], sampling: Sampling, chunk_size: int,
-                 generator: str) -> dict[str, Any]:
+def texts_config(
+    spec: ModelSpec, dtype: str, jobs: Sequence[Job], sampling: Sampling, chunk_size: int, generator: str
+) -> dict[str, Any]:
     """The key of a text engine's store (``Store("texts", ...)``): the texts of every chunk, made by
     ``generator`` (``"vllm"``) computing in ``dtype`` (``"bfloat16"``), before any activation is read.
     Layers, the stored dtype and the reading batch are not in it: another reading of the same texts
     (other layers, bf16 instead of float32) generates nothing."""
-    return {"texts": TEXTS_VERSION, "generator": generator, "model": _model_id(spec), "dtype": dtype,
-            "sampling": asdict(sampling), "chunk_size": chunk_size, "jobs": _jobs_sha(jobs), "n_jobs": len(jobs)}
+    return {
+        "texts": TEXTS_VERSION,
+        "generator": generator,
+        "model": _model_id(spec),
+        "dtype": dtype,
+        "sampling": asdict(sampling),
+        "chunk_size": chunk_size,
+        "jobs": _jobs_sha(jobs),
+        "n_jobs": len(jobs),
+    }
 
 
-def _chunk_prompts(tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int,
-                   chunk_size: int) -> tuple[Sequence[Job], list[list[int]], list[int]]:
+def _chunk_prompts(
+    tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int, chunk_size: int
+) -> tuple[Sequence[Job], list[list[int]], list[int]]:
     """Chunk ``c``'s jobs, their prompt ids, and the order they are generated in (shortest first)."""
-    chunk = jobs[c * chunk_size:(c + 1) * chunk_size]
+    chunk = jobs[c * chunk_size : (c + 1) * chunk_size]
     prompts = [prompt_ids(tok, spec, j.system, [j.question]) for j in chunk]
     return chunk, prompts, sorted(range(len(chunk)), key=lambda k: len(prompts[k]))
 
 
-def write_texts(tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int, texts: Store, sampling: Sampling,
-                chunk_size: int, engine: VLLMEngine, stop: Sequence[int]) -> None:
+def write_texts(
+    tok: PreTrainedTokenizerBase,
+    spec: ModelSpec,
+    jobs: Sequence[Job],
+    c: int,
+    texts: Store,
+    sampling: Sampling,
+    chunk_size: int,
+    engine: VLLMEngine,
+    stop: Sequence[int],
+) -> None:
     """Generate chunk ``c``'s texts with a text engine (``engine_vllm.VLLMEngine``), save them in ``texts``.
 
     The chunk's seed is ``sampling.seed * 1_000_003 + c``, as for the book's engine, and the
@@ -289,27 +350,67 @@ def write_texts(tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Jo
     texts.save_chunk(c, {"n_tokens": torch.tensor([len(r["tokens"]) for r in rows])}, rows)
 
 
-def read_texts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int, texts: Store,
-               store: Store, layers: list[int], batch_size: int, chunk_size: int, *, acts_dtype: str = "float32") -> None:
+def read_texts(
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
+    spec: ModelSpec,
+    jobs: Sequence[Job],
+    c: int,
+    texts: Store,
+    store: Store,
+    layers: list[int],
+    batch_size: int,
+    chunk_size: int,
+    *,
+    acts_dtype: str = "float32",
+) -> None:
     """Read chunk ``c``'s texts teacher-forced (``rollouts.score`` over the response tokens) and save
     the chunk in ``store``: the same rows and activations ``run_chunk`` saves."""
     if not texts.has_chunk(c):
-        raise FileNotFoundError(f"chunk {c} has no texts in {texts.path}: generate them first (vLLM computing in "
-                                f"{texts.config['dtype']}, the dtype of the model that reads them)")
+        raise FileNotFoundError(
+            f"chunk {c} has no texts in {texts.path}: generate them first (vLLM computing in "
+            f"{texts.config['dtype']}, the dtype of the model that reads them)"
+        )
     chunk, prompts, _ = _chunk_prompts(tok, spec, jobs, c, chunk_size)
     _, made = texts.load_chunk(c)
     tokens = [[int(t) for t in r["tokens"]] for r in made]
     pad = tok.pad_token_id if tok.pad_token_id is not None else min(eos_ids(tok, model))
-    acts = score(model, [p + t for p, t in zip(prompts, tokens)], [[(len(p), len(p) + len(t))] for p, t in zip(prompts, tokens)],
-                 layers=layers, batch_size=batch_size, pad_id=pad)
-    rows = [{**asdict(j), "response": str(tok.decode(t)), "n_tokens": len(t), "finished": bool(r["finished"]), "tokens": t}
-            for j, t, r in zip(chunk, tokens, made)]
+    acts = score(
+        model,
+        [p + t for p, t in zip(prompts, tokens)],
+        [[(len(p), len(p) + len(t))] for p, t in zip(prompts, tokens)],
+        layers=layers,
+        batch_size=batch_size,
+        pad_id=pad,
+    )
+    rows = [
+        {
+            **asdict(j),
+            "response": str(tok.decode(t)),
+            "n_tokens": len(t),
+            "finished": bool(r["finished"]),
+            "tokens": t,
+        }
+        for j, t, r in zip(chunk, tokens, made)
+    ]
     store.save_chunk(c, {"acts": acts.to(getattr(torch, acts_dtype))}, rows)
 
 
-def run_chunk(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], c: int, store: Store, sampling: Sampling,
-              layers: list[int], batch_size: int, chunk_size: int, progress: Callable[[int], None] | None = None, *,
-              acts_dtype: str = "float32") -> None:
+def run_chunk(
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
+    spec: ModelSpec,
+    jobs: Sequence[Job],
+    c: int,
+    store: Store,
+    sampling: Sampling,
+    layers: list[int],
+    batch_size: int,
+    chunk_size: int,
+    progress: Callable[[int], None] | None = None,
+    *,
+    acts_dtype: str = "float32",
+) -> None:
     """Generate chunk ``c`` of ``jobs`` with the book's engine and save it in ``store`` (atomically).
 
     The chunk's rows are batched by prompt length and sampled with the seed
@@ -317,37 +418,76 @@ def run_chunk(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelS
     the chunk comes out the same whichever process or Ray actor runs it.
     """
     chunk, prompts, order = _chunk_prompts(tok, spec, jobs, c, chunk_size)
-    res = generate(model, tok, [prompts[k] for k in order], sampling, layers=layers, batch_size=batch_size,
-                   generator_seed=sampling.seed * 1_000_003 + c, progress=progress)
+    res = generate(
+        model,
+        tok,
+        [prompts[k] for k in order],
+        sampling,
+        layers=layers,
+        batch_size=batch_size,
+        generator_seed=sampling.seed * 1_000_003 + c,
+        progress=progress,
+    )
     inv = [0] * len(order)
     for pos, k in enumerate(order):
         inv[k] = pos
     rows = []
     for k, j in enumerate(chunk):
         p = inv[k]
-        rows.append({**asdict(j), "response": res.texts[p], "n_tokens": res.n_tokens[p],
-                     "finished": res.finished[p], "tokens": res.tokens[p]})
+        rows.append(
+            {
+                **asdict(j),
+                "response": res.texts[p],
+                "n_tokens": res.n_tokens[p],
+                "finished": res.finished[p],
+                "tokens": res.tokens[p],
+            }
+        )
     store.save_chunk(c, {"acts": res.acts[inv].to(getattr(torch, acts_dtype))}, rows)
 
 
-def _two_passes(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, jobs: Sequence[Job], sampling: Sampling,
-                layers: list[int], batch_size: int, chunk_size: int, store: Store, generator: Any, root: Path | None,
-                progress: bool, stop_after: Callable[[int], bool] | None, acts_dtype: str) -> None:
+def _two_passes(
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
+    spec: ModelSpec,
+    jobs: Sequence[Job],
+    sampling: Sampling,
+    layers: list[int],
+    batch_size: int,
+    chunk_size: int,
+    store: Store,
+    generator: Any,
+    root: Path | None,
+    progress: bool,
+    stop_after: Callable[[int], bool] | None,
+    acts_dtype: str,
+) -> None:
     """``collect`` with a text engine: the missing chunks' texts first (one engine, closed after the
     last), then their activations, teacher-forced. The engine's weights and the reading model's are
     both in memory during the first pass: ``jobs.run_jobs`` keeps them apart."""
     if generator.dtype != _dtype(model):
-        raise ValueError(f"the {generator.name} engine computes in {generator.dtype}, the reading model in "
-                         f"{_dtype(model)}: give the engine dtype={_dtype(model)!r}")
-    texts = Store("texts", texts_config(spec, generator.dtype, jobs, sampling, chunk_size, generator.name), root)
+        raise ValueError(
+            f"the {generator.name} engine computes in {generator.dtype}, the reading model in "
+            f"{_dtype(model)}: give the engine dtype={_dtype(model)!r}"
+        )
+    texts = Store(
+        "texts", texts_config(spec, generator.dtype, jobs, sampling, chunk_size, generator.name), root
+    )
     n_chunks = (len(jobs) + chunk_size - 1) // chunk_size
     missing = [c for c in range(n_chunks) if not store.has_chunk(c)]
     size = {c: min(chunk_size, len(jobs) - c * chunk_size) for c in missing}
     unwritten = [c for c in missing if not texts.has_chunk(c)]
     if unwritten:
         stop = sorted(eos_ids(tok, model))
-        bar = _progress_bar(sum(size.values()), sum(size.values()) - sum(size[c] for c in unwritten),
-                            f"{spec.name} texts ({generator.name})") if progress else None
+        bar = (
+            _progress_bar(
+                sum(size.values()),
+                sum(size.values()) - sum(size[c] for c in unwritten),
+                f"{spec.name} texts ({generator.name})",
+            )
+            if progress
+            else None
+        )
         try:
             for c in unwritten:
                 write_texts(tok, spec, jobs, c, texts, sampling, chunk_size, generator, stop)
@@ -360,7 +500,9 @@ def _two_passes(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: Mode
     bar = _progress_bar(sum(size.values()), 0, f"{spec.name} reading") if progress and missing else None
     try:
         for c in missing:
-            read_texts(model, tok, spec, jobs, c, texts, store, layers, batch_size, chunk_size, acts_dtype=acts_dtype)
+            read_texts(
+                model, tok, spec, jobs, c, texts, store, layers, batch_size, chunk_size, acts_dtype=acts_dtype
+            )
             if bar is not None:
                 bar.update(size[c])
             if stop_after is not None and stop_after(c):
@@ -416,21 +558,55 @@ def collect(
     if not jobs:
         raise ValueError("no jobs to run")
     idx = check_layers(model, None if layers is None else list(layers))
-    config = rollout_config(model, spec, jobs, sampling, idx, batch_size, chunk_size, generator, acts_dtype=acts_dtype)
+    config = rollout_config(
+        model, spec, jobs, sampling, idx, batch_size, chunk_size, generator, acts_dtype=acts_dtype
+    )
     store = Store("rollouts", config, root)
     n_chunks = (len(jobs) + chunk_size - 1) // chunk_size
     if generator is not None:
-        _two_passes(model, tok, spec, jobs, sampling, idx, batch_size, chunk_size, store, generator, root, progress,
-                    stop_after, acts_dtype)
+        _two_passes(
+            model,
+            tok,
+            spec,
+            jobs,
+            sampling,
+            idx,
+            batch_size,
+            chunk_size,
+            store,
+            generator,
+            root,
+            progress,
+            stop_after,
+            acts_dtype,
+        )
     else:
         done = [i for i in range(n_chunks) if store.has_chunk(i)]
-        bar = _progress_bar(len(jobs), sum(min(chunk_size, len(jobs) - i * chunk_size) for i in done), spec.name) if progress else None
+        bar = (
+            _progress_bar(
+                len(jobs), sum(min(chunk_size, len(jobs) - i * chunk_size) for i in done), spec.name
+            )
+            if progress
+            else None
+        )
         try:
             for c in range(n_chunks):
                 if store.has_chunk(c):
                     continue
-                run_chunk(model, tok, spec, jobs, c, store, sampling, idx, batch_size, chunk_size,
-                          progress=(lambda n: bar.update(n)) if bar is not None else None, acts_dtype=acts_dtype)
+                run_chunk(
+                    model,
+                    tok,
+                    spec,
+                    jobs,
+                    c,
+                    store,
+                    sampling,
+                    idx,
+                    batch_size,
+                    chunk_size,
+                    progress=(lambda n: bar.update(n)) if bar is not None else None,
+                    acts_dtype=acts_dtype,
+                )
                 if stop_after is not None and stop_after(c):
                     raise KeyboardInterrupt(f"stopped after chunk {c} (test hook)")
         finally:
@@ -438,15 +614,23 @@ def collect(
                 bar.close()
     if mmap:
         rows = [r for table_rows, _ in iter_chunks(store.path, []) for r in table_rows]
-        return Rollouts(table=pd.DataFrame(rows), acts=mapped_acts(store.path), layers=idx, model=spec.name,
-                        path=store.path, key=store.hash)
+        return Rollouts(
+            table=pd.DataFrame(rows),
+            acts=mapped_acts(store.path),
+            layers=idx,
+            model=spec.name,
+            path=store.path,
+            key=store.hash,
+        )
     acts, rows = [], []
     for c in range(n_chunks):
         t, r = store.load_chunk(c)
         acts.append(t["acts"].float())
         rows += r
     table = pd.DataFrame(rows)
-    return Rollouts(table=table, acts=torch.cat(acts), layers=idx, model=spec.name, path=store.path, key=store.hash)
+    return Rollouts(
+        table=table, acts=torch.cat(acts), layers=idx, model=spec.name, path=store.path, key=store.hash
+    )
 
 
 def jobs_for(cat: Catalogue, spec: ModelSpec, params: PersonaSpacePreset, kind: str = "persona") -> list[Job]:
@@ -454,8 +638,13 @@ def jobs_for(cat: Catalogue, spec: ModelSpec, params: PersonaSpacePreset, kind: 
     ``pipeline.persona_rollouts`` runs) or ``"trait"`` (``trait_rollouts``'s). ``jobs.run_jobs`` given
     these, the preset's sizes and store (``store_options``) and its engine fills the chapters' stores."""
     if kind == "persona":
-        return persona_jobs(cat, spec, n_prompts=params["n_prompts"], n_questions=params["n_questions"],
-                            roles=pick_roles(cat, params["roles"]))
+        return persona_jobs(
+            cat,
+            spec,
+            n_prompts=params["n_prompts"],
+            n_questions=params["n_questions"],
+            roles=pick_roles(cat, params["roles"]),
+        )
     if kind != "trait":
         raise ValueError(f"kind must be 'persona' or 'trait', got {kind!r}")
     names = None
@@ -465,13 +654,29 @@ def jobs_for(cat: Catalogue, spec: ModelSpec, params: PersonaSpacePreset, kind: 
     return trait_jobs(cat, n_pairs=params["trait_pairs"], n_questions=params["trait_questions"], traits=names)
 
 
-def trait_rollouts(model: PreTrainedModel, tok: PreTrainedTokenizerBase, spec: ModelSpec, cat: Catalogue, params: PersonaSpacePreset, *,
-                   seed: int = 0, progress: bool = True) -> Rollouts:
+def trait_rollouts(
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
+    spec: ModelSpec,
+    cat: Catalogue,
+    params: PersonaSpacePreset,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+) -> Rollouts:
     """The trait-space rollouts of a chapter preset (positive and negative prompts x questions)."""
     jobs = jobs_for(cat, spec, params, "trait")
-    return collect(model, tok, spec, jobs, Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
-                   batch_size=params["batch_size"], progress=progress, generator=engine_for(params, model, spec),
-                   **store_options(params, spec.n_layers))
+    return collect(
+        model,
+        tok,
+        spec,
+        jobs,
+        Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
+        batch_size=params["batch_size"],
+        progress=progress,
+        generator=engine_for(params, model, spec),
+        **store_options(params, spec.n_layers),
+    )
 
 
 def rescore(
@@ -495,9 +700,18 @@ def rescore(
     Rollouts of the streaming store (``ro.mapped``) are read at their layers and stored as they are.
     """
     dtype = ro.acts.dtype if ro.mapped else torch.float32
-    idx = check_layers(model, list(ro.layers) if layers is None and ro.mapped else None if layers is None else list(layers))
-    config = {"engine": ENGINE_VERSION, "reader": READER_VERSION, "model": _model_id(spec),
-              "dtype": str(next(model.parameters()).dtype), "rollouts": ro.key, "layers": idx, "chunk_size": chunk_size}
+    idx = check_layers(
+        model, list(ro.layers) if layers is None and ro.mapped else None if layers is None else list(layers)
+    )
+    config = {
+        "engine": ENGINE_VERSION,
+        "reader": READER_VERSION,
+        "model": _model_id(spec),
+        "dtype": str(next(model.parameters()).dtype),
+        "rollouts": ro.key,
+        "layers": idx,
+        "chunk_size": chunk_size,
+    }
     if dtype != torch.float32:
         config["acts_dtype"] = str(dtype).removeprefix("torch.")
     store = Store("rescored", config, root)
@@ -509,17 +723,39 @@ def rescore(
         for c in range(n_chunks):
             if store.has_chunk(c):
                 continue
-            rows = ro.table.iloc[c * chunk_size:(c + 1) * chunk_size]
-            convs = [(r.system if isinstance(r.system, str) and r.system else None, [r.question, r.response.strip() or "..."])
-                     for r in rows.itertuples()]
-            acts = torch.cat([a for a in teacher_force(model, tok, spec, convs, layers=idx, batch_size=batch_size)])
+            rows = ro.table.iloc[c * chunk_size : (c + 1) * chunk_size]
+            convs = [
+                (
+                    r.system if isinstance(r.system, str) and r.system else None,
+                    [r.question, r.response.strip() or "..."],
+                )
+                for r in rows.itertuples()
+            ]
+            acts = torch.cat(
+                [a for a in teacher_force(model, tok, spec, convs, layers=idx, batch_size=batch_size)]
+            )
             keep = ["group", "name"] if ro.mapped else []  # the streaming reductions read them
-            store.save_chunk(c, {"acts": acts.to(dtype)}, [{"i": int(i), **{k: r[k] for k in keep}} for i, r in rows.iterrows()])
+            store.save_chunk(
+                c,
+                {"acts": acts.to(dtype)},
+                [{"i": int(i), **{k: r[k] for k in keep}} for i, r in rows.iterrows()],
+            )
             if bar is not None:
                 bar.update(len(rows))
     finally:
         if bar is not None:
             bar.close()
-    acts = mapped_acts(store.path) if ro.mapped else torch.cat([store.load_chunk(c)[0]["acts"] for c in range(n_chunks)])
-    return Rollouts(table=ro.table, acts=acts, layers=idx, model=spec.name, path=store.path, key=store.hash,
-                    labels_key=ro.labels_key)
+    acts = (
+        mapped_acts(store.path)
+        if ro.mapped
+        else torch.cat([store.load_chunk(c)[0]["acts"] for c in range(n_chunks)])
+    )
+    return Rollouts(
+        table=ro.table,
+        acts=acts,
+        layers=idx,
+        model=spec.name,
+        path=store.path,
+        key=store.hash,
+        labels_key=ro.labels_key,
+    )

@@ -24,8 +24,24 @@ PAPER_MIN_COUNT = 10
 CODE_LABELS: tuple[int, ...] = (3,)
 CODE_MIN_COUNT = 50
 
-__all__ = ["RoleVectors", "role_vectors", "default_vector", "PCAResult", "pca", "role_composition", "relative_position", "trait_vectors", "compare_vector_sets", "compositions", "composition_correlations", "pair_values",
-           "PAPER_LABELS", "PAPER_MIN_COUNT", "CODE_LABELS", "CODE_MIN_COUNT"]
+__all__ = [
+    "RoleVectors",
+    "role_vectors",
+    "default_vector",
+    "PCAResult",
+    "pca",
+    "role_composition",
+    "relative_position",
+    "trait_vectors",
+    "compare_vector_sets",
+    "compositions",
+    "composition_correlations",
+    "pair_values",
+    "PAPER_LABELS",
+    "PAPER_MIN_COUNT",
+    "CODE_LABELS",
+    "CODE_MIN_COUNT",
+]
 
 
 @dataclass
@@ -80,7 +96,7 @@ def role_vectors(
     vecs, names, labs, counts = [], [], [], []
     for name in sorted(rows.loc[mask, "name"].unique()):
         sel = mask & (rows["name"] == name)
-        for lab in (sorted(labels, reverse=True) if labels is not None else [None]):
+        for lab in sorted(labels, reverse=True) if labels is not None else [None]:
             s = sel if lab is None else sel & (rows["label"] == lab)
             idx = torch.tensor(rows.index[s].tolist(), dtype=torch.long)
             if len(idx) >= min_count and len(idx) > 0:
@@ -140,7 +156,13 @@ class PCAResult:
         """
         s = torch.sign(self.project(reference))
         s[s == 0] = 1
-        return PCAResult(self.components * s[:, None], self.explained_variance_ratio, self.mean, self.names, self.scores * s)
+        return PCAResult(
+            self.components * s[:, None],
+            self.explained_variance_ratio,
+            self.mean,
+            self.names,
+            self.scores * s,
+        )
 
 
 def pca(vectors: torch.Tensor, names: Sequence[str], n_components: int | None = None) -> PCAResult:
@@ -162,7 +184,9 @@ def pca(vectors: torch.Tensor, names: Sequence[str], n_components: int | None = 
     ratio = var / var.sum()
     k = min(n_components or len(vectors) - 1, len(s))
     comps = vh[:k]
-    return PCAResult(comps.float(), ratio[:k].float(), mean.float(), list(names), ((x - mean) @ comps.T).float())
+    return PCAResult(
+        comps.float(), ratio[:k].float(), mean.float(), list(names), ((x - mean) @ comps.T).float()
+    )
 
 
 def role_composition(vectors: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
@@ -198,7 +222,9 @@ def trait_vectors(table: pd.DataFrame, acts: torch.Tensor, layers: Sequence[int]
     neg = role_vectors(table, acts, layers, labels=None, min_count=1, group="trait-")
     if pos.names != neg.names:
         raise ValueError("every trait needs both positive and negative rollouts")
-    return RoleVectors(pos.vectors - neg.vectors, pos.names, [None] * len(pos.names), pos.counts, list(layers))
+    return RoleVectors(
+        pos.vectors - neg.vectors, pos.names, [None] * len(pos.names), pos.counts, list(layers)
+    )
 
 
 def compare_vector_sets(
@@ -241,14 +267,32 @@ def compare_vector_sets(
         sp = pca(rv.at(layer), rv.names).oriented(dv[li])
         pos = relative_position(sp, dv[li])[0]
         ax = contrast_axis(defaults, rv.vectors, layers, model="comparison")
-        out.append([name, len(rv.names), float(sp.explained_variance_ratio[0]), sp.n_for(0.7),
-                    float(min(pos, 1 - pos)), float(sp.components[0] @ ax.unit(layer))])
-    return pd.DataFrame(out, columns=["role vectors", "n", "PC1 share", "PCs for 70%", "default's distance from PC1 end",
-                                      "cos(PC1, contrast axis)"])
+        out.append(
+            [
+                name,
+                len(rv.names),
+                float(sp.explained_variance_ratio[0]),
+                sp.n_for(0.7),
+                float(min(pos, 1 - pos)),
+                float(sp.components[0] @ ax.unit(layer)),
+            ]
+        )
+    return pd.DataFrame(
+        out,
+        columns=[
+            "role vectors",
+            "n",
+            "PC1 share",
+            "PCs for 70%",
+            "default's distance from PC1 end",
+            "cos(PC1, contrast axis)",
+        ],
+    )
 
 
-def compositions(vectors: RoleVectors, layer: int, components: torch.Tensor, k: int = 3, *,
-                 centre: bool = False) -> pd.DataFrame:
+def compositions(
+    vectors: RoleVectors, layer: int, components: torch.Tensor, k: int = 3, *, centre: bool = False
+) -> pd.DataFrame:
     """Role composition of the first ``k`` components: ``DataFrame`` (role x ``PC1..PCk``) of cosines.
 
     Rows are named by role (with `` (label)`` appended for vectors of labels other than 3 or
@@ -263,8 +307,10 @@ def compositions(vectors: RoleVectors, layer: int, components: torch.Tensor, k: 
     x = vectors.at(layer)
     if centre:
         x = x.float() - x.float().mean(0)
-    return pd.DataFrame({f"PC{i + 1}": role_composition(x, components[i]).tolist() for i in range(min(k, len(components)))},
-                        index=names)
+    return pd.DataFrame(
+        {f"PC{i + 1}": role_composition(x, components[i]).tolist() for i in range(min(k, len(components)))},
+        index=names,
+    )
 
 
 def composition_correlations(per_model: Any, column: str = "PC1", absolute: bool = False) -> pd.DataFrame:
@@ -283,7 +329,7 @@ def composition_correlations(per_model: Any, column: str = "PC1", absolute: bool
     names = list(per_model)
     out = pd.DataFrame(1.0, index=names, columns=names)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             common = per_model[a].index.intersection(per_model[b].index)
             if len(common) < 3:
                 r = float("nan")

@@ -31,7 +31,15 @@ if TYPE_CHECKING:
     from persona_axis.persona.axis import Axis, Calibration
     from persona_axis.persona.space import RoleVectors
 
-__all__ = ["StoreSums", "calibrate_store", "chunk_paths", "iter_chunks", "mapped_acts", "reduce_store", "store_bytes"]
+__all__ = [
+    "StoreSums",
+    "calibrate_store",
+    "chunk_paths",
+    "iter_chunks",
+    "mapped_acts",
+    "reduce_store",
+    "store_bytes",
+]
 
 
 def chunk_paths(path: Path) -> list[Path]:
@@ -42,7 +50,9 @@ def chunk_paths(path: Path) -> list[Path]:
     numbers = [int(p.stem.split("-")[1]) for p in rows]
     if numbers != list(range(len(numbers))):
         missing = sorted(set(range(max(numbers) + 1)) - set(numbers))
-        raise CacheError(f"{path} is missing chunks {missing[:10]}: finish the run (it resumes) before reducing it")
+        raise CacheError(
+            f"{path} is missing chunks {missing[:10]}: finish the run (it resumes) before reducing it"
+        )
     return [p.with_suffix(".safetensors") for p in rows]
 
 
@@ -51,7 +61,9 @@ def store_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in Path(path).iterdir() if p.is_file())
 
 
-def iter_chunks(path: Path, rows: Sequence[int] | None = None) -> Iterator[tuple[list[dict[str, Any]], torch.Tensor]]:
+def iter_chunks(
+    path: Path, rows: Sequence[int] | None = None
+) -> Iterator[tuple[list[dict[str, Any]], torch.Tensor]]:
     """Yield ``(rows of the chunk, acts)`` chunk by chunk.
 
     Args:
@@ -81,7 +93,9 @@ def iter_chunks(path: Path, rows: Sequence[int] | None = None) -> Iterator[tuple
         except Exception as e:  # noqa: BLE001 (safetensors raises several types for a damaged file)
             raise CacheError(f"{st} is corrupt ({e}). Delete the chunk's two files and rerun.") from None
         if len(acts) != len(table):
-            raise CacheError(f"{st} has {len(acts)} rows of activations for {len(table)} table rows; delete the chunk and rerun")
+            raise CacheError(
+                f"{st} has {len(acts)} rows of activations for {len(table)} table rows; delete the chunk and rerun"
+            )
         yield table, acts
 
 
@@ -105,15 +119,19 @@ def mapped_acts(path: Path) -> torch.Tensor:
         dtype = {"BF16": torch.bfloat16, "F32": torch.float32, "F16": torch.float16}[sl.get_dtype()]
     out = Path(path) / f"acts-{str(dtype).removeprefix('torch.')}.bin"
     if not out.exists():
+
         def blocks() -> Iterator[bytes]:
             for _, acts in iter_chunks(path):
                 if acts.dtype != dtype or tuple(acts.shape[1:]) != (n_layers, hidden):
                     raise CacheError(f"{path}: chunks differ in dtype or shape; delete the folder and rerun")
                 yield acts.contiguous().view(torch.uint8).numpy().tobytes()
+
         atomic_write_bytes_from(out, blocks())
     itemsize = torch.empty((), dtype=dtype).element_size()
     n = out.stat().st_size // (itemsize * n_layers * hidden)
-    return torch.from_file(str(out), shared=False, size=n * n_layers * hidden, dtype=dtype).view(n, n_layers, hidden)
+    return torch.from_file(str(out), shared=False, size=n * n_layers * hidden, dtype=dtype).view(
+        n, n_layers, hidden
+    )
 
 
 @dataclass
@@ -138,15 +156,19 @@ class StoreSums:
         n = sum(self.counts[k] for k in keys)
         return (total / n).float(), n
 
-    def role_vectors(self, labels: Sequence[int] | None = (3, 2), min_count: int = 10, group: str = "role") -> RoleVectors:
+    def role_vectors(
+        self, labels: Sequence[int] | None = (3, 2), min_count: int = 10, group: str = "role"
+    ) -> RoleVectors:
         """As ``space.role_vectors`` (sorted by name, then label descending)."""
         from persona_axis.persona.space import RoleVectors
 
         names = sorted({k[1] for k in self.sums if k[0] == group})
         vecs, out_names, labs, counts = [], [], [], []
         for name in names:
-            for lab in (sorted(labels, reverse=True) if labels is not None else [None]):
-                keys = [k for k in self.sums if k[0] == group and k[1] == name and (lab is None or k[2] == lab)]
+            for lab in sorted(labels, reverse=True) if labels is not None else [None]:
+                keys = [
+                    k for k in self.sums if k[0] == group and k[1] == name and (lab is None or k[2] == lab)
+                ]
                 n = sum(self.counts[k] for k in keys)
                 if keys and n >= min_count and n > 0:
                     v, _ = self._mean(keys)
@@ -155,7 +177,9 @@ class StoreSums:
                     labs.append(lab)
                     counts.append(n)
         if not vecs:
-            raise ValueError(f"no (role, label) reached min_count={min_count}; lower it or collect more rollouts")
+            raise ValueError(
+                f"no (role, label) reached min_count={min_count}; lower it or collect more rollouts"
+            )
         return RoleVectors(torch.stack(vecs), out_names, labs, counts, list(self.layers))
 
     def default_vector(self) -> torch.Tensor:
@@ -176,7 +200,9 @@ class StoreSums:
         neg = self.role_vectors(labels=None, min_count=1, group="trait-")
         if pos.names != neg.names:
             raise ValueError("every trait needs both positive and negative rollouts")
-        return RoleVectors(pos.vectors - neg.vectors, pos.names, [None] * len(pos.names), pos.counts, list(self.layers))
+        return RoleVectors(
+            pos.vectors - neg.vectors, pos.names, [None] * len(pos.names), pos.counts, list(self.layers)
+        )
 
 
 def _stored_layers(path: Path) -> list[int]:
@@ -194,7 +220,9 @@ def _select(path: Path, layers: Sequence[int] | None) -> tuple[list[int], list[i
     return list(layers), [stored.index(la) for la in layers]
 
 
-def reduce_store(path: Path, labels: Sequence[int | None] | None = None, *, layers: Sequence[int] | None = None) -> StoreSums:
+def reduce_store(
+    path: Path, labels: Sequence[int | None] | None = None, *, layers: Sequence[int] | None = None
+) -> StoreSums:
     """One streaming pass: per (group, name, label) sums of a store's activations.
 
     Args:
@@ -211,7 +239,9 @@ def reduce_store(path: Path, labels: Sequence[int | None] | None = None, *, laye
         out.peak_chunk_bytes = max(out.peak_chunk_bytes, acts.numel() * acts.element_size())
         if labels is not None and i + len(table) > len(labels):
             raise ValueError(f"{len(labels)} labels for more rollouts than that in {path}")
-        keys = [(r["group"], r["name"], None if labels is None else labels[i + k]) for k, r in enumerate(table)]
+        keys = [
+            (r["group"], r["name"], None if labels is None else labels[i + k]) for k, r in enumerate(table)
+        ]
         by_key: dict[tuple[str, str, int | None], list[int]] = {}
         for k, key in enumerate(keys):
             by_key.setdefault(key, []).append(k)
@@ -230,7 +260,9 @@ def reduce_store(path: Path, labels: Sequence[int | None] | None = None, *, laye
     return out
 
 
-def calibrate_store(path: Path, axis: Axis, layers: Sequence[int], groups: Sequence[str] = ("role", "default")) -> Calibration:
+def calibrate_store(
+    path: Path, axis: Axis, layers: Sequence[int], groups: Sequence[str] = ("role", "default")
+) -> Calibration:
     """As ``axis.calibrate`` over the store's rollouts of ``groups`` (the paper: roles and default).
 
     A second pass (the axis is known only after the first): keeps one float32 projection per

@@ -69,15 +69,29 @@ from persona_axis.site.timing import CHECK, SITE, Progress, estimate, record_tim
 if TYPE_CHECKING:
     from persona_axis.engine.speed import Calibration
 
-__all__ = ["SITE_DATA", "VARIANTS", "MORE_VARIANTS", "Page", "notebooks", "plan", "stage", "execute",
-           "replace_failed", "assemble", "build_site", "main"]
+__all__ = [
+    "SITE_DATA",
+    "VARIANTS",
+    "MORE_VARIANTS",
+    "Page",
+    "notebooks",
+    "plan",
+    "stage",
+    "execute",
+    "replace_failed",
+    "assemble",
+    "build_site",
+    "main",
+]
 
 
 def find_root(start: Path | None = None) -> Path:
     """The checkout the build works on: the first folder from ``start`` (default: the working
     folder) upward that holds ``_toc.yml`` and ``notebooks/``; the working folder if none does."""
     here = (start or Path.cwd()).resolve()
-    return next((d for d in (here, *here.parents) if (d / "_toc.yml").is_file() and (d / "notebooks").is_dir()), here)
+    return next(
+        (d for d in (here, *here.parents) if (d / "_toc.yml").is_file() and (d / "notebooks").is_dir()), here
+    )
 
 
 ROOT = find_root()
@@ -138,7 +152,11 @@ def plan(chapters: list[Path], extra: dict[str, Any] | None = None, all_models: 
     extra = extra or {}
     pages: list[Page] = []
     for nb in chapters:
-        variants = [] if extra else VARIANTS.get(nb.stem, []) + (MORE_VARIANTS.get(nb.stem, []) if all_models else [])
+        variants = (
+            []
+            if extra
+            else VARIANTS.get(nb.stem, []) + (MORE_VARIANTS.get(nb.stem, []) if all_models else [])
+        )
         pages += [Page(variant_name(nb.stem, v), nb, dict(v), dict(v)) for v in variants]
         pages.append(Page(nb.stem, nb, dict(extra)))
     return pages
@@ -163,12 +181,19 @@ def stage(build: Path, root: Path = ROOT) -> Path:
 
 def _stamp(preset: str, commit: str, cal: Calibration | None) -> dict[str, Any]:
     """What a page's record says of the run: preset, commit, time, and the build's speed figure."""
-    return {"preset": preset, "commit": commit, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "speed": cal.short() if cal else "", "tok_s": cal.tok_s if cal else None, "dtype": cal.dtype if cal else None}
+    return {
+        "preset": preset,
+        "commit": commit,
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "speed": cal.short() if cal else "",
+        "tok_s": cal.tok_s if cal else None,
+        "dtype": cal.dtype if cal else None,
+    }
 
 
-def execute(page: Page, src: Path, preset: str, stamp: dict[str, Any] | None = None,
-            echo: IO[str] | None = None) -> dict[str, Any]:
+def execute(
+    page: Page, src: Path, preset: str, stamp: dict[str, Any] | None = None, echo: IO[str] | None = None
+) -> dict[str, Any]:
     """Convert one page's chapter to ``.ipynb`` under ``src/notebooks`` and execute it with papermill.
 
     A variant's title names its parameters, and its labels get its suffix (:func:`suffix_labels`).
@@ -193,22 +218,39 @@ def execute(page: Page, src: Path, preset: str, stamp: dict[str, Any] | None = N
                 first, _, rest = cell.source.partition("\n")
                 cell.source = f"{first}: {', '.join(str(v) for v in page.variant.values())}\n{rest}"
                 break
-        suffix_labels(nb, page.name[len(page.source.stem):])
+        suffix_labels(nb, page.name[len(page.source.stem) :])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, target)
     params = {"preset": preset, **page.params}
-    record: dict[str, Any] = {"name": page.name, "parameters": params, "variant": page.variant, "ok": True,
-                              "error": "", **stamp, "preset": preset}
+    record: dict[str, Any] = {
+        "name": page.name,
+        "parameters": params,
+        "variant": page.variant,
+        "ok": True,
+        "error": "",
+        **stamp,
+        "preset": preset,
+    }
     before = work_files()
     t0 = time.perf_counter()
     try:
         # at the paper preset a chapter runs for hours: its cells' output (progress bars) goes to the terminal
-        pm.execute_notebook(str(target), str(target), parameters=params, cwd=str(target.parent), kernel_name="python3",
-                            progress_bar=False, log_output=preset == "paper", stderr_file=echo or sys.stderr)
+        pm.execute_notebook(
+            str(target),
+            str(target),
+            parameters=params,
+            cwd=str(target.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=preset == "paper",
+            stderr_file=echo or sys.stderr,
+        )
     except Exception as e:  # papermill raises PapermillExecutionError with the cell's traceback
         record["ok"] = False
         ename, evalue = getattr(e, "ename", type(e).__name__), getattr(e, "evalue", str(e))
-        record["error"] = f"{ename}: {str(evalue).strip().splitlines()[-1] if str(evalue).strip() else ''}"[:500]
+        record["error"] = f"{ename}: {str(evalue).strip().splitlines()[-1] if str(evalue).strip() else ''}"[
+            :500
+        ]
         record["traceback"] = "\n".join(getattr(e, "traceback", None) or [str(e)])[-20000:]
         record["cell"] = getattr(e, "exec_count", None)
     record["seconds"] = round(time.perf_counter() - t0, 1)
@@ -225,7 +267,12 @@ def execute(page: Page, src: Path, preset: str, stamp: dict[str, Any] | None = N
 
 
 def _banner_of(record: dict[str, Any]) -> str:
-    return banner(record["preset"], record.get("commit", "unknown commit"), record.get("when", ""), record.get("speed", ""))
+    return banner(
+        record["preset"],
+        record.get("commit", "unknown commit"),
+        record.get("when", ""),
+        record.get("speed", ""),
+    )
 
 
 #: Folder beside the executed notebooks that receives the data behind every figure
@@ -245,8 +292,11 @@ def replace_failed(src: Path, records: list[dict[str, Any]]) -> None:
     folder = src / "notebooks"
     failed = [r for r in records if not r["ok"]]
     texts = [p.read_text() for p in sorted((src / "book").rglob("*.md"))]
-    texts += [p.read_text() for p in sorted(folder.glob("*.ipynb"))
-              if not p.name.endswith(".failed.ipynb") and p.stem not in {r["name"] for r in failed}]
+    texts += [
+        p.read_text()
+        for p in sorted(folder.glob("*.ipynb"))
+        if not p.name.endswith(".failed.ipynb") and p.stem not in {r["name"] for r in failed}
+    ]
     status = "../book/status" if (src / "book" / "status.md").exists() else None
     for r in failed:
         page, copy = folder / f"{r['name']}.ipynb", folder / f"{r['name']}.failed.ipynb"
@@ -258,13 +308,22 @@ def replace_failed(src: Path, records: list[dict[str, Any]]) -> None:
             import jupytext
 
             executed = jupytext.read(r["source"]) if r.get("source") else nbformat.v4.new_notebook()
-            executed.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+            executed.metadata["kernelspec"] = {
+                "name": "python3",
+                "display_name": "Python 3",
+                "language": "python",
+            }
             nbformat.write(executed, copy)
         stand_ins = referenced(defined_labels(executed), texts)
-        nbformat.write(failure_page(executed, r, copy.name, stand_ins, status_page=status, banner_text=_banner_of(r)), page)
+        nbformat.write(
+            failure_page(executed, r, copy.name, stand_ins, status_page=status, banner_text=_banner_of(r)),
+            page,
+        )
 
 
-def assemble(dirs: list[Path], pages: list[Page], src: Path, preset: str) -> tuple[list[dict[str, Any]], list[Calibration]]:
+def assemble(
+    dirs: list[Path], pages: list[Page], src: Path, preset: str
+) -> tuple[list[dict[str, Any]], list[Calibration]]:
     """Put the pages executed by other builds (``--no-site``, one folder each) into ``src``.
 
     Each of ``dirs`` holds ``execution.json`` (the records), ``src/notebooks/`` (the executed pages,
@@ -283,18 +342,32 @@ def assemble(dirs: list[Path], pages: list[Page], src: Path, preset: str) -> tup
         if data.is_dir():
             shutil.copytree(data, src / "notebooks" / SITE_DATA, dirs_exist_ok=True)
         if (d / "machine.json").exists():
-            cals += [Calibration(**f) for f in json.loads((d / "machine.json").read_text()).get("figures", [])]
+            cals += [
+                Calibration(**f) for f in json.loads((d / "machine.json").read_text()).get("figures", [])
+            ]
     records = []
     for page in pages:
         if page.name not in found:
-            records.append({"name": page.name, "parameters": page.params, "variant": page.variant, "ok": False,
-                            "seconds": 0.0, "error": "not executed: no build folder given to --assemble holds this page",
-                            "source": str(page.source), "preset": preset})
+            records.append(
+                {
+                    "name": page.name,
+                    "parameters": page.params,
+                    "variant": page.variant,
+                    "ok": False,
+                    "seconds": 0.0,
+                    "error": "not executed: no build folder given to --assemble holds this page",
+                    "source": str(page.source),
+                    "preset": preset,
+                }
+            )
             continue
         d, r = found[page.name]
         for suffix in (".ipynb", ".failed.ipynb"):
             if (d / "src" / "notebooks" / f"{page.name}{suffix}").exists():
-                shutil.copy2(d / "src" / "notebooks" / f"{page.name}{suffix}", src / "notebooks" / f"{page.name}{suffix}")
+                shutil.copy2(
+                    d / "src" / "notebooks" / f"{page.name}{suffix}",
+                    src / "notebooks" / f"{page.name}{suffix}",
+                )
         records.append(r)
     return records, cals
 
@@ -312,6 +385,7 @@ def _add_sections(toc: Any, parent: str, files: list[str]) -> None:
 def _prune_toc(toc: Any, src: Path) -> list[str]:
     """Drop the entries of a parsed ``_toc.yml`` whose page is not in ``src`` (a chapter that
     ``--only`` did not execute); return their names. A part left without chapters is dropped."""
+
     def staged(entry: Any) -> bool:
         f = entry.get("file")
         # not Path.with_suffix: a variant's name has dots in it ("...qwen2.5-coder-0.5b-instruct")
@@ -355,9 +429,11 @@ def machine_sentence(cals: list[Calibration]) -> str:
     text = f"Machine speed (`persona_axis.engine.speed`) at the start of the build: {figs[0]}; at its end: {figs[-1]}."
     ratio = spread(cals)
     if ratio > 1.3:
-        text += (f" The two differ by {ratio:.1f}x in decode rate: something slowed one of them (another job, "
-                 f"a disk still writing a fresh set-up) or the machine changed speed during the build; the time "
-                 f"estimates of this book use the faster ({steadiest(cals).tok_s:.0f} tok/s).")
+        text += (
+            f" The two differ by {ratio:.1f}x in decode rate: something slowed one of them (another job, "
+            f"a disk still writing a fresh set-up) or the machine changed speed during the build; the time "
+            f"estimates of this book use the faster ({steadiest(cals).tok_s:.0f} tok/s)."
+        )
     return text
 
 
@@ -383,17 +459,27 @@ def _status_table(records: list[dict[str, Any]], preset: str, machine: str = "")
     failed = [r for r in records if not r["ok"]]
     lines = [f"Preset: `{preset}`. Built {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]
     if failed:
-        lines += [f":::{{error}}\n{len(failed)} page{'s' * (len(failed) > 1)} failed in this build; each one's page says "
-                  "why, and links its executed notebook with the traceback:\n"]
-        lines += [f"- {{doc}}`{r['name']} <../notebooks/{r['name']}>`: `{r['error'] or 'no error recorded'}`" for r in failed]
+        lines += [
+            f":::{{error}}\n{len(failed)} page{'s' * (len(failed) > 1)} failed in this build; each one's page says "
+            "why, and links its executed notebook with the traceback:\n"
+        ]
+        lines += [
+            f"- {{doc}}`{r['name']} <../notebooks/{r['name']}>`: `{r['error'] or 'no error recorded'}`"
+            for r in failed
+        ]
         lines += [":::", ""]
-    lines += [*([machine, ""] if machine else []),
-              "| notebook | status | run time (s) | machine speed (tok/s) | parameters |", "|---|---|---|---|---|"]
+    lines += [
+        *([machine, ""] if machine else []),
+        "| notebook | status | run time (s) | machine speed (tok/s) | parameters |",
+        "|---|---|---|---|---|",
+    ]
     for r in records:
         params = ", ".join(f"`{k}={v!r}`" for k, v in r["parameters"].items())
         speed = f"{r['tok_s']:.0f}" if r.get("tok_s") else "-"
-        lines.append(f"| {{doc}}`{r['name']} <../notebooks/{r['name']}>` | {'ok' if r['ok'] else '**failed**'} | "
-                     f"{r['seconds']} | {speed} | {params} |")
+        lines.append(
+            f"| {{doc}}`{r['name']} <../notebooks/{r['name']}>` | {'ok' if r['ok'] else '**failed**'} | "
+            f"{r['seconds']} | {speed} | {params} |"
+        )
     total = sum(r["seconds"] for r in records)
     lines += ["", f"Total notebook execution time: {total:.0f} s."]
     return "\n".join(lines)
@@ -426,25 +512,63 @@ def build_site(src: Path, build: Path) -> None:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description="Execute the chapters and build the book.")
-    ap.add_argument("--preset", default=None, choices=PRESET_NAMES,
-                    help="the chapters' preset (default: $PERSONA_AXIS_PRESET, else book)")
+    ap.add_argument(
+        "--preset",
+        default=None,
+        choices=PRESET_NAMES,
+        help="the chapters' preset (default: $PERSONA_AXIS_PRESET, else book)",
+    )
     ap.add_argument("--only", nargs="*", help="chapters to execute, each with its variants (default: all)")
-    ap.add_argument("--pages", nargs="*", help="pages to execute: a chapter's main page (05_steering) or a variant "
-                    "(05_steering--qwen2.5-coder-0.5b-instruct)")
-    ap.add_argument("--all-models", action="store_true",
-                    help="also chapters 5-7 for Qwen (the published book: hours more on a CPU)")
-    ap.add_argument("--build-dir", default=None, help="where src/, html/ and the records go (default: _build in the checkout)")
-    ap.add_argument("--root", default=None, help="the checkout to build (default: the one around the working folder)")
+    ap.add_argument(
+        "--pages",
+        nargs="*",
+        help="pages to execute: a chapter's main page (05_steering) or a variant "
+        "(05_steering--qwen2.5-coder-0.5b-instruct)",
+    )
+    ap.add_argument(
+        "--all-models",
+        action="store_true",
+        help="also chapters 5-7 for Qwen (the published book: hours more on a CPU)",
+    )
+    ap.add_argument(
+        "--build-dir",
+        default=None,
+        help="where src/, html/ and the records go (default: _build in the checkout)",
+    )
+    ap.add_argument(
+        "--root", default=None, help="the checkout to build (default: the one around the working folder)"
+    )
     ap.add_argument("--no-site", action="store_true", help="execute notebooks only")
-    ap.add_argument("--assemble", nargs="+", type=Path, metavar="BUILD_DIR",
-                    help="execute nothing: take the pages from these build folders (each from a --no-site build)")
-    ap.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="extra notebook parameter (value parsed as JSON when it can be)")
-    ap.add_argument("--calibrate", type=float, default=0.0, metavar="SECONDS",
-                    help="first time a SmolLM2 decode and a bf16 matmul for about SECONDS (the machine-speed figure)")
+    ap.add_argument(
+        "--assemble",
+        nargs="+",
+        type=Path,
+        metavar="BUILD_DIR",
+        help="execute nothing: take the pages from these build folders (each from a --no-site build)",
+    )
+    ap.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="extra notebook parameter (value parsed as JSON when it can be)",
+    )
+    ap.add_argument(
+        "--calibrate",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first time a SmolLM2 decode and a bf16 matmul for about SECONDS (the machine-speed figure)",
+    )
     ap.add_argument("--estimate-only", action="store_true", help="print the estimate of each page and stop")
-    ap.add_argument("--check", choices=("off", "auto", "require"), default="off",
-                    help="open the built site in headless Chromium: auto skips with a note when there is none")
+    ap.add_argument(
+        "--check",
+        choices=("off", "auto", "require"),
+        default="off",
+        help="open the built site in headless Chromium: auto skips with a note when there is none",
+    )
     return ap.parse_args(argv)
 
 
@@ -452,7 +576,9 @@ def _select(args: argparse.Namespace, root: Path, extra: dict[str, Any]) -> list
     known = notebooks(root)
     chosen = [nb for nb in known if not args.only or nb.stem in args.only]
     if args.only and len(chosen) != len(args.only):
-        raise SystemExit(f"unknown chapter in --only {args.only}; known: {', '.join(nb.stem for nb in known)}")
+        raise SystemExit(
+            f"unknown chapter in --only {args.only}; known: {', '.join(nb.stem for nb in known)}"
+        )
     pages = plan(chosen, extra, args.all_models)
     if args.pages:
         every = {p.name: p for p in plan(known, extra, all_models=True)}
@@ -480,8 +606,9 @@ def main(argv: list[str] | None = None) -> int:
     cals: list[Calibration] = []
     if args.calibrate > 0:
         _take_speed(build, cals, args.calibrate)
-    steps = ([] if args.assemble else [p.name for p in pages]) + \
-        ([] if args.no_site else [SITE] + ([CHECK] if args.check != "off" else []))
+    steps = ([] if args.assemble else [p.name for p in pages]) + (
+        [] if args.no_site else [SITE] + ([CHECK] if args.check != "off" else [])
+    )
     plan_ = estimate(steps, preset, cals[0].tok_s if cals else None, cals[0].dtype if cals else None)
     if not args.assemble:
         print(plan_.text(), flush=True)
@@ -497,8 +624,10 @@ def main(argv: list[str] | None = None) -> int:
         records, cals = assemble([d.resolve() for d in args.assemble], pages, src, preset)
         if cals:
             _write_machine(build, cals)
-        machine = (f"The pages ran in {len(args.assemble)} builds, each on a machine of its own: the speed figure of "
-                   "each page's run is in its row below and in its banner.")
+        machine = (
+            f"The pages ran in {len(args.assemble)} builds, each on a machine of its own: the speed figure of "
+            "each page's run is in its row below and in its banner."
+        )
     else:
         records = []
         stamp = _stamp(preset, commit, cals[0] if cals else None)
@@ -525,7 +654,13 @@ def main(argv: list[str] | None = None) -> int:
     (build / "execution.json").write_text(json.dumps(records, indent=1))
     _fill_pages(src, root, records, preset, machine, build)
     fastest = max(cals, key=lambda c: c.tok_s) if cals else None
-    built = banner(preset, commit, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), fastest.short() if fastest else "", built=True)
+    built = banner(
+        preset,
+        commit,
+        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        fastest.short() if fastest else "",
+        built=True,
+    )
     for md in sorted((src / "book").rglob("*.md")):
         md.write_text(banner_markdown(md.read_text(), built))
     notes: list[str] = []
@@ -555,20 +690,28 @@ def main(argv: list[str] | None = None) -> int:
     if machine:
         print(machine)
     for r in failed:
-        notes.append(f"{r['name']} FAILED: {r['error']}; its page says so, and the executed copy with the traceback "
-                     f"is {src / 'notebooks' / (r['name'] + '.failed.ipynb')}")
-    print(f"book build finished in {time.perf_counter() - t0:.0f} s (preset {preset})"
-          + (f", with {len(failed)} failed page{'s' * (len(failed) > 1)}" if failed else ""))
+        notes.append(
+            f"{r['name']} FAILED: {r['error']}; its page says so, and the executed copy with the traceback "
+            f"is {src / 'notebooks' / (r['name'] + '.failed.ipynb')}"
+        )
+    print(
+        f"book build finished in {time.perf_counter() - t0:.0f} s (preset {preset})"
+        + (f", with {len(failed)} failed page{'s' * (len(failed) > 1)}" if failed else "")
+    )
     for note in notes:
         print(note, file=sys.stderr)
     return 1 if failed or not checked else 0
 
 
-def _fill_pages(src: Path, root: Path, records: list[dict[str, Any]], preset: str, machine: str, build: Path) -> None:
+def _fill_pages(
+    src: Path, root: Path, records: list[dict[str, Any]], preset: str, machine: str, build: Path
+) -> None:
     """The build's own pages: the status table, the course plan, the dashboard, the sample-size table."""
     status = src / "book" / "status.md"
     if status.exists():
-        status.write_text(status.read_text().replace("<!-- EXECUTION-TABLE -->", _status_table(records, preset, machine)))
+        status.write_text(
+            status.read_text().replace("<!-- EXECUTION-TABLE -->", _status_table(records, preset, machine))
+        )
     course = src / "book" / "course.md"
     if course.exists():  # the plan of sessions, with this machine's measured run times per preset
         from persona_axis.site.course import render_plan
@@ -584,9 +727,16 @@ def _fill_pages(src: Path, root: Path, records: list[dict[str, Any]], preset: st
     if sample_size.exists():  # what would decide each inconclusive claim, timed at this build's speed figure
         from persona_axis.claims.samplesize import render_sample_size
 
-        tok_s = json.loads((build / "machine.json").read_text())["tok_s"] if (build / "machine.json").exists() else None
-        sample_size.write_text(sample_size.read_text().replace(
-            "<!-- SAMPLE-SIZE -->", render_sample_size(preset=preset, tok_s=tok_s)))
+        tok_s = (
+            json.loads((build / "machine.json").read_text())["tok_s"]
+            if (build / "machine.json").exists()
+            else None
+        )
+        sample_size.write_text(
+            sample_size.read_text().replace(
+                "<!-- SAMPLE-SIZE -->", render_sample_size(preset=preset, tok_s=tok_s)
+            )
+        )
 
 
 if __name__ == "__main__":

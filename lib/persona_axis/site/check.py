@@ -73,8 +73,18 @@ from persona_axis.site.report import (
 )
 from persona_axis.site.serve import serve
 
-__all__ = ["CHROMIUM", "CHROMIUM_ENV", "CHROMIUM_FLAGS", "GET_CHROMIUM", "DEFAULT_SCREENSHOTS", "find_chromium",
-           "check_site", "check_or_skip", "screenshot_name", "main"]
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ENV",
+    "CHROMIUM_FLAGS",
+    "GET_CHROMIUM",
+    "DEFAULT_SCREENSHOTS",
+    "find_chromium",
+    "check_site",
+    "check_or_skip",
+    "screenshot_name",
+    "main",
+]
 
 #: Debian's Chromium (``apt-get install chromium``; ``make chromium`` does it on Debian). Another binary
 #: can be named by the environment variable :data:`CHROMIUM_ENV` or ``--chromium``.
@@ -86,16 +96,28 @@ GET_CHROMIUM = (
     "get one of: Debian or Ubuntu: `make chromium` (apt-get install chromium, with sudo unless root); "
     "macOS, other Linux, or without sudo: `.venv/bin/python -m playwright install chromium` (Playwright's own, "
     "in your user cache; `make chromium` does this off Debian); or name a Chrome or Chromium binary with "
-    f"{CHROMIUM_ENV}=/path/to/chrome. Then check the built site with `make check`.")
+    f"{CHROMIUM_ENV}=/path/to/chrome. Then check the built site with `make check`."
+)
 
 #: Flags for a headless run as root on a machine without a screen or network.
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+)
 
 #: Pages photographed by default (when they exist): the dashboard, the quickstart, the persona
 #: map (also with a tooltip open), the course page and the live demo's recorded session.
-DEFAULT_SCREENSHOTS = ("book/dashboard.html", "notebooks/00_quickstart.html", "notebooks/01_persona_space.html",
-                       "book/course.html", "notebooks/08_live_demo.html")
+DEFAULT_SCREENSHOTS = (
+    "book/dashboard.html",
+    "notebooks/00_quickstart.html",
+    "notebooks/01_persona_space.html",
+    "book/course.html",
+    "notebooks/08_live_demo.html",
+)
 
 #: File names that are pages (opened in the browser); other local links are only fetched.
 _PAGE_SUFFIXES = ("", ".html", ".htm")
@@ -156,7 +178,7 @@ def _site_path(url: str) -> str:
 
 def _show(url: str, base: str) -> str:
     """A URL as printed in a problem: a site path for local ones, the URL itself otherwise."""
-    return "/" + url[len(base):] if url.startswith(base) else url
+    return "/" + url[len(base) :] if url.startswith(base) else url
 
 
 # JavaScript run in each page once it has loaded
@@ -203,8 +225,8 @@ def _visit(browser: Any, url: str, base: str, page_path: str, shot: Path | None)
     context = browser.new_context(viewport=_VIEWPORT, service_workers="block")
     page = context.new_page()
     console: list[str] = []
-    failed: dict[str, str] = {}   # resource URL -> why it failed (from the network events)
-    logged: dict[str, str] = {}   # resource URL -> the console's "Failed to load resource: ..." text
+    failed: dict[str, str] = {}  # resource URL -> why it failed (from the network events)
+    logged: dict[str, str] = {}  # resource URL -> the console's "Failed to load resource: ..." text
     state: dict[str, Any] = {"left": None}
 
     def route(r: Any) -> None:
@@ -221,7 +243,9 @@ def _visit(browser: Any, url: str, base: str, page_path: str, shot: Path | None)
             if msg.text.startswith("Failed to load resource") and where:
                 logged.setdefault(where, msg.text.split(":", 1)[-1].strip())
             else:
-                console.append(f"console.error: {msg.text}" + (f" (at {_show(where, base)})" if where else ""))
+                console.append(
+                    f"console.error: {msg.text}" + (f" (at {_show(where, base)})" if where else "")
+                )
 
     def on_pageerror(err: Any) -> None:
         if state["left"] is None:
@@ -236,8 +260,12 @@ def _visit(browser: Any, url: str, base: str, page_path: str, shot: Path | None)
             failed.setdefault(req.url, req.failure or "failed")
 
     def on_navigated(frame: Any) -> None:
-        if (frame == page.main_frame and state["left"] is None and frame.url != "about:blank"
-                and urldefrag(frame.url)[0] != url):
+        if (
+            frame == page.main_frame
+            and state["left"] is None
+            and frame.url != "about:blank"
+            and urldefrag(frame.url)[0] != url
+        ):
             state["left"] = frame.url  # a redirect (meta refresh): the rest belongs to the target
 
     context.route("**/*", route)
@@ -250,7 +278,10 @@ def _visit(browser: Any, url: str, base: str, page_path: str, shot: Path | None)
         try:
             response = page.goto(url, wait_until="load", timeout=_LOAD_TIMEOUT_MS)
         except PlaywrightError as e:
-            return _Visit(status=0, problems=[Problem(page_path, MISSING_PAGE, f"did not load: {e.message.splitlines()[0]}")])
+            return _Visit(
+                status=0,
+                problems=[Problem(page_path, MISSING_PAGE, f"did not load: {e.message.splitlines()[0]}")],
+            )
         status = response.status if response is not None else 0
         if status >= 400:
             return _Visit(status=status)
@@ -276,18 +307,26 @@ def _visit(browser: Any, url: str, base: str, page_path: str, shot: Path | None)
             page.screenshot(path=str(shot), full_page=True)
         if state["left"] is None:  # interactive figures: drawn, and a hover opens a tooltip
             plots = check_plots(page, shot.with_suffix("") if shot is not None else None)
-            visit.interactive, visit.tooltips, visit.extra_shots = len(plots.figures), plots.tooltips, plots.screenshots
+            visit.interactive, visit.tooltips, visit.extra_shots = (
+                len(plots.figures),
+                plots.tooltips,
+                plots.screenshots,
+            )
             visit.problems += [Problem(page_path, INTERACTIVE, d) for d in plots.problems]
         visit.figures = len(images)
         broken = {img["src"] for img in images if not img["complete"] or img["width"] == 0}
         for img in images:
             if img["src"] in broken:
-                why = failed.get(img["src"], "loaded, but has no pixels" if img["complete"] else "still loading")
+                why = failed.get(
+                    img["src"], "loaded, but has no pixels" if img["complete"] else "still loading"
+                )
                 visit.problems.append(Problem(page_path, BROKEN_FIGURE, f"{img['attr'][:200]}: {why}"))
         for res in dict.fromkeys([*failed, *logged]):
             if res not in broken:  # the network's reason where there is one: it does not depend on timing
                 why = failed.get(res) or logged[res]
-                visit.problems.append(Problem(page_path, CONSOLE_ERROR, f"failed to load {_show(res, base)}: {why}"))
+                visit.problems.append(
+                    Problem(page_path, CONSOLE_ERROR, f"failed to load {_show(res, base)}: {why}")
+                )
         visit.problems += [Problem(page_path, CONSOLE_ERROR, text) for text in dict.fromkeys(console)]
         return visit
     finally:
@@ -303,8 +342,13 @@ def _status_of(url: str) -> int:
         return int(e.code)
 
 
-def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str] = DEFAULT_SCREENSHOTS,
-               chromium: str | None = None, ignore: Sequence[Ignore] = IGNORED) -> Report:
+def check_site(
+    root: Path,
+    screenshots: Path | None = None,
+    shoot: Sequence[str] = DEFAULT_SCREENSHOTS,
+    chromium: str | None = None,
+    ignore: Sequence[Ignore] = IGNORED,
+) -> Report:
     """Open every page of the site in ``root`` (a built ``html`` folder) and report its problems.
 
     Args:
@@ -334,12 +378,15 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
         raise ImportError("the site check needs Playwright: pip install -e '.[test]'") from e
 
     # _static/ holds the theme's assets; its .html files are Jinja templates, not pages
-    on_disk = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html")
-                     if p.relative_to(root).parts[0] != "_static")
+    on_disk = sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.html")
+        if p.relative_to(root).parts[0] != "_static"
+    )
     report = Report(root=root)
     visits: dict[str, _Visit] = {}
-    linked_from: dict[str, dict[str, None]] = {}     # page -> pages linking to it (ordered set)
-    anchors: list[tuple[str, str, str, str]] = []     # (from page, href, target page, fragment)
+    linked_from: dict[str, dict[str, None]] = {}  # page -> pages linking to it (ordered set)
+    anchors: list[tuple[str, str, str, str]] = []  # (from page, href, target page, fragment)
     files: dict[str, tuple[str, list[tuple[str, str]]]] = {}  # non-page target -> (url, [(from, href)])
     problems: list[Problem] = []
     with serve(root) as base, sync_playwright() as pw:
@@ -351,7 +398,9 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
                 path = queue.pop(0)
                 if path in visits:
                     continue
-                shot = screenshots / screenshot_name(path) if screenshots is not None and path in shoot else None
+                shot = (
+                    screenshots / screenshot_name(path) if screenshots is not None and path in shoot else None
+                )
                 visit = visits[path] = _visit(browser, base + path, base, path, shot)
                 if shot is not None and shot.is_file():
                     report.screenshots[path] = shot
@@ -385,14 +434,19 @@ def check_site(root: Path, screenshots: Path | None = None, shoot: Sequence[str]
     for path, visit in visits.items():
         if visit.status >= 400 or (visit.status == 0 and not visit.problems):
             froms = ", ".join(linked_from.get(path, {})) or (
-                "the list of pages to photograph" if path in wanted else "nothing (the start page)")
+                "the list of pages to photograph" if path in wanted else "nothing (the start page)"
+            )
             problems.append(Problem(path, MISSING_PAGE, f"HTTP {visit.status}; linked from {froms}"))
     for src, href, target, fragment in anchors:
         visit = visits[target]
         if visit.status < 400 and visit.redirect is None and fragment not in visit.ids:
-            problems.append(Problem(src, BROKEN_LINK, f"{href} -> no element with id {fragment!r} on {target}"))
+            problems.append(
+                Problem(src, BROKEN_LINK, f"{href} -> no element with id {fragment!r} on {target}")
+            )
     order = {p: i for i, p in enumerate(sorted(visits))}
-    for problem in sorted(dict.fromkeys(problems), key=lambda p: (order.get(p.page, -1), KINDS.index(p.kind))):
+    for problem in sorted(
+        dict.fromkeys(problems), key=lambda p: (order.get(p.page, -1), KINDS.index(p.kind))
+    ):
         rule = next((r for r in ignore if r.matches(problem)), None)
         if rule is None:
             report.problems.append(problem)
@@ -415,7 +469,10 @@ def check_or_skip(html: Path, screenshots: Path, mode: str) -> tuple[bool, str]:
         why = _missing()
         if mode == "require":
             return False, f"browser check FAILED: {why}; {GET_CHROMIUM}"
-        return True, f"browser check SKIPPED: {why}, so the site was built but not opened in a browser; {GET_CHROMIUM}"
+        return (
+            True,
+            f"browser check SKIPPED: {why}, so the site was built but not opened in a browser; {GET_CHROMIUM}",
+        )
     shoot = [p for p in DEFAULT_SCREENSHOTS if (html / p).is_file()]
     report = check_site(html, screenshots=screenshots, shoot=shoot, chromium=chromium)
     print(report.summary(), flush=True)
@@ -423,18 +480,32 @@ def check_or_skip(html: Path, screenshots: Path, mode: str) -> tuple[bool, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Open every page of a built site in headless Chromium and "
-                                 "report missing pages, broken links, console errors and figures that do not load.")
+    ap = argparse.ArgumentParser(
+        description="Open every page of a built site in headless Chromium and "
+        "report missing pages, broken links, console errors and figures that do not load."
+    )
     ap.add_argument("html", type=Path, help="the built site (the folder with index.html)")
     ap.add_argument("--screenshots", type=Path, help="folder for full-page PNGs of the pages in --shoot")
-    ap.add_argument("--shoot", nargs="+", default=list(DEFAULT_SCREENSHOTS), metavar="PAGE",
-                    help=f"site paths of the pages to photograph (default: {' '.join(DEFAULT_SCREENSHOTS)})")
-    ap.add_argument("--chromium", help=f"browser binary (default: ${CHROMIUM_ENV}, {CHROMIUM}, Playwright's own)")
+    ap.add_argument(
+        "--shoot",
+        nargs="+",
+        default=list(DEFAULT_SCREENSHOTS),
+        metavar="PAGE",
+        help=f"site paths of the pages to photograph (default: {' '.join(DEFAULT_SCREENSHOTS)})",
+    )
+    ap.add_argument(
+        "--chromium", help=f"browser binary (default: ${CHROMIUM_ENV}, {CHROMIUM}, Playwright's own)"
+    )
     ap.add_argument("--no-ignore", action="store_true", help="report the known problems in IGNORED too")
     args = ap.parse_args(argv)
     try:
-        report = check_site(args.html, screenshots=args.screenshots, shoot=args.shoot, chromium=args.chromium,
-                            ignore=() if args.no_ignore else IGNORED)
+        report = check_site(
+            args.html,
+            screenshots=args.screenshots,
+            shoot=args.shoot,
+            chromium=args.chromium,
+            ignore=() if args.no_ignore else IGNORED,
+        )
     except (FileNotFoundError, ImportError) as e:
         print(f"site check: {e}", file=sys.stderr)
         return 2

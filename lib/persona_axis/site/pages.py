@@ -26,8 +26,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
-__all__ = ["suffix_labels", "defined_labels", "referenced", "commit_of", "banner", "add_banner",
-           "banner_markdown", "add_download_link", "png", "failure_page"]
+__all__ = [
+    "suffix_labels",
+    "defined_labels",
+    "referenced",
+    "commit_of",
+    "banner",
+    "add_banner",
+    "banner_markdown",
+    "add_download_link",
+    "png",
+    "failure_page",
+]
 
 #: Lines that define a label in a chapter's markdown: ``:label: x`` (exercises, definitions)
 #: and ``(x)=`` targets. Figure names live in cell metadata (``mystnb.figure.name``).
@@ -51,7 +61,11 @@ def suffix_labels(nb: NotebookNode, suffix: str) -> set[str]:
     labels = set(defined_labels(nb))
     if not labels:
         return labels
-    word = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True)) + r")(?![\w-])")
+    word = re.compile(
+        r"(?<![\w.-])("
+        + "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
     for cell in nb.cells:
         fig = cell.metadata.get("mystnb", {}).get("figure", {})
         if fig.get("name") in labels:
@@ -86,13 +100,17 @@ def referenced(labels: Mapping[str, str], texts: list[str]) -> dict[str, str]:
     """The labels (of ``labels``) that a role in one of ``texts`` points at: ``{ref}`x```,
     ``{numref}`text <x>```, ``{prf:ref}`x``` and the like."""
     joined = "\n".join(texts)
-    return {label: kind for label, kind in labels.items()
-            if re.search(r"\}`(?:[^`]*<)?" + re.escape(label) + r">?`", joined)}
+    return {
+        label: kind
+        for label, kind in labels.items()
+        if re.search(r"\}`(?:[^`]*<)?" + re.escape(label) + r">?`", joined)
+    }
 
 
 def commit_of(root: Path) -> str:
     """The checkout's commit, short (``"d29b704"``), with ``" + local changes"`` when tracked files
     of the book differ from it; ``"unknown commit"`` outside a git checkout."""
+
     def git(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
 
@@ -100,7 +118,17 @@ def commit_of(root: Path) -> str:
         head = git("rev-parse", "--short=7", "HEAD")
         if head.returncode != 0:
             return "unknown commit"
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", "lib", "notebooks", "book", "_config.yml", "_toc.yml")
+        dirty = git(
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            "lib",
+            "notebooks",
+            "book",
+            "_config.yml",
+            "_toc.yml",
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown commit"
     return head.stdout.strip() + (" + local changes" if dirty.stdout.strip() else "")
@@ -110,9 +138,15 @@ def banner(preset: str, commit: str, when: str, speed: str, *, built: bool = Fal
     """The banner's text: ``preset`` of the run, ``commit``, ``when`` (UTC) and the speed figure
     (``Calibration.short()``; empty: not measured). ``built``: for a prose page, which shows the build."""
     what = "This book was built" if built else "This page was run"
-    figure = f"machine speed {speed}" if speed else "machine speed not measured (the build ran without `--calibrate`)"
-    return (f":::{{admonition}} {'This build' if built else 'This run'}\n:class: note build-banner\n{what} at the "
-            f"**{preset}** preset from commit `{commit}` on {when}; {figure}.\n:::")
+    figure = (
+        f"machine speed {speed}"
+        if speed
+        else "machine speed not measured (the build ran without `--calibrate`)"
+    )
+    return (
+        f":::{{admonition}} {'This build' if built else 'This run'}\n:class: note build-banner\n{what} at the "
+        f"**{preset}** preset from commit `{commit}` on {when}; {figure}.\n:::"
+    )
 
 
 def _after_title(cells_or_lines: list[Any], is_title: Any) -> int:
@@ -142,8 +176,10 @@ def add_download_link(nb: NotebookNode, filename: str) -> None:
     """
     import nbformat
 
-    text = (f"{{download}}`Download this chapter as an executed notebook <{filename}>` (`.ipynb`, with the outputs "
-            "of this build; open it in JupyterLab, or rerun it with `make lab`).")
+    text = (
+        f"{{download}}`Download this chapter as an executed notebook <{filename}>` (`.ipynb`, with the outputs "
+        "of this build; open it in JupyterLab, or rerun it with `make lab`)."
+    )
     at = _after_title(nb.cells, lambda c: c.cell_type == "markdown" and c.source.startswith("# "))
     nb.cells.insert(at, nbformat.v4.new_markdown_cell(text, metadata={"tags": ["download-link"]}))
 
@@ -151,15 +187,28 @@ def add_download_link(nb: NotebookNode, filename: str) -> None:
 def png(width: int, height: int, rgb: tuple[int, int, int] = (225, 225, 225)) -> bytes:
     """A valid PNG of one colour (8-bit RGB), made without an imaging library: the stand-in of a figure
     not made (and the tests' images)."""
+
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
     raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
-def failure_page(executed: NotebookNode, record: Mapping[str, Any], failed_copy: str, stand_ins: Mapping[str, str],
-                 *, status_page: str | None = None, banner_text: str = "") -> NotebookNode:
+def failure_page(
+    executed: NotebookNode,
+    record: Mapping[str, Any],
+    failed_copy: str,
+    stand_ins: Mapping[str, str],
+    *,
+    status_page: str | None = None,
+    banner_text: str = "",
+) -> NotebookNode:
     """The page of a chapter that failed, as a notebook of its own.
 
     Args:
@@ -176,38 +225,74 @@ def failure_page(executed: NotebookNode, record: Mapping[str, Any], failed_copy:
     """
     import nbformat
 
-    title = next((c.source.partition("\n")[0] for c in executed.cells
-                  if c.cell_type == "markdown" and c.source.startswith("# ")), f"# {record['name']}")
+    title = next(
+        (
+            c.source.partition("\n")[0]
+            for c in executed.cells
+            if c.cell_type == "markdown" and c.source.startswith("# ")
+        ),
+        f"# {record['name']}",
+    )
     params = ", ".join(f"`{k}={v!r}`" for k, v in record.get("parameters", {}).items())
-    status = f" The {{doc}}`status page <{status_page}>` lists every page of this build and how it ended." if status_page else ""
+    status = (
+        f" The {{doc}}`status page <{status_page}>` lists every page of this build and how it ended."
+        if status_page
+        else ""
+    )
     trace = _ANSI.sub("", str(record.get("traceback") or record.get("error") or "no error recorded")).strip()
     trace = "\n".join(trace.splitlines()[-60:])
     where = f" in the cell it ran as number {record['cell']}" if record.get("cell") else ""
-    cells = [title, banner_text,
-             f":::{{error}}\nThis chapter failed in this build{where}, so its results, figures and verdicts are not on "
-             f"this page; the other chapters ran.{status}\n:::",
-             f"**The error:** `{_ANSI.sub('', str(record.get('error', ''))).splitlines()[0] if record.get('error') else 'unknown'}`"
-             f"\n\n````text\n{trace}\n````",
-             f"{{download}}`The executed notebook, with its outputs up to the error <{failed_copy}>` (parameters: {params}).\n\n"
-             f"To run it again alone: `python -m persona_axis.site.build --pages {record['name']} "
-             f"--preset {record.get('preset', 'book')} --no-site`; what the chapters before it made is read from the cache."]
+    cells = [
+        title,
+        banner_text,
+        f":::{{error}}\nThis chapter failed in this build{where}, so its results, figures and verdicts are not on "
+        f"this page; the other chapters ran.{status}\n:::",
+        f"**The error:** `{_ANSI.sub('', str(record.get('error', ''))).splitlines()[0] if record.get('error') else 'unknown'}`"
+        f"\n\n````text\n{trace}\n````",
+        f"{{download}}`The executed notebook, with its outputs up to the error <{failed_copy}>` (parameters: {params}).\n\n"
+        f"To run it again alone: `python -m persona_axis.site.build --pages {record['name']} "
+        f"--preset {record.get('preset', 'book')} --no-site`; what the chapters before it made is read from the cache.",
+    ]
     nb = nbformat.v4.new_notebook(metadata=executed.metadata)
     nb.cells = [nbformat.v4.new_markdown_cell(c) for c in cells if c]
     if stand_ins:
-        nb.cells.append(nbformat.v4.new_markdown_cell(
-            "## Not made in this build\n\nOther pages of the book point at these parts of the chapter; "
-            "they come back when the chapter runs."))
+        nb.cells.append(
+            nbformat.v4.new_markdown_cell(
+                "## Not made in this build\n\nOther pages of the book point at these parts of the chapter; "
+                "they come back when the chapter runs."
+            )
+        )
     grey = base64.b64encode(png(240, 60)).decode()
     for label, kind in stand_ins.items():
         if kind == "figure":
-            nb.cells.append(nbformat.v4.new_code_cell(  # a cell without source would be skipped by myst-nb
-                f"# {label}: not made in this build", metadata={"tags": ["remove-input"], "mystnb": {"figure": {
-                    "name": label, "caption": f"`{label}`: not made, the chapter failed in this build."}}},
-                outputs=[nbformat.v4.new_output("display_data", data={"image/png": grey, "text/plain": "<figure>"})]))
+            nb.cells.append(
+                nbformat.v4.new_code_cell(  # a cell without source would be skipped by myst-nb
+                    f"# {label}: not made in this build",
+                    metadata={
+                        "tags": ["remove-input"],
+                        "mystnb": {
+                            "figure": {
+                                "name": label,
+                                "caption": f"`{label}`: not made, the chapter failed in this build.",
+                            }
+                        },
+                    },
+                    outputs=[
+                        nbformat.v4.new_output(
+                            "display_data", data={"image/png": grey, "text/plain": "<figure>"}
+                        )
+                    ],
+                )
+            )
         elif kind.startswith("prf:"):
-            nb.cells.append(nbformat.v4.new_markdown_cell(
-                f":::{{{kind}}} Not made in this build\n:label: {label}\n\n`{label}` is defined by this chapter, "
-                "which failed in this build.\n:::"))
+            nb.cells.append(
+                nbformat.v4.new_markdown_cell(
+                    f":::{{{kind}}} Not made in this build\n:label: {label}\n\n`{label}` is defined by this chapter, "
+                    "which failed in this build.\n:::"
+                )
+            )
         else:
-            nb.cells.append(nbformat.v4.new_markdown_cell(f"({label})=\n### `{label}`\n\nNot made: the chapter failed."))
+            nb.cells.append(
+                nbformat.v4.new_markdown_cell(f"({label})=\n### `{label}`\n\nNot made: the chapter failed.")
+            )
     return nb

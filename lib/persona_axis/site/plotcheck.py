@@ -66,7 +66,9 @@ def check_plots(page: Any, shots: Path | None = None) -> PlotCheck:
         out.figures.append(name)
         drawn = fig["traces"] > 0 and (fig["svg"] > 0 or fig["canvas"] > 0)
         if not drawn:
-            out.problems.append(f"{name}: not drawn (is plotly.js loaded? {fig['traces']} traces, no SVG or canvas)")
+            out.problems.append(
+                f"{name}: not drawn (is plotly.js loaded? {fig['traces']} traces, no SVG or canvas)"
+            )
             continue
         if fig["points"] == 0 or not fig["id"]:
             continue  # a 3D scene or a figure without markers: drawn is what can be checked here
@@ -79,11 +81,15 @@ def check_plots(page: Any, shots: Path | None = None) -> PlotCheck:
             page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             tip = page.locator(f"#{fig['id']} .hoverlayer .hovertext").first
             tip.wait_for(state="visible", timeout=_HOVER_TIMEOUT_MS)
-            lines = tip.evaluate("e => { const ls = Array.from(e.querySelectorAll('tspan.line'));"
-                                 " return ls.length ? ls.map(t => t.textContent).join(' ') : e.textContent; }")
+            lines = tip.evaluate(
+                "e => { const ls = Array.from(e.querySelectorAll('tspan.line'));"
+                " return ls.length ? ls.map(t => t.textContent).join(' ') : e.textContent; }"
+            )
             text = " ".join(str(lines).split())
         except PlaywrightError as e:
-            out.problems.append(f"{name}: no tooltip on hovering its first point ({e.message.splitlines()[0]})")
+            out.problems.append(
+                f"{name}: no tooltip on hovering its first point ({e.message.splitlines()[0]})"
+            )
             continue
         if not text:
             out.problems.append(f"{name}: the tooltip opened empty")

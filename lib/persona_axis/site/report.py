@@ -13,8 +13,15 @@ from pathlib import Path
 from persona_axis.site.plotcheck import INTERACTIVE
 
 __all__ = [
-    "MISSING_PAGE", "BROKEN_LINK", "CONSOLE_ERROR", "BROKEN_FIGURE", "KINDS", "Problem", "Ignore", "IGNORED",
-    "Report"
+    "MISSING_PAGE",
+    "BROKEN_LINK",
+    "CONSOLE_ERROR",
+    "BROKEN_FIGURE",
+    "KINDS",
+    "Problem",
+    "Ignore",
+    "IGNORED",
+    "Report",
 ]
 
 MISSING_PAGE = "missing page"
@@ -68,9 +75,12 @@ class Ignore:
 #: duplicated inline script, MathJax from a CDN and an unset colour mode, are fixed in
 #: ``_config.yml`` instead.)
 IGNORED: tuple[Ignore, ...] = (
-    Ignore(CONSOLE_ERROR, r"^failed to load /favicon\.ico: ",
-           "Chromium may ask for /favicon.ico by itself when a page names no icon; on the published "
-           "site that is the web server's root, not a file of the book."),
+    Ignore(
+        CONSOLE_ERROR,
+        r"^failed to load /favicon\.ico: ",
+        "Chromium may ask for /favicon.ico by itself when a page names no icon; on the published "
+        "site that is the web server's root, not a file of the book.",
+    ),
 )
 
 
@@ -109,10 +119,12 @@ class Report:
 
     def summary(self) -> str:
         """A text report: counts, every problem, the ignored ones with their reasons, screenshots."""
-        lines = [f"site check of {self.root}: {len(self.pages)} pages, {self.links} internal links, "
-                 f"{self.figures} figures, {self.interactive} interactive figures ({len(self.tooltips)} tooltips), "
-                 f"{self.downloads} downloads in {self.seconds:.1f} s: "
-                 f"{len(self.problems) or 'no'} problem{'s' if len(self.problems) != 1 else ''}"]
+        lines = [
+            f"site check of {self.root}: {len(self.pages)} pages, {self.links} internal links, "
+            f"{self.figures} figures, {self.interactive} interactive figures ({len(self.tooltips)} tooltips), "
+            f"{self.downloads} downloads in {self.seconds:.1f} s: "
+            f"{len(self.problems) or 'no'} problem{'s' if len(self.problems) != 1 else ''}"
+        ]
         lines += [f"  {p}" for p in self.problems]
         if self.ignored:
             lines.append(f"ignored ({len(self.ignored)}, see persona_axis.site.check.IGNORED):")

@@ -33,7 +33,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PaperModel", "PAPER_MODELS", "SmokeFigures", "copies", "paper_estimate", "judge_cost", "run_smoke", "main"]
+__all__ = [
+    "PaperModel",
+    "PAPER_MODELS",
+    "SmokeFigures",
+    "copies",
+    "paper_estimate",
+    "judge_cost",
+    "run_smoke",
+    "main",
+]
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-1.5B-Instruct"
 #: rollouts of the ``paper`` preset: 275 roles x 5 prompts x 240 questions + 5 default prompts x 240;
@@ -74,8 +83,16 @@ PAPER_MODELS = (
 )
 
 
-def copies(m: PaperModel, gpu_gb: float, gpus_per_node: int, *, utilisation: float = 0.9, overhead_gb: float = 2.0,
-           sequences: int = 32, tokens: int = 700) -> tuple[int | None, int]:
+def copies(
+    m: PaperModel,
+    gpu_gb: float,
+    gpus_per_node: int,
+    *,
+    utilisation: float = 0.9,
+    overhead_gb: float = 2.0,
+    sequences: int = 32,
+    tokens: int = 700,
+) -> tuple[int | None, int]:
     """GPUs per model copy and copies per node, by arithmetic.
 
     A copy on ``tp`` GPUs (1, 2, 4 or 8) fits when vLLM's share of them (``utilisation``) holds the
@@ -97,14 +114,19 @@ def copies(m: PaperModel, gpu_gb: float, gpus_per_node: int, *, utilisation: flo
 
 def plan_lines(gpus: Sequence[float] = (80, 141), per_node: Sequence[int] = (1, 2, 4, 8)) -> list[str]:
     """The memory table: each paper model on 80 GB and 141 GB GPUs, 1 to 8 per node (arithmetic)."""
-    out = ["model           bf16 weights  KV cache/token  " + "  ".join(f"{g:.0f} GB x{n}" for g in gpus for n in per_node)]
+    out = [
+        "model           bf16 weights  KV cache/token  "
+        + "  ".join(f"{g:.0f} GB x{n}" for g in gpus for n in per_node)
+    ]
     for m in PAPER_MODELS:
         cells = []
         for g in gpus:
             for n in per_node:
                 tp, k = copies(m, g, n)
                 cells.append(f"{'-' if tp is None else f'{k} of tp{tp}':>9s}")
-        out.append(f"{m.name:15s} {m.weights_gb:7.1f} GB    {m.kv_mb_per_token:5.2f} MB      " + "  ".join(cells))
+        out.append(
+            f"{m.name:15s} {m.weights_gb:7.1f} GB    {m.kv_mb_per_token:5.2f} MB      " + "  ".join(cells)
+        )
     return out
 
 
@@ -156,8 +178,15 @@ def paper_estimate(f: SmokeFigures, m: PaperModel) -> dict[str, float]:
     scale = m.params_b * 1e9 / f.params
     per_device = max(1, f.gpus_per_engine)
     gen = n * f.mean_new_tokens * scale / (f.generation_tokens_per_s / per_device) / 3600
-    read = n * (f.mean_prompt_tokens + f.mean_new_tokens) * scale / (f.reading_tokens_per_s / per_device) / 3600
-    return {"generation": gen, "reading": read, "device_hours": gen + read, "wall_hours": (gen + read) / max(1, f.devices)}
+    read = (
+        n * (f.mean_prompt_tokens + f.mean_new_tokens) * scale / (f.reading_tokens_per_s / per_device) / 3600
+    )
+    return {
+        "generation": gen,
+        "reading": read,
+        "device_hours": gen + read,
+        "wall_hours": (gen + read) / max(1, f.devices),
+    }
 
 
 def judge_cost(prompt_tokens: float, answer_tokens: int = 8) -> float:
@@ -184,11 +213,15 @@ def report_lines(f: SmokeFigures) -> list[str]:
     ]
     for m in PAPER_MODELS:
         e = paper_estimate(f, m)
-        lines.append(f"  {m.name:15s} {e['generation']:10,.0f} h {e['reading']:8,.0f} h {e['device_hours']:16,.0f} "
-                     f"{e['wall_hours']:11,.1f}")
-    lines.append(f"judge: {JUDGE_REQUESTS:,} requests (one per role rollout) of about {f.judge_prompt_tokens:.0f} tokens: "
-                 f"${judge_cost(f.judge_prompt_tokens):,.0f} at gpt-4.1-mini's ${JUDGE_PRICE[0]:.2f} / "
-                 f"${JUDGE_PRICE[1]:.2f} per million input / output tokens")
+        lines.append(
+            f"  {m.name:15s} {e['generation']:10,.0f} h {e['reading']:8,.0f} h {e['device_hours']:16,.0f} "
+            f"{e['wall_hours']:11,.1f}"
+        )
+    lines.append(
+        f"judge: {JUDGE_REQUESTS:,} requests (one per role rollout) of about {f.judge_prompt_tokens:.0f} tokens: "
+        f"${judge_cost(f.judge_prompt_tokens):,.0f} at gpt-4.1-mini's ${JUDGE_PRICE[0]:.2f} / "
+        f"${JUDGE_PRICE[1]:.2f} per million input / output tokens"
+    )
     return lines
 
 
@@ -200,15 +233,28 @@ def _judge_prompt_tokens(tok: Any, cat: Any, table: Any) -> float:
     roles = table[table["group"] == "role"]
     if roles.empty:
         return 0.0
-    sizes = [len(tok(llm.prompt(r.name, cat.role(r.name).description, r.response, r.question))["input_ids"])
-             for r in roles.itertuples()]
+    sizes = [
+        len(tok(llm.prompt(r.name, cat.role(r.name).description, r.response, r.question))["input_ids"])
+        for r in roles.itertuples()
+    ]
     return sum(sizes) / len(sizes)
 
 
-def run_smoke(model: str = DEFAULT_MODEL, *, roles: int = 10, n_prompts: int = 2, n_questions: int = 4,
-              max_new_tokens: int = 512, n_actors: int | None = None, gpus_per_actor: int | None = None,
-              python: str | None = None, judge: Any = None, root: Path | None = None, progress: bool = True,
-              say: Callable[[str], None] = print) -> SmokeFigures:
+def run_smoke(
+    model: str = DEFAULT_MODEL,
+    *,
+    roles: int = 10,
+    n_prompts: int = 2,
+    n_questions: int = 4,
+    max_new_tokens: int = 512,
+    n_actors: int | None = None,
+    gpus_per_actor: int | None = None,
+    python: str | None = None,
+    judge: Any = None,
+    root: Path | None = None,
+    progress: bool = True,
+    say: Callable[[str], None] = print,
+) -> SmokeFigures:
     """The whole chain at the ``paper`` preset's settings, small (module docstring); the figures it measured.
 
     Args:
@@ -242,28 +288,52 @@ def run_smoke(model: str = DEFAULT_MODEL, *, roles: int = 10, n_prompts: int = 2
     n_gpus = torch.cuda.device_count()
     gpus = (1 if n_gpus else 0) if gpus_per_actor is None else gpus_per_actor
     actors = n_actors or (max(1, n_gpus // max(1, gpus)) if n_gpus else 1)
-    P: PersonaSpacePreset = {**preset("persona_space", "paper"), "roles": roles, "n_prompts": n_prompts,
-                             "n_questions": n_questions, "max_new_tokens": max_new_tokens, "min_count": 1}
+    P: PersonaSpacePreset = {
+        **preset("persona_space", "paper"),
+        "roles": roles,
+        "n_prompts": n_prompts,
+        "n_questions": n_questions,
+        "max_new_tokens": max_new_tokens,
+        "min_count": 1,
+    }
     cat = load_catalogue()
     tok, spec = load_tokenizer(model)
     jobs = jobs_for(cat, spec, P, "persona")
-    say(f"smoke run: {model}, {len(jobs)} rollouts ({roles} roles x {n_prompts} prompts x {n_questions} questions, "
+    say(
+        f"smoke run: {model}, {len(jobs)} rollouts ({roles} roles x {n_prompts} prompts x {n_questions} questions, "
         f"and 5 default prompts x {n_questions}), up to {max_new_tokens} new tokens; {actors} actor(s), "
-        f"{gpus} GPU(s) each; store {root}")
+        f"{gpus} GPU(s) each; store {root}"
+    )
     opts = store_options(P, spec.n_layers)
-    run = run_jobs(partial(load_model, model), jobs, Sampling(max_new_tokens=max_new_tokens), batch_size=P["batch_size"],
-                   layers=opts["layers"], acts_dtype=opts["acts_dtype"], root=root, n_actors=actors, gpus_per_actor=gpus,
-                   torch_threads=None if gpus else 1, engine=VLLMEngine(model, python=python, tensor_parallel_size=max(1, gpus)),
-                   progress=progress)
-    say(f"rollouts: texts by {run.engine_starts} vLLM engine(s) ({run.engine['seconds']:.0f} s), "
-        f"activations read in {run.seconds - run.engine['seconds']:.0f} s")
+    run = run_jobs(
+        partial(load_model, model),
+        jobs,
+        Sampling(max_new_tokens=max_new_tokens),
+        batch_size=P["batch_size"],
+        layers=opts["layers"],
+        acts_dtype=opts["acts_dtype"],
+        root=root,
+        n_actors=actors,
+        gpus_per_actor=gpus,
+        torch_threads=None if gpus else 1,
+        engine=VLLMEngine(model, python=python, tensor_parallel_size=max(1, gpus)),
+        progress=progress,
+    )
+    say(
+        f"rollouts: texts by {run.engine_starts} vLLM engine(s) ({run.engine['seconds']:.0f} s), "
+        f"activations read in {run.seconds - run.engine['seconds']:.0f} s"
+    )
     lm, tok, spec = load_model(model)
     ps = persona_space((lm, tok, spec), P, judge=judge, catalogue=cat, progress=progress)
     if ps.rollouts.key != run.key:
-        raise RuntimeError("the persona space did not read the runner's store (another key): a bug, please report it")
+        raise RuntimeError(
+            "the persona space did not read the runner's store (another key): a bug, please report it"
+        )
     labels = {int(k): int(v) for k, v in ps.labels.value_counts(dropna=True).sort_index().items()}
-    say(f"persona space: labels {labels}, {len(ps.role_vectors.names)} role vectors, axis at {len(ps.layers)} layers "
-        f"(middle layer {spec.middle_layer})")
+    say(
+        f"persona space: labels {labels}, {len(ps.role_vectors.names)} role vectors, axis at {len(ps.layers)} layers "
+        f"(middle layer {spec.middle_layer})"
+    )
     band = depth_band(0.75, 0.125, spec.n_layers)
     plan = plan_from(ps.axis, ps.calibration, CapSetting(band, 25))
     role = cat.role(ps.rollouts.table["name"].iloc[0])
@@ -272,21 +342,33 @@ def run_smoke(model: str = DEFAULT_MODEL, *, roles: int = 10, n_prompts: int = 2
     free = generate(lm, tok, [prompt], greedy).texts[0]
     with capping(lm, plan):
         capped = generate(lm, tok, [prompt], greedy).texts[0]
-    say(f"one answer as {role.name}, layers {band[0]}-{band[-1]} capped at the 25th percentile:\n"
-        f"  uncapped: {free.strip()[:200]!r}\n  capped:   {capped.strip()[:200]!r}")
+    say(
+        f"one answer as {role.name}, layers {band[0]}-{band[-1]} capped at the 25th percentile:\n"
+        f"  uncapped: {free.strip()[:200]!r}\n  capped:   {capped.strip()[:200]!r}"
+    )
     table = ps.rollouts.table
     prompt_lens = [len(prompt_ids(tok, spec, j.system, [j.question])) for j in jobs]
     new = float(table["n_tokens"].mean())
     read_tokens = sum(prompt_lens) + int(table["n_tokens"].sum())
     e = run.engine
     figures = SmokeFigures(
-        model=model, params=sum(p.numel() for p in lm.parameters()), rollouts=len(table),
-        mean_prompt_tokens=sum(prompt_lens) / len(prompt_lens), mean_new_tokens=new, engines=run.engine_starts,
-        engine_load_seconds=max(e["load_seconds"], default=0.0), gpus_per_engine=gpus, devices=n_gpus or actors,
+        model=model,
+        params=sum(p.numel() for p in lm.parameters()),
+        rollouts=len(table),
+        mean_prompt_tokens=sum(prompt_lens) / len(prompt_lens),
+        mean_new_tokens=new,
+        engines=run.engine_starts,
+        engine_load_seconds=max(e["load_seconds"], default=0.0),
+        gpus_per_engine=gpus,
+        devices=n_gpus or actors,
         generation_tokens_per_s=e["generated_tokens"] / max(e["generation_seconds"], 1e-9),
         reading_tokens_per_s=read_tokens / max(run.actor_seconds, 1e-9),
-        judge_prompt_tokens=_judge_prompt_tokens(tok, cat, table), text_actor_rss_mb=e["actor_peak_rss_mb"],
-        engine_rss_mb=e["engine_peak_rss_mb"], reader_rss_mb=run.actor_peak_rss_mb, seconds=time.perf_counter() - t0)
+        judge_prompt_tokens=_judge_prompt_tokens(tok, cat, table),
+        text_actor_rss_mb=e["actor_peak_rss_mb"],
+        engine_rss_mb=e["engine_peak_rss_mb"],
+        reader_rss_mb=run.actor_peak_rss_mb,
+        seconds=time.perf_counter() - t0,
+    )
     for line in report_lines(figures):
         say(line)
     say(f"smoke run: {figures.seconds:.0f} s")
@@ -294,26 +376,42 @@ def run_smoke(model: str = DEFAULT_MODEL, *, roles: int = 10, n_prompts: int = 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m persona_axis.site.smoke", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m persona_axis.site.smoke", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--model", default=DEFAULT_MODEL, help=f"a small chat model (default {DEFAULT_MODEL})")
     ap.add_argument("--roles", type=int, default=10)
     ap.add_argument("--prompts", type=int, default=2)
     ap.add_argument("--questions", type=int, default=4)
     ap.add_argument("--max-new-tokens", type=int, default=512, help="the paper's 512 by default")
-    ap.add_argument("--actors", type=int, default=None, help="Ray actors (default: one per GPU, or one on a CPU)")
-    ap.add_argument("--gpus-per-actor", type=int, default=None, help="GPUs of each vLLM engine (tensor parallel)")
-    ap.add_argument("--python", default=None, help="the interpreter that has vLLM (default $PERSONA_AXIS_VLLM_PYTHON "
-                                                   "or this one)")
-    ap.add_argument("--judge-url", default=None, help="an OpenAI-compatible endpoint for the LLM judge "
-                                                      "(default: the offline judge)")
+    ap.add_argument(
+        "--actors", type=int, default=None, help="Ray actors (default: one per GPU, or one on a CPU)"
+    )
+    ap.add_argument(
+        "--gpus-per-actor", type=int, default=None, help="GPUs of each vLLM engine (tensor parallel)"
+    )
+    ap.add_argument(
+        "--python",
+        default=None,
+        help="the interpreter that has vLLM (default $PERSONA_AXIS_VLLM_PYTHON or this one)",
+    )
+    ap.add_argument(
+        "--judge-url",
+        default=None,
+        help="an OpenAI-compatible endpoint for the LLM judge (default: the offline judge)",
+    )
     ap.add_argument("--judge-model", default="gpt-4.1-mini")
     ap.add_argument("--root", type=Path, default=None, help="artifacts folder (default: a fresh one)")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    ap.add_argument("--plan", action="store_true", help="only print GPUs per copy and copies per node (arithmetic)")
+    ap.add_argument(
+        "--plan", action="store_true", help="only print GPUs per copy and copies per node (arithmetic)"
+    )
     args = ap.parse_args(argv)
     if args.plan:
-        print("copies of each model per node, and GPUs per copy (tp), by arithmetic: bf16 weights, 2 GB per GPU of "
-              "overhead and the key-value cache of 32 rollouts of 700 tokens within 90 % of each GPU")
+        print(
+            "copies of each model per node, and GPUs per copy (tp), by arithmetic: bf16 weights, 2 GB per GPU of "
+            "overhead and the key-value cache of 32 rollouts of 700 tokens within 90 % of each GPU"
+        )
         print("\n".join(plan_lines()))
         return 0
     judge = None
@@ -321,14 +419,31 @@ def main(argv: list[str] | None = None) -> int:
         from persona_axis.judge import LLMJudge
 
         judge = LLMJudge.from_endpoint(args.judge_url, args.judge_model)
-    f = run_smoke(args.model, roles=args.roles, n_prompts=args.prompts, n_questions=args.questions,
-                  max_new_tokens=args.max_new_tokens, n_actors=args.actors, gpus_per_actor=args.gpus_per_actor,
-                  python=args.python, judge=judge, root=args.root)
+    f = run_smoke(
+        args.model,
+        roles=args.roles,
+        n_prompts=args.prompts,
+        n_questions=args.questions,
+        max_new_tokens=args.max_new_tokens,
+        n_actors=args.actors,
+        gpus_per_actor=args.gpus_per_actor,
+        python=args.python,
+        judge=judge,
+        root=args.root,
+    )
     if args.json is not None:
         import json
 
-        args.json.write_text(json.dumps({**asdict(f), "estimate": {m.name: paper_estimate(f, m) for m in PAPER_MODELS},
-                                         "judge_dollars": judge_cost(f.judge_prompt_tokens)}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    **asdict(f),
+                    "estimate": {m.name: paper_estimate(f, m) for m in PAPER_MODELS},
+                    "judge_dollars": judge_cost(f.judge_prompt_tokens),
+                },
+                indent=1,
+            )
+        )
     return 0
 
 

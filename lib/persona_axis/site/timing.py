@@ -45,8 +45,21 @@ from typing import IO, Any, TypedDict
 from persona_axis.core.paths import artifacts_dir
 from persona_axis.core.store import atomic_write_text
 
-__all__ = ["Measured", "MEASURED", "SITE", "CHECK", "Cost", "load_timings", "record_timings", "work_files",
-           "cost", "Estimate", "estimate", "duration", "Progress"]
+__all__ = [
+    "Measured",
+    "MEASURED",
+    "SITE",
+    "CHECK",
+    "Cost",
+    "load_timings",
+    "record_timings",
+    "work_files",
+    "cost",
+    "Estimate",
+    "estimate",
+    "duration",
+    "Progress",
+]
 
 #: Pseudo-pages of a build that are timed like chapters: the Jupyter Book run and the browser check.
 SITE = "(site)"
@@ -80,27 +93,73 @@ class Measured:
 #: The builds timed by hand (the book's *Measured times* appendix has each one in full); a later
 #: entry wins over an earlier one of the same preset and dtype.
 MEASURED: tuple[Measured, ...] = (
-    Measured("quick", "float32", "2026-12-02", 129.0,
-             "make book-quick from a clean clone, 2-core AVX2 CPU, batch 256 (the afternoon run)",
-             {"00_quickstart": 76, f"01_persona_space--{_QWEN}": 448, "01_persona_space": 185,
-              f"02_assistant_axis--{_QWEN}": 25, "02_assistant_axis": 18, "03_cross_model": 221,
-              "04_base_vs_instruct": 143, "05_steering": 205, "06_drift": 160, "07_capping": 303,
-              "08_live_demo": 53, "09_judge_validation": 131, SITE: 19, CHECK: 86}),
-    Measured("book", "bfloat16", "2026-12-02", 306.0,
-             "the whole make book of 1-2 December, 2-core CPU with AMX (an earlier book preset)",
-             {"09_judge_validation": 256, SITE: 16, CHECK: 71}),
-    Measured("book", "bfloat16", "2026-12-02", 251.0,
-             "the current preset's chapters 1-8 from a clean clone, AMX CPU, tests beside it (upper bounds)",
-             {"00_quickstart": 98, f"01_persona_space--{_QWEN}": 2956, "01_persona_space": 1169,
-              f"02_assistant_axis--{_QWEN}": 259, "02_assistant_axis": 382, "03_cross_model": 1544,
-              "04_base_vs_instruct": 278, "05_steering": 647, "06_drift": 543, "07_capping": 639,
-              "08_live_demo": 54}),
-    Measured("book", "bfloat16", "2026-12-02", 335.0,
-             "engine 3 (shared prompt prefixes) from a clean clone, AMX CPU",
-             {"00_quickstart": 89, f"01_persona_space--{_QWEN}": 2106}),
-    Measured("book", "float32", "2026-12-02", 234.0,
-             "chapters 1 and 2 for SmolLM2 with the two-level bootstrap, 2-core AVX2 CPU",
-             {"01_persona_space": 1324, "02_assistant_axis": 136}),
+    Measured(
+        "quick",
+        "float32",
+        "2026-12-02",
+        129.0,
+        "make book-quick from a clean clone, 2-core AVX2 CPU, batch 256 (the afternoon run)",
+        {
+            "00_quickstart": 76,
+            f"01_persona_space--{_QWEN}": 448,
+            "01_persona_space": 185,
+            f"02_assistant_axis--{_QWEN}": 25,
+            "02_assistant_axis": 18,
+            "03_cross_model": 221,
+            "04_base_vs_instruct": 143,
+            "05_steering": 205,
+            "06_drift": 160,
+            "07_capping": 303,
+            "08_live_demo": 53,
+            "09_judge_validation": 131,
+            SITE: 19,
+            CHECK: 86,
+        },
+    ),
+    Measured(
+        "book",
+        "bfloat16",
+        "2026-12-02",
+        306.0,
+        "the whole make book of 1-2 December, 2-core CPU with AMX (an earlier book preset)",
+        {"09_judge_validation": 256, SITE: 16, CHECK: 71},
+    ),
+    Measured(
+        "book",
+        "bfloat16",
+        "2026-12-02",
+        251.0,
+        "the current preset's chapters 1-8 from a clean clone, AMX CPU, tests beside it (upper bounds)",
+        {
+            "00_quickstart": 98,
+            f"01_persona_space--{_QWEN}": 2956,
+            "01_persona_space": 1169,
+            f"02_assistant_axis--{_QWEN}": 259,
+            "02_assistant_axis": 382,
+            "03_cross_model": 1544,
+            "04_base_vs_instruct": 278,
+            "05_steering": 647,
+            "06_drift": 543,
+            "07_capping": 639,
+            "08_live_demo": 54,
+        },
+    ),
+    Measured(
+        "book",
+        "bfloat16",
+        "2026-12-02",
+        335.0,
+        "engine 3 (shared prompt prefixes) from a clean clone, AMX CPU",
+        {"00_quickstart": 89, f"01_persona_space--{_QWEN}": 2106},
+    ),
+    Measured(
+        "book",
+        "float32",
+        "2026-12-02",
+        234.0,
+        "chapters 1 and 2 for SmolLM2 with the two-level bootstrap, 2-core AVX2 CPU",
+        {"01_persona_space": 1324, "02_assistant_axis": 136},
+    ),
 )
 
 _TIMINGS = "timings.json"
@@ -147,8 +206,9 @@ def load_timings() -> Timings:
     return Timings(**doc)
 
 
-def record_timings(records: Sequence[Mapping[str, Any]], preset: str, tok_s: float | None = None,
-                   dtype: str | None = None) -> Timings:
+def record_timings(
+    records: Sequence[Mapping[str, Any]], preset: str, tok_s: float | None = None, dtype: str | None = None
+) -> Timings:
     """Add a build's page records (``name``, ``seconds``, ``ok``, ``parameters``, ``fresh``) to this
     machine's timings, with the build's speed figure (``tok_s``, ``dtype``; ``None`` without one).
 
@@ -166,8 +226,13 @@ def record_timings(records: Sequence[Mapping[str, Any]], preset: str, tok_s: flo
         old = mine.get(r["name"])
         if not fresh and isinstance(old, dict) and old.get("fresh", True):
             continue
-        mine[r["name"]] = {"seconds": r["seconds"], "when": time.strftime("%Y-%m-%d", time.gmtime()),
-                           "tok_s": tok_s, "dtype": dtype, "fresh": fresh}
+        mine[r["name"]] = {
+            "seconds": r["seconds"],
+            "when": time.strftime("%Y-%m-%d", time.gmtime()),
+            "tok_s": tok_s,
+            "dtype": dtype,
+            "fresh": fresh,
+        }
     atomic_write_text(_timings_file(), json.dumps(doc, indent=1))
     return doc
 
@@ -224,7 +289,12 @@ def cost(page: str, preset: str, dtype: str | None = None, timings: Timings | No
     mine = timings.get("presets", {}).get(preset, {}).get(page)
     if isinstance(mine, dict) and isinstance(mine.get("seconds"), (int, float)):
         how = "" if mine.get("fresh", True) else ", a rerun from the cache"
-        return Cost(float(mine["seconds"]), mine.get("tok_s"), mine.get("dtype"), f"this machine {mine.get('when', '')}{how}")
+        return Cost(
+            float(mine["seconds"]),
+            mine.get("tok_s"),
+            mine.get("dtype"),
+            f"this machine {mine.get('when', '')}{how}",
+        )
     found = [m for m in MEASURED if m.preset == preset and page in m.seconds]
     if not found:
         return None
@@ -272,24 +342,40 @@ class Estimate:
 
     def text(self) -> str:
         """The table printed before a build starts: estimate, page, measured cost and its source (numbered)."""
-        fig = f"at {self.tok_s:.0f} tok/s ({self.dtype or 'dtype unknown'})" if self.tok_s else \
-            "without a speed figure (each cost as measured; --calibrate SECONDS scales them to this machine)"
+        fig = (
+            f"at {self.tok_s:.0f} tok/s ({self.dtype or 'dtype unknown'})"
+            if self.tok_s
+            else "without a speed figure (each cost as measured; --calibrate SECONDS scales them to this machine)"
+        )
         width = max((len(p) for p in self.pages), default=4)
         sources = list(dict.fromkeys(c.source for c in self.costs.values()))
         lines = [f"estimated time of each page at preset {self.preset}, {fig}; the measured cost beside it:"]
         for p in self.pages:
             s, c = self.seconds(p), self.costs.get(p)
-            lines.append(f"  {duration(s) if s is not None else '?':>8}  {p:<{width}}  "
-                         f"{f'{c.text()} [{sources.index(c.source) + 1}]' if c else 'not measured at this preset'}")
+            lines.append(
+                f"  {duration(s) if s is not None else '?':>8}  {p:<{width}}  "
+                f"{f'{c.text()} [{sources.index(c.source) + 1}]' if c else 'not measured at this preset'}"
+            )
         total, unknown = self.total()
-        lines.append(f"  {duration(total):>8}  {'total':<{width}}  "
-                     + (f"without {unknown} page{'s' * (unknown > 1)} not measured" if unknown else "every page measured"))
+        lines.append(
+            f"  {duration(total):>8}  {'total':<{width}}  "
+            + (
+                f"without {unknown} page{'s' * (unknown > 1)} not measured"
+                if unknown
+                else "every page measured"
+            )
+        )
         lines += [f"  [{i}] {src}" for i, src in enumerate(sources, 1)]
         return "\n".join(lines)
 
 
-def estimate(pages: Sequence[str], preset: str, tok_s: float | None = None, dtype: str | None = None,
-             timings: Timings | None = None) -> Estimate:
+def estimate(
+    pages: Sequence[str],
+    preset: str,
+    tok_s: float | None = None,
+    dtype: str | None = None,
+    timings: Timings | None = None,
+) -> Estimate:
     """The :class:`Estimate` of ``pages`` at ``preset`` on a machine decoding at ``tok_s`` in ``dtype``."""
     timings = load_timings() if timings is None else timings
     found = {p: cost(p, preset, dtype, timings) for p in pages}
@@ -304,7 +390,9 @@ class Progress:
     (pages outside it are counted but have no estimate).
     """
 
-    def __init__(self, plan: Estimate, out: IO[str] | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self, plan: Estimate, out: IO[str] | None = None, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
         self.plan = plan
         self.out = out
         self.clock = clock
@@ -328,33 +416,45 @@ class Progress:
     def start(self, page: str) -> None:
         self.t_page = self.clock()
         est = self.plan.seconds(page)
-        self._print(f"{self._tag(page)}: started; estimate {duration(est) if est is not None else 'not measured'}; "
-                    f"elapsed {duration(self.t_page - self.t0)}, {self._remaining()}")
+        self._print(
+            f"{self._tag(page)}: started; estimate {duration(est) if est is not None else 'not measured'}; "
+            f"elapsed {duration(self.t_page - self.t0)}, {self._remaining()}"
+        )
 
     def done(self, page: str, seconds: float, ok: bool = True) -> None:
         self.actual[page] = (seconds, ok)
         est = self.plan.seconds(page)
         vs = f" (estimate {duration(est)})" if est is not None else ""
-        self._print(f"{self._tag(page)}: {'ok' if ok else 'FAILED'} in {duration(seconds)}{vs}; "
-                    f"elapsed {duration(self.clock() - self.t0)}, {self._remaining()}")
+        self._print(
+            f"{self._tag(page)}: {'ok' if ok else 'FAILED'} in {duration(seconds)}{vs}; "
+            f"elapsed {duration(self.clock() - self.t0)}, {self._remaining()}"
+        )
 
     def summary(self) -> str:
         """Estimate against actual for every page that ran, with the ratio, and the totals."""
         width = max((len(p) for p in self.actual), default=4)
-        lines = [f"estimate against actual (preset {self.plan.preset}):",
-                 f"  {'page':<{width}}  {'estimate':>8}  {'actual':>8}  actual/estimate"]
+        lines = [
+            f"estimate against actual (preset {self.plan.preset}):",
+            f"  {'page':<{width}}  {'estimate':>8}  {'actual':>8}  actual/estimate",
+        ]
         est_sum = act_sum = 0.0
         for p, (secs, ok) in self.actual.items():
             est = self.plan.seconds(p)
             ratio = f"{secs / est:.2f}" if est else "-"
-            lines.append(f"  {p:<{width}}  {duration(est) if est is not None else '?':>8}  {duration(secs):>8}  "
-                         f"{ratio}{'' if ok else '  (failed)'}")
+            lines.append(
+                f"  {p:<{width}}  {duration(est) if est is not None else '?':>8}  {duration(secs):>8}  "
+                f"{ratio}{'' if ok else '  (failed)'}"
+            )
             if est is not None:
                 est_sum, act_sum = est_sum + est, act_sum + secs
         unmeasured = sum(self.plan.seconds(p) is None for p in self.actual)
         actual = sum(secs for secs, _ in self.actual.values())
         ratio = f"{act_sum / est_sum:.2f}" if est_sum else "-"
         est_text = duration(est_sum) + ("+?" if unmeasured else "")
-        tail = f"  (the ratio over the {len(self.actual) - unmeasured} measured pages)" if unmeasured and est_sum else ""
+        tail = (
+            f"  (the ratio over the {len(self.actual) - unmeasured} measured pages)"
+            if unmeasured and est_sum
+            else ""
+        )
         lines.append(f"  {'total':<{width}}  {est_text:>8}  {duration(actual):>8}  {ratio}{tail}")
         return "\n".join(lines)

@@ -55,7 +55,9 @@ def glue_text(**texts: str) -> None:
         glue(name.replace("_", "-"), Markdown(text), display=False)
 
 
-def glue_verdicts(keys: Sequence[str], models: str | Sequence[str], *, together: str | None = None) -> dict[str, str]:
+def glue_verdicts(
+    keys: Sequence[str], models: str | Sequence[str], *, together: str | None = None
+) -> dict[str, str]:
     """Glue the registry's verdict sentence (``claims.sentence``) of each claim for each model.
 
     Args:

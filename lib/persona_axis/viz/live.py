@@ -70,8 +70,9 @@ class Turn:
     steer: float
 
 
-def chosen_setting(n_layers: int, saved: dict[str, Any] | None, centre: float = 0.75,
-                   width: float = 0.125) -> tuple[CapSetting, str]:
+def chosen_setting(
+    n_layers: int, saved: dict[str, Any] | None, centre: float = 0.75, width: float = 0.125
+) -> tuple[CapSetting, str]:
     """The capping setting chapter 7 declared and rated for a model, or the paper's default.
 
     Chapter 7 rates one setting declared before its run (``capping.declared_setting``); its sweep's
@@ -88,13 +89,21 @@ def chosen_setting(n_layers: int, saved: dict[str, Any] | None, centre: float = 
     """
     if saved and saved.get("declared_layers"):
         lo, hi = (int(x) for x in str(saved["declared_layers"]).split("-"))
-        s = CapSetting(tuple(range(lo, hi + 1)), float(saved["declared_percentile"]), str(saved["declared_convention"]))
+        s = CapSetting(
+            tuple(range(lo, hi + 1)), float(saved["declared_percentile"]), str(saved["declared_convention"])
+        )
         return s, f"the setting chapter 7 declared and rated for this model: {s.label}"
     layers = depth_band(centre, width, n_layers)
     s = CapSetting(layers, FALLBACK_PERCENTILE, "paper-text")
-    why = ("chapter 7 has not been run for this model" if not saved
-           else "chapter 7's results predate its declared setting (rerun it)")
-    return s, f"{why}, so the paper's floor at the 25th percentile on layers {layers[0]}-{layers[-1]}: {s.label}"
+    why = (
+        "chapter 7 has not been run for this model"
+        if not saved
+        else "chapter 7's results predate its declared setting (rerun it)"
+    )
+    return (
+        s,
+        f"{why}, so the paper's floor at the 25th percentile on layers {layers[0]}-{layers[-1]}: {s.label}",
+    )
 
 
 @dataclass
@@ -128,7 +137,9 @@ class LiveSession:
             # activations, so a capped layer's output is never below its floor
             if steer:
                 m = self.monitor
-                stack.enter_context(steer_hook(m.model, m.axis.unit(m.layer), float(steer) * self.norm, [m.layer]))
+                stack.enter_context(
+                    steer_hook(m.model, m.axis.unit(m.layer), float(steer) * self.norm, [m.layer])
+                )
             if capping_on:
                 stack.enter_context(capping(self.monitor.model, self.plan))
             yield
@@ -158,7 +169,9 @@ class LiveSession:
         plain = self._reply(self._history("plain"), message)
         with self.interventions(capping, steer):
             inter = self._reply(self._history("intervened"), message)
-        turn = Turn(message, plain[0], inter[0], plain[1], inter[1], plain[2], inter[2], capping, float(steer))
+        turn = Turn(
+            message, plain[0], inter[0], plain[1], inter[1], plain[2], inter[2], capping, float(steer)
+        )
         self.turns.append(turn)
         return turn
 
@@ -179,9 +192,24 @@ class LiveSession:
 
         rows = []
         for i, t in enumerate(self.turns):
-            rows.append({"turn": i, "condition": "plain", "projection": t.plain_projection, "user": t.user, "reply": t.plain})
-            rows.append({"turn": i, "condition": "intervened", "projection": t.intervened_projection, "user": t.user,
-                         "reply": t.intervened})
+            rows.append(
+                {
+                    "turn": i,
+                    "condition": "plain",
+                    "projection": t.plain_projection,
+                    "user": t.user,
+                    "reply": t.plain,
+                }
+            )
+            rows.append(
+                {
+                    "turn": i,
+                    "condition": "intervened",
+                    "projection": t.intervened_projection,
+                    "user": t.user,
+                    "reply": t.intervened,
+                }
+            )
         return pd.DataFrame(rows, columns=["turn", "condition", "projection", "user", "reply"])
 
     def transcript_html(self) -> str:
@@ -190,17 +218,30 @@ class LiveSession:
 
         def cell(text: str, proj: float, flagged: bool) -> str:
             mark = " <b style='color:#c05640'>below threshold</b>" if flagged else ""
-            return (f"<td style='{td};width:32%'>{html.escape(text)}"
-                    f"<br><small>projection {proj:+.2f}{mark}</small></td>")
+            return (
+                f"<td style='{td};width:32%'>{html.escape(text)}"
+                f"<br><small>projection {proj:+.2f}{mark}</small></td>"
+            )
 
         rows = []
         for i, t in enumerate(self.turns):
-            what = ", ".join(x for x in (["capped"] if t.capping else []) + ([f"steered {t.steer:+g}"] if t.steer else [])) or "no intervention"
-            rows.append(f"<tr><td style='{td}'>{i + 1}</td><td style='{td};width:24%'>"
-                        f"{html.escape(t.user)}</td>{cell(t.plain, t.plain_projection, t.plain_flagged)}"
-                        f"{cell(t.intervened, t.intervened_projection, t.intervened_flagged)}<td style='{td}'>{what}</td></tr>")
-        head = "".join(f"<th style='{td};border-bottom:2px solid #999'>{h}</th>"
-                       for h in ("turn", "user", "plain reply", "intervened reply", "intervention"))
+            what = (
+                ", ".join(
+                    x
+                    for x in (["capped"] if t.capping else [])
+                    + ([f"steered {t.steer:+g}"] if t.steer else [])
+                )
+                or "no intervention"
+            )
+            rows.append(
+                f"<tr><td style='{td}'>{i + 1}</td><td style='{td};width:24%'>"
+                f"{html.escape(t.user)}</td>{cell(t.plain, t.plain_projection, t.plain_flagged)}"
+                f"{cell(t.intervened, t.intervened_projection, t.intervened_flagged)}<td style='{td}'>{what}</td></tr>"
+            )
+        head = "".join(
+            f"<th style='{td};border-bottom:2px solid #999'>{h}</th>"
+            for h in ("turn", "user", "plain reply", "intervened reply", "intervention")
+        )
         head = f"<tr>{head}</tr>"
         threshold = f"<p><small>Drift monitor threshold: {self.monitor.threshold:+.2f} at layer {self.monitor.layer}.</small></p>"
         return f"<table class='live-transcript' style='border-collapse:collapse;width:100%'>{head}{''.join(rows)}</table>{threshold}"
@@ -208,9 +249,14 @@ class LiveSession:
     def save(self, path: str | Path) -> Path:
         """Write the record as JSON (atomic)."""
         path = Path(path)
-        doc = {"layer": self.monitor.layer, "threshold": self.monitor.threshold, "system": self.system,
-               "plan": None if self.plan is None else self.plan.setting.label, "norm": self.norm,
-               "turns": [asdict(t) for t in self.turns]}
+        doc = {
+            "layer": self.monitor.layer,
+            "threshold": self.monitor.threshold,
+            "system": self.system,
+            "plan": None if self.plan is None else self.plan.setting.label,
+            "norm": self.norm,
+            "turns": [asdict(t) for t in self.turns],
+        }
         atomic_write_text(path, json.dumps(doc, indent=1))
         return path
 
@@ -230,9 +276,17 @@ def panel(session: LiveSession) -> Any:
 
     message = w.Text(placeholder="Type a message to the model and press Send", layout=w.Layout(width="100%"))
     send = w.Button(description="Send", button_style="primary")
-    cap_on = w.ToggleButton(value=False, description="capping on", tooltip=session.plan.setting.label if session.plan else "")
-    strength = w.FloatSlider(value=0.0, min=-1.5, max=1.5, step=0.1, description="steer",
-                             tooltip="strength along the axis, in typical activation norms (+: toward the Assistant)")
+    cap_on = w.ToggleButton(
+        value=False, description="capping on", tooltip=session.plan.setting.label if session.plan else ""
+    )
+    strength = w.FloatSlider(
+        value=0.0,
+        min=-1.5,
+        max=1.5,
+        step=0.1,
+        description="steer",
+        tooltip="strength along the axis, in typical activation norms (+: toward the Assistant)",
+    )
     reset = w.Button(description="New conversation")
     status = w.HTML()
     transcript = w.HTML()
@@ -243,8 +297,13 @@ def panel(session: LiveSession) -> Any:
         plot.clear_output(wait=True)
         if session.turns:
             with plot:
-                display(show(trajectory_figure(session.long_table(), threshold=session.monitor.threshold), "live-trajectory",
-                             height=380))
+                display(
+                    show(
+                        trajectory_figure(session.long_table(), threshold=session.monitor.threshold),
+                        "live-trajectory",
+                        height=380,
+                    )
+                )
 
     def on_send(_: Any) -> None:
         text = message.value

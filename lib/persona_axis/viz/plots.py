@@ -12,7 +12,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["use_style", "ASSISTANT", "ROLE", "CAPPED", "projection_strip", "capping_bars", "scree", "persona_map", "relative_positions", "per_layer", "correlation_heatmaps", "label_shares", "sns_palette", "trajectories"]
+__all__ = [
+    "use_style",
+    "ASSISTANT",
+    "ROLE",
+    "CAPPED",
+    "projection_strip",
+    "capping_bars",
+    "scree",
+    "persona_map",
+    "relative_positions",
+    "per_layer",
+    "correlation_heatmaps",
+    "label_shares",
+    "sns_palette",
+    "trajectories",
+]
 
 ASSISTANT = "#1f6f8b"  # the Assistant end
 ROLE = "#c05640"  # the role-playing end
@@ -25,8 +40,15 @@ def use_style() -> None:
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook")
-    mpl.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "axes.titleweight": "bold",
-                         "axes.spines.top": False, "axes.spines.right": False})
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "axes.titleweight": "bold",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
 
 
 def projection_strip(
@@ -56,8 +78,13 @@ def projection_strip(
     return fig
 
 
-def capping_bars(values: Mapping[str, float], *, reference: float | None = None, title: str = "",
-                 ylabel: str = "projection of the answer") -> Any:
+def capping_bars(
+    values: Mapping[str, float],
+    *,
+    reference: float | None = None,
+    title: str = "",
+    ylabel: str = "projection of the answer",
+) -> Any:
     """One bar per condition (e.g. default, pirate, pirate capped), with an optional threshold line."""
     import matplotlib.pyplot as plt
 
@@ -76,7 +103,9 @@ def capping_bars(values: Mapping[str, float], *, reference: float | None = None,
     return fig
 
 
-def scree(ratios: Sequence[float], *, threshold: float = 0.7, title: str = "", max_components: int = 30) -> Any:
+def scree(
+    ratios: Sequence[float], *, threshold: float = 0.7, title: str = "", max_components: int = 30
+) -> Any:
     """Variance share per component (bars) and cumulative share (line), with the threshold marked."""
     import matplotlib.pyplot as plt
     import numpy as np
@@ -103,8 +132,17 @@ def scree(ratios: Sequence[float], *, threshold: float = 0.7, title: str = "", m
     return fig
 
 
-def persona_map(scores: Any, names: Sequence[str], color: Sequence[float], *, annotate: Sequence[str] = (),
-                default: Any = None, dims: int = 2, title: str = "", color_label: str = "projection on the axis") -> Any:
+def persona_map(
+    scores: Any,
+    names: Sequence[str],
+    color: Sequence[float],
+    *,
+    annotate: Sequence[str] = (),
+    default: Any = None,
+    dims: int = 2,
+    title: str = "",
+    color_label: str = "projection on the axis",
+) -> Any:
     """Roles in the space of the first 2 (or 3) principal components, coloured by a value.
 
     Args:
@@ -123,7 +161,9 @@ def persona_map(scores: Any, names: Sequence[str], color: Sequence[float], *, an
         ax = fig.add_subplot(projection="3d")
         sc = ax.scatter(s[:, 0], s[:, 1], s[:, 2], c=color, cmap="coolwarm_r", s=14)
         if default is not None:
-            ax.scatter([default[0]], [default[1]], [default[2]], marker="*", s=250, c="black", label="default")
+            ax.scatter(
+                [default[0]], [default[1]], [default[2]], marker="*", s=250, c="black", label="default"
+            )
         ax.set_zlabel("PC3")
     else:
         ax = fig.add_subplot()
@@ -144,8 +184,9 @@ def persona_map(scores: Any, names: Sequence[str], color: Sequence[float], *, an
     return fig
 
 
-def relative_positions(positions: Sequence[float], *, paper_pc1: float, paper_rest: Sequence[float],
-                       title: str = "") -> Any:
+def relative_positions(
+    positions: Sequence[float], *, paper_pc1: float, paper_rest: Sequence[float], title: str = ""
+) -> Any:
     """The default's distance from the nearest end of each PC's role range, with the paper's values:
     ``paper_pc1`` on PC1 (a diamond) and the range ``paper_rest`` (low, high) on PCs 2-10 (a band),
     read from ``persona_axis.claims`` by the chapter."""
@@ -171,8 +212,14 @@ def relative_positions(positions: Sequence[float], *, paper_pc1: float, paper_re
     return fig
 
 
-def per_layer(series: Mapping[str, Mapping[int, float]], *, ylabel: str, hlines: Mapping[str, float] | None = None,
-              title: str = "", mark: int | None = None) -> Any:
+def per_layer(
+    series: Mapping[str, Mapping[int, float]],
+    *,
+    ylabel: str,
+    hlines: Mapping[str, float] | None = None,
+    title: str = "",
+    mark: int | None = None,
+) -> Any:
     """One line per series over layers (e.g. cos(axis, PC1) for each model), with reference lines."""
     import matplotlib.pyplot as plt
 
@@ -205,8 +252,19 @@ def correlation_heatmaps(matrices: Mapping[str, Any], *, title: str = "", vmin: 
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 1, 4.2), squeeze=False)
     for ax, (name, m) in zip(axes[0], matrices.items()):
         short = [str(c).split(" (")[0].replace("-instruct", "") for c in m.columns]
-        sns.heatmap(m.astype(float), annot=True, fmt=".2f", vmin=vmin, vmax=1, cmap="vlag", cbar=False, ax=ax,
-                    xticklabels=short, yticklabels=short, square=True)
+        sns.heatmap(
+            m.astype(float),
+            annot=True,
+            fmt=".2f",
+            vmin=vmin,
+            vmax=1,
+            cmap="vlag",
+            cbar=False,
+            ax=ax,
+            xticklabels=short,
+            yticklabels=short,
+            square=True,
+        )
         ax.set_title(name)
         ax.tick_params(axis="x", rotation=30)
     if title:
@@ -215,8 +273,13 @@ def correlation_heatmaps(matrices: Mapping[str, Any], *, title: str = "", vmin: 
     return fig
 
 
-def label_shares(shares: Any, *, xlabel: str = "steering coefficient (x typical activation norm)", title: str = "",
-                 note: str = "negative: away from the Assistant; positive: toward it") -> Any:
+def label_shares(
+    shares: Any,
+    *,
+    xlabel: str = "steering coefficient (x typical activation norm)",
+    title: str = "",
+    note: str = "negative: away from the Assistant; positive: toward it",
+) -> Any:
     """Stacked areas of label shares against steering strength.
 
     Args:
@@ -227,8 +290,13 @@ def label_shares(shares: Any, *, xlabel: str = "steering coefficient (x typical 
     use_style()
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     x = [float(v) for v in shares.index]
-    ax.stackplot(x, [shares[c].to_numpy() for c in shares.columns], labels=list(shares.columns), alpha=0.85,
-                 colors=sns_palette(len(shares.columns)))
+    ax.stackplot(
+        x,
+        [shares[c].to_numpy() for c in shares.columns],
+        labels=list(shares.columns),
+        alpha=0.85,
+        colors=sns_palette(len(shares.columns)),
+    )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("share of completions")
     ax.set_ylim(0, 1)
@@ -249,8 +317,15 @@ def sns_palette(n: int) -> list[Any]:
     return list(sns.color_palette("Set2", n))
 
 
-def trajectories(table: pd.DataFrame, *, hlines: Mapping[str, float] | None = None, title: str = "",
-                 ylabel: str = "projection on the Assistant Axis", hue: str = "domain", style: str | None = None) -> Any:
+def trajectories(
+    table: pd.DataFrame,
+    *,
+    hlines: Mapping[str, float] | None = None,
+    title: str = "",
+    ylabel: str = "projection on the Assistant Axis",
+    hue: str = "domain",
+    style: str | None = None,
+) -> Any:
     """Mean projection per turn for each domain, with 95% confidence bands.
 
     Args:
@@ -264,7 +339,9 @@ def trajectories(table: pd.DataFrame, *, hlines: Mapping[str, float] | None = No
     use_style()
     fig, ax = plt.subplots(figsize=(7.5, 4))
     t = table.assign(turn=table["turn"] + 1)
-    sns.lineplot(data=t, x="turn", y="projection", hue=hue, style=style, errorbar=("ci", 95), marker="o", ax=ax)
+    sns.lineplot(
+        data=t, x="turn", y="projection", hue=hue, style=style, errorbar=("ci", 95), marker="o", ax=ax
+    )
     for label, y in (hlines or {}).items():
         ax.axhline(y, ls="--", color="0.5", lw=1)
         ax.text(t["turn"].max(), y, f"{label} ", ha="right", va="bottom", fontsize=8, color="0.3")
@@ -276,8 +353,13 @@ def trajectories(table: pd.DataFrame, *, hlines: Mapping[str, float] | None = No
     return fig
 
 
-def calibration_bands(percentiles: Mapping[int, Mapping[float, float]], *, default: Mapping[int, float] | None = None,
-                      band: Sequence[int] = (), title: str = "") -> Any:
+def calibration_bands(
+    percentiles: Mapping[int, Mapping[float, float]],
+    *,
+    default: Mapping[int, float] | None = None,
+    band: Sequence[int] = (),
+    title: str = "",
+) -> Any:
     """Calibration percentiles of the persona-space projections on the axis, layer by layer.
 
     Args:
@@ -292,9 +374,22 @@ def calibration_bands(percentiles: Mapping[int, Mapping[float, float]], *, defau
     ps = sorted({float(p) for q in percentiles.values() for p in q})
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for p, color in zip(ps, sns_palette(len(ps))):
-        ax.plot(layers, [percentiles[layer][p] for layer in layers], marker=".", color=color, label=f"percentile {p:g}")
+        ax.plot(
+            layers,
+            [percentiles[layer][p] for layer in layers],
+            marker=".",
+            color=color,
+            label=f"percentile {p:g}",
+        )
     if default:
-        ax.plot(layers, [default[layer] for layer in layers], color="black", ls="--", lw=1.2, label="default (mean)")
+        ax.plot(
+            layers,
+            [default[layer] for layer in layers],
+            color="black",
+            ls="--",
+            lw=1.2,
+            label="default (mean)",
+        )
     if band:
         ax.axvspan(min(band) - 0.5, max(band) + 0.5, color="0.85", zorder=0, label="capping band")
     ax.set_xlabel("layer")
@@ -306,8 +401,15 @@ def calibration_bands(percentiles: Mapping[int, Mapping[float, float]], *, defau
     return fig
 
 
-def pareto(summary: Any, *, x: str = "harm_reduction", y: str = "capability_change", front: Sequence[bool] = (),
-           best: str | None = None, title: str = "") -> Any:
+def pareto(
+    summary: Any,
+    *,
+    x: str = "harm_reduction",
+    y: str = "capability_change",
+    front: Sequence[bool] = (),
+    best: str | None = None,
+    title: str = "",
+) -> Any:
     """Each capping setting as a point: harm reduction against summed capability change.
 
     Args:
@@ -327,14 +429,31 @@ def pareto(summary: Any, *, x: str = "harm_reduction", y: str = "capability_chan
     for p, color in zip(pcts, sns_palette(len(pcts))):
         for w, m in zip(widths, markers):
             part = capped[(capped["axis_percentile"] == p) & (capped["width"] == w)]
-            ax.scatter(part[x], part[y], color=color, marker=m, s=45, label=f"floor at p{p:g}, {int(w)} layers", zorder=3)
+            ax.scatter(
+                part[x],
+                part[y],
+                color=color,
+                marker=m,
+                s=45,
+                label=f"floor at p{p:g}, {int(w)} layers",
+                zorder=3,
+            )
     ax.scatter([0], [0], marker="x", color="black", s=60, label="uncapped", zorder=3)
     if len(front):
         pts = summary[list(front)].sort_values(x)
         ax.plot(pts[x], pts[y], color="0.4", lw=1, ls="--", label="Pareto frontier", zorder=2)
     if best is not None:
         b = summary[summary["setting"] == best]
-        ax.scatter(b[x], b[y], s=220, facecolors="none", edgecolors="black", lw=1.5, zorder=4, label=f"chosen: {best}")
+        ax.scatter(
+            b[x],
+            b[y],
+            s=220,
+            facecolors="none",
+            edgecolors="black",
+            lw=1.5,
+            zorder=4,
+            label=f"chosen: {best}",
+        )
     ax.axhline(0, color="0.7", lw=0.8)
     ax.axvline(0, color="0.7", lw=0.8)
     ax.set_xlabel("harm reduction (fraction of the uncapped rate)")
