@@ -26,6 +26,7 @@ RUN = [
     "claims.rules",
     "claims.registry",
     "site.timing",
+    "site.rehearse",
 ]
 
 

@@ -4,5 +4,6 @@
 cost, the estimate and the progress lines of a build), ``pages`` (what the build writes into pages:
 banner, download link, the page of a failed chapter), ``course`` (the teachers' plan), ``check``
 (the built site in headless Chromium) with ``serve``, ``report`` and ``plotcheck``, ``smoke`` (the
-run to try first on a GPU machine), ``sphinx_assets`` and ``sphinx_plotly`` (Sphinx extensions).
+run to try first on a GPU machine), ``rehearse`` (the publishing workflow's jobs run here), and
+``sphinx_assets`` and ``sphinx_plotly`` (Sphinx extensions).
 """
