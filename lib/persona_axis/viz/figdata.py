@@ -20,7 +20,7 @@ from typing import Any
 from persona_axis.claims.results import results_dir
 from persona_axis.core.store import atomic_write_text
 
-__all__ = ["SITE_DATA_ENV", "figure_data", "data_path", "as_frame"]
+__all__ = ["SITE_DATA_ENV", "figure_data", "glue_figure_data", "data_path", "as_frame"]
 
 #: Set by the book build: the folder (inside the staged sources) that receives a copy of every
 #: figure's data, so the site can offer it for download.
@@ -83,3 +83,13 @@ def figure_data(name: str, data: Any, *, chapter: str, model: str, index: bool =
         link = f"{Path(site).name}/{rel.as_posix()}"
         return Markdown(f"Data behind this figure: [{path.name}]({link}) ({len(frame)} rows, CSV).")
     return Markdown(f"Data behind this figure: `{path}` ({len(frame)} rows, CSV).")
+
+
+def glue_figure_data(name: str, data: Any, *, chapter: str, model: str, index: bool = False) -> None:
+    """:func:`figure_data` from inside the figure's own cell: the data is saved the same way and the
+    link is glued (not displayed) as ``<name>-data``, which the page pastes under the figure with
+    ``{glue:md}`<name>-data```. A figure cell keeps one output, the figure (a second output would
+    become a second figure with the same caption)."""
+    from myst_nb import glue
+
+    glue(f"{name}-data", figure_data(name, data, chapter=chapter, model=model, index=index), display=False)
