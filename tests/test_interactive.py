@@ -113,6 +113,17 @@ def test_figure_data_saves_csv_and_links_it_in_a_build(
     assert (site / "01_x" / "org_m" / "fig-x.csv").read_text() == saved.read_text() == "x\n1\n2\n"
     with pytest.raises(ValueError, match="empty"):
         figdata.figure_data("fig-y", pd.DataFrame(), chapter="01_x", model="m")
+    # from the figure's own cell: the same file, the link glued (not displayed) as <name>-data
+    import myst_nb
+
+    glued: dict[str, tuple[object, bool]] = {}
+    monkeypatch.setattr(
+        myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, (value, display))
+    )
+    assert figdata.glue_figure_data("fig-z", pd.DataFrame({"y": [3]}), chapter="01_x", model="org/m") is None
+    value, shown = glued["fig-z-data"]
+    assert shown is False and "[fig-z.csv](figure-data/01_x/org_m/fig-z.csv)" in value.data  # type: ignore[attr-defined]
+    assert (site / "01_x" / "org_m" / "fig-z.csv").read_text() == "y\n3\n"
 
 
 def test_course_plan_lists_chapters_goals_times_and_exercises(
