@@ -24,6 +24,7 @@ from persona_axis.site.build import notebooks
 from persona_axis.site.check import find_chromium
 from persona_axis.site.pages import suffix_labels
 from persona_axis.site.timing import (
+    FIXED_SECONDS,
     MEASURED,
     SITE,
     Cost,
@@ -109,8 +110,10 @@ def test_estimate_scales_the_measured_cost_by_the_speed_figure() -> None:
     got = cost("00_quickstart", "quick", "float32", timings={"presets": {}})
     assert got is not None and got.seconds == hand.seconds["00_quickstart"] and got.tok_s == hand.tok_s
     assert "measured by hand" in got.source
-    # twice as fast: half the time
-    assert got.at(2 * hand.tok_s) == pytest.approx(hand.seconds["00_quickstart"] / 2)
+    # twice as fast: the fixed seconds as measured, half of the rest
+    fixed = FIXED_SECONDS
+    assert got.at(2 * hand.tok_s) == pytest.approx(fixed + (hand.seconds["00_quickstart"] - fixed) / 2)
+    assert Cost(12.0, 100.0, "float32", "x").at(400.0) == 12.0  # a page shorter than the fixed part
     assert got.at(None) == got.seconds  # no figure today: the time as measured
     # this machine's own timing wins over the hand-measured one; a cached rerun does not replace a fresh run
     mine = _timings(
@@ -120,12 +123,15 @@ def test_estimate_scales_the_measured_cost_by_the_speed_figure() -> None:
     plan = estimate(
         ["00_quickstart", "not_a_page", SITE], "quick", tok_s=200.0, dtype="float32", timings=mine
     )
-    assert plan.seconds("00_quickstart") == 25.0 and plan.seconds("not_a_page") is None
+    assert plan.seconds("00_quickstart") == 35.0 and plan.seconds("not_a_page") is None  # 20 + 30 / 2
     total, unknown = plan.total()
-    assert unknown == 1 and total == pytest.approx(25.0 + hand.seconds[SITE] * hand.tok_s / 200.0)
+    site = min(fixed, hand.seconds[SITE])
+    assert unknown == 1 and total == pytest.approx(
+        35.0 + site + (hand.seconds[SITE] - site) * hand.tok_s / 200.0
+    )
     text = plan.text()
     assert (
-        "at 200 tok/s (float32)" in text and "25 s  00_quickstart" in text and "50 s at 100 tok/s [1]" in text
+        "at 200 tok/s (float32)" in text and "35 s  00_quickstart" in text and "50 s at 100 tok/s [1]" in text
     )
     assert "not measured at this preset" in text and "without 1 page not measured" in text
     assert "  [1] this machine d\n  [2] measured by hand" in text  # each source once, numbered
@@ -166,7 +172,7 @@ def test_progress_prints_elapsed_remaining_and_estimate_against_actual() -> None
         100.0,
         "float32",
         ["a", "b", "c"],
-        {"a": Cost(60.0, 100.0, "float32", "x"), "b": Cost(600.0, 50.0, "float32", "y")},
+        {"a": Cost(60.0, 100.0, "float32", "x"), "b": Cost(580.0, 50.0, "float32", "y")},
     )
     out = io.StringIO()
     progress = Progress(plan, out=out, clock=lambda: now[0])
@@ -177,7 +183,7 @@ def test_progress_prints_elapsed_remaining_and_estimate_against_actual() -> None
     now[0] = 380.0
     progress.done("b", 300.0, ok=False)
     lines = out.getvalue().splitlines()
-    # b: 600 s measured at 50 tok/s is 300 s at today's 100
+    # b: 580 s measured at 50 tok/s is 300 s at today's 100 (20 s fixed, 560 s halved)
     assert (
         lines[0] == "[1/3] a: started; estimate 60 s; elapsed 0 s, remaining ~6.0 min + 1 page not measured"
     )

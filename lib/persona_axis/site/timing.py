@@ -2,7 +2,8 @@
 
 A page's **cost** is a run time together with the machine's decode rate when it was measured (the
 speed figure, ``persona_axis.engine.speed.Calibration.tok_s``). Scaled by the rate of today's figure it
-gives the **estimate** on this machine: ``seconds * tok_s_then / tok_s_now``. The rate moves with the
+gives the **estimate** on this machine: ``fixed + (seconds - fixed) * tok_s_then / tok_s_now``, where
+the first :data:`FIXED_SECONDS` of a page (kernel, imports, model load) are not scaled. The rate moves with the
 machine (up to 2x from day to day on the same kind of CPU), so a cost measured on a slow day still
 estimates a fast one.
 
@@ -21,12 +22,12 @@ A page with neither is "not measured": the total says how many pages it leaves o
 Example:
     >>> plan = estimate(["00_quickstart", "new_page"], "quick", tok_s=258.0, dtype="float32", timings={"presets": {}})
     >>> plan.seconds("00_quickstart")  # measured by hand: 76 s at 129 tok/s; this machine is twice as fast
-    38.0
+    48.0
     >>> print(plan.text())
     estimated time of each page at preset quick, at 258 tok/s (float32); the measured cost beside it:
-          38 s  00_quickstart  76 s at 129 tok/s [1]
+          48 s  00_quickstart  76 s at 129 tok/s [1]
              ?  new_page       not measured at this preset
-          38 s  total          without 1 page not measured
+          48 s  total          without 1 page not measured
       [1] measured by hand 2026-12-02, float32: make book-quick from a clean clone, ...
 """
 
@@ -164,6 +165,12 @@ MEASURED: tuple[Measured, ...] = (
 
 _TIMINGS = "timings.json"
 
+#: Seconds of every page that do not scale with the decode rate: starting a kernel, importing the
+#: library, loading a model. On 7 December 2026 the quick build's chapter 2 pages, which decode
+#: nothing, took 25-29 s on a CPU 4.4x faster than the one where they were measured at 18-25 s;
+#: scaling all of it had predicted 4-6 s (``book/measurements.md``).
+FIXED_SECONDS = 20.0
+
 
 class Timing(TypedDict, total=False):
     """One page's run on this machine: ``seconds``, ``when`` (the day), the build's speed figure
@@ -270,10 +277,13 @@ class Cost:
     source: str
 
     def at(self, tok_s: float | None) -> float:
-        """The estimate at decode rate ``tok_s``: ``seconds * self.tok_s / tok_s`` (the run time as
-        measured when either rate is missing)."""
+        """The estimate at decode rate ``tok_s``: the page's first :data:`FIXED_SECONDS` as measured
+        (a kernel start, imports, a model load: they do not follow the decode rate), the rest scaled,
+        ``fixed + (seconds - fixed) * self.tok_s / tok_s``; the run time as measured when either rate
+        is missing."""
         if tok_s and self.tok_s:
-            return self.seconds * self.tok_s / tok_s
+            fixed = min(FIXED_SECONDS, self.seconds)
+            return fixed + (self.seconds - fixed) * self.tok_s / tok_s
         return self.seconds
 
     def text(self) -> str:
