@@ -82,6 +82,7 @@ check: chromium
 # lint and type check first (seconds), then the tests
 lint: setup
 	$(PY) -m ruff check lib tests benchmarks
+	$(PY) -m ruff format --check lib tests benchmarks
 	$(PY) -m mypy
 
 test:
