@@ -37,10 +37,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import yaml
 
@@ -60,6 +60,39 @@ __all__ = [
 ROOT = find_root()
 WORKFLOW = ROOT / ".github" / "workflows" / "publish.yml"
 
+#: A workflow step, job and file as far as the rehearsal reads them (``if``, ``with`` and
+#: ``continue-on-error`` are not Python names, hence the functional form).
+Step = TypedDict(
+    "Step",
+    {
+        "name": str,
+        "id": str,
+        "uses": str,
+        "run": str,
+        "if": str,
+        "with": dict[str, str],
+        "continue-on-error": bool,
+    },
+    total=False,
+)
+
+
+class Job(TypedDict, total=False):
+    needs: str | list[str]
+    env: dict[str, str]
+    strategy: dict[str, dict[str, list[dict[str, str]]]]
+    steps: list[Step]
+
+
+class Workflow(TypedDict, total=False):
+    env: dict[str, str]
+    jobs: dict[str, Job]
+
+
+#: The contexts an expression reads (``env``, ``matrix``, ``steps``...) and its functions.
+Contexts = Mapping[str, object]
+Functions = Mapping[str, Callable[..., object]]
+
 _EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<op>&&|\|\||==|!=|!|\(|\)|,)|(?P<name>[A-Za-z_][\w.-]*))"
@@ -69,12 +102,12 @@ _TOKEN = re.compile(
 class Ctx(dict[str, Any]):
     """A context (``env``, ``matrix``...): ``ctx.key`` reads ``ctx["key"]``; a missing key is ``None``."""
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         value = self.get(name)
         return Ctx(value) if isinstance(value, dict) and not isinstance(value, Ctx) else value
 
 
-def _lookup(path: str, contexts: Mapping[str, Any]) -> Any:
+def _lookup(path: str, contexts: Contexts) -> object:
     head, *rest = path.split(".")
     if head not in contexts:
         raise ValueError(f"unknown context {head!r} in {path!r}: the rehearsal knows {sorted(contexts)}")
@@ -84,7 +117,7 @@ def _lookup(path: str, contexts: Mapping[str, Any]) -> Any:
     return value
 
 
-def evaluate(expr: str, contexts: Mapping[str, Any], functions: Mapping[str, Any] | None = None) -> Any:
+def evaluate(expr: str, contexts: Contexts, functions: Functions | None = None) -> object:
     """The value of one ``${{ }}`` expression (without the braces) in ``contexts``.
 
     ``a || b`` is ``a`` if truthy else ``b``, ``a && b`` is ``b`` if ``a`` is truthy else ``a``,
@@ -179,7 +212,7 @@ def evaluate(expr: str, contexts: Mapping[str, Any], functions: Mapping[str, Any
     return value
 
 
-def substitute(text: str, contexts: Mapping[str, Any], functions: Mapping[str, Any] | None = None) -> str:
+def substitute(text: str, contexts: Contexts, functions: Functions | None = None) -> str:
     """``text`` with each ``${{ expr }}`` replaced by its value (``None`` as an empty string)."""
 
     def one(m: re.Match[str]) -> str:
@@ -189,7 +222,7 @@ def substitute(text: str, contexts: Mapping[str, Any], functions: Mapping[str, A
     return _EXPR.sub(one, text)
 
 
-def _condition(cond: Any, contexts: Mapping[str, Any], functions: Mapping[str, Any]) -> bool:
+def _condition(cond: object, contexts: Contexts, functions: Functions) -> bool:
     if cond is None:
         return True
     text = str(cond).strip()
@@ -197,7 +230,7 @@ def _condition(cond: Any, contexts: Mapping[str, Any], functions: Mapping[str, A
     return bool(evaluate(m.group(1) if m else text, contexts, functions))
 
 
-def job_order(workflow: Mapping[str, Any]) -> list[str]:
+def job_order(workflow: Workflow) -> list[str]:
     """The jobs in an order that respects ``needs`` (file order among independent jobs)."""
     jobs = workflow["jobs"]
     done: list[str] = []
@@ -209,7 +242,7 @@ def job_order(workflow: Mapping[str, Any]) -> list[str]:
     return done
 
 
-def _needs(job: Mapping[str, Any]) -> list[str]:
+def _needs(job: Job) -> list[str]:
     needs = job.get("needs", [])
     return [needs] if isinstance(needs, str) else list(needs)
 
@@ -276,7 +309,7 @@ class Rehearsal:
                 (ws / venv).symlink_to((self.source / venv).resolve())
         return ws
 
-    def hash_files(self, ws: Path) -> Any:
+    def hash_files(self, ws: Path) -> Callable[..., str]:
         def h(*patterns: str) -> str:
             digest = hashlib.sha256()
             files = sorted(
@@ -354,7 +387,7 @@ class Rehearsal:
 
     def run(self, workflow_path: Path = WORKFLOW) -> bool:
         """Run every job (each matrix row) in order; ``True`` when no job failed."""
-        wf = yaml.safe_load(Path(workflow_path).read_text())
+        wf = cast(Workflow, yaml.safe_load(Path(workflow_path).read_text()))
         ok = True
         for job_id in job_order(wf):
             if (self.only is not None and job_id not in self.only) or (
@@ -367,9 +400,7 @@ class Rehearsal:
                 ok = self.run_job(wf, job_id, job, row) and ok
         return ok
 
-    def run_job(
-        self, wf: Mapping[str, Any], job_id: str, job: Mapping[str, Any], row: dict[str, Any] | None
-    ) -> bool:
+    def run_job(self, wf: Workflow, job_id: str, job: Job, row: Mapping[str, str] | None) -> bool:
         name = job_id if row is None else f"{job_id}-{row.get('group', len(self.records))}"
         ws = self.workspace(name)
         temp = Path(tempfile.mkdtemp(prefix=f"runner-{name}-", dir=self.out))

@@ -15,10 +15,13 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from persona_axis.claims.results import results_dir
 from persona_axis.core.store import atomic_write_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SITE_DATA_ENV", "figure_data", "glue_figure_data", "data_path", "as_frame"]
 
@@ -85,7 +88,14 @@ def figure_data(name: str, data: Any, *, chapter: str, model: str, index: bool =
     return Markdown(f"Data behind this figure: `{path}` ({len(frame)} rows, CSV).")
 
 
-def glue_figure_data(name: str, data: Any, *, chapter: str, model: str, index: bool = False) -> None:
+def glue_figure_data(
+    name: str,
+    data: pd.DataFrame | pd.Series | Mapping[str, object],
+    *,
+    chapter: str,
+    model: str,
+    index: bool = False,
+) -> None:
     """:func:`figure_data` from inside the figure's own cell: the data is saved the same way and the
     link is glued (not displayed) as ``<name>-data``, which the page pastes under the figure with
     ``{glue:md}`<name>-data```. A figure cell keeps one output, the figure (a second output would
