@@ -3,7 +3,7 @@
 ``.github/workflows/publish.yml`` splits the book into jobs that hand each other the artifact
 store through the actions cache and the executed pages through workflow artifacts. This module
 reads that file and runs it here: each job (each matrix row) in a workspace of its own (a copy of
-the commit, the checkout's venvs linked in), its ``run:`` steps in bash with the workflow's
+the commit, dated back, with the checkout's venvs linked in), its ``run:`` steps in bash with the workflow's
 environment, and the actions it uses played by local stand-ins:
 
 - ``actions/cache``, ``actions/cache/restore`` and ``actions/cache/save``: a folder per key; a
@@ -304,6 +304,11 @@ class Rehearsal:
             ["git", "-C", str(self.source), "archive", "HEAD"], check=True, capture_output=True
         )
         subprocess.run(["tar", "-x", "-C", str(ws)], input=archive.stdout, check=True)
+        # the checkout's venvs stand for the job's set-up: its files are dated back, so that make finds
+        # the venvs' stamps newer than pyproject.toml and does not rebuild them in place
+        old = 946684800.0  # 2000-01-01
+        for p in ws.rglob("*"):
+            os.utime(p, (old, old), follow_symlinks=False)
         for venv in (".venv", ".venv-vllm"):
             if (self.source / venv).exists():
                 (ws / venv).symlink_to((self.source / venv).resolve())
