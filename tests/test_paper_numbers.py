@@ -27,13 +27,13 @@ REGISTRY = ROOT / "lib" / "persona_axis" / "claims" / "registry.py"
 #: Matches of a paper number that are ours, not the paper's: (file, token, text on the line) -> why.
 ALLOWED: dict[tuple[str, str, str], str] = {
     (
-        "notebooks/02_assistant_axis.md",
+        "book/measurements.md",
         "0.49",
         "[0.49, 0.62]",
     ): "our seed-1 interval of cos(axis, PC1), a dated run",
-    ("notebooks/02_assistant_axis.md", "0.71", "[0.34, 0.71]"): "our seed-1 two-level interval, a dated run",
+    ("book/measurements.md", "0.71", "[0.34, 0.71]"): "our seed-1 two-level interval, a dated run",
     (
-        "notebooks/05_steering.md",
+        "book/measurements.md",
         "0.81",
         "0.78 [0.75, 0.81]",
     ): "our steering interval of an earlier run, dated",
@@ -138,7 +138,7 @@ def test_a_planted_number_is_found(tmp_path: Path) -> None:
     """The scan fails on a number planted in copies of chapter 2, of rubric_effect and of a page
     (and finds nothing else in them: the copies are clean)."""
     chapter, module, page = (
-        tmp_path / "notebooks/02_assistant_axis.md",
+        tmp_path / "book/measurements.md",
         tmp_path / "lib/persona_axis/analysis/rubric_effect.py",
         tmp_path / "book/intro.md",
     )
@@ -154,7 +154,7 @@ def test_a_planted_number_is_found(tmp_path: Path) -> None:
     page.write_text(page.read_text() + "\nHarm falls by nearly 60% in the paper.\n")
     found = typed_paper_numbers([chapter, module, page], root=tmp_path)
     assert [(f, t) for f, _, t, _ in found] == [
-        ("notebooks/02_assistant_axis.md", "0.71"),
+        ("book/measurements.md", "0.71"),
         ("lib/persona_axis/analysis/rubric_effect.py", "4-19"),
         ("book/intro.md", "60%"),
     ]
