@@ -15,6 +15,7 @@ from persona_axis.analysis.cross_model import (
     ModelSpace,
     model_space,
     subset,
+    text_rollouts,
     trait_compositions,
     trait_scores,
 )
@@ -109,6 +110,28 @@ def test_subset_keeps_first_rollouts_of_each_role_and_all_defaults() -> None:
     assert len(subset(ro, 10).table) == len(ro.table)
     with pytest.raises(ValueError, match="at least 1"):
         subset(ro, 0)
+
+
+def test_text_rollouts_put_the_embeddings_in_place_of_the_activations() -> None:
+    ro = _rollouts(n_roles=3, per=2)
+    ro.table["response"] = [f"answer {i}" for i in range(len(ro.table))]
+    # an embedding that knows only the text: its number, as a one-hot over the rows, plus a constant
+    n = len(ro.table)
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        idx = [int(t.split()[1]) for t in texts]
+        return torch.eye(n)[idx] + 1.0
+
+    t = text_rollouts(ro, embed)
+    assert t.layers == [0] and t.acts.shape == (n, 1, n) and t.acts.dtype == torch.float32
+    assert t.model == "text of m" and t.key == ro.key and t.table is ro.table
+    assert torch.equal(t.acts[:, 0], torch.eye(n) + 1.0)
+    # through the cross-model recipe: each role vector is the mean of its rows' embeddings
+    sp = model_space(t, 0)
+    assert torch.allclose(sp.vectors.at(0)[0], (torch.eye(n)[0] + torch.eye(n)[1]) / 2 + 1.0)
+    assert torch.allclose(sp.default, torch.eye(n)[6:].mean(0) + 1.0)
+    with pytest.raises(ValueError, match="want \\(n, dim\\)"):
+        text_rollouts(ro, lambda texts: torch.zeros(len(texts) - 1, 4))
 
 
 def test_trait_scores_align_with_rows() -> None:

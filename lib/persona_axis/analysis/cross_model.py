@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -41,7 +41,15 @@ if TYPE_CHECKING:
     from persona_axis.judge.traits import OfflineTraitScorer
     from persona_axis.persona.catalogue import Trait
 
-__all__ = ["ModelSpace", "model_space", "trait_compositions", "subset", "trait_scores", "TRAIT_ANCHORS"]
+__all__ = [
+    "ModelSpace",
+    "model_space",
+    "text_rollouts",
+    "trait_compositions",
+    "subset",
+    "trait_scores",
+    "TRAIT_ANCHORS",
+]
 
 #: Traits whose mean vector orients trait PC1 (an Assistant-like end), when present.
 TRAIT_ANCHORS: tuple[str, ...] = ("conscientious", "methodical", "calm")
@@ -114,6 +122,28 @@ def model_space(
     dv = default_vector(ro.table, ro.acts)[ro.layers.index(layer)]
     sp = pca(rv.at(layer), rv.names).oriented(dv)
     return ModelSpace(model or ro.model, layer, rv, sp, dv)
+
+
+def text_rollouts(
+    ro: Rollouts, embed: Callable[[list[str]], torch.Tensor], *, name: str | None = None
+) -> Rollouts:
+    """``ro`` with its activations replaced by sentence embeddings of its responses: the text-only
+    baseline of the cross-model comparison. Run through :func:`model_space` at layer 0 it gives the
+    persona space that the words alone carry, with no model's activations in it.
+
+    Args:
+        ro: persona rollouts (roles and default).
+        embed: texts -> ``(n, dim)`` embeddings, e.g. ``judge.Embedder().encode``.
+        name: the space's name (default ``"text of <ro.model>"``).
+
+    Returns:
+        ``Rollouts`` with ``acts`` of shape ``(n_rows, 1, dim)`` float32 and ``layers == [0]``; the
+        table, path and keys are ``ro``'s (nothing is stored).
+    """
+    emb = torch.as_tensor(embed([str(t) for t in ro.table["response"]]), dtype=torch.float32)
+    if emb.ndim != 2 or emb.shape[0] != len(ro.table):
+        raise ValueError(f"embed gave shape {tuple(emb.shape)} for {len(ro.table)} responses; want (n, dim)")
+    return replace(ro, acts=emb[:, None, :], layers=[0], model=name or f"text of {ro.model}")
 
 
 def trait_compositions(
