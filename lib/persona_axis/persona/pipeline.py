@@ -25,13 +25,12 @@ import torch
 from persona_axis.core.presets import PersonaSpacePreset
 from persona_axis.core.presets import preset as get_preset
 from persona_axis.core.store import Store, atomic_save_tensors, load_tensors
-from persona_axis.engine.rollouts import Sampling
 from persona_axis.judge import OfflineJudge
 from persona_axis.model.models import ModelSpec, load_model
 from persona_axis.persona.axis import Axis, Calibration, calibrate, contrast_axis
 from persona_axis.persona.catalogue import Catalogue, load_catalogue
 from persona_axis.persona.labels import label
-from persona_axis.persona.runs import Rollouts, collect, engine_for, jobs_for, store_options
+from persona_axis.persona.runs import Rollouts, preset_rollouts
 from persona_axis.persona.space import RoleVectors, default_vector, role_vectors
 from persona_axis.persona.stream import StoreSums, calibrate_store, reduce_store
 
@@ -116,18 +115,7 @@ def persona_rollouts(
     chapter reads what ``jobs.run_jobs`` wrote with the same preset, and starts vLLM only for
     chunks that are missing.
     """
-    jobs = jobs_for(cat, spec, params, "persona")
-    ro = collect(
-        model,
-        tok,
-        spec,
-        jobs,
-        Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
-        batch_size=params["batch_size"],
-        progress=progress,
-        generator=engine_for(params, model, spec),
-        **store_options(params, spec.n_layers),
-    )
+    ro = preset_rollouts(model, tok, spec, cat, params, "persona", seed=seed, progress=progress)
     return label(ro, cat, OfflineJudge() if judge is None else judge, progress=progress)
 
 

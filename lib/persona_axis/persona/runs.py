@@ -61,6 +61,7 @@ __all__ = [
     "ENGINES",
     "engine_for",
     "jobs_for",
+    "preset_rollouts",
 ]
 
 # bump when generation or activation reading changes (2: continuous batching, decode.py; 3: shared prompt prefixes prefilled once)
@@ -654,6 +655,33 @@ def jobs_for(cat: Catalogue, spec: ModelSpec, params: PersonaSpacePreset, kind: 
     return trait_jobs(cat, n_pairs=params["trait_pairs"], n_questions=params["trait_questions"], traits=names)
 
 
+def preset_rollouts(
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerBase,
+    spec: ModelSpec,
+    cat: Catalogue,
+    params: PersonaSpacePreset,
+    kind: str = "persona",
+    *,
+    seed: int = 0,
+    progress: bool = True,
+) -> Rollouts:
+    """The rollouts of a persona-space preset, unlabelled: ``jobs_for(..., kind)`` collected with the
+    preset's sizes, store (``store_options``) and engine (``engine_for``), the one call behind
+    ``pipeline.persona_rollouts`` and :func:`trait_rollouts`."""
+    return collect(
+        model,
+        tok,
+        spec,
+        jobs_for(cat, spec, params, kind),
+        Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
+        batch_size=params["batch_size"],
+        progress=progress,
+        generator=engine_for(params, model, spec),
+        **store_options(params, spec.n_layers),
+    )
+
+
 def trait_rollouts(
     model: PreTrainedModel,
     tok: PreTrainedTokenizerBase,
@@ -665,18 +693,7 @@ def trait_rollouts(
     progress: bool = True,
 ) -> Rollouts:
     """The trait-space rollouts of a chapter preset (positive and negative prompts x questions)."""
-    jobs = jobs_for(cat, spec, params, "trait")
-    return collect(
-        model,
-        tok,
-        spec,
-        jobs,
-        Sampling(max_new_tokens=params["max_new_tokens"], seed=seed),
-        batch_size=params["batch_size"],
-        progress=progress,
-        generator=engine_for(params, model, spec),
-        **store_options(params, spec.n_layers),
-    )
+    return preset_rollouts(model, tok, spec, cat, params, "trait", seed=seed, progress=progress)
 
 
 def rescore(
