@@ -169,3 +169,82 @@ def test_reliability_of_centred_compositions_and_projections() -> None:
     a, b = noisy[0::2, 0].numpy() @ un, noisy[1::2, 0].numpy() @ un
     r = float(np.corrcoef(a, b)[0, 1])
     assert rel.half_r == pytest.approx(r) and rel.reliability == pytest.approx(2 * r / (1 + r))
+
+
+def _space(name: str, roles: list[str], d: int, seed: int) -> ModelSpace:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(len(roles), 1, d, generator=g) * torch.linspace(3.0, 0.5, d) + 2.0
+    rv = RoleVectors(x, roles, [None] * len(roles), [1] * len(roles), [0])
+    from persona_axis.persona.space import pca
+
+    default = torch.randn(d, generator=g) + 4.0
+    return ModelSpace(name, 0, rv, pca(rv.at(0), roles).oriented(default), default)
+
+
+def test_refit_pc1_equals_a_pca_refitted_on_the_drawn_rows() -> None:
+    """The Gram-matrix refit against the oracle: ``pca`` and ``compositions`` run on the drawn vectors
+    themselves (repeats included, plus the space's own rows), for the full draw and a random one."""
+    from persona_axis.analysis.cross_model import _gram, _refit_pc1
+    from persona_axis.persona.space import compositions, pca
+
+    sp = _space("a", [f"r{i}" for i in range(9)], 6, seed=1)
+    shared = ["r0", "r2", "r3", "r5", "r6", "r8"]  # r1, r4, r7 are the space's own
+    g = _gram(sp, shared)
+    full = sp.compositions(k=1)["PC1"]
+    raw = sp.compositions(k=1, centre=False)["PC1"]
+    c, r = _refit_pc1(g, np.arange(len(shared)))
+    np.testing.assert_allclose(c, full.loc[shared].to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(r, raw.loc[shared].to_numpy(), atol=1e-6)
+
+    draw = np.array([0, 0, 3, 5, 5, 1])
+    names = [shared[i] for i in draw] + ["r1", "r4", "r7"]
+    idx = [sp.vectors.names.index(n) for n in names]
+    rv = RoleVectors(sp.vectors.vectors[idx], names, [None] * len(idx), [1] * len(idx), [0])
+    fit = pca(rv.at(0), names).oriented(sp.default)
+    want_c = compositions(rv, 0, fit.components, k=1, centre=True)["PC1"].to_numpy()[: len(draw)]
+    want_r = compositions(rv, 0, fit.components, k=1)["PC1"].to_numpy()[: len(draw)]
+    c, r = _refit_pc1(g, draw)
+    np.testing.assert_allclose(c, want_c, atol=1e-5)
+    np.testing.assert_allclose(r, want_r, atol=1e-5)
+    # the orientation is the default's, measured from the rows' mean: a default just past the mean
+    # on either side of PC1 turns PC1 toward it
+    for side in (1.0, -1.0):
+        near = rv.at(0).mean(0) + side * 0.01 * fit.components[0]
+        g_near = _gram(ModelSpace("a", 0, sp.vectors, sp.pca, near), shared)
+        np.testing.assert_allclose(_refit_pc1(g_near, draw)[0], side * c, atol=1e-5)
+
+
+def test_refit_pair_intervals_estimate_is_the_fixed_fit_and_the_interval_is_wider() -> None:
+    """The estimate is ``composition_correlations``' lowest pair; refitting PC1 on every resample
+    gives an interval at least as wide as holding the components fixed, on spaces whose PC1 and PC2
+    are nearly tied (where a refit swaps them)."""
+    from persona_axis.analysis.cross_model import refit_pair_intervals
+    from persona_axis.analysis.measures import lowest_pair_intervals
+    from persona_axis.persona.space import composition_correlations
+
+    roles = [f"r{i}" for i in range(30)]
+    g = torch.Generator().manual_seed(3)
+    base = torch.randn(30, 8, generator=g) * torch.tensor([2.0, 1.9, 1, 1, 0.5, 0.5, 0.2, 0.2])
+    spaces = {}
+    for j, name in enumerate(["a", "b"]):
+        x = (base + 0.8 * torch.randn(30, 8, generator=g))[:, None, :]
+        rv = RoleVectors(x, roles, [None] * 30, [1] * 30, [0])
+        from persona_axis.persona.space import pca
+
+        default = torch.ones(8) * (j + 1)
+        spaces[name] = ModelSpace(name, 0, rv, pca(rv.at(0), roles).oriented(default), default)
+    comp = {n: s.compositions() for n, s in spaces.items()}
+    got = refit_pair_intervals(spaces, ["a", "b", "missing"], n_resamples=1000, seed=0)
+    fixed = lowest_pair_intervals(comp, ["a", "b"], "PC1", n_resamples=1000, seed=0)
+    want = composition_correlations(comp, "PC1").loc["a", "b"]
+    iv, fx = got["PC1"]["a"], fixed["a"]
+    assert iv is not None and fx is not None and got["PC1"]["b"] is not None
+    assert iv.estimate == pytest.approx(want, abs=1e-6)
+    assert got["PC1 raw"]["a"].estimate == pytest.approx(
+        composition_correlations({n: s.compositions(centre=False) for n, s in spaces.items()}, "PC1").loc[
+            "a", "b"
+        ],
+        abs=1e-6,
+    )
+    assert iv.high - iv.low > fx.high - fx.low
+    assert refit_pair_intervals(spaces, ["a"]) == {"PC1": {"a": None}, "PC1 raw": {"a": None}}

@@ -207,3 +207,27 @@ def test_bad_input_says_what_to_do() -> None:
         permutation_nulls(acts, m, [False, False], [0], layer=0, middle=0)
     with pytest.raises(ValueError, match=r"\(n, n_layers, hidden\)"):
         gaussian_nulls(np.zeros((2, 3)), np.zeros((1, 3)), [True] * 2, [0], layer=0)
+
+
+def test_pairing_null_is_centred_on_zero_with_the_spread_of_random_pairs() -> None:
+    """Two models whose compositions agree exactly (r = 1) still get a null centred on 0 with the
+    spread of a correlation of n randomly paired values (about 1.96 / sqrt(n) at the ends), and the
+    three-model lowest pair lies below the two-model one."""
+    from persona_axis.analysis.nulls import pairing_null
+
+    n = 400
+    v = np.random.default_rng(0).normal(size=n)
+    comp = {
+        m: pd.DataFrame({"PC1": v * (i + 1)}, index=[f"r{j}" for j in range(n)]) for i, m in enumerate("abc")
+    }
+    two = pairing_null(comp, ["a", "b"], n_permutations=2000, seed=1)
+    assert set(two) == {"a", "b"} and two["a"].high == pytest.approx(two["b"].high)
+    iv = two["a"]
+    assert abs(iv.estimate) < 0.01
+    assert iv.high == pytest.approx(1.96 / np.sqrt(n), rel=0.15) and iv.low == pytest.approx(
+        -1.96 / np.sqrt(n), rel=0.15
+    )
+    assert iv.unit == "role pairings permuted" and iv.n_units == n and iv.n_resamples == 2000
+    three = pairing_null(comp, ["a", "b", "c"], n_permutations=2000, seed=1)
+    assert three["a"].estimate < -0.02
+    assert pairing_null(comp, ["a"]) == {} and pairing_null(comp, ["a", "zz"]) == {}

@@ -26,11 +26,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
+from scipy.linalg import eigh
 
 from persona_axis.persona.runs import Rollouts
 from persona_axis.persona.space import PCAResult, RoleVectors, compositions, default_vector, pca, role_vectors
@@ -38,6 +40,7 @@ from persona_axis.persona.space import PCAResult, RoleVectors, compositions, def
 if TYPE_CHECKING:
     import pandas as pd
 
+    from persona_axis.core.stats import Interval
     from persona_axis.judge.traits import OfflineTraitScorer
     from persona_axis.persona.catalogue import Trait
 
@@ -48,6 +51,7 @@ __all__ = [
     "trait_compositions",
     "subset",
     "trait_scores",
+    "refit_pair_intervals",
     "TRAIT_ANCHORS",
 ]
 
@@ -204,3 +208,105 @@ def trait_scores(
         for i, s in zip(rows, scorer.score(by_name[name], t.loc[rows, "response"].tolist())):
             out[int(i)] = s.score
     return out
+
+
+@dataclass(frozen=True)
+class _Gram:
+    """One space's role vectors as inner products: what a refit of its PC1 needs.
+
+    ``gram`` is ``(n, n)`` float64 of ``<v_i, v_j>`` over every row of ``compositions`` (shared
+    rows first, in the shared order, then the space's own), ``ref`` ``(n,)`` the rows' inner
+    products with the default.
+    """
+
+    gram: np.ndarray
+    ref: np.ndarray
+    n_shared: int
+
+
+def _gram(space: ModelSpace, shared: Sequence[str]) -> _Gram:
+    names = list(space.compositions(k=1).index)
+    pos = {n: i for i, n in enumerate(names)}
+    order = [pos[n] for n in shared] + [i for i, n in enumerate(names) if n not in set(shared)]
+    x = space.vectors.at(space.layer).double()[order]
+    return _Gram((x @ x.T).numpy(), (x @ space.default.double()).numpy(), len(shared))
+
+
+def _refit_pc1(g: _Gram, draw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PC1's centred and raw compositions of the drawn shared rows, PC1 refitted on them.
+
+    The PCA is fitted on the drawn shared rows (repeats and all) plus the space's rows that no
+    other space has, unchanged; PC1 is oriented so that the default scores >= 0, as
+    ``PCAResult.oriented`` does. Everything is computed from inner products: with ``K`` the rows'
+    Gram matrix and ``G = HKH`` its centred form (``H`` the centring matrix), PC1 is
+    ``Xc^T u / sqrt(lam)`` for ``G``'s top eigenpair, so a row's centred cosine is
+    ``sqrt(lam) u_i / sqrt(G_ii)`` and its raw one ``(K u)_i / sqrt(lam K_ii)``.
+
+    Returns:
+        ``(centred, raw)``, each ``(len(draw),)``.
+    """
+    sel = np.concatenate([draw, np.arange(g.n_shared, len(g.ref))])
+    k = g.gram[np.ix_(sel, sel)]
+    row = k.mean(0)
+    c = k - row[:, None] - row[None, :] + row.mean()
+    n = len(sel)
+    lam_, vec = eigh(c, subset_by_index=[n - 1, n - 1])
+    lam, u = float(lam_[0]), vec[:, 0]
+    ku = k @ u
+    if g.ref[sel] @ u - ku.mean() < 0:  # orient: (default - mean) . PC1 >= 0
+        u, ku = -u, -ku
+    m = len(draw)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centred = np.sqrt(lam) * u[:m] / np.sqrt(np.diag(c)[:m])
+        raw = ku[:m] / np.sqrt(lam * np.diag(k)[:m])
+    return centred, raw
+
+
+def refit_pair_intervals(
+    spaces: Mapping[str, ModelSpace],
+    names: Sequence[str],
+    *,
+    unit: str = "roles",
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, dict[str, Interval | None]]:
+    """Each space's lowest PC1-composition correlation with another of ``names``, PCA refitted.
+
+    As ``measures.lowest_pair_intervals``, but every resample refits each space's PCA: the rows
+    every space of ``names`` has (role vectors, named as ``compositions`` names them) are drawn
+    with replacement, the same draw for every space; each space's PC1 is refitted on its drawn
+    rows (plus its rows no other space has, unchanged) and oriented toward its default; the
+    compositions of the drawn rows are correlated between every pair. The interval so carries the
+    PCA's own sampling noise, which holding the components fixed leaves out. The estimate (all
+    rows, once each) equals ``composition_correlations`` of ``compositions()``.
+
+    Args:
+        spaces: ``name -> ModelSpace`` (models, or text-only spaces from ``text_rollouts``).
+        names: the spaces compared.
+
+    Returns:
+        ``{"PC1": {name: Interval}, "PC1 raw": {...}}`` (centred and raw compositions); ``None``
+        for every name when fewer than two spaces or three shared rows are given.
+    """
+    from persona_axis.analysis.measures import bootstrap_many
+
+    names = [n for n in names if n in spaces]
+    empty: dict[str, dict[str, Interval | None]] = {c: {n: None for n in names} for c in ("PC1", "PC1 raw")}
+    if len(names) < 2:
+        return empty
+    shared = sorted(set.intersection(*(set(spaces[n].compositions(k=1).index) for n in names)))
+    if len(shared) < 3:
+        return empty
+    grams = [_gram(spaces[n], shared) for n in names]
+
+    def lowest(draw: np.ndarray) -> dict[str, float]:
+        fits = [_refit_pc1(g, draw) for g in grams]
+        out: dict[str, float] = {}
+        for j, col in enumerate(("PC1", "PC1 raw")):
+            r = np.corrcoef(np.stack([f[j] for f in fits]))
+            np.fill_diagonal(r, np.inf)
+            out.update({f"{col}\t{n}": float(r[i].min()) for i, n in enumerate(names)})
+        return out
+
+    got = bootstrap_many(len(shared), lowest, unit=unit, n_resamples=n_resamples, seed=seed)
+    return {c: {n: got.get(f"{c}\t{n}") for n in names} for c in ("PC1", "PC1 raw")}

@@ -320,8 +320,8 @@ def lowest_pair_intervals(
 
     The units are the roles (or traits) every one of ``models`` has; each resample draws them
     with replacement and recomputes every pair's Pearson correlation of the ``column``
-    composition, then each model's lowest. The components themselves are held fixed (a refit of
-    each model's PCA on every resample is left out: it would only widen the interval).
+    composition, then each model's lowest. The components themselves are held fixed
+    (``cross_model.refit_pair_intervals`` refits each model's PCA on every resample).
 
     Args:
         per_model: ``model -> DataFrame`` from ``space.compositions`` (index: role names).

@@ -17,6 +17,10 @@ so it is computed, at the same sizes, with the same statistics (``measures._spac
   from a Gaussian with the role vectors' mean and per-coordinate spread (the noise spectrum of
   the residual stream, whose few large coordinates alone make a PC1); the default vector as it is.
 
+* ``pairing_null``: chapter 3's lowest correlation of compositions between models with each
+  model's roles (traits) dealt out again at random, so that no role meets itself across models;
+  each model's compositions, and so its PCA, are as they are.
+
 Each returns ``key + "_null" -> Interval`` for the keys of ``measures.space_intervals`` and
 ``measures.axis_pc1_intervals``: the estimate is the median of the draws, ``low`` and ``high``
 their 2.5th and 97.5th percentiles (the spread a run at these sizes would show by chance; not a
@@ -32,7 +36,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,6 +48,7 @@ from persona_axis.analysis.two_level import Members, _layer
 from persona_axis.core.stats import Interval
 
 if TYPE_CHECKING:
+    import pandas as pd
     import torch
     from scipy import sparse
 
@@ -53,6 +58,7 @@ __all__ = [
     "permutation_nulls",
     "gaussian_vectors",
     "gaussian_nulls",
+    "pairing_null",
     "SPACE_KEYS",
     "AXIS_KEYS",
 ]
@@ -280,3 +286,46 @@ def gaussian_nulls(
         fraction,
     )
     return NullDraws(stats, "Gaussian draws", len(v), seed)
+
+
+def pairing_null(
+    per_model: Mapping[str, pd.DataFrame],
+    models: Sequence[str],
+    column: str = "PC1",
+    *,
+    n_permutations: int = 1000,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """The null of chapter 3's lowest pair: each model's lowest correlation with another of
+    ``models`` when the rows (roles or traits every model has) of all models but the first are
+    permuted, each independently on every draw.
+
+    Pearson's correlation of two vectors whose rows are paired at random is centred on 0 with a
+    spread of about ``1 / sqrt(n)``; with three or more models the lowest of the pairs lies below
+    that. This is the value the comparison gives when the models share nothing role by role.
+
+    Args:
+        per_model: ``model -> DataFrame`` of compositions (index: role names).
+        models: the models compared.
+        column: the composition compared (``"PC1"``).
+
+    Returns:
+        ``model -> Interval(median, 2.5th, 97.5th percentile)`` of the draws (unit "role pairings
+        permuted"); empty when fewer than two models or three shared rows are given.
+    """
+    names = [m for m in models if m in per_model]
+    if len(names) < 2:
+        return {}
+    common = sorted(set.intersection(*(set(per_model[m].index) for m in names)))
+    if len(common) < 3:
+        return {}
+    x = np.stack([per_model[m].loc[common, column].to_numpy(dtype=float) for m in names])
+    rng = np.random.default_rng(seed)
+    draws = np.empty((n_permutations, len(names)))
+    for r in range(n_permutations):
+        y = np.stack([x[0]] + [row[rng.permutation(len(common))] for row in x[1:]])
+        c = np.corrcoef(y)
+        np.fill_diagonal(c, np.inf)
+        draws[r] = c.min(1)
+    nd = NullDraws({m: draws[:, i] for i, m in enumerate(names)}, "role pairings permuted", len(common), seed)
+    return {m: nd.intervals()[m + "_null"] for m in names}

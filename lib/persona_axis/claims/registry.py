@@ -89,6 +89,7 @@ def _num(x: float, spec: str, scale: float, suffix: str) -> str:
 
 #: What a claim's rule says about the null when it uses the chapter's (``Claim.null_how``).
 _PERMUTED = "role labels permuted across rollouts before the role vectors are averaged, at the same sizes"
+_PAIRED = "each model's rows dealt out again at random, so that no role (trait) meets itself across models"
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,7 @@ CLAIMS: tuple[Claim, ...] = (
         side=">",
         threshold=0.92,
         paper_value=0.92,
+        null_how=_PAIRED,
         why="the paper's lowest pair",
         per_model=True,
         saved_under="all",
@@ -401,6 +403,7 @@ CLAIMS: tuple[Claim, ...] = (
         side=">",
         threshold=0.81,
         paper_value=0.81,
+        null_how=_PAIRED,
         why="the paper's lowest pair",
         per_model=True,
         saved_under="all",
