@@ -253,7 +253,9 @@ def test_rule_text_is_written_from_the_same_numbers() -> None:
         "reproduced* if it lies wholly at or above 0.00 (0, no difference, is no effect); *inconclusive* if it "
         "contains 0.00"
     )
-    assert "computes no chance-level null yet" in claim("r2_position").rule
+    assert "computes no chance-level null yet" in claim("harm_reduction").rule
+    assert "user messages put in a random order" in claim("r2_position").rule
+    assert "no role (trait) meets itself across models" in claim("pc1_min_pair").rule
     for c in CLAIMS:
         assert c.rule and c.paper and c.source and c.chapter[:2].isdigit() and c.id.startswith("C"), c
         assert ("reproduced" in c.rule) or not c.rated, c

@@ -152,3 +152,32 @@ def test_nested_cv_chooses_the_known_penalty() -> None:
     assert noise_alpha == [1e6] * 5
     pred, exact_alpha = ridge_nested_predict(x, x @ rng.normal(size=20) + 1.0, groups, 5, alphas)
     assert exact_alpha == [1e-3] * 5
+
+
+def test_turn_order_null_loses_the_message_and_keeps_the_conversation() -> None:
+    """Replies that follow their own message (projection = message . w): R² near 1, and with the
+    turn order permuted the null's whole spread lies far below it. Replies that follow their
+    conversation (every message of a conversation shares an offset that sets the projection): the
+    null keeps that, as it should, and reaches the real R²."""
+    from persona_axis.analysis.nulls import turn_order_null
+
+    rng = np.random.default_rng(0)
+    n_conv, turns, d = 12, 8, 16
+    w = rng.normal(size=d)
+    x = rng.normal(size=(n_conv * turns, d))
+    frame = {"conversation": np.repeat(np.arange(n_conv), turns), "turn": np.tile(np.arange(turns), n_conv)}
+    own = pd.DataFrame(frame | {"projection": x @ w + 0.1 * rng.normal(size=n_conv * turns)})
+    null = turn_order_null(own, x, n_permutations=40, seed=0)
+    assert set(null) == {"r2_position_null", "r2_position_minus_change_null"}
+    iv = null["r2_position_null"]
+    assert iv.n_resamples == 40 and iv.unit == "turn orders permuted" and iv.n_units == n_conv
+    assert predictability(own, x)["r2_position"] > 0.9 and iv.high < 0.5
+
+    offset = np.repeat(rng.normal(size=(n_conv, d)) * 3, turns, axis=0)
+    conv = pd.DataFrame(frame | {"projection": offset @ w + 0.1 * rng.normal(size=n_conv * turns)})
+    xc = x * 0.3 + offset
+    real = predictability(conv, xc)["r2_position"]
+    kept = turn_order_null(conv, xc, n_permutations=40, seed=0)["r2_position_null"]
+    assert real > 0.5 and kept.high >= real - 0.05
+    with pytest.raises(ValueError, match="rows for"):
+        turn_order_null(own, x[:-1])

@@ -21,6 +21,11 @@ so it is computed, at the same sizes, with the same statistics (``measures._spac
   model's roles (traits) dealt out again at random, so that no role meets itself across models;
   each model's compositions, and so its PCA, are as they are.
 
+* ``turn_order_null``: chapter 6's R² with the user messages of every conversation put in a
+  random order (each reply keeps its turn and position; the messages stay in their
+  conversation, so what a conversation's messages say as a whole, its domain among it, is kept
+  and only which message came before which reply is lost).
+
 Each returns ``key + "_null" -> Interval`` for the keys of ``measures.space_intervals`` and
 ``measures.axis_pc1_intervals``: the estimate is the median of the draws, ``low`` and ``high``
 their 2.5th and 97.5th percentiles (the spread a run at these sizes would show by chance; not a
@@ -59,6 +64,7 @@ __all__ = [
     "gaussian_vectors",
     "gaussian_nulls",
     "pairing_null",
+    "turn_order_null",
     "SPACE_KEYS",
     "AXIS_KEYS",
 ]
@@ -329,3 +335,41 @@ def pairing_null(
         draws[r] = c.min(1)
     nd = NullDraws({m: draws[:, i] for i, m in enumerate(names)}, "role pairings permuted", len(common), seed)
     return {m: nd.intervals()[m + "_null"] for m in names}
+
+
+def turn_order_null(
+    table: pd.DataFrame, embeddings: np.ndarray, *, n_permutations: int = 200, seed: int = 0
+) -> dict[str, Interval]:
+    """The null of chapter 6's R² (``drift.predictability``): every conversation's message
+    embeddings permuted among its own turns, independently on every draw, and the regression
+    refitted.
+
+    Args:
+        table: ``drift.converse``'s table (``conversation``, ``turn``, ``projection``).
+        embeddings: ``(len(table), d)`` the user messages' embeddings, rows as ``table``'s.
+        n_permutations: the draws (seeded).
+
+    Returns:
+        ``"r2_position_null"`` and ``"r2_position_minus_change_null"`` -> ``Interval(median,
+        2.5th, 97.5th percentile)`` of the draws (unit "turn orders permuted", ``n_units`` the
+        conversations).
+    """
+    from persona_axis.interventions.drift import predictability
+
+    t = table.reset_index(drop=True)
+    x = np.asarray(embeddings, dtype=float)
+    if len(x) != len(t):
+        raise ValueError(f"embeddings has {len(x)} rows for {len(t)} replies")
+    rows = [np.flatnonzero(t["conversation"].to_numpy() == c) for c in dict.fromkeys(t["conversation"])]
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {"r2_position": [], "r2_position_minus_change": []}
+    with threadpool_limits(1):
+        for _ in range(n_permutations):
+            order = np.arange(len(t))
+            for r in rows:
+                order[r] = rng.permutation(r)
+            got = predictability(t, x[order])
+            draws["r2_position"].append(got["r2_position"])
+            draws["r2_position_minus_change"].append(got["r2_position"] - got["r2_change"])
+    nd = NullDraws({k: np.asarray(v) for k, v in draws.items()}, "turn orders permuted", len(rows), seed)
+    return nd.intervals()

@@ -89,6 +89,7 @@ def _num(x: float, spec: str, scale: float, suffix: str) -> str:
 
 #: What a claim's rule says about the null when it uses the chapter's (``Claim.null_how``).
 _PERMUTED = "role labels permuted across rollouts before the role vectors are averaged, at the same sizes"
+_TURNS = "each conversation's user messages put in a random order, the regression refitted"
 _PAIRED = "each model's rows dealt out again at random, so that no role (trait) meets itself across models"
 
 
@@ -482,6 +483,7 @@ CLAIMS: tuple[Claim, ...] = (
         side=">=",
         threshold=0.53,
         paper_value=0.53,
+        null_how=_TURNS,
         why="the paper's lowest",
     ),
     Claim(
@@ -497,6 +499,7 @@ CLAIMS: tuple[Claim, ...] = (
         side=">=",
         threshold=0.30,
         paper_value=0.43,
+        null_how=_TURNS,
         why="most of the paper's gap of at least 0.43",
     ),
     Claim(
