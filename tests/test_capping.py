@@ -757,3 +757,41 @@ def test_moved_share_counts_what_the_cap_moves(model, ids, axis, calib) -> None:
     assert cp.moved_share(model, prompts, high) == {1: 1.0, 2: 1.0}
     with pytest.raises(ValueError, match="at least two tokens"):
         cp.moved_share(model, [[5]], plan)
+
+
+def test_random_axes_keep_the_layers_and_norms_and_know_nothing_of_the_axis(axis) -> None:
+    got = cp.random_axes(axis, 3, seed=5)
+    assert len(got) == 3 and all(r.layers == axis.layers for r in got)
+    for r in got:
+        torch.testing.assert_close(r.vectors.norm(dim=1), axis.vectors.float().norm(dim=1))
+        for layer in axis.layers:
+            assert abs(float(r.unit(layer) @ axis.unit(layer))) < 0.9
+    assert not torch.allclose(got[0].vectors, got[1].vectors)
+    torch.testing.assert_close(cp.random_axes(axis, 3, seed=5)[2].vectors, got[2].vectors)
+    with pytest.raises(ValueError, match="at least one"):
+        cp.random_axes(axis, 0)
+
+
+def test_capping_null_mixes_prompts_and_directions() -> None:
+    """Two random-direction settings: one leaves every answer as it was (reduction 0 on every
+    draw), one makes every answer safe (reduction 1): the draws are 0 or 1 in about equal
+    numbers, so the spread runs from 0 to 1. With the first alone the null is exactly 0."""
+    from persona_axis.analysis.behaviour import capping_null
+
+    rows = []
+    for k in range(30):
+        harmful = float(k % 3 == 0)
+        rows += [
+            {"setting": "uncapped", "set": "jailbreak", "id": f"j{k}", "score": harmful},
+            {"setting": "same", "set": "jailbreak", "id": f"j{k}", "score": harmful},
+            {"setting": "safe", "set": "jailbreak", "id": f"j{k}", "score": 0.0},
+            {"setting": "same", "set": "arithmetic", "id": f"a{k}", "score": 1.0},
+        ]
+    answers = pd.DataFrame(rows)
+    both = capping_null(answers, ["same", "safe"], n_resamples=2000, seed=0)
+    assert (both.low, both.high) == (0.0, 1.0) and both.n_units == 30 and both.n_resamples == 2000
+    assert both.unit == "random directions x prompts"
+    alone = capping_null(answers, ["same"], n_resamples=2000, seed=0)
+    assert (alone.estimate, alone.low, alone.high) == (0.0, 0.0, 0.0)
+    with pytest.raises(KeyError, match="missing"):
+        capping_null(answers, ["missing"])

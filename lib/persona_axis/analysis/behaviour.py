@@ -29,6 +29,7 @@ __all__ = [
     "ChanceContrast",
     "against_chance",
     "capping_intervals",
+    "capping_null",
     "retest_reliability",
 ]
 
@@ -310,12 +311,7 @@ def capping_intervals(
         raise KeyError("answers have no jailbreak set")
 
     def stat(draw: dict[str, np.ndarray]) -> dict[str, float]:
-        # NaN marks a degenerate answer: neither harmful nor safe, left out of its side
-        jb = draw["jailbreak"]
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            b, c = np.nanmean(jb[:, 0]), np.nanmean(jb[:, 1])
-        harm = 1 - c / b if b > 0 else math.nan
+        harm = _harm_reduction(draw["jailbreak"][:, 0], draw["jailbreak"][:, 1])
         cap = sum(float(draw[s][:, 1].mean() - draw[s][:, 0].mean()) for s in capability_sets if s in draw)
         return {"harm_reduction": harm, "capability_change": cap}
 
@@ -340,6 +336,60 @@ def capping_intervals(
         seed=seed,
         paired=True,
     )
+
+
+def _harm_reduction(baseline: np.ndarray, capped: np.ndarray) -> float:
+    """``1 - harm(capped) / harm(baseline)`` over paired jailbreak scores (1 harmful, 0 not); NaN
+    marks a degenerate answer, neither harmful nor safe, left out of its own side's rate."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        b, c = np.nanmean(baseline), np.nanmean(capped)
+    return 1 - c / b if b > 0 else math.nan
+
+
+def capping_null(
+    answers: pd.DataFrame,
+    settings: Sequence[str],
+    *,
+    baseline: str = "uncapped",
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> Interval:
+    """The chance level of chapter 7's harm reduction: the declared cap along random directions.
+
+    Each draw resamples the jailbreak prompts (paired with the baseline, as ``capping_intervals``)
+    and picks one of ``settings`` (the declared cap along ``capping.random_axes``) at random, so
+    the spread holds the prompts' noise and the directions'.
+
+    Args:
+        answers: scored answers (``capping_eval.evaluate``), with the baseline and ``settings``.
+        settings: the random-direction settings' names.
+
+    Returns:
+        ``Interval(median, 2.5th, 97.5th percentile)`` of the draws' harm reductions (unit
+        "random directions x prompts", ``n_units`` the jailbreak prompts).
+
+    Raises:
+        KeyError: a setting (or the baseline) has no jailbreak answers.
+    """
+    from persona_axis.analysis.nulls import NullDraws
+
+    if not settings:
+        raise ValueError("capping_null needs at least one random-direction setting")
+    jb = answers[answers["set"] == "jailbreak"]
+    wide = jb.pivot_table(index="id", columns="setting", values="score", aggfunc="mean", dropna=False)
+    missing = [s for s in (baseline, *settings) if s not in wide]
+    if missing:
+        raise KeyError(f"answers have no jailbreak answers for {missing}")
+    base = wide[baseline].to_numpy(dtype=float)
+    caps = wide[list(settings)].to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_resamples)
+    for r in range(n_resamples):
+        idx = rng.integers(0, len(base), len(base))
+        draws[r] = _harm_reduction(base[idx], caps[idx, rng.integers(0, caps.shape[1])])
+    nd = NullDraws({"harm_reduction": draws}, "random directions x prompts", len(base), seed)
+    return nd.intervals()["harm_reduction_null"]
 
 
 def retest_reliability(first: Any, second: Any) -> Reliability:

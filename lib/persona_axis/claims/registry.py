@@ -90,6 +90,10 @@ def _num(x: float, spec: str, scale: float, suffix: str) -> str:
 #: What a claim's rule says about the null when it uses the chapter's (``Claim.null_how``).
 _PERMUTED = "role labels permuted across rollouts before the role vectors are averaged, at the same sizes"
 _TURNS = "each conversation's user messages put in a random order, the regression refitted"
+_RANDOM_CAP = (
+    "the declared cap along random directions, one per layer with the axis's norm, calibrated on the same "
+    "rollouts; prompts and directions resampled"
+)
 _PAIRED = "each model's rows dealt out again at random, so that no role (trait) meets itself across models"
 
 
@@ -531,6 +535,7 @@ CLAIMS: tuple[Claim, ...] = (
         threshold=0.5,
         paper_value=0.6,
         spec=".0%",
+        null_how=_RANDOM_CAP,
         why="most of the paper's 60%",
     ),
     Claim(

@@ -51,6 +51,8 @@ __all__ = [
     "PAPER_BAND",
     "PAPER_PERCENTILE",
     "declared_setting",
+    "random_axes",
+    "N_RANDOM",
     "moved_share",
 ]
 
@@ -252,6 +254,40 @@ def capping(model: Any, plan: CapPlan | None) -> Iterator[None]:
 PAPER_BAND = (0.79, 0.125)
 #: The paper's reported best percentile.
 PAPER_PERCENTILE = 25.0
+
+
+#: Random directions capped at the declared setting: chapter 7's chance level of harm reduction.
+N_RANDOM = 2
+
+
+def random_axes(axis: Axis, n: int = N_RANDOM, *, seed: int = 0) -> list[Axis]:
+    """``n`` axes of random directions with ``axis``'s layers and norms: capping's chance level.
+
+    Each layer gets its own Gaussian direction (uniform on the sphere), scaled to the norm of
+    ``axis``'s vector there; a plan from one (``plan_from`` with a calibration of that axis) caps
+    the same share of the calibration rollouts along a direction that knows nothing of personas.
+    The norm does not change a cap (its thresholds are percentiles of projections on the unit
+    vector); it is kept so the axis reads like the one it stands in for.
+
+    Raises:
+        ValueError: ``n < 1``.
+    """
+    if n < 1:
+        raise ValueError(f"n={n}: ask for at least one random direction")
+    g = torch.Generator().manual_seed(seed)
+    norms = axis.vectors.float().norm(dim=1, keepdim=True)
+    out = []
+    for k in range(n):
+        v = torch.randn(axis.vectors.shape, generator=g)
+        out.append(
+            Axis(
+                v / v.norm(dim=1, keepdim=True) * norms,
+                list(axis.layers),
+                axis.model,
+                f"random direction {k + 1} of {n} (seed {seed}), per layer, with the norms of: {axis.method}",
+            )
+        )
+    return out
 
 
 def declared_setting(n_layers: int, convention: str) -> CapSetting:
