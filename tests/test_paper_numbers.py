@@ -42,6 +42,17 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         "60%",
         "60% of the machine's matmul rate",
     ): "a speed of this machine, not the paper's",
+    # the book preset's run of 7 December 2026 (tables of our intervals)
+    ("book/measurements.md", "0.50", "0.44 [0.35, 0.50]"): "Qwen's chance level of the default's distance",
+    ("book/measurements.md", "0.27", "0.10 [0.02, 0.27]"): "Qwen's cos(axis, PC1) interval",
+    ("book/measurements.md", "0.10", "0.10 [0.02, 0.27]"): "Qwen's cos(axis, PC1) interval",
+    ("book/measurements.md", "0.50", "0.44 [0.38, 0.50]"): "Qwen's steering interval toward the Assistant",
+    (
+        "book/measurements.md",
+        "0.10",
+        "0.16 [0.10, 0.21]",
+    ): "SmolLM2's steering interval, axis against unsteered",
+    ("book/measurements.md", "0.10", "0.10 [0.05, 0.15]"): "Qwen's steering interval, axis against unsteered",
 }
 
 
