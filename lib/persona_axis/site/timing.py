@@ -161,6 +161,24 @@ MEASURED: tuple[Measured, ...] = (
         "chapters 1 and 2 for SmolLM2 with the two-level bootstrap, 2-core AVX2 CPU",
         {"01_persona_space": 1324, "02_assistant_axis": 136},
     ),
+    Measured(
+        "book",
+        "bfloat16",
+        "2026-12-07",
+        558.0,
+        "chapters 3-7 for both instruct models (random-direction controls in 5 and 7), 2-core CPU with "
+        "AMX, tests beside chapter 5 (upper bounds)",
+        {
+            "03_cross_model": 414,
+            "04_base_vs_instruct": 150,
+            f"05_steering--{_QWEN}": 1500,
+            "05_steering": 1980,
+            f"06_drift--{_QWEN}": 475,
+            "06_drift": 298,
+            f"07_capping--{_QWEN}": 508,
+            "07_capping": 342,
+        },
+    ),
 )
 
 _TIMINGS = "timings.json"
