@@ -370,6 +370,7 @@ def capping_null(
         "random directions x prompts", ``n_units`` the jailbreak prompts).
 
     Raises:
+        ValueError: ``settings`` is empty.
         KeyError: a setting (or the baseline) has no jailbreak answers.
     """
     from persona_axis.analysis.nulls import NullDraws
